@@ -1,0 +1,23 @@
+import { UnsupportedRoomVersionError } from '../errors.ts';
+import { I1 } from './i1.ts';
+import type { RoomVersionId, RoomVersionRules } from './types.ts';
+import { V10 } from './v10.ts';
+import { V11 } from './v11.ts';
+
+export type { RoomVersionId, RoomVersionRules } from './types.ts';
+
+const REGISTRY: ReadonlyMap<string, RoomVersionRules> = new Map([V10, V11, I1].map((r) => [r.id, r]));
+
+export const SUPPORTED_ROOM_VERSIONS: readonly RoomVersionId[] = [...REGISTRY.keys()] as RoomVersionId[];
+export const DEFAULT_ROOM_VERSION: RoomVersionId = 'I.1';
+
+export function isSupportedRoomVersion(v: unknown): v is RoomVersionId {
+  return typeof v === 'string' && REGISTRY.has(v);
+}
+
+/** The rules of a room version; throws UnsupportedRoomVersionError for unknown ones. */
+export function roomVersion(v: unknown): RoomVersionRules {
+  const rules = typeof v === 'string' ? REGISTRY.get(v) : undefined;
+  if (!rules) throw new UnsupportedRoomVersionError(v);
+  return rules;
+}
