@@ -18,7 +18,6 @@ export const MAX_ID_BYTES = 255;
 const encoder = new TextEncoder();
 export function utf8Length(s: string): number {
   // Fast path: ASCII strings (nearly all IDs) have one byte per code unit.
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: ASCII range check
   if (/^[\x00-\x7f]*$/.test(s)) return s.length;
   return encoder.encode(s).length;
 }

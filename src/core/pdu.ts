@@ -62,21 +62,21 @@ function fail(message: string): never {
 
 function requireString(ev: JsonObject, key: string, maxBytes?: number): string {
   const v = ev[key];
-  if (typeof v !== 'string') fail(`${key} must be a string, got ${describe(v)}`);
+  if (typeof v !== 'string') fail(`${key} must be a string, got ${describeValue(v)}`);
   if (maxBytes !== undefined && utf8Length(v) > maxBytes) fail(`${key} is longer than ${maxBytes} bytes`);
   return v;
 }
 
 function requireInt(ev: JsonObject, key: string): number {
   const v = ev[key];
-  if (typeof v !== 'number' || !Number.isInteger(v)) fail(`${key} must be an integer, got ${describe(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v)) fail(`${key} must be an integer, got ${describeValue(v)}`);
   if (v < 0 || v > MAX_INT) fail(`${key} ${v} is outside [0, 2^53-1]`);
   return v;
 }
 
 function requireIdList(ev: JsonObject, key: string, max: number): string[] {
   const v = ev[key];
-  if (!Array.isArray(v)) fail(`${key} must be an array of event IDs, got ${describe(v)}`);
+  if (!Array.isArray(v)) fail(`${key} must be an array of event IDs, got ${describeValue(v)}`);
   if (v.length > max) fail(`${key} has ${v.length} entries; at most ${max} are allowed`);
   const seen = new Set<string>();
   for (const id of v) {
@@ -87,7 +87,7 @@ function requireIdList(ev: JsonObject, key: string, max: number): string[] {
   return v as string[];
 }
 
-function describe(v: unknown): string {
+function describeValue(v: unknown): string {
   if (v === undefined) return 'nothing';
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
@@ -100,7 +100,7 @@ function describe(v: unknown): string {
  * and `auth_events` at 10 (the Server-Server API's limits on PDUs).
  */
 export function validatePdu(raw: unknown): Pdu {
-  if (!isJsonObject(raw)) fail(`a PDU must be a JSON object, got ${describe(raw)}`);
+  if (!isJsonObject(raw)) fail(`a PDU must be a JSON object, got ${describeValue(raw)}`);
   let size: number;
   try {
     // Canonical form of the event as sent (event_id is not part of v4+ events).
@@ -125,14 +125,14 @@ export function validatePdu(raw: unknown): Pdu {
   }
   requireString(raw, 'type', 255);
   if ('state_key' in raw) requireString(raw, 'state_key', 255);
-  if (!isJsonObject(raw.content)) fail(`content must be an object, got ${describe(raw.content)}`);
+  if (!isJsonObject(raw.content)) fail(`content must be an object, got ${describeValue(raw.content)}`);
   requireInt(raw, 'origin_server_ts');
   requireInt(raw, 'depth');
   requireIdList(raw, 'prev_events', MAX_PREV_EVENTS);
   requireIdList(raw, 'auth_events', MAX_AUTH_EVENTS);
   const hashes = raw.hashes;
   if (!isJsonObject(hashes) || typeof hashes.sha256 !== 'string') fail('hashes.sha256 must be a string');
-  if (!isJsonObject(raw.signatures)) fail(`signatures must be an object, got ${describe(raw.signatures)}`);
+  if (!isJsonObject(raw.signatures)) fail(`signatures must be an object, got ${describeValue(raw.signatures)}`);
   for (const [server, sigs] of Object.entries(raw.signatures)) {
     if (!isJsonObject(sigs)) fail(`signatures.${server} must be an object`);
     for (const [keyId, sig] of Object.entries(sigs)) {

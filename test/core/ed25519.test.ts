@@ -1,0 +1,190 @@
+import * as ed from '@noble/ed25519';
+import { sha512 } from '@noble/hashes/sha2.js';
+import { describe, expect, it } from 'vitest';
+import {
+  L,
+  P,
+  isCanonicalPointEncoding,
+  isCanonicalScalar,
+  keyPairFromSeed,
+  nobleVerifier,
+  precheckSignature,
+  signSync,
+  verifyStrictSync,
+} from '../../src/core/ed25519.ts';
+import { createWebCryptoVerifier } from '../../src/crypto/webcrypto-ed25519.ts';
+
+const Point = ed.Point;
+type Pt = InstanceType<typeof Point>;
+const webcrypto = createWebCryptoVerifier();
+
+function le(n: bigint, len = 32): Uint8Array {
+  const out = new Uint8Array(len);
+  for (let i = 0; i < len; i++) {
+    out[i] = Number(n & 0xffn);
+    n >>= 8n;
+  }
+  return out;
+}
+function fromLe(b: Uint8Array): bigint {
+  let n = 0n;
+  for (let i = b.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(b[i]!);
+  return n;
+}
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+const mod = (a: bigint, m: bigint) => ((a % m) + m) % m;
+const challenge = (R: Uint8Array, A: Uint8Array, M: Uint8Array) => mod(fromLe(sha512(concat(R, A, M))), L);
+
+const seed = new Uint8Array(32).map((_, i) => i + 7);
+const { publicKey } = keyPairFromSeed(seed);
+const secretScalar = ed.utils.getExtendedPublicKey(seed).scalar;
+const message = new TextEncoder().encode('{"hello":"world"}');
+
+/** A point of order 8 (the torsion generator), found from an arbitrary curve point. */
+const T8: Pt = (() => {
+  for (let y = 2n; ; y++) {
+    try {
+      const pt = Point.fromBytes(le(y));
+      const t = pt.multiply(L / 2n, false).double().add(pt);
+      if (!t.double().double().is0()) return t;
+    } catch {}
+  }
+})();
+
+interface Vector {
+  name: string;
+  sig: Uint8Array;
+  key: Uint8Array;
+  msg: Uint8Array;
+  /** The verdict of Hearth's rule (both backends must give it). */
+  valid: boolean;
+}
+
+function vectors(): Vector[] {
+  const good = signSync(message, seed);
+  const out: Vector[] = [{ name: 'honest signature', sig: good, key: publicKey, msg: message, valid: true }];
+  out.push({ name: 'wrong message', sig: good, key: publicKey, msg: new Uint8Array([1]), valid: false });
+
+  // Non-canonical S: S + L encodes the same scalar mod L; RFC 8032 requires S < L.
+  const S = fromLe(good.subarray(32));
+  out.push({ name: 'non-canonical S (S + L)', sig: concat(good.subarray(0, 32), le(S + L)), key: publicKey, msg: message, valid: false });
+
+  // Small-order A (the identity): [S]B = R holds for every message when A = 0.
+  const r = 12345n;
+  const Rb = Point.BASE.multiply(r).toBytes();
+  const identity = Point.ZERO.toBytes();
+  out.push({ name: 'small-order A (identity) forges any message', sig: concat(Rb, le(r)), key: identity, msg: message, valid: false });
+  // Non-canonical encoding of the identity: y = p + 1.
+  out.push({ name: 'non-canonical A (y = p + 1)', sig: concat(Rb, le(r)), key: le(P + 1n), msg: message, valid: false });
+  // Canonical small-order A of order 8.
+  out.push({ name: 'small-order A (order 8)', sig: concat(Rb, le(r)), key: T8.toBytes(), msg: message, valid: false });
+
+  // Small-order R (identity) with S = k·a: the cofactorless equation holds.
+  {
+    const R0 = identity;
+    const k = challenge(R0, publicKey, message);
+    const s = mod(k * secretScalar, L);
+    out.push({ name: 'small-order R (identity) with S = k·a', sig: concat(R0, le(s)), key: publicKey, msg: message, valid: false });
+  }
+  // Non-canonical R: the identity encoded as y = p + 1.
+  {
+    const R0 = le(P + 1n);
+    const k = challenge(R0, publicKey, message);
+    const s = mod(k * secretScalar, L);
+    out.push({ name: 'non-canonical R (y = p + 1)', sig: concat(R0, le(s)), key: publicKey, msg: message, valid: false });
+  }
+  // Mixed-order R = [r]B + T8 with S = r + k·a: passes the cofactored check
+  // (noble's verify), fails the cofactorless one (OpenSSL, BoringSSL).
+  {
+    const Rm = Point.BASE.multiply(r).add(T8).toBytes();
+    const k = challenge(Rm, publicKey, message);
+    const s = mod(r + k * secretScalar, L);
+    out.push({ name: 'mixed-order R (torsion component)', sig: concat(Rm, le(s)), key: publicKey, msg: message, valid: false });
+  }
+  // Mixed-order A = [a]B + T8: the cofactorless equation holds only when k ≡ 0 (mod 8).
+  for (let i = 0; i < 16; i++) {
+    const Am = Point.BASE.multiply(secretScalar).add(T8).toBytes();
+    const msg = new TextEncoder().encode(`mixed A #${i}`);
+    const Rr = Point.BASE.multiply(r + BigInt(i)).toBytes();
+    const k = challenge(Rr, Am, msg);
+    const s = mod(r + BigInt(i) + k * secretScalar, L);
+    // [S]B - [k]A = R - [k]T8, which equals R exactly when k is a multiple of 8.
+    out.push({ name: `mixed-order A #${i} (k mod 8 = ${k % 8n})`, sig: concat(Rr, le(s)), key: Am, msg, valid: k % 8n === 0n });
+  }
+  // Truncated inputs.
+  out.push({ name: 'short signature', sig: good.subarray(0, 63), key: publicKey, msg: message, valid: false });
+  out.push({ name: 'short key', sig: good, key: publicKey.subarray(0, 31), msg: message, valid: false });
+  // A key that is not a curve point.
+  {
+    let bad = 2n;
+    for (; ; bad++) {
+      try {
+        Point.fromBytes(le(bad));
+      } catch {
+        break;
+      }
+    }
+    out.push({ name: 'A not on the curve', sig: good, key: le(bad), msg: message, valid: false });
+  }
+  return out;
+}
+
+describe('Ed25519 acceptance rule', () => {
+  it('derives the spec appendix public key from its seed', () => {
+    const specSeed = Uint8Array.from(atob('YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA0='), (c) => c.charCodeAt(0));
+    expect(btoa(String.fromCharCode(...keyPairFromSeed(specSeed).publicKey)).replace(/=+$/, '')).toBe(
+      'XGX0JRS2Af3be3knz2fBiRbApjm2Dh61gXDJA8kcJNI',
+    );
+  });
+
+  it('checks S and point encodings at the byte level', () => {
+    expect(isCanonicalScalar(le(L - 1n))).toBe(true);
+    expect(isCanonicalScalar(le(L))).toBe(false);
+    expect(isCanonicalPointEncoding(le(P - 1n))).toBe(true);
+    expect(isCanonicalPointEncoding(le(P))).toBe(false);
+    const negZero = le(1n);
+    negZero[31]! |= 0x80; // x = 0 with the sign bit set
+    expect(isCanonicalPointEncoding(negZero)).toBe(false);
+  });
+
+  for (const v of vectors()) {
+    it(`${v.name}: both backends say ${v.valid ? 'valid' : 'invalid'}`, async () => {
+      expect(verifyStrictSync(v.sig, v.msg, v.key)).toBe(v.valid);
+      expect(await nobleVerifier.verify(v.sig, v.msg, v.key)).toBe(v.valid);
+      expect(await webcrypto.verify(v.sig, v.msg, v.key)).toBe(v.valid);
+    });
+  }
+
+  it('the precheck refuses what backends disagree on, with a reason', () => {
+    const byName = new Map(vectors().map((v) => [v.name, v]));
+    const mixed = byName.get('mixed-order R (torsion component)')!;
+    // Why the rule exists: noble's own strict verify is cofactored and accepts this...
+    expect(ed.verify(mixed.sig, mixed.msg, mixed.key, { zip215: false })).toBe(true);
+    // ...while the cofactorless equation (OpenSSL/BoringSSL, and our pure path) rejects it.
+    expect(verifyStrictSync(mixed.sig, mixed.msg, mixed.key)).toBe(false);
+    const identityKey = byName.get('small-order A (identity) forges any message')!;
+    expect(precheckSignature(identityKey.sig, identityKey.key)).toMatch(/small order/);
+    expect(precheckSignature(byName.get('non-canonical S (S + L)')!.sig, publicKey)).toMatch(/S >= L/);
+  });
+
+  it('agrees with WebCrypto on random honest and tampered signatures', async () => {
+    for (let i = 0; i < 50; i++) {
+      const s = new Uint8Array(32).map(() => Math.floor(Math.random() * 256));
+      const { publicKey: pk } = keyPairFromSeed(s);
+      const m = new Uint8Array(i + 1).map(() => Math.floor(Math.random() * 256));
+      const sig = signSync(m, s);
+      if (i % 2) sig[i % 64]! ^= 1 << (i % 8);
+      const a = verifyStrictSync(sig, m, pk);
+      expect(await webcrypto.verify(sig, m, pk)).toBe(a);
+      expect(a).toBe(i % 2 === 0);
+    }
+  });
+});
