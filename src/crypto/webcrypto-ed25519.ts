@@ -80,3 +80,33 @@ export async function bestVerifier(): Promise<Ed25519Verifier> {
   const { nobleVerifier } = await import('../core/ed25519.ts');
   return nobleVerifier;
 }
+
+/** PKCS#8 wrapping of a raw 32-byte Ed25519 seed (RFC 8410), the form WebCrypto imports. */
+const PKCS8_ED25519_PREFIX = new Uint8Array([
+  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+]);
+
+export interface Ed25519Signer {
+  readonly publicKey: Uint8Array;
+  sign(message: Uint8Array): Promise<Uint8Array>;
+}
+
+/**
+ * Signs with WebCrypto (~20x faster than the pure signer here). Ed25519 is
+ * deterministic, so the signatures are byte-identical to @noble/ed25519's.
+ */
+export async function createWebCryptoSigner(seed: Uint8Array, publicKey: Uint8Array): Promise<Ed25519Signer> {
+  const s = subtle();
+  if (!s || !(await webCryptoEd25519Supported())) throw new Error('WebCrypto Ed25519 is not available on this platform');
+  if (seed.length !== 32) throw new RangeError(`an Ed25519 seed is 32 bytes, got ${seed.length}`);
+  const pkcs8 = new Uint8Array(48);
+  pkcs8.set(PKCS8_ED25519_PREFIX);
+  pkcs8.set(seed, 16);
+  const key = await s.importKey('pkcs8', pkcs8, { name: 'Ed25519' }, false, ['sign']);
+  return {
+    publicKey: publicKey.slice(),
+    async sign(message) {
+      return new Uint8Array(await s.sign({ name: 'Ed25519' }, key, message.slice()));
+    },
+  };
+}

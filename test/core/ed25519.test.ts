@@ -12,7 +12,7 @@ import {
   signSync,
   verifyStrictSync,
 } from '../../src/core/ed25519.ts';
-import { createWebCryptoVerifier } from '../../src/crypto/webcrypto-ed25519.ts';
+import { createWebCryptoSigner, createWebCryptoVerifier } from '../../src/crypto/webcrypto-ed25519.ts';
 
 const Point = ed.Point;
 type Pt = InstanceType<typeof Point>;
@@ -185,6 +185,13 @@ describe('Ed25519 acceptance rule', () => {
       const a = verifyStrictSync(sig, m, pk);
       expect(await webcrypto.verify(sig, m, pk)).toBe(a);
       expect(a).toBe(i % 2 === 0);
+    }
+  });
+
+  it('WebCrypto signatures are byte-identical to the pure signer (deterministic Ed25519)', async () => {
+    const signer = await createWebCryptoSigner(seed, publicKey);
+    for (const m of [new Uint8Array(0), message, new Uint8Array(1000).fill(7)]) {
+      expect(await signer.sign(m)).toEqual(signSync(m, seed));
     }
   });
 });
