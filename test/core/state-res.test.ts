@@ -425,7 +425,10 @@ describe('state resolution v2 — building blocks', () => {
     const got = authDifference(membership, sets.length, built.source).difference;
     const chains = sets.map((s) => {
       const c = new Set<string>();
-      for (const id of s.values()) for (const x of authChainOf(id, built.source)) c.add(x);
+      for (const id of s.values()) {
+        c.add(id); // a state set's full auth chain includes its own events (as Synapse)
+        for (const x of authChainOf(id, built.source)) c.add(x);
+      }
       return c;
     });
     const union = new Set(chains.flatMap((c) => [...c]));
@@ -433,10 +436,10 @@ describe('state resolution v2 — building blocks', () => {
     expect([...got].sort()).toEqual(want.sort());
     const cached: EventSource = { get: built.source.get, authChain: (id) => authChainOf(id, built.source) };
     expect([...authDifference(membership, sets.length, cached).difference].sort()).toEqual(want.sort());
-    // PA1 is cited on both sides, so it is common. IMB (bob's join) is unconflicted, yet only
-    // fork B's events (bob's PB and T3) have it in their auth chains: the spec's auth difference
-    // counts it, as the auth chain of a state event does not include the event itself.
-    expect([...got].map(nameOf).sort()).toEqual(['IMB', 'PB']);
+    // PA1 is cited on both sides, so it is common. IMB (bob's join) is cited only by fork B's
+    // events, but it is in both state sets, so both full chains hold it: not in the difference.
+    // The conflicted events themselves (PA2, T3) are each in one chain only.
+    expect([...got].map(nameOf).sort()).toEqual(['PA2', 'PB', 'T3']);
   });
 
   it('unknown events are treated as absent rather than crashing', () => {

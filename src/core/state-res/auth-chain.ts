@@ -2,25 +2,22 @@
  * State resolution v2, definitions "Auth chain" and "Auth difference".
  *
  * The auth difference is ∪Cᵢ − ∩Cᵢ where Cᵢ, the full auth chain of state set
- * Sᵢ, is the union of the auth chains of Sᵢ's events (an auth chain holds an
- * event's auth events, theirs, and so on — not the event itself).
+ * Sᵢ, is the union of the auth chains of Sᵢ's events. Like Synapse (whose
+ * `_get_auth_chain_difference` seeds each chain with the event itself), we
+ * count Sᵢ's own events as part of Cᵢ: the spec's sentence can be read
+ * without them, but every deployed server includes them, and a homeserver
+ * must reach the same resolved state as the rest of the federation. (It
+ * matters for a state event held by every set but cited by only some sets'
+ * other events: with the events included it is common, not in the difference.)
  *
  * Materialising every Cᵢ costs the room's whole auth history on every
  * resolution. Instead (as Synapse did before its chain cover index) we walk
  * backwards from the state sets' events in descending depth order, recording
- * for each event the bitmask of sets whose chains reach it, and stop as soon
- * as every event still on the frontier is reached by all sets: everything
- * beneath such a frontier is in every Cᵢ, so it cannot be in the difference.
- * The cost is the part of the auth DAG above the deepest point of
- * disagreement, not the room's history.
- *
- * One case needs more: because an auth chain excludes the event itself, a
- * state event held by every set (unconflicted) is in the difference when only
- * some sets' other events cite it — typically the old join of whoever sent a
- * forked power levels event. Whether a deeper common event also cites it can
- * only be told by walking down to it, which may be far back in history. With
- * the source's `authChain` cache we stop at the cheap frontier instead and
- * ask the cache whether any remaining frontier event reaches such an event.
+ * for each event the bitmask of chains that contain it, and stop as soon as
+ * every event still on the frontier is in all chains: everything beneath such
+ * a frontier is in every Cᵢ, so it cannot be in the difference. The cost is
+ * the part of the auth DAG above the deepest point of disagreement, not the
+ * room's history.
  */
 import { BinaryHeap } from './heap.ts';
 import type { EventSource } from './types.ts';
@@ -47,7 +44,7 @@ interface WalkNode {
   readonly authEvents: readonly string[];
   /** Sets whose state contains this event (static). */
   readonly inSets: bigint;
-  /** Sets whose full auth chain Cᵢ contains this event (grows during the walk). */
+  /** Sets whose full auth chain reaches this event through auth events (grows during the walk). */
   reached: bigint;
   expanded: boolean;
   /** Whether the node currently counts towards `unsettled`. */
@@ -76,14 +73,9 @@ export function authDifference(
   const frontier = new BinaryHeap<WalkNode>((a, b) => a.depth > b.depth || (a.depth === b.depth && a.id < b.id));
   let unsettled = 0;
 
-  // A frontier node is settled when what flows beneath it is every set (so
-  // all of its ancestors are in ∩Cᵢ) and its own membership in the chains can
-  // no longer change its verdict: unreached (0) or reached by all. A node
-  // reached by only some sets stays unsettled until popped, since a deeper
-  // frontier node might still reach it.
-  const cache = source.authChain === undefined ? undefined : (id: string) => source.authChain!(id);
-  const isUnsettled = (n: WalkNode): boolean =>
-    (n.inSets | n.reached) !== full || (cache === undefined && n.reached !== 0n && n.reached !== full);
+  // A frontier node is settled when it is in every chain: then so are all of
+  // its ancestors, and nothing beneath it can be in the difference.
+  const isUnsettled = (n: WalkNode): boolean => (n.inSets | n.reached) !== full;
   const refresh = (n: WalkNode): void => {
     const now = !n.expanded && isUnsettled(n);
     if (now !== n.unsettled) {
@@ -145,29 +137,16 @@ export function authDifference(
     }
   }
 
-  if (cache !== undefined) {
-    // Every frontier event now passes all sets beneath it, so a frontier event
-    // reached by only some sets is reached by all iff another frontier event
-    // has it in its auth chain (an unexpanded event's final reach is either
-    // what it has now or everything).
-    const open: WalkNode[] = [];
-    const partial: WalkNode[] = [];
-    for (const n of nodes.values()) {
-      if (n.expanded) continue;
-      open.push(n);
-      if (n.reached !== 0n && n.reached !== full) partial.push(n);
-    }
-    for (const p of partial) {
-      if (open.some((f) => f !== p && cache(f.id).has(p.id))) p.reached = full;
-    }
-  }
-
   const difference = new Set<string>();
   for (const n of nodes.values()) {
-    if (n.reached !== 0n && n.reached !== full) difference.add(n.id);
+    const chains = n.inSets | n.reached;
+    if (chains !== 0n && chains !== full) difference.add(n.id);
   }
   return {
     difference,
-    inEveryChain: (id) => nodes.get(id)?.reached === full,
+    inEveryChain: (id) => {
+      const n = nodes.get(id);
+      return n !== undefined && (n.inSets | n.reached) === full;
+    },
   };
 }
