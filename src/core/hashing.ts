@@ -18,32 +18,33 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { decodeBase64, encodeBase64, encodeBase64Url } from './base64.ts';
 import { canonicalJsonBytes } from './canonical-json.ts';
-import { type JsonObject, isJsonObject } from './json.ts';
+import { type JsonObject, type JsonRecord, isJsonObject } from './json.ts';
 import { redactEvent } from './redaction.ts';
 import type { RoomVersionRules } from './room-versions/types.ts';
 import { signJson, signingBytes } from './signing.ts';
 
 /** Whether `event_id` is a tool annotation (anything but a legacy `$opaque:domain` ID). */
-function isAnnotatedEventId(event: JsonObject): boolean {
+function isAnnotatedEventId(event: JsonRecord): boolean {
   if (!Object.hasOwn(event, 'event_id')) return false;
   const id = event.event_id;
   return !(typeof id === 'string' && id.includes(':'));
 }
 
 /** The event as it is hashed and signed: without a tool-supplied `event_id`. */
-export function withoutEventId(event: JsonObject): JsonObject {
+export function withoutEventId(eventIn: JsonRecord): JsonObject {
+  const event = eventIn as JsonObject;
   if (!isAnnotatedEventId(event)) return event;
   const { event_id: _id, ...rest } = event;
   return rest;
 }
 
-export function contentHashBytes(event: JsonObject): Uint8Array {
+export function contentHashBytes(event: JsonRecord): Uint8Array {
   const { unsigned: _u, signatures: _s, hashes: _h, ...rest } = withoutEventId(event);
   return sha256(canonicalJsonBytes(rest));
 }
 
 /** Unpadded base64 of the content hash. */
-export function computeContentHash(event: JsonObject): string {
+export function computeContentHash(event: JsonRecord): string {
   return encodeBase64(contentHashBytes(event));
 }
 
@@ -54,7 +55,7 @@ export function addContentHash<T extends JsonObject>(event: T): T & { hashes: { 
 }
 
 /** Whether `hashes.sha256` matches the content (false when absent or not base64). */
-export function contentHashMatches(event: JsonObject): boolean {
+export function contentHashMatches(event: JsonRecord): boolean {
   const hashes = event.hashes;
   if (!isJsonObject(hashes) || typeof hashes.sha256 !== 'string') return false;
   let claimed: Uint8Array;
@@ -69,13 +70,13 @@ export function contentHashMatches(event: JsonObject): boolean {
   return true;
 }
 
-export function referenceHash(event: JsonObject, rules: RoomVersionRules): Uint8Array {
+export function referenceHash(event: JsonRecord, rules: RoomVersionRules): Uint8Array {
   const redacted = redactEvent(withoutEventId(event), rules);
   const { signatures: _s, unsigned: _u, ...rest } = redacted;
   return sha256(canonicalJsonBytes(rest));
 }
 
-export function computeEventId(event: JsonObject, rules: RoomVersionRules): string {
+export function computeEventId(event: JsonRecord, rules: RoomVersionRules): string {
   return `$${encodeBase64Url(referenceHash(event, rules))}`;
 }
 
@@ -99,6 +100,6 @@ export function signEvent<T extends JsonObject>(
 }
 
 /** The bytes an event signature covers: the redacted event minus signatures and unsigned. */
-export function eventSigningBytes(event: JsonObject, rules: RoomVersionRules): Uint8Array {
+export function eventSigningBytes(event: JsonRecord, rules: RoomVersionRules): Uint8Array {
   return signingBytes(redactEvent(withoutEventId(event), rules));
 }

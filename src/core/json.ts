@@ -2,6 +2,9 @@
 export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;
 export type JsonObject = { [key: string]: JsonValue };
 
+/** A JSON object, possibly typed with optional members (e.g. a Pdu): what event functions accept. */
+export type JsonRecord = { readonly [key: string]: JsonValue | undefined };
+
 export function isJsonObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

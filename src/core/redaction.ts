@@ -4,10 +4,11 @@
  * key not kept for the event's type. Used for redactions, reference hashes
  * (event IDs), event signatures, and events whose content hash is wrong.
  */
-import { type JsonObject, isJsonObject } from './json.ts';
+import { type JsonObject, type JsonRecord, isJsonObject } from './json.ts';
 import type { RoomVersionRules } from './room-versions/types.ts';
 
-export function redactEvent<T extends JsonObject>(event: T, rules: RoomVersionRules): JsonObject {
+export function redactEvent(eventIn: JsonRecord, rules: RoomVersionRules): JsonObject {
+  const event = eventIn as JsonObject;
   const { keepTopLevel, keepContent, keepThirdPartyInviteSigned } = rules.redaction;
   const out: JsonObject = {};
   for (const [key, value] of Object.entries(event)) {

@@ -1,0 +1,631 @@
+/**
+ * The API the UI and tools use (the worker exposes it over Comlink, the
+ * simulator and tests call it directly): room actions on behalf of a local
+ * user, and read models — room list, timeline, state, members, the DAG.
+ * Every refusal is a MatrixError that says what is wrong.
+ */
+import { membershipOf, namedLevel, powerLevelOf } from '../core/auth/index.ts';
+import { encodeBase64Url } from '../core/base64.ts';
+import { type JsonObject, isJsonObject } from '../core/json.ts';
+import { type RoomEvent, splitStateKey } from '../core/pdu.ts';
+import { DEFAULT_ROOM_VERSION, isSupportedRoomVersion, roomVersion } from '../core/room-versions/registry.ts';
+import {
+  type TimelineInput,
+  type TimelineItem,
+  aggregateTimeline,
+  editMessage,
+  imageMessage,
+  isMessageEvent,
+  messageBody,
+  reaction,
+  textMessage,
+} from './content/index.ts';
+import { recordReceipt, setTyping, typingUsers } from './edus.ts';
+import { MatrixError, forbidden, invalidParam, notFound } from './errors.ts';
+import { Homeserver } from './homeserver.ts';
+import { type EventTemplate, createLocalEventLocked } from './local-events.ts';
+import { countersignInvite, loadPending, remoteJoin, remoteKnock, remoteLeave } from './membership.ts';
+import { redactsOf } from './redactions.ts';
+import type { Room } from './room.ts';
+
+export type Preset = 'private_chat' | 'public_chat' | 'trusted_private_chat';
+
+export interface CreateRoomOptions {
+  preset?: Preset;
+  name?: string;
+  topic?: string;
+  roomVersion?: string;
+  invite?: string[];
+  isDirect?: boolean;
+  joinRule?: string;
+  historyVisibility?: string;
+}
+
+export interface RoomSummary {
+  roomId: string;
+  name: string;
+  topic?: string;
+  roomVersion: string;
+  membership: string;
+  isDirect: boolean;
+  joinRule?: string;
+  memberCount: number;
+  unread: number;
+  lastMessage?: { sender: string; body: string; ts: number };
+  inviter?: string;
+}
+
+export interface DagNode {
+  eventId: string;
+  type: string;
+  sender: string;
+  stateKey?: string;
+  depth: number;
+  prevEvents: string[];
+  authEvents: string[];
+  status: string;
+  reason?: string;
+  isState: boolean;
+  ts: number;
+}
+
+function serverOf(userId: string): string {
+  return userId.slice(userId.indexOf(':') + 1);
+}
+
+export class HomeserverClient {
+  constructor(readonly hs: Homeserver) {}
+
+  get serverName(): string {
+    return this.hs.serverName;
+  }
+
+  // ---- actions ----------------------------------------------------------
+
+  /** Runs one local event under the room's lock. */
+  private send(room: Room, t: EventTemplate, transform?: (ev: RoomEvent) => Promise<RoomEvent>): Promise<RoomEvent> {
+    return room.lock.run(() => createLocalEventLocked(this.hs, room, t, transform));
+  }
+
+  private joinedRoom(userId: string, roomId: string): Room {
+    this.hs.requireLocalUser(userId);
+    const room = this.hs.requireRoom(roomId);
+    const m = room.membership(userId);
+    if (m !== 'join') throw forbidden(`${userId} is not joined to ${roomId} (membership ${m})`);
+    return room;
+  }
+
+  async createRoom(userId: string, opts: CreateRoomOptions = {}): Promise<string> {
+    this.hs.requireLocalUser(userId);
+    const version = opts.roomVersion ?? DEFAULT_ROOM_VERSION;
+    if (!isSupportedRoomVersion(version)) {
+      throw new MatrixError('M_UNSUPPORTED_ROOM_VERSION', `room version ${version} is not supported (10, 11, I.1)`);
+    }
+    const rules = roomVersion(version);
+    const preset: Preset = opts.preset ?? (opts.isDirect ? 'trusted_private_chat' : 'private_chat');
+    const roomId = `!${encodeBase64Url(this.hs.random(18))}:${this.hs.serverName}`;
+    const room = this.hs.openRoom(roomId, version);
+    if (opts.isDirect) room.meta.is_direct = true;
+    const invitees = opts.invite ?? [];
+    for (const u of invitees) Homeserver.checkUserId(u);
+    const users: JsonObject = { [userId]: 100 };
+    if (preset === 'trusted_private_chat') for (const u of invitees) users[u] = 100;
+    const steps: EventTemplate[] = [
+      {
+        type: 'm.room.create',
+        sender: userId,
+        state_key: '',
+        content: { room_version: version, ...(rules.auth.creatorFromSender ? {} : { creator: userId }) },
+      },
+      { type: 'm.room.member', sender: userId, state_key: userId, content: { membership: 'join', displayname: this.displayName(userId) } },
+      {
+        type: 'm.room.power_levels',
+        sender: userId,
+        state_key: '',
+        content: {
+          users,
+          users_default: 0,
+          events: {
+            'm.room.name': 50,
+            'm.room.power_levels': 100,
+            'm.room.history_visibility': 100,
+            'm.room.canonical_alias': 50,
+            'm.room.avatar': 50,
+            'm.room.tombstone': 100,
+            'm.room.server_acl': 100,
+          },
+          events_default: 0,
+          state_default: 50,
+          ban: 50,
+          kick: 50,
+          redact: 50,
+          invite: preset === 'public_chat' ? 50 : 0,
+        },
+      },
+      {
+        type: 'm.room.join_rules',
+        sender: userId,
+        state_key: '',
+        content: { join_rule: opts.joinRule ?? (preset === 'public_chat' ? 'public' : 'invite') },
+      },
+      {
+        type: 'm.room.history_visibility',
+        sender: userId,
+        state_key: '',
+        content: { history_visibility: opts.historyVisibility ?? 'shared' },
+      },
+    ];
+    if (opts.name) steps.push({ type: 'm.room.name', sender: userId, state_key: '', content: { name: opts.name } });
+    if (opts.topic) steps.push({ type: 'm.room.topic', sender: userId, state_key: '', content: { topic: opts.topic } });
+    for (const t of steps) await this.send(room, t);
+    this.hs.transport.subscribe(roomId);
+    this.hs.emit({ kind: 'room', roomId });
+    for (const u of invitees) await this.invite(userId, roomId, u);
+    return roomId;
+  }
+
+  private displayName(userId: string): string {
+    return this.hs.accounts.get(userId)?.display_name ?? userId;
+  }
+
+  async invite(userId: string, roomId: string, target: string): Promise<string> {
+    Homeserver.checkUserId(target);
+    const room = this.joinedRoom(userId, roomId);
+    const t: EventTemplate = { type: 'm.room.member', sender: userId, state_key: target, content: { membership: 'invite' } };
+    const remote = serverOf(target) !== this.hs.serverName;
+    const ev = await this.send(room, t, remote ? (e) => countersignInvite(this.hs, room, e) : undefined);
+    if (!remote) this.hs.emit({ kind: 'invite', roomId, userId: target, sender: userId });
+    return ev.event_id;
+  }
+
+  /** Joins a room: locally if this server is in it, else through `via` (or the room ID's server). */
+  async join(userId: string, roomId: string, via: string[] = []): Promise<void> {
+    this.hs.requireLocalUser(userId);
+    const room = this.hs.rooms.get(roomId);
+    if (room && room.currentGroup >= 0) {
+      if (room.membership(userId) === 'join') return;
+      await this.send(room, { type: 'm.room.member', sender: userId, state_key: userId, content: { membership: 'join', displayname: this.displayName(userId) } });
+      this.hs.emit({ kind: 'room', roomId });
+      return;
+    }
+    const invite = (await loadPending(this.hs, 'invites')).find((i) => i.room_id === roomId && i.user_id === userId);
+    const servers = [...via, ...(invite ? [serverOf(invite.sender)] : []), serverOf(roomId)].filter((s) => s !== this.hs.serverName);
+    if (servers.length === 0) throw notFound(`no server to join ${roomId} through`);
+    await remoteJoin(this.hs, userId, roomId, servers);
+  }
+
+  async knock(userId: string, roomId: string, via: string[] = [], reason?: string): Promise<void> {
+    this.hs.requireLocalUser(userId);
+    const room = this.hs.rooms.get(roomId);
+    if (room && room.currentGroup >= 0) {
+      await this.send(room, { type: 'm.room.member', sender: userId, state_key: userId, content: { membership: 'knock', ...(reason ? { reason } : {}) } });
+      return;
+    }
+    const servers = [...via, serverOf(roomId)].filter((s) => s !== this.hs.serverName);
+    await remoteKnock(this.hs, userId, roomId, servers, reason);
+  }
+
+  /** Leaves a room, rejects an invite or withdraws a knock. */
+  async leave(userId: string, roomId: string, reason?: string): Promise<void> {
+    this.hs.requireLocalUser(userId);
+    const room = this.hs.rooms.get(roomId);
+    if (room && room.currentGroup >= 0) {
+      const m = room.membership(userId);
+      if (m === 'leave' || m === 'ban') throw forbidden(`${userId} is not in ${roomId} (membership ${m})`);
+      await this.send(room, { type: 'm.room.member', sender: userId, state_key: userId, content: { membership: 'leave', ...(reason ? { reason } : {}) } });
+      this.hs.emit({ kind: 'room', roomId });
+      return;
+    }
+    const invites = await loadPending(this.hs, 'invites');
+    const knocks = await loadPending(this.hs, 'knocks');
+    const pending = [...invites, ...knocks].find((i) => i.room_id === roomId && i.user_id === userId);
+    if (!pending) throw notFound(`${userId} has no invite to, knock on or membership in ${roomId}`);
+    await remoteLeave(this.hs, userId, roomId, [serverOf(pending.sender), serverOf(roomId)].filter((s) => s !== this.hs.serverName));
+  }
+
+  private async moderate(userId: string, roomId: string, target: string, membership: 'leave' | 'ban', reason?: string): Promise<string> {
+    Homeserver.checkUserId(target);
+    const room = this.joinedRoom(userId, roomId);
+    const ev = await this.send(room, {
+      type: 'm.room.member',
+      sender: userId,
+      state_key: target,
+      content: { membership, ...(reason ? { reason } : {}) },
+    });
+    return ev.event_id;
+  }
+
+  kick(userId: string, roomId: string, target: string, reason?: string): Promise<string> {
+    return this.moderate(userId, roomId, target, 'leave', reason);
+  }
+
+  ban(userId: string, roomId: string, target: string, reason?: string): Promise<string> {
+    return this.moderate(userId, roomId, target, 'ban', reason);
+  }
+
+  async unban(userId: string, roomId: string, target: string): Promise<string> {
+    const room = this.joinedRoom(userId, roomId);
+    if (room.membership(target) !== 'ban') throw forbidden(`${target} is not banned from ${roomId}`);
+    return this.moderate(userId, roomId, target, 'leave');
+  }
+
+  async setState(userId: string, roomId: string, type: string, stateKey: string, content: JsonObject): Promise<string> {
+    if (typeof type !== 'string' || type.length === 0) throw invalidParam('state event type must be a non-empty string');
+    if (!isJsonObject(content)) throw invalidParam('state content must be an object');
+    const room = this.joinedRoom(userId, roomId);
+    const ev = await this.send(room, { type, sender: userId, state_key: stateKey, content });
+    return ev.event_id;
+  }
+
+  async sendEvent(userId: string, roomId: string, type: string, content: JsonObject): Promise<string> {
+    const room = this.joinedRoom(userId, roomId);
+    const ev = await this.send(room, { type, sender: userId, content });
+    return ev.event_id;
+  }
+
+  async sendMessage(
+    userId: string,
+    roomId: string,
+    body: string,
+    opts: { replyTo?: string; threadRoot?: string; html?: string } = {},
+  ): Promise<string> {
+    if (typeof body !== 'string' || body.length === 0) throw invalidParam('a message needs a non-empty body');
+    const room = this.joinedRoom(userId, roomId);
+    const threadLatest = opts.threadRoot ? this.latestInThread(room, opts.threadRoot) : undefined;
+    const draft = textMessage(room.rules.contentFormat, body, {
+      ...(opts.replyTo ? { replyTo: opts.replyTo } : {}),
+      ...(opts.threadRoot ? { threadRoot: opts.threadRoot } : {}),
+      ...(threadLatest ? { threadLatest } : {}),
+      ...(opts.html ? { html: opts.html } : {}),
+    });
+    const ev = await this.send(room, { type: draft.type, sender: userId, content: draft.content });
+    return ev.event_id;
+  }
+
+  private latestInThread(room: Room, rootId: string): string | undefined {
+    let latest: RoomEvent | undefined;
+    for (const s of room.events.values()) {
+      const rel = (s.pdu.content as { 'm.relates_to'?: { rel_type?: unknown; event_id?: unknown } })['m.relates_to'];
+      if (rel?.rel_type === 'm.thread' && rel.event_id === rootId && (!latest || s.pdu.depth > latest.depth)) latest = room.get(s.event_id);
+    }
+    return latest?.event_id ?? rootId;
+  }
+
+  async sendImage(
+    userId: string,
+    roomId: string,
+    image: { url: string; mimetype: string; size: number; width?: number; height?: number; alt: string },
+  ): Promise<string> {
+    const room = this.joinedRoom(userId, roomId);
+    const draft = imageMessage(room.rules.contentFormat, image);
+    const ev = await this.send(room, { type: draft.type, sender: userId, content: draft.content });
+    return ev.event_id;
+  }
+
+  async edit(userId: string, roomId: string, targetId: string, newBody: string): Promise<string> {
+    const room = this.joinedRoom(userId, roomId);
+    const target = room.get(targetId);
+    if (!target) throw notFound(`event ${targetId} is not in ${roomId}`);
+    if (target.sender !== userId) throw forbidden('only the sender of a message can edit it');
+    const draft = editMessage(room.rules.contentFormat, targetId, newBody);
+    const ev = await this.send(room, { type: draft.type, sender: userId, content: draft.content });
+    return ev.event_id;
+  }
+
+  async react(userId: string, roomId: string, targetId: string, key: string): Promise<string> {
+    const room = this.joinedRoom(userId, roomId);
+    if (!room.get(targetId)) throw notFound(`event ${targetId} is not in ${roomId}`);
+    const draft = reaction(targetId, key);
+    const ev = await this.send(room, { type: draft.type, sender: userId, content: draft.content });
+    return ev.event_id;
+  }
+
+  async redact(userId: string, roomId: string, targetId: string, reason?: string): Promise<string> {
+    const room = this.joinedRoom(userId, roomId);
+    const target = room.get(targetId);
+    if (!target) throw notFound(`event ${targetId} is not in ${roomId}`);
+    const state = room.currentState();
+    const pl = room.stateEvent('m.room.power_levels', '', state);
+    const create = room.stateEvent('m.room.create', '', state);
+    if (target.sender !== userId && powerLevelOf(userId, pl, create, room.rules) < namedLevel('redact', pl)) {
+      throw forbidden(`${userId} may not redact other people's events (needs power level ${namedLevel('redact', pl)})`);
+    }
+    const content: JsonObject = { ...(reason ? { reason } : {}) };
+    const t: EventTemplate = { type: 'm.room.redaction', sender: userId, content };
+    if (room.rules.redactsInContent) content.redacts = targetId;
+    else t.redacts = targetId;
+    const ev = await this.send(room, t);
+    return ev.event_id;
+  }
+
+  async setTyping(userId: string, roomId: string, typing: boolean): Promise<void> {
+    const room = this.joinedRoom(userId, roomId);
+    const users = setTyping(this.hs, roomId, userId, typing);
+    this.hs.emit({ kind: 'typing', roomId, userIds: users });
+    const edu = { edu_type: 'm.typing', content: { room_id: roomId, user_id: userId, typing } };
+    this.hs.transport.broadcast({ room_id: roomId, origin: this.hs.serverName, edus: [edu] });
+    // Typing is ephemeral: best-effort direct delivery, never queued.
+    for (const server of room.servers) {
+      void this.hs.transport
+        .request(server, {
+          kind: 'send',
+          txn_id: `typing-${this.hs.clock.now()}-${Math.random().toString(36).slice(2)}`,
+          body: { origin: this.hs.serverName, origin_server_ts: this.hs.clock.now(), pdus: [], edus: [edu] },
+        })
+        .catch(() => undefined);
+    }
+  }
+
+  async sendReceipt(userId: string, roomId: string, eventId: string): Promise<void> {
+    const room = this.joinedRoom(userId, roomId);
+    if (!room.get(eventId)) throw notFound(`event ${eventId} is not in ${roomId}`);
+    const ts = this.hs.clock.now();
+    if (!recordReceipt(this.hs, roomId, userId, eventId, ts)) return;
+    const edu = { edu_type: 'm.receipt', content: { [roomId]: { 'm.read': { [userId]: { event_ids: [eventId], data: { ts } } } } } };
+    const entries = this.hs.outbox.entriesFor(room.servers, { edu: edu as unknown as JsonObject });
+    await this.hs.commit({
+      receipts: [{ room_id: roomId, user_id: userId, receipt_type: 'm.read', event_id: eventId, ts }],
+      outboxPut: entries,
+    });
+    this.hs.outbox.added(entries);
+    this.hs.emit({ kind: 'receipt', roomId, userId, eventId });
+  }
+
+  async setPresence(userId: string, presence: 'online' | 'offline' | 'unavailable', statusMsg?: string): Promise<void> {
+    this.hs.requireLocalUser(userId);
+    this.hs.ephemeral.presence.set(userId, { presence, lastActiveTs: this.hs.clock.now(), ...(statusMsg ? { statusMsg } : {}) });
+    this.hs.emit({ kind: 'presence', userId, presence });
+    const edu = {
+      edu_type: 'm.presence',
+      content: { push: [{ user_id: userId, presence, last_active_ago: 0, currently_active: presence === 'online', ...(statusMsg ? { status_msg: statusMsg } : {}) }] },
+    };
+    const servers = new Set<string>();
+    for (const room of this.hs.rooms.values()) if (room.membership(userId) === 'join') for (const s of room.servers) servers.add(s);
+    for (const server of servers) {
+      void this.hs.transport
+        .request(server, {
+          kind: 'send',
+          txn_id: `presence-${this.hs.clock.now()}-${Math.random().toString(36).slice(2)}`,
+          body: { origin: this.hs.serverName, origin_server_ts: this.hs.clock.now(), pdus: [], edus: [edu] },
+        })
+        .catch(() => undefined);
+    }
+  }
+
+  // ---- read models ----------------------------------------------------------
+
+  /** The rooms a local user is in, invited to or knocking on. */
+  async rooms(userId: string): Promise<RoomSummary[]> {
+    this.hs.requireLocalUser(userId);
+    const out: RoomSummary[] = [];
+    for (const room of this.hs.rooms.values()) {
+      if (room.currentGroup < 0) continue;
+      const membership = room.membership(userId);
+      if (membership === 'leave' && !room.members().some((m) => m.userId === userId)) continue;
+      out.push(this.summary(room, userId, membership));
+    }
+    for (const kind of ['invites', 'knocks'] as const) {
+      for (const p of await loadPending(this.hs, kind)) {
+        if (p.user_id !== userId) continue;
+        const joined = this.hs.rooms.get(p.room_id);
+        if (joined && joined.currentGroup >= 0 && joined.membership(userId) === 'join') continue;
+        const name = p.invite_room_state.find((s) => s.type === 'm.room.name')?.content.name;
+        out.push({
+          roomId: p.room_id,
+          name: typeof name === 'string' ? name : p.room_id,
+          roomVersion: p.room_version,
+          membership: kind === 'invites' ? 'invite' : 'knock',
+          isDirect: false,
+          memberCount: 0,
+          unread: 0,
+          inviter: p.sender,
+        });
+      }
+    }
+    return out.sort((a, b) => (b.lastMessage?.ts ?? 0) - (a.lastMessage?.ts ?? 0) || a.name.localeCompare(b.name));
+  }
+
+  private summary(room: Room, userId: string, membership: string): RoomSummary {
+    const state = room.currentState();
+    const content = (type: string) => room.stateEvent(type, '', state)?.content as Record<string, unknown> | undefined;
+    const name = content('m.room.name')?.name;
+    const topic = content('m.room.topic')?.topic;
+    const joinRule = content('m.room.join_rules')?.join_rule;
+    const members = room.members(state).filter((m) => m.membership === 'join');
+    const visible = room.topological((s) => s.status === 'accepted' && isMessageEvent(s.pdu) && !s.redacted_by);
+    const last = visible[visible.length - 1];
+    const receipt = this.hs.ephemeral.receipts.get(room.roomId)?.get(userId);
+    const readDepth = receipt ? (room.get(receipt.eventId)?.depth ?? 0) : 0;
+    const unread = visible.filter((s) => s.pdu.sender !== userId && s.pdu.depth > readDepth).length;
+    const others = members.filter((m) => m.userId !== userId).map((m) => m.userId);
+    return {
+      roomId: room.roomId,
+      name: typeof name === 'string' && name ? name : others.length ? others.join(', ') : room.roomId,
+      ...(typeof topic === 'string' ? { topic } : {}),
+      roomVersion: room.rules.id,
+      membership,
+      isDirect: room.meta.is_direct === true,
+      ...(typeof joinRule === 'string' ? { joinRule } : {}),
+      memberCount: members.length,
+      unread,
+      ...(last ? { lastMessage: { sender: last.pdu.sender, body: messageBody(last.pdu) ?? '', ts: last.pdu.origin_server_ts } } : {}),
+    };
+  }
+
+  /** The timeline as the user sees it: accepted events in causal order, aggregated. */
+  timeline(userId: string, roomId: string, opts: { limit?: number; before?: string } = {}): { items: TimelineItem[]; hasMore: boolean } {
+    this.hs.requireLocalUser(userId);
+    const room = this.hs.requireRoom(roomId);
+    const events = room.topological((s) => s.status === 'accepted');
+    let end = events.length;
+    if (opts.before) {
+      const i = events.findIndex((s) => s.event_id === opts.before);
+      if (i >= 0) end = i;
+    }
+    const inputs: TimelineInput[] = events.slice(0, end).map((s) => ({
+      event_id: s.event_id,
+      sender: s.pdu.sender,
+      type: s.pdu.type,
+      ...(typeof s.pdu.state_key === 'string' ? { state_key: s.pdu.state_key } : {}),
+      content: s.pdu.content,
+      origin_server_ts: s.pdu.origin_server_ts,
+      ...(s.redacted_by ? { redacted_because: s.redacted_by } : {}),
+    }));
+    const items = aggregateTimeline(inputs);
+    const limit = opts.limit ?? 50;
+    return { items: items.slice(Math.max(0, items.length - limit)), hasMore: items.length > limit };
+  }
+
+  /** Bodies of the message events the user sees, in timeline order (for tools and checks). */
+  messageBodies(userId: string, roomId: string): string[] {
+    return this.timeline(userId, roomId, { limit: Number.MAX_SAFE_INTEGER })
+      .items.filter((i) => i.kind === 'message' && !i.inThread)
+      .map((i) => i.body ?? '');
+  }
+
+  /** Current state as {type: {state_key: content}}. */
+  state(roomId: string): Record<string, Record<string, JsonObject>> {
+    const room = this.hs.requireRoom(roomId);
+    const out: Record<string, Record<string, JsonObject>> = {};
+    for (const [k, id] of room.currentState()) {
+      const [type, sk] = splitStateKey(k);
+      const ev = room.get(id);
+      if (!ev) continue;
+      out[type] ??= {};
+      out[type][sk] = ev.content;
+    }
+    return out;
+  }
+
+  /** Current state as {type: {state_key: event_id}}: what convergence compares. */
+  stateIds(roomId: string): Record<string, Record<string, string>> {
+    const room = this.hs.requireRoom(roomId);
+    const out: Record<string, Record<string, string>> = {};
+    for (const [k, id] of room.currentState()) {
+      const [type, sk] = splitStateKey(k);
+      out[type] ??= {};
+      out[type][sk] = id;
+    }
+    return out;
+  }
+
+  members(roomId: string): { userId: string; membership: string; displayName?: string; powerLevel: number }[] {
+    const room = this.hs.requireRoom(roomId);
+    const state = room.currentState();
+    const pl = room.stateEvent('m.room.power_levels', '', state);
+    const create = room.stateEvent('m.room.create', '', state);
+    return room.members(state).map((m) => {
+      const dn = (room.get(m.eventId)?.content as { displayname?: unknown } | undefined)?.displayname;
+      return {
+        userId: m.userId,
+        membership: m.membership,
+        ...(typeof dn === 'string' ? { displayName: dn } : {}),
+        powerLevel: powerLevelOf(m.userId, pl, create, room.rules),
+      };
+    });
+  }
+
+  membership(userId: string, roomId: string): string {
+    const room = this.hs.rooms.get(roomId);
+    if (!room || room.currentGroup < 0) return 'leave';
+    return membershipOf(userId, room.lookup(room.currentState()));
+  }
+
+  typing(roomId: string): string[] {
+    return typingUsers(this.hs, roomId);
+  }
+
+  receipts(roomId: string): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [u, r] of this.hs.ephemeral.receipts.get(roomId) ?? []) out[u] = r.eventId;
+    return out;
+  }
+
+  presence(userId: string): string {
+    return this.hs.ephemeral.presence.get(userId)?.presence ?? 'offline';
+  }
+
+  /** The room's DAG for the event-graph view and the simulator's checker. */
+  dag(roomId: string): DagNode[] {
+    const room = this.hs.requireRoom(roomId);
+    return [...room.events.values()]
+      .filter((s) => s.state_group !== undefined)
+      .map((s) => ({
+        eventId: s.event_id,
+        type: s.pdu.type,
+        sender: s.pdu.sender,
+        ...(typeof s.pdu.state_key === 'string' ? { stateKey: s.pdu.state_key } : {}),
+        depth: s.pdu.depth,
+        prevEvents: s.pdu.prev_events,
+        authEvents: s.pdu.auth_events,
+        status: s.status,
+        ...(s.reason ? { reason: s.reason } : {}),
+        isState: typeof s.pdu.state_key === 'string',
+        ts: s.pdu.origin_server_ts,
+      }))
+      .sort((a, b) => a.depth - b.depth || (a.eventId < b.eventId ? -1 : 1));
+  }
+
+  /** One stored event as JSON, with its status (for the event-graph inspector). */
+  event(roomId: string, eventId: string): { event: JsonObject; status: string; reason?: string; redactedBy?: string } {
+    const room = this.hs.requireRoom(roomId);
+    const s = room.events.get(eventId);
+    if (!s) throw notFound(`event ${eventId} is not in ${roomId}`);
+    return {
+      event: { ...(s.pdu as unknown as JsonObject), event_id: eventId },
+      status: s.status,
+      ...(s.reason ? { reason: s.reason } : {}),
+      ...(s.redacted_by ? { redactedBy: s.redacted_by } : {}),
+    };
+  }
+
+  /** IDs of accepted and soft-failed events: the replicated set convergence compares. */
+  acceptedEventIds(roomId: string): string[] {
+    return this.hs.requireRoom(roomId).acceptedIds().sort();
+  }
+
+  redactionTarget(roomId: string, eventId: string): string | undefined {
+    const room = this.hs.requireRoom(roomId);
+    const ev = room.get(eventId);
+    return ev ? redactsOf(ev, room) : undefined;
+  }
+
+  /** Public rooms known to reachable peers (and our own). */
+  async publicRooms(): Promise<{ roomId: string; name?: string; topic?: string; members: number; server: string }[]> {
+    const out = new Map<string, { roomId: string; name?: string; topic?: string; members: number; server: string }>();
+    const ask = [this.hs.serverName, ...this.hs.transport.reachablePeers()];
+    for (const server of ask) {
+      try {
+        const res =
+          server === this.hs.serverName
+            ? await (await import('./federation-server.ts')).handleFederationRequest(this.hs, server, { kind: 'publicRooms' })
+            : await this.hs.transport.request(server, { kind: 'publicRooms' });
+        if (!res.ok || !Array.isArray(res.body.chunk)) continue;
+        for (const r of res.body.chunk) {
+          if (!isJsonObject(r) || typeof r.room_id !== 'string' || out.has(r.room_id)) continue;
+          out.set(r.room_id, {
+            roomId: r.room_id,
+            ...(typeof r.name === 'string' ? { name: r.name } : {}),
+            ...(typeof r.topic === 'string' ? { topic: r.topic } : {}),
+            members: typeof r.num_joined_members === 'number' ? r.num_joined_members : 0,
+            server,
+          });
+        }
+      } catch {
+        // an unreachable peer simply contributes nothing
+      }
+    }
+    return [...out.values()];
+  }
+
+  network(): { serverName: string; peers: string[]; outbox: Record<string, number>; stats: Homeserver['stats'] } {
+    return {
+      serverName: this.hs.serverName,
+      peers: this.hs.transport.reachablePeers(),
+      outbox: this.hs.outbox.depth(),
+      stats: this.hs.stats,
+    };
+  }
+}
+
+export { MatrixError };

@@ -1,0 +1,106 @@
+/**
+ * EDUs: typing notifications, read receipts and presence. Typing is
+ * ephemeral (fan-out only); receipts are persisted and go through the
+ * outbox; presence is pushed to the servers we share rooms with.
+ */
+import { type JsonObject, isJsonObject } from '../core/json.ts';
+import type { Engine } from './engine.ts';
+
+const TYPING_TIMEOUT_MS = 30_000;
+
+function ownedBy(userId: unknown, origin: string): userId is string {
+  return typeof userId === 'string' && userId.endsWith(`:${origin}`);
+}
+
+export async function handleEdus(e: Engine, origin: string, edus: readonly unknown[]): Promise<void> {
+  for (const edu of edus) {
+    if (!isJsonObject(edu) || typeof edu.edu_type !== 'string' || !isJsonObject(edu.content)) continue;
+    try {
+      switch (edu.edu_type) {
+        case 'm.typing':
+          onTyping(e, origin, edu.content);
+          break;
+        case 'm.receipt':
+          await onReceipt(e, origin, edu.content);
+          break;
+        case 'm.presence':
+          onPresence(e, origin, edu.content);
+          break;
+        default:
+          break; // unknown EDU types are ignored, as the spec asks
+      }
+    } catch (err) {
+      e.log('warn', `ignored a malformed ${edu.edu_type} EDU from ${origin}`, { error: String(err) });
+    }
+  }
+}
+
+export function setTyping(e: Engine, roomId: string, userId: string, typing: boolean): string[] {
+  let room = e.ephemeral.typing.get(roomId);
+  if (!room) {
+    room = new Map();
+    e.ephemeral.typing.set(roomId, room);
+  }
+  if (typing) room.set(userId, e.clock.now() + TYPING_TIMEOUT_MS);
+  else room.delete(userId);
+  return typingUsers(e, roomId);
+}
+
+export function typingUsers(e: Engine, roomId: string): string[] {
+  const room = e.ephemeral.typing.get(roomId);
+  if (!room) return [];
+  const now = e.clock.now();
+  for (const [u, until] of room) if (until < now) room.delete(u);
+  return [...room.keys()].sort();
+}
+
+function onTyping(e: Engine, origin: string, c: JsonObject): void {
+  if (typeof c.room_id !== 'string' || !ownedBy(c.user_id, origin)) return;
+  const room = e.rooms.get(c.room_id);
+  if (room?.membership(c.user_id) !== 'join') return;
+  const users = setTyping(e, c.room_id, c.user_id, c.typing === true);
+  e.emit({ kind: 'typing', roomId: c.room_id, userIds: users });
+}
+
+export function recordReceipt(e: Engine, roomId: string, userId: string, eventId: string, ts: number): boolean {
+  let room = e.ephemeral.receipts.get(roomId);
+  if (!room) {
+    room = new Map();
+    e.ephemeral.receipts.set(roomId, room);
+  }
+  const prev = room.get(userId);
+  if (prev && prev.eventId === eventId) return false;
+  room.set(userId, { eventId, ts });
+  return true;
+}
+
+async function onReceipt(e: Engine, origin: string, c: JsonObject): Promise<void> {
+  for (const [roomId, byType] of Object.entries(c)) {
+    const room = e.rooms.get(roomId);
+    if (!room || !isJsonObject(byType) || !isJsonObject(byType['m.read'])) continue;
+    for (const [userId, receipt] of Object.entries(byType['m.read'])) {
+      if (!ownedBy(userId, origin) || !isJsonObject(receipt) || !Array.isArray(receipt.event_ids)) continue;
+      const eventId = receipt.event_ids.find((x): x is string => typeof x === 'string');
+      if (!eventId || room.membership(userId) !== 'join') continue;
+      const ts = isJsonObject(receipt.data) && typeof receipt.data.ts === 'number' ? receipt.data.ts : e.clock.now();
+      if (!recordReceipt(e, roomId, userId, eventId, ts)) continue;
+      await e.store.write({ receipts: [{ room_id: roomId, user_id: userId, receipt_type: 'm.read', event_id: eventId, ts }] });
+      e.emit({ kind: 'receipt', roomId, userId, eventId });
+    }
+  }
+}
+
+function onPresence(e: Engine, origin: string, c: JsonObject): void {
+  if (!Array.isArray(c.push)) return;
+  for (const p of c.push) {
+    if (!isJsonObject(p) || !ownedBy(p.user_id, origin) || typeof p.presence !== 'string') continue;
+    if (!['online', 'offline', 'unavailable'].includes(p.presence)) continue;
+    const ago = typeof p.last_active_ago === 'number' ? p.last_active_ago : 0;
+    e.ephemeral.presence.set(p.user_id, {
+      presence: p.presence,
+      lastActiveTs: e.clock.now() - ago,
+      ...(typeof p.status_msg === 'string' ? { statusMsg: p.status_msg } : {}),
+    });
+    e.emit({ kind: 'presence', userId: p.user_id, presence: p.presence });
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * What the engine's modules (local events, ingest, federation server,
+ * membership flows, EDUs) share: the homeserver's internals, as one
+ * interface so each module depends on exactly this and nothing else.
+ */
+import type { Clock, RandomSource } from './clock.ts';
+import type { FederationRequest, FederationResponse } from './federation/types.ts';
+import type { ServerIdentity } from './identity.ts';
+import type { Logger } from './log.ts';
+import type { Outbox } from './outbox.ts';
+import type { Room } from './room.ts';
+import type { Store, WriteBatch } from './store/types.ts';
+import type { Transport } from './transport/types.ts';
+import type { Update } from './updates.ts';
+
+export interface EngineStats {
+  pdusReceived: number;
+  duplicates: number;
+  rejected: number;
+  softFailed: number;
+  dropped: number;
+  missingFetches: number;
+  backfills: number;
+}
+
+/** Ephemeral room data carried by EDUs. */
+export interface Ephemeral {
+  /** room -> user -> typing expiry (ms since epoch) */
+  typing: Map<string, Map<string, number>>;
+  /** room -> user -> latest read receipt */
+  receipts: Map<string, Map<string, { eventId: string; ts: number }>>;
+  /** user -> presence */
+  presence: Map<string, { presence: string; lastActiveTs: number; statusMsg?: string }>;
+}
+
+export interface Engine {
+  readonly ephemeral: Ephemeral;
+  readonly identity: ServerIdentity;
+  readonly serverName: string;
+  readonly store: Store;
+  readonly transport: Transport;
+  readonly clock: Clock;
+  readonly random: RandomSource;
+  readonly log: Logger;
+  readonly outbox: Outbox;
+  readonly rooms: Map<string, Room>;
+  readonly stats: EngineStats;
+  /** Next stream position (local arrival order). */
+  nextStream(): number;
+  allocateGroupId(): number;
+  /** Persists a batch plus the engine counters, atomically. */
+  commit(batch: WriteBatch): Promise<void>;
+  emit(update: Update): void;
+  /** Creates (in memory) a room we just learned about; the caller commits its record. */
+  openRoom(roomId: string, roomVersion: string): Room;
+  request(destination: string, request: FederationRequest): Promise<FederationResponse>;
+  isLocalUser(userId: string): boolean;
+}

@@ -1,0 +1,397 @@
+/**
+ * The server side of the federation API. Every handler knows the
+ * authenticated origin and answers only what that server may see; every
+ * refusal is a Matrix error body that says what is wrong.
+ */
+import { checkAuthAgainstState, namedLevel, powerLevelOf } from '../core/auth/index.ts';
+import { isEventSignedByAsync } from '../core/event-signatures.ts';
+import { computeEventId } from '../core/hashing.ts';
+import { type JsonObject, isJsonObject } from '../core/json.ts';
+import { type Pdu, type RoomEvent, validatePdu } from '../core/pdu.ts';
+import { isSupportedRoomVersion } from '../core/room-versions/registry.ts';
+import { handleEdus } from './edus.ts';
+import type { Engine } from './engine.ts';
+import { MatrixError, badJson, forbidden, notFound } from './errors.ts';
+import type { FederationRequest, FederationResponse, Transaction } from './federation/types.ts';
+import { type PduResults, ingestPrepared, prepareBatch } from './ingest.ts';
+import { buildEvent, choosePrevEvents, cosign, pduWithoutId } from './local-events.ts';
+import { strippedState } from './membership.ts';
+import type { Room } from './room.ts';
+import { eventForServer } from './visibility.ts';
+
+const ok = (body: JsonObject): FederationResponse => ({ ok: true, body });
+
+export async function handleFederationRequest(e: Engine, origin: string, req: FederationRequest): Promise<FederationResponse> {
+  try {
+    return await dispatch(e, origin, req);
+  } catch (err) {
+    if (err instanceof MatrixError) return { ok: false, status: err.status, body: err.toBody() };
+    e.log('error', 'federation handler failed', { kind: req?.kind, origin, error: String(err) });
+    return { ok: false, status: 500, body: { errcode: 'M_UNKNOWN', error: `internal error handling ${req?.kind}` } };
+  }
+}
+
+function requireRoom(e: Engine, roomId: unknown): Room {
+  if (typeof roomId !== 'string') throw badJson('room_id must be a string');
+  const room = e.rooms.get(roomId);
+  if (!room || room.currentGroup < 0) throw notFound(`this server is not in room ${roomId}`);
+  return room;
+}
+
+/** The origin must have a user in the room (joined, invited, knocking or once joined). */
+function requireParticipant(room: Room, origin: string): void {
+  for (const m of room.members()) {
+    if (m.userId.endsWith(`:${origin}`) && m.membership !== 'ban') return;
+  }
+  throw forbidden(`${origin} has no user in ${room.roomId}`);
+}
+
+async function dispatch(e: Engine, origin: string, req: FederationRequest): Promise<FederationResponse> {
+  if (typeof req !== 'object' || req === null || typeof (req as { kind?: unknown }).kind !== 'string') {
+    throw badJson('request must be an object with a kind');
+  }
+  switch (req.kind) {
+    case 'send':
+      return ok(await onSend(e, origin, req.body));
+    case 'make_join':
+      return ok(await makeMembership(e, origin, req.room_id, req.user_id, 'join', req.ver));
+    case 'make_knock':
+      return ok(await makeMembership(e, origin, req.room_id, req.user_id, 'knock', req.ver));
+    case 'make_leave':
+      return ok(await makeMembership(e, origin, req.room_id, req.user_id, 'leave', undefined));
+    case 'send_join':
+      return ok(await sendMembership(e, origin, req.room_id, req.event_id, req.body, 'join'));
+    case 'send_knock':
+      return ok(await sendMembership(e, origin, req.room_id, req.event_id, req.body, 'knock'));
+    case 'send_leave':
+      return ok(await sendMembership(e, origin, req.room_id, req.event_id, req.body, 'leave'));
+    case 'invite':
+      return ok(await onInvite(e, origin, req));
+    case 'event':
+      return ok(onEvent(e, origin, req.event_id));
+    case 'state':
+    case 'state_ids':
+      return ok(onState(e, origin, req.room_id, req.event_id, req.kind === 'state_ids'));
+    case 'event_auth':
+      return ok(onEventAuth(e, origin, req.room_id, req.event_id));
+    case 'backfill':
+      return ok(onBackfill(e, origin, req.room_id, req.v, req.limit));
+    case 'get_missing_events':
+      return ok(onMissing(e, origin, req.room_id, req.body));
+    case 'extremities':
+      return ok(onExtremities(e, origin, req.room_ids));
+    case 'publicRooms':
+      return ok(onPublicRooms(e));
+    case 'media_download':
+      throw notFound('media is not served by this transport yet');
+    default:
+      throw badJson(`unknown federation request ${JSON.stringify((req as { kind: unknown }).kind)}`);
+  }
+}
+
+async function onSend(e: Engine, origin: string, txn: Transaction): Promise<JsonObject> {
+  if (!isJsonObject(txn)) throw badJson('transaction body must be an object');
+  if (txn.origin !== origin) throw forbidden(`transaction claims origin ${String(txn.origin)} but came from ${origin}`);
+  const pdus = Array.isArray(txn.pdus) ? txn.pdus : [];
+  const edus = Array.isArray(txn.edus) ? txn.edus : [];
+  if (pdus.length > 50 || edus.length > 100) throw badJson('a transaction carries at most 50 PDUs and 100 EDUs');
+  const results: PduResults = {};
+  const byRoom = new Map<string, unknown[]>();
+  for (const pdu of pdus) {
+    const roomId = isJsonObject(pdu) && typeof pdu.room_id === 'string' ? pdu.room_id : undefined;
+    if (!roomId || !e.rooms.has(roomId)) {
+      results[String((pdu as { event_id?: unknown })?.event_id ?? `#${pdus.indexOf(pdu)}`)] = {
+        error: roomId ? `this server is not in room ${roomId}` : 'PDU has no room_id',
+      };
+      continue;
+    }
+    const list = byRoom.get(roomId) ?? [];
+    list.push(pdu);
+    byRoom.set(roomId, list);
+  }
+  for (const [roomId, list] of byRoom) {
+    const room = e.rooms.get(roomId)!;
+    await room.lock.run(async () => {
+      const prepared = await prepareBatch(e, room, list, results);
+      const outcome = await ingestPrepared(e, room, prepared, { origin, source: 'live', fetchMissing: true });
+      Object.assign(results, outcome.results);
+    });
+  }
+  await handleEdus(e, origin, edus);
+  return { pdus: results as JsonObject };
+}
+
+/** make_join / make_knock / make_leave: a template event the caller signs. */
+async function makeMembership(
+  e: Engine,
+  origin: string,
+  roomId: string,
+  userId: string,
+  membership: 'join' | 'knock' | 'leave',
+  ver: string[] | undefined,
+): Promise<JsonObject> {
+  const room = requireRoom(e, roomId);
+  if (typeof userId !== 'string' || !userId.endsWith(`:${origin}`)) {
+    throw forbidden(`${origin} cannot make a ${membership} for ${String(userId)}: not its user`);
+  }
+  if (ver && Array.isArray(ver) && ver.length > 0 && !ver.includes(room.rules.id)) {
+    throw new MatrixError('M_INCOMPATIBLE_ROOM_VERSION', `room version ${room.rules.id} is not among ${ver.join(', ')}`);
+  }
+  return room.lock.run(async () => {
+    const content: JsonObject = { membership };
+    const before = room.currentState();
+    if (membership === 'join') {
+      const rule = (room.stateEvent('m.room.join_rules', '', before)?.content as { join_rule?: unknown } | undefined)?.join_rule;
+      const current = room.membership(userId, before);
+      if ((rule === 'restricted' || rule === 'knock_restricted') && current !== 'join' && current !== 'invite') {
+        const authoriser = pickAuthoriser(e, room);
+        if (!authoriser) throw forbidden(`no user on ${e.serverName} can authorise a restricted join to ${roomId}`);
+        content.join_authorised_via_users_server = authoriser;
+      }
+    }
+    const prevs = choosePrevEvents(room);
+    const proto = buildEvent(e, room, { type: 'm.room.member', sender: userId, state_key: userId, content }, prevs, before);
+    const probe = { ...proto, event_id: '$probe' } as RoomEvent;
+    const verdict = checkAuthAgainstState(probe, room.lookup(before), room.rules, { ...room.authCtx, isSignedBy: () => true });
+    if (!verdict.allowed) throw forbidden(verdict.reason);
+    return { event: proto as unknown as JsonObject, room_version: room.rules.id };
+  });
+}
+
+/** A local joined user with the power to invite (restricted joins need one to vouch). */
+function pickAuthoriser(e: Engine, room: Room): string | undefined {
+  const state = room.currentState();
+  const pl = room.stateEvent('m.room.power_levels', '', state);
+  const create = room.stateEvent('m.room.create', '', state);
+  const need = namedLevel('invite', pl);
+  return room
+    .members(state)
+    .filter((m) => m.membership === 'join' && e.isLocalUser(m.userId))
+    .map((m) => m.userId)
+    .sort()
+    .find((u) => powerLevelOf(u, pl, create, room.rules) >= need);
+}
+
+/** send_join / send_knock / send_leave: accept the signed membership event into the room. */
+async function sendMembership(
+  e: Engine,
+  origin: string,
+  roomId: string,
+  eventId: string,
+  body: Pdu,
+  membership: 'join' | 'knock' | 'leave',
+): Promise<JsonObject> {
+  const room = requireRoom(e, roomId);
+  let pdu: Pdu;
+  try {
+    pdu = validatePdu(body);
+  } catch (err) {
+    throw badJson((err as Error).message);
+  }
+  const content = pdu.content as { membership?: unknown; join_authorised_via_users_server?: unknown };
+  if (pdu.type !== 'm.room.member' || content.membership !== membership || pdu.state_key !== pdu.sender) {
+    throw badJson(`send_${membership} needs an m.room.member event with membership ${membership} for its sender`);
+  }
+  if (!pdu.sender.endsWith(`:${origin}`)) throw forbidden(`${origin} cannot send a ${membership} for ${pdu.sender}`);
+  const id = computeEventId(pdu, room.rules);
+  if (id !== eventId) throw badJson(`event ID ${eventId} does not match the event (${id})`);
+  if (!(await isEventSignedByAsync(pdu, origin, room.rules, e.identity.verifier))) {
+    throw forbidden(`the ${membership} event is not signed by ${origin}`);
+  }
+  let ev: RoomEvent = { ...pdu, event_id: id };
+  const authoriser = content.join_authorised_via_users_server;
+  if (membership === 'join' && typeof authoriser === 'string' && e.isLocalUser(authoriser)) {
+    ev = await cosign(e, room, ev);
+  }
+  return room.lock.run(async () => {
+    const results: PduResults = {};
+    const prepared = await prepareBatch(e, room, [pduWithoutId(ev)], results);
+    const outcome = await ingestPrepared(e, room, prepared, { origin, source: 'live', fetchMissing: true });
+    const placed = outcome.placed.find((s) => s.event_id === id);
+    if (placed?.status !== 'accepted') {
+      throw forbidden(outcome.results[id]?.error ?? placed?.reason ?? `the ${membership} was not accepted`);
+    }
+    // The caller does not know the room's other servers yet: forward its event to them.
+    const destinations = new Set([...room.servers].filter((s) => s !== origin));
+    const entries = e.outbox.entriesFor(destinations, { eventId: id });
+    await e.commit({ outboxPut: entries });
+    e.outbox.added(entries);
+    e.transport.broadcast({ room_id: roomId, origin: e.serverName, pdus: [pduWithoutId(ev)] });
+    if (membership === 'knock') return { knock_room_state: strippedState(room) as unknown as JsonObject };
+    if (membership === 'leave') return {};
+    const before = room.groups.get(room.resolveGroups(room.prevGroups(ev.prev_events)).group);
+    const state = [...before.values()].map((sid) => room.get(sid)!).filter(Boolean);
+    return {
+      origin: e.serverName,
+      event: pduWithoutId(ev),
+      state: state.map(pduWithoutId),
+      auth_chain: authChainOf(room, [...state.map((s) => s.event_id), ...ev.auth_events]).map(pduWithoutId),
+      members_omitted: false,
+      servers_in_room: [...room.joinedServers()].sort(),
+    } as unknown as JsonObject;
+  });
+}
+
+async function onInvite(e: Engine, origin: string, req: Extract<FederationRequest, { kind: 'invite' }>): Promise<JsonObject> {
+  const body = req.body;
+  if (!isJsonObject(body) || !isJsonObject(body.event)) throw badJson('invite body needs an event');
+  if (!isSupportedRoomVersion(body.room_version)) {
+    throw new MatrixError('M_INCOMPATIBLE_ROOM_VERSION', `room version ${String(body.room_version)} is not supported here`);
+  }
+  const { inviteReceived } = await import('./membership.ts');
+  const signed = await inviteReceived(e, origin, req.room_id, req.event_id, body.event as unknown as Pdu, body.room_version, body.invite_room_state);
+  return { event: signed as unknown as JsonObject };
+}
+
+function findEvent(e: Engine, eventId: string): { room: Room; ev: RoomEvent } | undefined {
+  for (const room of e.rooms.values()) {
+    const ev = room.get(eventId);
+    if (ev) return { room, ev };
+  }
+  return undefined;
+}
+
+function onEvent(e: Engine, origin: string, eventId: string): JsonObject {
+  const found = typeof eventId === 'string' ? findEvent(e, eventId) : undefined;
+  if (!found) throw notFound(`event ${String(eventId)} is not known here`);
+  requireParticipant(found.room, origin);
+  return {
+    origin: e.serverName,
+    origin_server_ts: e.clock.now(),
+    pdus: [pduWithoutId(eventForServer(found.room, found.ev, origin))],
+  };
+}
+
+/** The auth chains of `ids` (the events' auth events, recursively), oldest first. */
+function authChainOf(room: Room, ids: readonly string[]): RoomEvent[] {
+  const seen = new Set<string>();
+  const stack = ids.flatMap((id) => room.get(id)?.auth_events ?? []);
+  const out: RoomEvent[] = [];
+  for (let id = stack.pop(); id !== undefined; id = stack.pop()) {
+    if (seen.has(id)) continue;
+    seen.add(id);
+    const ev = room.get(id);
+    if (!ev) continue;
+    out.push(ev);
+    stack.push(...ev.auth_events);
+  }
+  return out.sort((a, b) => a.depth - b.depth);
+}
+
+/** state / state_ids: the state *before* `eventId`, plus its auth chain. */
+function onState(e: Engine, origin: string, roomId: string, eventId: string, idsOnly: boolean): JsonObject {
+  const room = requireRoom(e, roomId);
+  requireParticipant(room, origin);
+  const ev = room.get(eventId);
+  if (!ev || !room.isDagNode(eventId)) throw notFound(`event ${eventId} is not in room ${roomId} here`);
+  const before = room.groups.get(room.resolveGroups(room.prevGroups(ev.prev_events)).group);
+  const stateIds = [...before.values()];
+  const chain = authChainOf(room, stateIds);
+  if (idsOnly) return { pdu_ids: stateIds, auth_chain_ids: chain.map((c) => c.event_id) };
+  return {
+    pdus: stateIds.map((id) => pduWithoutId(eventForServer(room, room.get(id)!, origin))),
+    auth_chain: chain.map((c) => pduWithoutId(eventForServer(room, c, origin))),
+  };
+}
+
+function onEventAuth(e: Engine, origin: string, roomId: string, eventId: string): JsonObject {
+  const room = requireRoom(e, roomId);
+  requireParticipant(room, origin);
+  if (!room.get(eventId)) throw notFound(`event ${eventId} is not in room ${roomId} here`);
+  return { auth_chain: authChainOf(room, [eventId]).map((c) => pduWithoutId(eventForServer(room, c, origin))) };
+}
+
+/** backfill: up to `limit` events from `v` backwards by prev_events (v included), newest first. */
+function onBackfill(e: Engine, origin: string, roomId: string, v: string[], limit: number): JsonObject {
+  const room = requireRoom(e, roomId);
+  requireParticipant(room, origin);
+  const max = Math.max(1, Math.min(Number.isInteger(limit) ? limit : 100, 1000));
+  const out: RoomEvent[] = [];
+  const seen = new Set<string>();
+  const queue = (Array.isArray(v) ? v : []).filter((id) => typeof id === 'string');
+  while (queue.length > 0 && out.length < max) {
+    // Deepest first, so a page is a contiguous slice of history.
+    queue.sort((a, b) => (room.get(b)?.depth ?? 0) - (room.get(a)?.depth ?? 0));
+    const id = queue.shift()!;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    const ev = room.get(id);
+    if (!ev || !room.isDagNode(id)) continue;
+    out.push(ev);
+    for (const p of ev.prev_events) if (!seen.has(p)) queue.push(p);
+  }
+  return {
+    origin: e.serverName,
+    origin_server_ts: e.clock.now(),
+    pdus: out.map((ev) => pduWithoutId(eventForServer(room, ev, origin))),
+  };
+}
+
+/** get_missing_events: walk back from latest_events' prevs, stopping at earliest_events. */
+function onMissing(
+  e: Engine,
+  origin: string,
+  roomId: string,
+  body: { earliest_events: string[]; latest_events: string[]; limit?: number; min_depth?: number },
+): JsonObject {
+  const room = requireRoom(e, roomId);
+  requireParticipant(room, origin);
+  if (!isJsonObject(body) || !Array.isArray(body.latest_events)) throw badJson('latest_events must be an array');
+  const earliest = new Set(Array.isArray(body.earliest_events) ? body.earliest_events : []);
+  const limit = Math.max(1, Math.min(typeof body.limit === 'number' ? body.limit : 10, 1000));
+  const minDepth = typeof body.min_depth === 'number' ? body.min_depth : 0;
+  const seen = new Set<string>([...body.latest_events, ...earliest]);
+  const queue: string[] = [];
+  for (const id of body.latest_events) for (const p of room.get(id)?.prev_events ?? []) queue.push(p);
+  const out: RoomEvent[] = [];
+  while (queue.length > 0 && out.length < limit) {
+    queue.sort((a, b) => (room.get(b)?.depth ?? 0) - (room.get(a)?.depth ?? 0));
+    const id = queue.shift()!;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    const ev = room.get(id);
+    if (!ev || !room.isDagNode(id) || ev.depth < minDepth) continue;
+    out.push(ev);
+    for (const p of ev.prev_events) if (!seen.has(p)) queue.push(p);
+  }
+  out.sort((a, b) => a.depth - b.depth);
+  return { events: out.map((ev) => pduWithoutId(eventForServer(room, ev, origin))) };
+}
+
+function onExtremities(e: Engine, origin: string, roomIds: string[]): JsonObject {
+  const rooms: JsonObject = {};
+  for (const roomId of Array.isArray(roomIds) ? roomIds : []) {
+    const room = e.rooms.get(roomId);
+    if (!room || room.currentGroup < 0) continue;
+    try {
+      requireParticipant(room, origin);
+    } catch {
+      continue;
+    }
+    rooms[roomId] = [...room.extremities];
+  }
+  return { rooms };
+}
+
+function onPublicRooms(e: Engine): JsonObject {
+  const chunk: JsonObject[] = [];
+  for (const room of e.rooms.values()) {
+    if (room.currentGroup < 0) continue;
+    const state = room.currentState();
+    const rule = (room.stateEvent('m.room.join_rules', '', state)?.content as { join_rule?: unknown } | undefined)?.join_rule;
+    if (rule !== 'public') continue;
+    const name = (room.stateEvent('m.room.name', '', state)?.content as { name?: unknown } | undefined)?.name;
+    const topic = (room.stateEvent('m.room.topic', '', state)?.content as { topic?: unknown } | undefined)?.topic;
+    chunk.push({
+      room_id: room.roomId,
+      ...(typeof name === 'string' ? { name } : {}),
+      ...(typeof topic === 'string' ? { topic } : {}),
+      num_joined_members: room.members(state).filter((m) => m.membership === 'join').length,
+      room_version: room.rules.id,
+      world_readable: false,
+      guest_can_join: false,
+    });
+  }
+  return { chunk, total_room_count_estimate: chunk.length };
+}
+

@@ -1,0 +1,316 @@
+/**
+ * A Hearth homeserver: identity, accounts, rooms, federation, EDUs and the
+ * API the UI and tools use. Runs the same in a browser worker and in Node;
+ * everything outside — storage, network, time — comes in through the Store,
+ * Transport and Clock interfaces.
+ */
+import { isValidUserId, localpartError } from '../core/ids.ts';
+import type { JsonObject } from '../core/json.ts';
+import type { RoomEvent } from '../core/pdu.ts';
+import { isSupportedRoomVersion, roomVersion } from '../core/room-versions/registry.ts';
+import { type Clock, type RandomSource, cryptoRandom, systemClock } from './clock.ts';
+import type { Engine, EngineStats, Ephemeral } from './engine.ts';
+import { MatrixError, forbidden, invalidParam, notFound } from './errors.ts';
+import { handleFederationRequest } from './federation-server.ts';
+import type { FederationRequest, FederationResponse } from './federation/types.ts';
+import { FederationError } from './federation/types.ts';
+import { type ServerIdentity, loadOrCreateIdentity } from './identity.ts';
+import { type PduResults, ingestPrepared, prepareBatch } from './ingest.ts';
+import { type Logger, silentLogger } from './log.ts';
+import { Outbox } from './outbox.ts';
+import { Room } from './room.ts';
+import type { AccountRecord, Store, WriteBatch } from './store/types.ts';
+import type { RoomBroadcast, Transport } from './transport/types.ts';
+import type { Update, UpdateListener } from './updates.ts';
+import { handleEdus } from './edus.ts';
+
+export interface HomeserverOptions {
+  store: Store;
+  /** The transport, built once the server name (our PeerId) is known. */
+  transport: (serverName: string, identity: ServerIdentity) => Transport | Promise<Transport>;
+  clock?: Clock;
+  random?: RandomSource;
+  log?: Logger;
+  outbox?: { baseBackoffMs?: number; maxBackoffMs?: number };
+  /** How often to compare forward extremities with reachable peers (0 = only on reconnect). */
+  antiEntropyMs?: number;
+}
+
+export class Homeserver implements Engine {
+  readonly rooms = new Map<string, Room>();
+  readonly stats: EngineStats = {
+    pdusReceived: 0,
+    duplicates: 0,
+    rejected: 0,
+    softFailed: 0,
+    dropped: 0,
+    missingFetches: 0,
+    backfills: 0,
+  };
+  readonly ephemeral: Ephemeral = { typing: new Map(), receipts: new Map(), presence: new Map() };
+  readonly accounts = new Map<string, AccountRecord>();
+  readonly outbox: Outbox;
+  private streamPos = 0;
+  private groupPos = 0;
+  private readonly listeners = new Set<UpdateListener>();
+  private antiEntropyTimer: unknown;
+  private running = false;
+  private catchingUp = new Set<string>();
+
+  private constructor(
+    readonly identity: ServerIdentity,
+    readonly store: Store,
+    readonly transport: Transport,
+    readonly clock: Clock,
+    readonly random: RandomSource,
+    readonly log: Logger,
+    private readonly opts: HomeserverOptions,
+  ) {
+    this.outbox = new Outbox(
+      {
+        store,
+        clock,
+        log,
+        origin: identity.serverName,
+        send: async (destination, txnId, txn) => {
+          const res = await this.transport.request(destination, { kind: 'send', txn_id: txnId, body: txn });
+          return res;
+        },
+        loadPdu: (id) => this.findStoredPdu(id),
+      },
+      { baseBackoffMs: opts.outbox?.baseBackoffMs ?? 250, maxBackoffMs: opts.outbox?.maxBackoffMs ?? 30_000 },
+    );
+  }
+
+  get serverName(): string {
+    return this.identity.serverName;
+  }
+
+  /** Opens (or creates) the homeserver stored in `opts.store` and starts it. */
+  static async open(opts: HomeserverOptions): Promise<Homeserver> {
+    const clock = opts.clock ?? systemClock;
+    const random = opts.random ?? cryptoRandom;
+    const identity = await loadOrCreateIdentity(opts.store, random);
+    const transport = await opts.transport(identity.serverName, identity);
+    const hs = new Homeserver(identity, opts.store, transport, clock, random, opts.log ?? silentLogger, opts);
+    await hs.load();
+    await hs.start();
+    return hs;
+  }
+
+  private async load(): Promise<void> {
+    this.streamPos = Number((await this.store.getMeta('stream_pos')) ?? 0);
+    this.groupPos = Number((await this.store.getMeta('group_pos')) ?? 0);
+    for (const a of await this.store.listAccounts()) this.accounts.set(a.user_id, a);
+    for (const record of await this.store.listRooms()) {
+      if (!isSupportedRoomVersion(record.room_version)) continue;
+      const room = new Room(record.room_id, roomVersion(record.room_version), () => this.allocateGroupId(), record);
+      room.groups.load(await this.store.roomStateGroups(record.room_id));
+      for (const ev of await this.store.roomEvents(record.room_id)) room.put(ev);
+      this.rooms.set(record.room_id, room);
+    }
+    for (const r of await Promise.all([...this.rooms.keys()].map((id) => this.store.roomReceipts(id)))) {
+      for (const rec of r) {
+        let m = this.ephemeral.receipts.get(rec.room_id);
+        if (!m) {
+          m = new Map();
+          this.ephemeral.receipts.set(rec.room_id, m);
+        }
+        m.set(rec.user_id, { eventId: rec.event_id, ts: rec.ts });
+      }
+    }
+    this.outbox.load(await this.store.outbox());
+  }
+
+  private async start(): Promise<void> {
+    this.running = true;
+    await this.transport.start((origin, req) => this.onRequest(origin, req), {
+      onPeerUp: (peer) => this.onPeerUp(peer),
+      onPeerDown: (peer) => this.emit({ kind: 'network', peer, up: false }),
+      onBroadcast: (from, msg) => void this.onBroadcast(from, msg),
+    });
+    for (const room of this.rooms.values()) if (this.isJoinedAnywhere(room)) this.transport.subscribe(room.roomId);
+    // Deliver whatever was queued before a restart.
+    for (const d of Object.keys(this.outbox.depth())) this.outbox.peerUp(d);
+    const every = this.opts.antiEntropyMs ?? 5000;
+    if (every > 0) {
+      const tick = () => {
+        if (!this.running) return;
+        for (const peer of this.transport.reachablePeers()) void this.catchUp(peer);
+        this.antiEntropyTimer = this.clock.setTimeout(tick, every);
+      };
+      this.antiEntropyTimer = this.clock.setTimeout(tick, every);
+    }
+  }
+
+  /** Stops cleanly: timers, outbox, transport, store. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    if (this.antiEntropyTimer !== undefined) this.clock.clearTimeout(this.antiEntropyTimer);
+    this.outbox.stop();
+    await this.transport.stop();
+    await this.store.close();
+  }
+
+  // ---- Engine plumbing -------------------------------------------------
+
+  nextStream(): number {
+    return ++this.streamPos;
+  }
+
+  allocateGroupId(): number {
+    return ++this.groupPos;
+  }
+
+  async commit(batch: WriteBatch): Promise<void> {
+    await this.store.write({ ...batch, meta: { ...(batch.meta ?? {}), stream_pos: this.streamPos, group_pos: this.groupPos } });
+  }
+
+  emit(update: Update): void {
+    for (const l of this.listeners) {
+      try {
+        l(update);
+      } catch (err) {
+        this.log('warn', 'an update listener threw', { error: String(err) });
+      }
+    }
+  }
+
+  subscribe(listener: UpdateListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  openRoom(roomId: string, version: string): Room {
+    const existing = this.rooms.get(roomId);
+    if (existing) return existing;
+    const room = new Room(roomId, roomVersion(version), () => this.allocateGroupId());
+    this.rooms.set(roomId, room);
+    return room;
+  }
+
+  request(destination: string, request: FederationRequest): Promise<FederationResponse> {
+    return this.transport.request(destination, request);
+  }
+
+  isLocalUser(userId: string): boolean {
+    return this.accounts.has(userId);
+  }
+
+  private findStoredPdu(eventId: string) {
+    for (const room of this.rooms.values()) {
+      const s = room.events.get(eventId);
+      if (s) return s.pdu;
+    }
+    return undefined;
+  }
+
+  private isJoinedAnywhere(room: Room): boolean {
+    if (room.currentGroup < 0) return false;
+    return room.members().some((m) => m.membership === 'join' && this.isLocalUser(m.userId));
+  }
+
+  // ---- Network events --------------------------------------------------
+
+  private async onRequest(origin: string, req: FederationRequest): Promise<FederationResponse> {
+    return handleFederationRequest(this, origin, req);
+  }
+
+  private onPeerUp(peer: string): void {
+    this.emit({ kind: 'network', peer, up: true });
+    this.outbox.peerUp(peer);
+    void this.catchUp(peer);
+  }
+
+  private async onBroadcast(from: string, msg: RoomBroadcast): Promise<void> {
+    const room = typeof msg?.room_id === 'string' ? this.rooms.get(msg.room_id) : undefined;
+    if (!room || room.currentGroup < 0) return;
+    if (Array.isArray(msg.pdus) && msg.pdus.length > 0) {
+      await room.lock.run(async () => {
+        const results: PduResults = {};
+        const prepared = await prepareBatch(this, room, msg.pdus!.slice(0, 50), results);
+        const fresh = prepared.filter((p) => !room.isDagNode(p.ev.event_id));
+        if (fresh.length) await ingestPrepared(this, room, fresh, { origin: from, source: 'live', fetchMissing: true });
+      });
+    }
+    if (Array.isArray(msg.edus)) await handleEdus(this, from, msg.edus.slice(0, 100));
+  }
+
+  /**
+   * Anti-entropy with one peer: compare forward extremities for the rooms
+   * we share and pull what we lack (the events, then their missing history
+   * through get_missing_events). Any member can serve any event.
+   */
+  async catchUp(peer: string): Promise<void> {
+    if (this.catchingUp.has(peer) || !this.running) return;
+    this.catchingUp.add(peer);
+    try {
+      const shared = [...this.rooms.values()].filter((r) => r.currentGroup >= 0 && r.servers.has(peer));
+      if (shared.length === 0) return;
+      const res = await this.transport.request(peer, { kind: 'extremities', room_ids: shared.map((r) => r.roomId) });
+      if (!res.ok) return;
+      const rooms = (res.body.rooms ?? {}) as Record<string, unknown>;
+      for (const room of shared) {
+        const theirs = rooms[room.roomId];
+        if (!Array.isArray(theirs)) continue;
+        const unknown = theirs.filter((id): id is string => typeof id === 'string' && !room.isDagNode(id)).slice(0, 20);
+        if (unknown.length === 0) continue;
+        const pdus: unknown[] = [];
+        for (const id of unknown) {
+          const ev = await this.transport.request(peer, { kind: 'event', event_id: id });
+          if (ev.ok && Array.isArray(ev.body.pdus)) pdus.push(...ev.body.pdus);
+        }
+        await room.lock.run(async () => {
+          const results: PduResults = {};
+          const prepared = await prepareBatch(this, room, pdus, results);
+          await ingestPrepared(this, room, prepared, { origin: peer, source: 'live', fetchMissing: true });
+        });
+      }
+    } catch (err) {
+      if (!(err instanceof FederationError)) this.log('debug', `catch-up with ${peer} failed`, { error: String(err) });
+    } finally {
+      this.catchingUp.delete(peer);
+    }
+  }
+
+  // ---- Accounts ----------------------------------------------------------
+
+  /** Creates a local account `@localpart:<server>` with one device. */
+  async register(localpart: string, displayName?: string): Promise<string> {
+    const err = localpartError(localpart);
+    if (err) throw new MatrixError('M_INVALID_USERNAME', err);
+    const userId = `@${localpart}:${this.serverName}`;
+    if (!isValidUserId(userId)) throw new MatrixError('M_INVALID_USERNAME', `user ID ${userId} is too long`);
+    if (this.accounts.has(userId)) throw new MatrixError('M_USER_IN_USE', `${userId} already exists`);
+    const now = this.clock.now();
+    const account: AccountRecord = {
+      user_id: userId,
+      display_name: displayName?.trim() || localpart,
+      devices: [{ device_id: 'HEARTH', display_name: 'Hearth tab', created_ts: now }],
+      created_ts: now,
+    };
+    await this.store.write({ accounts: [account] });
+    this.accounts.set(userId, account);
+    return userId;
+  }
+
+  requireLocalUser(userId: string): AccountRecord {
+    const a = this.accounts.get(userId);
+    if (!a) throw forbidden(`${userId} is not an account on this server`);
+    return a;
+  }
+
+  requireRoom(roomId: string): Room {
+    const room = this.rooms.get(roomId);
+    if (!room || room.currentGroup < 0) throw notFound(`this server is not in room ${roomId}`);
+    return room;
+  }
+
+  /** All the IDs of a request target that may be a user label. */
+  static checkUserId(userId: string): void {
+    if (!isValidUserId(userId)) throw invalidParam(`${JSON.stringify(userId)} is not a user ID (@name:server)`);
+  }
+}
+
+export type { RoomEvent, JsonObject };

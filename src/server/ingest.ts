@@ -1,0 +1,272 @@
+/**
+ * Receiving PDUs — the checks performed on receipt of a PDU, in the spec's
+ * order:
+ *   1. format (room version's PDU format, size limits)        → drop
+ *   2. signatures (the sender's server; PeerId-derived key)  → drop
+ *   3. content hash                                          → redact, go on
+ *   4. auth against the event's own auth events              → reject
+ *   5. auth against the state before the event               → reject
+ *   6. auth against the current state                        → soft-fail
+ * Missing prev_events are fetched with get_missing_events; missing auth
+ * events with event_auth. Rejected and soft-failed events are kept and
+ * recorded as such. A batch commits in one Store transaction.
+ */
+import { checkAuth, checkAuthAgainstState } from '../core/auth/index.ts';
+import { isEventSignedByAsync } from '../core/event-signatures.ts';
+import { computeEventId, contentHashMatches } from '../core/hashing.ts';
+import { type Pdu, type RoomEvent, validatePdu } from '../core/pdu.ts';
+import { redactEvent } from '../core/redaction.ts';
+import { type Placement, placeInDag } from './dag.ts';
+import type { Engine } from './engine.ts';
+import { applyRedactions } from './redactions.ts';
+import type { Room } from './room.ts';
+import type { StateGroupRecord, StoredEvent } from './store/types.ts';
+
+export type IngestSource = 'live' | 'backfill';
+
+export interface PreparedEvent {
+  ev: RoomEvent;
+  hashMismatch: boolean;
+}
+
+/** Result per event ID, as the send-transaction response reports it. */
+export type PduResults = Record<string, { error?: string }>;
+
+function domainOf(userId: string): string {
+  return userId.slice(userId.indexOf(':') + 1);
+}
+
+/** Steps 1–3 for one raw PDU. Throws a message (the PDU is dropped) or returns the event to place. */
+export async function preparePdu(e: Engine, room: Room, raw: unknown): Promise<PreparedEvent> {
+  const pdu: Pdu = validatePdu(raw);
+  if (pdu.room_id !== room.roomId) throw new Error(`event is for room ${pdu.room_id}, not ${room.roomId}`);
+  const eventId = computeEventId(pdu, room.rules);
+  const senderServer = domainOf(pdu.sender);
+  const { event_id: _given, ...clean } = pdu;
+  const signed = await isEventSignedByAsync(clean, senderServer, room.rules, e.identity.verifier);
+  if (!signed) throw new Error(`event ${eventId} is not validly signed by ${senderServer}, the sender's server`);
+  if (!contentHashMatches(clean)) {
+    // Step 3: the content was tampered with (or redacted on the way): keep the redacted form.
+    const redacted = redactEvent(clean, room.rules) as unknown as Pdu;
+    return { ev: { ...redacted, event_id: eventId }, hashMismatch: true };
+  }
+  return { ev: { ...(clean as Pdu), event_id: eventId }, hashMismatch: false };
+}
+
+/** Prepares a batch concurrently (signature checks overlap on the WebCrypto fast path). */
+export async function prepareBatch(
+  e: Engine,
+  room: Room,
+  raws: readonly unknown[],
+  results: PduResults,
+): Promise<PreparedEvent[]> {
+  const settled = await Promise.allSettled(raws.map((raw) => preparePdu(e, room, raw)));
+  const out: PreparedEvent[] = [];
+  settled.forEach((s, i) => {
+    if (s.status === 'fulfilled') out.push(s.value);
+    else {
+      e.stats.dropped++;
+      const raw = raws[i] as { event_id?: unknown } | null;
+      const key = typeof raw?.event_id === 'string' ? raw.event_id : `#${i}`;
+      results[key] = { error: (s.reason as Error).message ?? String(s.reason) };
+      e.log('warn', 'dropped a PDU', { room: room.roomId, error: String((s.reason as Error).message ?? s.reason) });
+    }
+  });
+  return out;
+}
+
+export interface IngestOptions {
+  origin: string;
+  source: IngestSource;
+  /** Fetch missing prev/auth events from `origin` (off for events that are themselves fetched). */
+  fetchMissing: boolean;
+}
+
+export interface IngestOutcome {
+  results: PduResults;
+  placed: StoredEvent[];
+}
+
+/**
+ * Places prepared events in the DAG (steps 4–6), fetching what is missing,
+ * and commits them in one transaction. Runs under the room's lock.
+ */
+export async function ingestPrepared(e: Engine, room: Room, prepared: PreparedEvent[], opts: IngestOptions): Promise<IngestOutcome> {
+  const results: PduResults = {};
+  const placements: Placement[] = [];
+  const outliers: StoredEvent[] = [];
+  const byDepth = [...prepared].sort((a, b) => a.ev.depth - b.ev.depth || (a.ev.event_id < b.ev.event_id ? -1 : 1));
+  const pending = new Map(byDepth.map((p) => [p.ev.event_id, p]));
+
+  const place = async (p: PreparedEvent, allowFetch: boolean): Promise<void> => {
+    const ev = p.ev;
+    if (room.isDagNode(ev.event_id)) {
+      e.stats.duplicates++;
+      results[ev.event_id] = {};
+      return;
+    }
+    e.stats.pdusReceived++;
+    // Prev events: any still pending in this batch go first (depth order
+    // normally guarantees it; a lying depth is handled by recursion).
+    for (const prev of ev.prev_events) {
+      const inBatch = pending.get(prev);
+      if (inBatch && !room.isDagNode(prev)) {
+        pending.delete(prev);
+        await place(inBatch, allowFetch);
+      }
+    }
+    let missing = ev.prev_events.filter((p) => !room.isDagNode(p));
+    if (missing.length > 0 && allowFetch) {
+      const fetched = await fetchMissingPrevs(e, room, ev, opts.origin);
+      for (const f of fetched) {
+        if (!room.isDagNode(f.ev.event_id)) await place(f, false);
+      }
+      missing = ev.prev_events.filter((p) => !room.isDagNode(p));
+    }
+    if (missing.length > 0) {
+      e.stats.dropped++;
+      results[ev.event_id] = { error: `missing prev_events ${missing.join(', ')}; cannot place the event yet` };
+      return;
+    }
+    let missingAuth = ev.auth_events.filter((a) => !room.events.has(a));
+    if (missingAuth.length > 0 && allowFetch) {
+      const got = await fetchAuthChain(e, room, ev.event_id, opts.origin);
+      outliers.push(...got);
+      missingAuth = ev.auth_events.filter((a) => !room.events.has(a));
+    }
+    const beforeGroup = room.resolveGroups(room.prevGroups(ev.prev_events));
+    const extraGroups: StateGroupRecord[] = beforeGroup.created ? [beforeGroup.created] : [];
+    const before = room.groups.get(beforeGroup.group);
+    let status: 'accepted' | 'rejected' | 'soft_failed' = 'accepted';
+    let reason: string | undefined;
+    if (missingAuth.length > 0) {
+      status = 'rejected';
+      reason = `auth events ${missingAuth.join(', ')} could not be fetched`;
+    } else {
+      const authEvents = ev.auth_events.map((a) => room.get(a)!);
+      const own = checkAuth(ev, authEvents, room.rules, room.authCtx);
+      if (!own.allowed) {
+        status = 'rejected';
+        reason = `against its auth events, rule ${own.rule}: ${own.reason}`;
+      } else {
+        const atEvent = checkAuthAgainstState(ev, room.lookup(before), room.rules, room.authCtx);
+        if (!atEvent.allowed) {
+          status = 'rejected';
+          reason = `against the state before it, rule ${atEvent.rule}: ${atEvent.reason}`;
+        } else if (opts.source === 'live' && room.currentGroup >= 0 && room.currentGroup !== beforeGroup.group) {
+          const now = checkAuthAgainstState(ev, room.lookup(room.currentState()), room.rules, room.authCtx);
+          if (!now.allowed) {
+            status = 'soft_failed';
+            reason = `against the current state, rule ${now.rule}: ${now.reason}`;
+          }
+        }
+      }
+    }
+    if (status === 'rejected') e.stats.rejected++;
+    if (status === 'soft_failed') e.stats.softFailed++;
+    const placement = placeInDag(e, room, ev, status, beforeGroup.group, reason);
+    placement.groups.unshift(...extraGroups);
+    placements.push(placement);
+    results[ev.event_id] = status === 'rejected' ? { error: reason ?? 'rejected' } : {};
+  };
+
+  for (const p of byDepth) {
+    if (!pending.has(p.ev.event_id)) continue;
+    pending.delete(p.ev.event_id);
+    try {
+      await place(p, opts.fetchMissing);
+    } catch (err) {
+      e.stats.dropped++;
+      results[p.ev.event_id] = { error: `could not process: ${(err as Error).message}` };
+      e.log('warn', 'failed to process a PDU', { room: room.roomId, event: p.ev.event_id, error: String(err) });
+    }
+  }
+
+  const placed = placements.map((p) => p.stored);
+  const redactionUpdates = applyRedactions(room, placed);
+  for (const s of room.joinedServers()) if (s !== e.serverName) room.servers.add(s);
+  await e.commit({
+    events: [...outliers, ...placed, ...redactionUpdates],
+    stateGroups: placements.flatMap((p) => p.groups),
+    rooms: [room.record()],
+  });
+  for (const s of placed) {
+    e.emit({ kind: 'event', roomId: room.roomId, eventId: s.event_id, status: s.status, stream: s.stream });
+  }
+  return { results, placed };
+}
+
+/** get_missing_events from `origin`, in rounds, until every prev is known (or no progress). */
+async function fetchMissingPrevs(e: Engine, room: Room, ev: RoomEvent, origin: string): Promise<PreparedEvent[]> {
+  e.stats.missingFetches++;
+  const collected = new Map<string, PreparedEvent>();
+  let latest = [ev.event_id];
+  for (let round = 0; round < 50 && latest.length > 0; round++) {
+    const res = await e.request(origin, {
+      kind: 'get_missing_events',
+      room_id: room.roomId,
+      body: { earliest_events: [...room.extremities], latest_events: latest, limit: 100, min_depth: 0 },
+    });
+    if (!res.ok) break;
+    const events = Array.isArray(res.body.events) ? res.body.events : [];
+    const results: PduResults = {};
+    const prepared = await prepareBatch(e, room, events, results);
+    let progress = false;
+    for (const p of prepared) {
+      if (!collected.has(p.ev.event_id) && !room.isDagNode(p.ev.event_id)) {
+        collected.set(p.ev.event_id, p);
+        progress = true;
+      }
+    }
+    if (!progress) break;
+    const known = (id: string) => room.isDagNode(id) || collected.has(id);
+    latest = [...collected.values(), { ev, hashMismatch: false }]
+      .filter((p) => p.ev.prev_events.some((prev) => !known(prev)))
+      .map((p) => p.ev.event_id);
+  }
+  return [...collected.values()].sort((a, b) => a.ev.depth - b.ev.depth || (a.ev.event_id < b.ev.event_id ? -1 : 1));
+}
+
+/** Fetches an event's auth chain (event_auth) and keeps the events we lacked as outliers. */
+async function fetchAuthChain(e: Engine, room: Room, eventId: string, origin: string): Promise<StoredEvent[]> {
+  const res = await e.request(origin, { kind: 'event_auth', room_id: room.roomId, event_id: eventId });
+  if (!res.ok || !Array.isArray(res.body.auth_chain)) return [];
+  const results: PduResults = {};
+  const prepared = await prepareBatch(e, room, res.body.auth_chain, results);
+  return storeOutliers(e, room, prepared);
+}
+
+/**
+ * Keeps events as outliers: known and verified, not placed in the DAG. Each
+ * is checked against its own auth events where those are known; one that
+ * fails is recorded as rejected so rule 2.3 sees it.
+ */
+export function storeOutliers(e: Engine, room: Room, prepared: readonly PreparedEvent[]): StoredEvent[] {
+  const out: StoredEvent[] = [];
+  const sorted = [...prepared].sort((a, b) => a.ev.depth - b.ev.depth);
+  for (const { ev } of sorted) {
+    if (room.events.has(ev.event_id)) continue;
+    const auth = ev.auth_events.map((a) => room.get(a));
+    let status: StoredEvent['status'] = 'outlier';
+    let reason: string | undefined;
+    if (auth.every((a) => a !== undefined)) {
+      const verdict = checkAuth(ev, auth as RoomEvent[], room.rules, room.authCtx);
+      if (!verdict.allowed) {
+        status = 'rejected';
+        reason = `against its auth events, rule ${verdict.rule}: ${verdict.reason}`;
+      }
+    }
+    const { event_id, ...pdu } = ev;
+    const stored: StoredEvent = {
+      event_id,
+      room_id: room.roomId,
+      stream: e.nextStream(),
+      status,
+      ...(reason ? { reason } : {}),
+      pdu: pdu as StoredEvent['pdu'],
+    };
+    room.put(stored);
+    out.push(stored);
+  }
+  return out;
+}

@@ -1,0 +1,120 @@
+/**
+ * Creating an event on this server (Server-Server API "Sending events"):
+ * prev_events are the forward extremities, auth_events come from the auth
+ * events selection over the state before the event, then the content hash,
+ * our signature and the event ID. The event is authorised against that state
+ * before anything is stored; a refusal is a MatrixError naming the rule.
+ */
+import { checkAuth, selectAuthEvents } from '../core/auth/index.ts';
+import { encodeBase64 } from '../core/base64.ts';
+import { addContentHash, computeEventId, eventSigningBytes } from '../core/hashing.ts';
+import type { JsonObject } from '../core/json.ts';
+import { MAX_PREV_EVENTS, type Pdu, type RoomEvent } from '../core/pdu.ts';
+import { withSignature } from '../core/signing.ts';
+import { placeInDag } from './dag.ts';
+import type { Engine } from './engine.ts';
+import { MatrixError, forbidden } from './errors.ts';
+import type { Room } from './room.ts';
+import type { StateMap } from './state-groups.ts';
+
+export interface EventTemplate {
+  type: string;
+  sender: string;
+  content: JsonObject;
+  state_key?: string;
+  /** v10 m.room.redaction: the redacted event (v11 carries it in content). */
+  redacts?: string;
+}
+
+/** prev_events for a new event: the extremities, deepest first, at most 20. */
+export function choosePrevEvents(room: Room): string[] {
+  return [...room.extremities]
+    .filter((id) => room.isDagNode(id))
+    .sort((a, b) => (room.get(b)?.depth ?? 0) - (room.get(a)?.depth ?? 0) || (a < b ? -1 : 1))
+    .slice(0, MAX_PREV_EVENTS);
+}
+
+/** Builds an unsigned event (hashes/signatures empty) on top of `prevs`, with its auth events chosen. */
+export function buildEvent(e: Engine, room: Room, t: EventTemplate, prevs: string[], before: StateMap): Pdu {
+  const depth = Math.min(Number.MAX_SAFE_INTEGER, Math.max(0, ...prevs.map((p) => room.get(p)?.depth ?? 0)) + 1);
+  const proto: Pdu = {
+    room_id: room.roomId,
+    sender: t.sender,
+    type: t.type,
+    content: t.content,
+    ...(t.state_key !== undefined ? { state_key: t.state_key } : {}),
+    ...(t.redacts !== undefined ? { redacts: t.redacts } : {}),
+    origin_server_ts: e.clock.now(),
+    depth,
+    prev_events: prevs,
+    auth_events: [],
+    hashes: { sha256: '' },
+    signatures: {},
+  };
+  proto.auth_events = selectAuthEvents(proto, room.lookup(before), room.rules).map((a) => a.event_id);
+  return proto;
+}
+
+/** Hashes and signs with this server's key; returns the event with its ID. */
+export async function signLocal(e: Engine, room: Room, pdu: Pdu): Promise<RoomEvent> {
+  const hashed = addContentHash(pdu as unknown as JsonObject) as unknown as Pdu;
+  const signature = await e.identity.sign(eventSigningBytes(hashed, room.rules));
+  const signed = withSignature(hashed as unknown as JsonObject, e.serverName, e.identity.keyId, encodeBase64(signature));
+  const ev = signed as unknown as Pdu;
+  return { ...ev, event_id: computeEventId(ev, room.rules) };
+}
+
+/** Adds our signature to an event someone else built (e.g. a remote join we authorise). */
+export async function cosign(e: Engine, room: Room, ev: RoomEvent): Promise<RoomEvent> {
+  const signature = await e.identity.sign(eventSigningBytes(ev, room.rules));
+  const { event_id, ...rest } = ev;
+  const signed = withSignature(rest as unknown as JsonObject, e.serverName, e.identity.keyId, encodeBase64(signature));
+  return { ...(signed as unknown as Pdu), event_id };
+}
+
+/**
+ * Creates, authorises, stores and queues for delivery one event. Must run
+ * under the room's lock. Returns the stored event.
+ */
+export async function createLocalEventLocked(
+  e: Engine,
+  room: Room,
+  t: EventTemplate,
+  /** Applied after auth and before storing, e.g. to have an invitee's server countersign. */
+  transform?: (ev: RoomEvent) => Promise<RoomEvent>,
+): Promise<RoomEvent> {
+  const prevs = choosePrevEvents(room);
+  if (prevs.length === 0 && t.type !== 'm.room.create') {
+    throw new MatrixError('M_UNAVAILABLE', `room ${room.roomId} has no events yet; cannot send into it`);
+  }
+  const all = [...room.extremities].filter((id) => room.isDagNode(id));
+  const { group: beforeGroup, created } = prevs.length === all.length ? { group: room.currentGroup, created: undefined } : room.resolveGroups(room.prevGroups(prevs));
+  const before = prevs.length === 0 ? new Map() : room.groups.get(beforeGroup);
+  let ev = await signLocal(e, room, buildEvent(e, room, t, prevs, before));
+  const authEvents = ev.auth_events.map((id) => room.get(id)!).filter(Boolean);
+  const verdict = checkAuth(ev, authEvents, room.rules, room.authCtx);
+  if (!verdict.allowed) throw forbidden(verdict.reason);
+  if (transform) ev = await transform(ev);
+  const placement = placeInDag(e, room, ev, 'accepted', prevs.length === 0 ? room.resolveGroups([]).group : beforeGroup);
+  const destinations = new Set([...room.joinedServers(), ...room.servers]);
+  if (t.type === 'm.room.member' && t.state_key) destinations.add(t.state_key.slice(t.state_key.indexOf(':') + 1));
+  destinations.delete(e.serverName);
+  for (const d of room.joinedServers()) room.servers.add(d);
+  room.servers.delete(e.serverName);
+  const outbox = e.outbox.entriesFor(destinations, { eventId: ev.event_id });
+  await e.commit({
+    events: [placement.stored],
+    stateGroups: [...(created ? [created] : []), ...placement.groups],
+    rooms: [room.record()],
+    outboxPut: outbox,
+  });
+  e.outbox.added(outbox);
+  e.transport.broadcast({ room_id: room.roomId, origin: e.serverName, pdus: [pduWithoutId(ev)] });
+  e.emit({ kind: 'event', roomId: room.roomId, eventId: ev.event_id, status: 'accepted', stream: placement.stored.stream });
+  return ev;
+}
+
+export function pduWithoutId(ev: RoomEvent): JsonObject {
+  const { event_id: _id, ...pdu } = ev;
+  return pdu as unknown as JsonObject;
+}

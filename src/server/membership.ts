@@ -1,0 +1,327 @@
+/**
+ * Membership across servers, from the joining side: remote join
+ * (make_join/send_join, then the room's history by backfill), knock
+ * (make_knock/send_knock), rejecting an invite or withdrawing a knock
+ * (make_leave/send_leave), and the invitee side of /invite.
+ */
+import { checkAuth } from '../core/auth/index.ts';
+import { encodeBase64 } from '../core/base64.ts';
+import { isEventSignedByAsync } from '../core/event-signatures.ts';
+import { computeEventId, eventSigningBytes } from '../core/hashing.ts';
+import { type JsonObject, isJsonObject } from '../core/json.ts';
+import { type Pdu, type RoomEvent, stateKey, validatePdu } from '../core/pdu.ts';
+import { roomVersion } from '../core/room-versions/registry.ts';
+import { withSignature } from '../core/signing.ts';
+import { placeInDag } from './dag.ts';
+import type { Engine } from './engine.ts';
+import { MatrixError, badJson, forbidden } from './errors.ts';
+import { FederationError, UnreachableError } from './federation/types.ts';
+import { type PduResults, type PreparedEvent, ingestPrepared, prepareBatch, storeOutliers } from './ingest.ts';
+import { signLocal } from './local-events.ts';
+import type { Room } from './room.ts';
+
+export interface StrippedEvent {
+  type: string;
+  state_key: string;
+  sender: string;
+  content: JsonObject;
+}
+
+export interface PendingInvite {
+  room_id: string;
+  user_id: string;
+  sender: string;
+  room_version: string;
+  event: JsonObject;
+  invite_room_state: StrippedEvent[];
+  ts: number;
+}
+
+const STRIPPED_TYPES = [
+  'm.room.create',
+  'm.room.join_rules',
+  'm.room.name',
+  'm.room.topic',
+  'm.room.avatar',
+  'm.room.canonical_alias',
+  'm.room.encryption',
+];
+
+/** Stripped state for invites and knocks: enough for a client to show the room. */
+export function strippedState(room: Room): StrippedEvent[] {
+  const out: StrippedEvent[] = [];
+  for (const type of STRIPPED_TYPES) {
+    const ev = room.stateEvent(type, '');
+    if (ev) out.push({ type, state_key: '', sender: ev.sender, content: ev.content });
+  }
+  return out;
+}
+
+function serverOf(userId: string): string {
+  return userId.slice(userId.indexOf(':') + 1);
+}
+
+/** Calls `fn` on each candidate server until one answers; the last error explains a total failure. */
+async function viaAny<T>(servers: readonly string[], fn: (server: string) => Promise<T>): Promise<T> {
+  let last: unknown = new MatrixError('M_UNAVAILABLE', 'no server to ask');
+  for (const s of [...new Set(servers)]) {
+    try {
+      return await fn(s);
+    } catch (err) {
+      last = err;
+    }
+  }
+  if (last instanceof FederationError) {
+    throw new MatrixError(last.body.errcode as MatrixError['errcode'], `${last.destination}: ${last.body.error}`);
+  }
+  if (last instanceof UnreachableError) throw new MatrixError('M_UNAVAILABLE', `${last.message}; try again when it is back`);
+  throw last;
+}
+
+async function call(e: Engine, server: string, req: Parameters<Engine['request']>[1]): Promise<JsonObject> {
+  const res = await e.request(server, req);
+  if (!res.ok) throw new FederationError(server, res.status, res.body);
+  return res.body;
+}
+
+/** The invitee's server receives /invite: check, countersign, remember the invite. */
+export async function inviteReceived(
+  e: Engine,
+  origin: string,
+  roomId: string,
+  eventId: string,
+  raw: Pdu,
+  version: string,
+  inviteRoomState: unknown,
+): Promise<Pdu> {
+  const rules = roomVersion(version);
+  let pdu: Pdu;
+  try {
+    pdu = validatePdu(raw);
+  } catch (err) {
+    throw badJson((err as Error).message);
+  }
+  const content = pdu.content as { membership?: unknown };
+  if (pdu.type !== 'm.room.member' || content.membership !== 'invite' || typeof pdu.state_key !== 'string') {
+    throw badJson('an invite must be an m.room.member event with membership invite');
+  }
+  if (pdu.room_id !== roomId) throw badJson(`the invite is for ${pdu.room_id}, not ${roomId}`);
+  if (!e.isLocalUser(pdu.state_key)) throw forbidden(`${pdu.state_key} is not a user of this server`);
+  if (serverOf(pdu.sender) !== origin) throw forbidden(`${origin} cannot send an invite from ${pdu.sender}`);
+  if (computeEventId(pdu, rules) !== eventId) throw badJson('the event ID does not match the invite event');
+  if (!(await isEventSignedByAsync(pdu, origin, rules, e.identity.verifier))) {
+    throw forbidden(`the invite is not signed by ${origin}`);
+  }
+  const signature = await e.identity.sign(eventSigningBytes(pdu, rules));
+  const signed = withSignature(pdu as unknown as JsonObject, e.serverName, e.identity.keyId, encodeBase64(signature));
+  const stripped = Array.isArray(inviteRoomState)
+    ? (inviteRoomState.filter((s) => isJsonObject(s) && typeof s.type === 'string') as unknown as StrippedEvent[])
+    : [];
+  const invite: PendingInvite = {
+    room_id: roomId,
+    user_id: pdu.state_key,
+    sender: pdu.sender,
+    room_version: version,
+    event: signed,
+    invite_room_state: stripped.slice(0, 20),
+    ts: e.clock.now(),
+  };
+  await savePending(e, 'invites', invite);
+  e.emit({ kind: 'invite', roomId, userId: pdu.state_key, sender: pdu.sender });
+  return signed as unknown as Pdu;
+}
+
+type PendingKind = 'invites' | 'knocks';
+
+export async function loadPending(e: Engine, kind: PendingKind): Promise<PendingInvite[]> {
+  const v = await e.store.getMeta(kind);
+  return Array.isArray(v) ? (v as unknown as PendingInvite[]) : [];
+}
+
+async function savePending(e: Engine, kind: PendingKind, item: PendingInvite): Promise<void> {
+  const list = (await loadPending(e, kind)).filter((i) => !(i.room_id === item.room_id && i.user_id === item.user_id));
+  list.push(item);
+  await e.store.write({ meta: { [kind]: list as unknown as JsonObject[] } });
+}
+
+export async function dropPending(e: Engine, kind: PendingKind, roomId: string, userId: string): Promise<void> {
+  const list = await loadPending(e, kind);
+  const kept = list.filter((i) => !(i.room_id === roomId && i.user_id === userId));
+  if (kept.length !== list.length) await e.store.write({ meta: { [kind]: kept as unknown as JsonObject[] } });
+}
+
+/** make_X then sign: the template from a resident server, completed and signed by us. */
+async function makeAndSign(
+  e: Engine,
+  server: string,
+  kind: 'make_join' | 'make_knock' | 'make_leave',
+  roomId: string,
+  userId: string,
+): Promise<{ ev: RoomEvent; version: string }> {
+  const req =
+    kind === 'make_leave'
+      ? { kind, room_id: roomId, user_id: userId }
+      : { kind, room_id: roomId, user_id: userId, ver: ['10', '11', 'I.1'] };
+  const body = await call(e, server, req as Parameters<Engine['request']>[1]);
+  const version = typeof body.room_version === 'string' ? body.room_version : '10';
+  const rules = roomVersion(version);
+  if (!isJsonObject(body.event)) throw new MatrixError('M_BAD_JSON', `${server} sent no event template`);
+  const t = body.event as unknown as Pdu;
+  if (t.sender !== userId || t.state_key !== userId || t.type !== 'm.room.member' || t.room_id !== roomId) {
+    throw new MatrixError('M_BAD_JSON', `${server} sent a template for someone else`);
+  }
+  const room = e.rooms.get(roomId) ?? e.openRoom(roomId, rules.id);
+  const pdu: Pdu = { ...t, origin_server_ts: e.clock.now(), hashes: { sha256: '' }, signatures: {} };
+  const ev = await signLocal(e, room, pdu);
+  return { ev, version: rules.id };
+}
+
+/** Joins a room this server is not in yet, through any of `via`. */
+export async function remoteJoin(e: Engine, userId: string, roomId: string, via: readonly string[]): Promise<void> {
+  await viaAny(via, async (server) => {
+    const { ev } = await makeAndSign(e, server, 'make_join', roomId, userId);
+    const { event_id, ...pdu } = ev;
+    const body = await call(e, server, { kind: 'send_join', room_id: roomId, event_id, body: pdu as Pdu });
+    const room = e.rooms.get(roomId)!;
+    await room.lock.run(() => completeJoin(e, room, server, ev, body));
+    await dropPending(e, 'invites', roomId, userId);
+    await dropPending(e, 'knocks', roomId, userId);
+    e.transport.subscribe(roomId);
+    e.emit({ kind: 'room', roomId });
+    // The history before our join, so every replica holds the whole room.
+    void backfillHistory(e, room, server).catch((err) =>
+      e.log('warn', 'backfill after join failed', { room: roomId, error: String(err) }),
+    );
+  });
+}
+
+/** Places our join with the state the resident server gave (send_join response). */
+async function completeJoin(e: Engine, room: Room, server: string, ev: RoomEvent, body: JsonObject): Promise<void> {
+  if (room.isDagNode(ev.event_id)) return;
+  const results: PduResults = {};
+  const chain = await prepareBatch(e, room, Array.isArray(body.auth_chain) ? body.auth_chain : [], results);
+  const state = await prepareBatch(e, room, Array.isArray(body.state) ? body.state : [], results);
+  const outliers = storeOutliers(e, room, [...chain, ...state]);
+  // The resident server may have countersigned our join (restricted rooms): use its copy if valid.
+  let joinEv = ev;
+  if (isJsonObject(body.event)) {
+    const theirs = await prepareBatch(e, room, [body.event], results);
+    if (theirs[0] && theirs[0].ev.event_id === ev.event_id) joinEv = theirs[0].ev;
+  }
+  const stateMap = new Map<string, string>();
+  for (const { ev: s } of state) if (typeof s.state_key === 'string') stateMap.set(stateKey(s.type, s.state_key), s.event_id);
+  const group = room.groups.create(stateMap);
+  const authEvents = joinEv.auth_events.map((a) => room.get(a)).filter((a): a is RoomEvent => a !== undefined);
+  const verdict = checkAuth(joinEv, authEvents, room.rules, room.authCtx);
+  if (!verdict.allowed) throw forbidden(`${server} returned a join that fails auth: ${verdict.reason}`);
+  const placement = placeInDag(e, room, joinEv, 'accepted', group.id);
+  room.currentGroup = room.resolveGroups([placement.stored.state_group!]).group;
+  const servers = Array.isArray(body.servers_in_room) ? body.servers_in_room : [];
+  for (const s of [...servers, ...room.joinedServers(), server]) {
+    if (typeof s === 'string' && s !== e.serverName) room.servers.add(s);
+  }
+  await e.commit({
+    events: [...outliers, placement.stored],
+    stateGroups: [group, ...placement.groups],
+    rooms: [room.record()],
+  });
+  e.emit({ kind: 'event', roomId: room.roomId, eventId: joinEv.event_id, status: 'accepted', stream: placement.stored.stream });
+}
+
+/**
+ * Fetches the room's history before the events we have, page by page
+ * (backfill), and places it in the DAG oldest first, so a server that
+ * joined late still holds every event and computes every state itself.
+ */
+export async function backfillHistory(e: Engine, room: Room, server: string, maxEvents = 100_000): Promise<number> {
+  e.stats.backfills++;
+  const collected = new Map<string, PreparedEvent>();
+  const missingPrevs = (): string[] => {
+    const out = new Set<string>();
+    const consider = (prevs: readonly string[]) => {
+      for (const p of prevs) if (!room.isDagNode(p) && !collected.has(p)) out.add(p);
+    };
+    for (const s of room.events.values()) if (s.state_group !== undefined) consider(s.pdu.prev_events);
+    for (const p of collected.values()) consider(p.ev.prev_events);
+    return [...out];
+  };
+  let frontier = missingPrevs();
+  while (frontier.length > 0 && collected.size < maxEvents) {
+    const body = await call(e, server, { kind: 'backfill', room_id: room.roomId, v: frontier.slice(0, 20), limit: 200 });
+    const results: PduResults = {};
+    const page = await prepareBatch(e, room, Array.isArray(body.pdus) ? body.pdus : [], results);
+    let progress = false;
+    for (const p of page) {
+      if (!collected.has(p.ev.event_id) && !room.isDagNode(p.ev.event_id)) {
+        collected.set(p.ev.event_id, p);
+        progress = true;
+      }
+    }
+    if (!progress) break;
+    frontier = missingPrevs();
+  }
+  if (collected.size === 0) return 0;
+  await room.lock.run(() =>
+    ingestPrepared(e, room, [...collected.values()], { origin: server, source: 'backfill', fetchMissing: false }),
+  );
+  return collected.size;
+}
+
+/** Knocks on a room through any of `via`. */
+export async function remoteKnock(e: Engine, userId: string, roomId: string, via: readonly string[], reason?: string): Promise<void> {
+  await viaAny(via, async (server) => {
+    let { ev } = await makeAndSign(e, server, 'make_knock', roomId, userId);
+    if (reason) {
+      const room = e.rooms.get(roomId)!;
+      const { event_id: _id, hashes: _h, signatures: _s, ...rest } = ev;
+      ev = await signLocal(e, room, { ...(rest as Pdu), content: { ...ev.content, reason }, hashes: { sha256: '' }, signatures: {} });
+    }
+    const { event_id, ...pdu } = ev;
+    const body = await call(e, server, { kind: 'send_knock', room_id: roomId, event_id, body: pdu as Pdu });
+    const room = e.rooms.get(roomId)!;
+    await savePending(e, 'knocks', {
+      room_id: roomId,
+      user_id: userId,
+      sender: userId,
+      room_version: room.rules.id,
+      event: pdu as unknown as JsonObject,
+      invite_room_state: Array.isArray(body.knock_room_state) ? (body.knock_room_state as unknown as StrippedEvent[]) : [],
+      ts: e.clock.now(),
+    });
+    e.emit({ kind: 'room', roomId });
+  });
+}
+
+/** Leaves a room we are not joined to (reject an invite, withdraw a knock) via make_leave/send_leave. */
+export async function remoteLeave(e: Engine, userId: string, roomId: string, via: readonly string[]): Promise<void> {
+  await viaAny(via, async (server) => {
+    const { ev } = await makeAndSign(e, server, 'make_leave', roomId, userId);
+    const { event_id, ...pdu } = ev;
+    await call(e, server, { kind: 'send_leave', room_id: roomId, event_id, body: pdu as Pdu });
+  });
+  await dropPending(e, 'invites', roomId, userId);
+  await dropPending(e, 'knocks', roomId, userId);
+  e.emit({ kind: 'room', roomId });
+}
+
+/** Sends an invite event we built to the invitee's server and returns it countersigned. */
+export async function countersignInvite(e: Engine, room: Room, ev: RoomEvent): Promise<RoomEvent> {
+  const target = ev.state_key!;
+  const server = serverOf(target);
+  const { event_id, ...pdu } = ev;
+  const body = await viaAny([server], (s) =>
+    call(e, s, {
+      kind: 'invite',
+      room_id: room.roomId,
+      event_id,
+      body: { event: pdu as Pdu, invite_room_state: strippedState(room) as unknown as JsonObject[], room_version: room.rules.id },
+    }),
+  );
+  if (!isJsonObject(body.event)) throw new MatrixError('M_BAD_JSON', `${server} did not return the invite`);
+  const signed = body.event as unknown as Pdu;
+  if (computeEventId(signed, room.rules) !== event_id) throw new MatrixError('M_BAD_JSON', `${server} changed the invite event`);
+  if (!(await isEventSignedByAsync(signed, server, room.rules, e.identity.verifier))) {
+    throw new MatrixError('M_FORBIDDEN', `${server} did not sign the invite`);
+  }
+  return { ...signed, event_id };
+}

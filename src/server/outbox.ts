@@ -1,0 +1,183 @@
+/**
+ * Durable per-destination delivery. Every PDU we create (and every
+ * persistent EDU) is queued per destination in the Store in the same
+ * transaction that stores the event; a sender per destination drains the
+ * queue as transactions of at most 50 PDUs and 100 EDUs (the spec's limits),
+ * retrying with exponential backoff while the destination is unreachable.
+ * When the transport reports the peer back, the backoff is cleared at once.
+ */
+import type { JsonObject } from '../core/json.ts';
+import type { Pdu } from '../core/pdu.ts';
+import type { Clock } from './clock.ts';
+import type { FederationResponse, Transaction } from './federation/types.ts';
+import { UnreachableError } from './federation/types.ts';
+import type { Logger } from './log.ts';
+import type { OutboxEntry, Store } from './store/types.ts';
+
+export interface OutboxOptions {
+  baseBackoffMs: number;
+  maxBackoffMs: number;
+}
+
+export interface OutboxDeps {
+  store: Store;
+  clock: Clock;
+  log: Logger;
+  origin: string;
+  send(destination: string, txnId: string, txn: Transaction): Promise<FederationResponse>;
+  loadPdu(eventId: string): Pdu | undefined;
+}
+
+interface Queue {
+  entries: OutboxEntry[];
+  inFlight: boolean;
+  attempts: number;
+  timer?: unknown;
+  nextAttempt: number;
+}
+
+const MAX_PDUS = 50;
+const MAX_EDUS = 100;
+
+export class Outbox {
+  private readonly queues = new Map<string, Queue>();
+  private seq = 0;
+  private txnCounter = 0;
+  private stopped = false;
+  readonly stats = { transactions: 0, pdusSent: 0, edusSent: 0, failures: 0 };
+
+  constructor(
+    private readonly deps: OutboxDeps,
+    private readonly opts: OutboxOptions,
+  ) {}
+
+  /** Restores pending entries after a restart. */
+  load(entries: readonly OutboxEntry[]): void {
+    for (const e of entries) {
+      this.queue(e.destination).entries.push(e);
+      this.seq = Math.max(this.seq, e.seq + 1);
+    }
+  }
+
+  /** New entries for the store batch; call `added` once the batch has committed. */
+  entriesFor(destinations: Iterable<string>, item: { eventId?: string; edu?: JsonObject }): OutboxEntry[] {
+    const out: OutboxEntry[] = [];
+    for (const destination of destinations) {
+      if (destination === this.deps.origin) continue;
+      out.push({
+        destination,
+        seq: this.seq++,
+        kind: item.eventId ? 'pdu' : 'edu',
+        ...(item.eventId ? { event_id: item.eventId } : {}),
+        ...(item.edu ? { edu: item.edu } : {}),
+      });
+    }
+    return out;
+  }
+
+  added(entries: readonly OutboxEntry[]): void {
+    for (const e of entries) this.queue(e.destination).entries.push(e);
+    for (const d of new Set(entries.map((e) => e.destination))) this.kick(d);
+  }
+
+  /** The destination is reachable again: forget the backoff and send now. */
+  peerUp(destination: string): void {
+    const q = this.queues.get(destination);
+    if (!q) return;
+    q.attempts = 0;
+    q.nextAttempt = 0;
+    this.kick(destination);
+  }
+
+  depth(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [d, q] of this.queues) if (q.entries.length) out[d] = q.entries.length;
+    return out;
+  }
+
+  totalPending(): number {
+    let n = 0;
+    for (const q of this.queues.values()) n += q.entries.length;
+    return n;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const q of this.queues.values()) if (q.timer !== undefined) this.deps.clock.clearTimeout(q.timer);
+  }
+
+  private queue(destination: string): Queue {
+    let q = this.queues.get(destination);
+    if (!q) {
+      q = { entries: [], inFlight: false, attempts: 0, nextAttempt: 0 };
+      this.queues.set(destination, q);
+    }
+    return q;
+  }
+
+  private kick(destination: string): void {
+    const q = this.queue(destination);
+    if (this.stopped || q.inFlight || q.entries.length === 0) return;
+    const wait = q.nextAttempt - this.deps.clock.now();
+    if (q.timer !== undefined) {
+      this.deps.clock.clearTimeout(q.timer);
+      q.timer = undefined;
+    }
+    if (wait > 0) {
+      q.timer = this.deps.clock.setTimeout(() => {
+        q.timer = undefined;
+        this.kick(destination);
+      }, wait);
+      return;
+    }
+    void this.flush(destination, q);
+  }
+
+  private async flush(destination: string, q: Queue): Promise<void> {
+    q.inFlight = true;
+    try {
+      while (!this.stopped && q.entries.length > 0) {
+        const batch: OutboxEntry[] = [];
+        const pdus: Pdu[] = [];
+        const edus: Transaction['edus'] = [];
+        for (const e of q.entries) {
+          if (e.kind === 'pdu') {
+            if (pdus.length >= MAX_PDUS) continue;
+            const pdu = e.event_id ? this.deps.loadPdu(e.event_id) : undefined;
+            if (pdu) pdus.push(pdu);
+          } else {
+            if (edus.length >= MAX_EDUS || !e.edu) continue;
+            edus.push(e.edu as Transaction['edus'][number]);
+          }
+          batch.push(e);
+          if (pdus.length >= MAX_PDUS && edus.length >= MAX_EDUS) break;
+        }
+        const txnId = `${this.deps.clock.now()}-${this.txnCounter++}`;
+        const txn: Transaction = { origin: this.deps.origin, origin_server_ts: this.deps.clock.now(), pdus, edus };
+        const res = await this.deps.send(destination, txnId, txn);
+        if (!res.ok) {
+          // The destination refused the whole transaction (e.g. bad origin): retrying cannot help.
+          this.deps.log('warn', `transaction refused by ${destination}`, { error: res.body });
+        }
+        this.stats.transactions++;
+        this.stats.pdusSent += pdus.length;
+        this.stats.edusSent += edus.length;
+        const sent = new Set(batch);
+        q.entries = q.entries.filter((e) => !sent.has(e));
+        q.attempts = 0;
+        await this.deps.store.write({ outboxDelete: batch.map((e) => ({ destination, seq: e.seq })) });
+      }
+    } catch (err) {
+      this.stats.failures++;
+      q.attempts++;
+      const backoff = Math.min(this.opts.maxBackoffMs, this.opts.baseBackoffMs * 2 ** Math.min(q.attempts - 1, 16));
+      q.nextAttempt = this.deps.clock.now() + backoff;
+      if (!(err instanceof UnreachableError)) {
+        this.deps.log('warn', `sending to ${destination} failed`, { error: String(err) });
+      }
+    } finally {
+      q.inFlight = false;
+    }
+    if (!this.stopped && q.entries.length > 0) this.kick(destination);
+  }
+}

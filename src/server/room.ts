@@ -1,0 +1,217 @@
+/**
+ * One room's working set in memory: its events and their statuses, the DAG
+ * (prev_events edges both ways), state groups, forward extremities and the
+ * current state. The engine mutates it only under the room's lock and
+ * writes every change through to the Store in the same step.
+ */
+import { type AuthContext, membershipOf } from '../core/auth/index.ts';
+import { isEventSignedBy } from '../core/event-signatures.ts';
+import { type RoomEvent, type StateKey, splitStateKey, stateKey } from '../core/pdu.ts';
+import type { RoomVersionRules } from '../core/room-versions/types.ts';
+import { resolveStateV2 } from '../core/state-res/index.ts';
+import { type StateMap, StateGroups } from './state-groups.ts';
+import type { RoomRecord, StoredEvent } from './store/types.ts';
+
+/** Serialises async work: one mutation of a room at a time. */
+export class Mutex {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(fn, fn);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+}
+
+export class Room {
+  readonly events = new Map<string, StoredEvent>();
+  /** The PDU with its event_id, as auth and state resolution consume it. */
+  private readonly roomEvents = new Map<string, RoomEvent>();
+  readonly children = new Map<string, Set<string>>();
+  readonly extremities = new Set<string>();
+  readonly groups: StateGroups;
+  readonly lock = new Mutex();
+  /** Redactions whose target has not arrived yet: target ID -> redaction ID. */
+  readonly pendingRedactions = new Map<string, string>();
+  currentGroup: number;
+  servers = new Set<string>();
+  meta: Record<string, unknown>;
+  /** Memo of resolutions keyed by the sorted input group ids. */
+  private readonly resolved = new Map<string, number>();
+  readonly authCtx: AuthContext;
+  stats = { resolutions: 0, resolutionMs: 0 };
+
+  constructor(
+    readonly roomId: string,
+    readonly rules: RoomVersionRules,
+    allocateGroupId: () => number,
+    record?: RoomRecord,
+  ) {
+    this.groups = new StateGroups(roomId, allocateGroupId);
+    this.currentGroup = record?.state_group ?? -1;
+    for (const e of record?.extremities ?? []) this.extremities.add(e);
+    for (const s of record?.servers ?? []) this.servers.add(s);
+    this.meta = { ...(record?.meta ?? {}) };
+    this.authCtx = {
+      isSignedBy: (event, serverName) => isEventSignedBy(event, serverName, this.rules),
+      rejected: (id) => this.events.get(id)?.status === 'rejected',
+    };
+  }
+
+  record(): RoomRecord {
+    return {
+      room_id: this.roomId,
+      room_version: this.rules.id,
+      extremities: [...this.extremities],
+      state_group: this.currentGroup,
+      servers: [...this.servers].sort(),
+      meta: this.meta as RoomRecord['meta'] & object,
+    };
+  }
+
+  /** Adds or updates an event in memory (no I/O). */
+  put(ev: StoredEvent): void {
+    const existed = this.events.get(ev.event_id);
+    this.events.set(ev.event_id, ev);
+    this.roomEvents.set(ev.event_id, { ...ev.pdu, event_id: ev.event_id });
+    if (!existed || existed.state_group === undefined) {
+      if (ev.state_group !== undefined) {
+        for (const p of ev.pdu.prev_events) {
+          let set = this.children.get(p);
+          if (!set) {
+            set = new Set();
+            this.children.set(p, set);
+          }
+          set.add(ev.event_id);
+        }
+      }
+    }
+  }
+
+  get(id: string): RoomEvent | undefined {
+    return this.roomEvents.get(id);
+  }
+
+  /** An event placed in the DAG (its state is known), whatever its status. */
+  isDagNode(id: string): boolean {
+    return this.events.get(id)?.state_group !== undefined;
+  }
+
+  stateAfter(id: string): StateMap {
+    const g = this.events.get(id)?.state_group;
+    if (g === undefined) throw new Error(`event ${id} has no known state`);
+    return this.groups.get(g);
+  }
+
+  currentState(): StateMap {
+    return this.currentGroup < 0 ? new Map() : this.groups.get(this.currentGroup);
+  }
+
+  lookup(state: StateMap): (type: string, key: string) => RoomEvent | undefined {
+    return (type, key) => {
+      const id = state.get(stateKey(type, key));
+      return id === undefined ? undefined : this.get(id);
+    };
+  }
+
+  stateEvent(type: string, key = '', state: StateMap = this.currentState()): RoomEvent | undefined {
+    return this.lookup(state)(type, key);
+  }
+
+  membership(userId: string, state: StateMap = this.currentState()): string {
+    return membershipOf(userId, this.lookup(state));
+  }
+
+  /**
+   * The state group resolving the states after `prevs` (state resolution v2;
+   * a single prev, or prevs that all share one group, need no resolution).
+   * Returns the group id and, when a new group was made, its record.
+   */
+  resolveGroups(groupIds: readonly number[]): { group: number; created?: ReturnType<StateGroups['create']> } {
+    const unique = [...new Set(groupIds)].sort((a, b) => a - b);
+    if (unique.length === 0) return { group: this.emptyGroup() };
+    if (unique.length === 1) return { group: unique[0]! };
+    const key = unique.join(',');
+    const memo = this.resolved.get(key);
+    if (memo !== undefined && this.groups.has(memo)) return { group: memo };
+    const started = performance.now();
+    const sets = unique.map((g) => this.groups.get(g));
+    const result = resolveStateV2(sets, { get: (id) => this.get(id) }, this.rules, this.authCtx);
+    this.stats.resolutions++;
+    this.stats.resolutionMs += performance.now() - started;
+    // Reuse an input group when the resolution equals it (common when one fork only added messages).
+    for (let i = 0; i < sets.length; i++) {
+      if (sameState(sets[i]!, result)) {
+        this.resolved.set(key, unique[i]!);
+        return { group: unique[i]! };
+      }
+    }
+    const created = this.groups.create(result, unique[0]);
+    this.resolved.set(key, created.id);
+    if (this.resolved.size > 512) this.resolved.delete(this.resolved.keys().next().value!);
+    return { group: created.id, created };
+  }
+
+  private emptyGroupId: number | undefined;
+  private emptyGroup(): number {
+    if (this.emptyGroupId === undefined) this.emptyGroupId = this.groups.create(new Map()).id;
+    return this.emptyGroupId;
+  }
+
+  /** Groups after each prev event (every prev must be a DAG node). */
+  prevGroups(prevs: readonly string[]): number[] {
+    return prevs.map((p) => {
+      const g = this.events.get(p)?.state_group;
+      if (g === undefined) throw new Error(`prev event ${p} is not in the DAG`);
+      return g;
+    });
+  }
+
+  /** Servers with a joined member in a state (we fan out to them). */
+  joinedServers(state: StateMap = this.currentState()): Set<string> {
+    const out = new Set<string>();
+    for (const [k, id] of state) {
+      const [type, sk] = splitStateKey(k);
+      if (type !== 'm.room.member') continue;
+      const ev = this.get(id);
+      if (ev && (ev.content as { membership?: unknown }).membership === 'join') {
+        const colon = sk.indexOf(':');
+        if (colon > 0) out.add(sk.slice(colon + 1));
+      }
+    }
+    return out;
+  }
+
+  members(state: StateMap = this.currentState()): { userId: string; membership: string; eventId: string }[] {
+    const out: { userId: string; membership: string; eventId: string }[] = [];
+    for (const [k, id] of state) {
+      const [type, sk] = splitStateKey(k);
+      if (type !== 'm.room.member') continue;
+      const m = (this.get(id)?.content as { membership?: unknown } | undefined)?.membership;
+      out.push({ userId: sk, membership: typeof m === 'string' ? m : 'leave', eventId: id });
+    }
+    return out;
+  }
+
+  /** Accepted and soft-failed events: the room's replicated event set. */
+  acceptedIds(): string[] {
+    const out: string[] = [];
+    for (const [id, e] of this.events) if (e.status === 'accepted' || e.status === 'soft_failed') out.push(id);
+    return out;
+  }
+
+  /** Events in topological order (depth, then stream): the timeline order. */
+  topological(filter: (e: StoredEvent) => boolean = () => true): StoredEvent[] {
+    return [...this.events.values()]
+      .filter((e) => e.state_group !== undefined && filter(e))
+      .sort((a, b) => a.pdu.depth - b.pdu.depth || a.stream - b.stream);
+  }
+}
+
+export function sameState(a: StateMap, b: StateMap): boolean {
+  if (a === b) return true;
+  if (a.size !== b.size) return false;
+  for (const [k, v] of a) if (b.get(k) !== v) return false;
+  return true;
+}
+
+export type { StateKey };

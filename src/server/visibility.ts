@@ -1,0 +1,57 @@
+/**
+ * Which events a remote server may see (Server-Server API: servers answer
+ * only what the origin may see). An event is visible to a server when, by
+ * the room's history visibility at that event, one of the server's users
+ * could see it; otherwise it is served redacted, which keeps the DAG intact
+ * (signatures cover the redacted form) while hiding the content.
+ */
+import { splitStateKey } from '../core/pdu.ts';
+import type { RoomEvent } from '../core/pdu.ts';
+import { redactEvent } from '../core/redaction.ts';
+import type { Room } from './room.ts';
+import type { StateMap } from './state-groups.ts';
+
+function serverOf(userId: string): string {
+  return userId.slice(userId.indexOf(':') + 1);
+}
+
+function memberships(room: Room, state: StateMap, server: string): string[] {
+  const out: string[] = [];
+  for (const [k, id] of state) {
+    const [type, sk] = splitStateKey(k);
+    if (type !== 'm.room.member' || serverOf(sk) !== server) continue;
+    const m = (room.get(id)?.content as { membership?: unknown } | undefined)?.membership;
+    if (typeof m === 'string') out.push(m);
+  }
+  return out;
+}
+
+export function historyVisibility(room: Room, state: StateMap): string {
+  const v = (room.stateEvent('m.room.history_visibility', '', state)?.content as { history_visibility?: unknown } | undefined)
+    ?.history_visibility;
+  return typeof v === 'string' ? v : 'shared';
+}
+
+export function isVisibleToServer(room: Room, eventId: string, server: string): boolean {
+  const stored = room.events.get(eventId);
+  if (!stored || stored.state_group === undefined) return false;
+  const state = room.stateAfter(eventId);
+  const visibility = historyVisibility(room, state);
+  if (visibility === 'world_readable') return true;
+  const atEvent = memberships(room, state, server);
+  if (atEvent.includes('join')) return true;
+  if (visibility === 'invited' && atEvent.includes('invite')) return true;
+  if (visibility === 'shared') {
+    // "shared": visible to members who joined at any point after; a server
+    // with a user joined or invited now may read the room's shared history.
+    const now = memberships(room, room.currentState(), server);
+    return now.includes('join') || now.includes('invite') || now.includes('knock');
+  }
+  return false;
+}
+
+/** The event as `server` may receive it: whole, or redacted when not visible. */
+export function eventForServer(room: Room, ev: RoomEvent, server: string): RoomEvent {
+  if (isVisibleToServer(room, ev.event_id, server)) return ev;
+  return redactEvent(ev, room.rules) as RoomEvent;
+}
