@@ -1,12 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { TestNetwork } from '../../src/server/testing.ts';
+import { Cluster } from '../../src/sim/cluster.ts';
 
-let net: TestNetwork;
+let net: Cluster;
 afterEach(async () => net?.stopAll());
 
 describe('two servers in process', () => {
   it('a public room: remote join, messages both ways, convergence', async () => {
-    net = new TestNetwork();
+    net = new Cluster();
     const a = await net.add('a');
     const b = await net.add('b');
     const alice = await a.hs.register('alice', 'Alice');

@@ -4,14 +4,14 @@
  * network, plus a convergence probe.
  */
 import { IDBFactory } from 'fake-indexeddb';
-import { HomeserverClient } from './client.ts';
-import { Homeserver, type HomeserverOptions } from './homeserver.ts';
-import type { Logger } from './log.ts';
-import { openNodeStore } from './store/node.ts';
-import type { Store } from './store/types.ts';
-import { InProcessNetwork } from './transport/in-process.ts';
+import { HomeserverClient } from '../server/client.ts';
+import { Homeserver, type HomeserverOptions } from '../server/homeserver.ts';
+import type { Logger } from '../server/log.ts';
+import { openNodeStore } from '../server/store/node.ts';
+import type { Store } from '../server/store/types.ts';
+import { InProcessNetwork } from '../server/transport/in-process.ts';
 
-export interface TestServer {
+export interface ClusterServer {
   label: string;
   hs: Homeserver;
   client: HomeserverClient;
@@ -20,19 +20,19 @@ export interface TestServer {
   idb: IDBFactory;
 }
 
-export interface TestNetworkOptions {
+export interface ClusterOptions {
   antiEntropyMs?: number;
   log?: Logger;
   outbox?: HomeserverOptions['outbox'];
 }
 
-export class TestNetwork {
+export class Cluster {
   readonly net = new InProcessNetwork();
-  readonly servers = new Map<string, TestServer>();
+  readonly servers = new Map<string, ClusterServer>();
 
-  constructor(private readonly opts: TestNetworkOptions = {}) {}
+  constructor(private readonly opts: ClusterOptions = {}) {}
 
-  async add(label: string, idb: IDBFactory = new IDBFactory()): Promise<TestServer> {
+  async add(label: string, idb: IDBFactory = new IDBFactory()): Promise<ClusterServer> {
     const store = await openNodeStore(`hearth-${label}`, { indexedDB: idb });
     const hs = await Homeserver.open({
       store,
@@ -41,12 +41,12 @@ export class TestNetwork {
       outbox: this.opts.outbox ?? { baseBackoffMs: 50, maxBackoffMs: 1000 },
       ...(this.opts.log ? { log: this.opts.log } : {}),
     });
-    const server: TestServer = { label, hs, client: new HomeserverClient(hs), store, idb };
+    const server: ClusterServer = { label, hs, client: new HomeserverClient(hs), store, idb };
     this.servers.set(label, server);
     return server;
   }
 
-  get(label: string): TestServer {
+  get(label: string): ClusterServer {
     const s = this.servers.get(label);
     if (!s) throw new Error(`no server ${label}`);
     return s;
@@ -63,7 +63,7 @@ export class TestNetwork {
     this.net.detach(s.hs.serverName);
   }
 
-  async restart(label: string): Promise<TestServer> {
+  async restart(label: string): Promise<ClusterServer> {
     const s = this.get(label);
     this.servers.delete(label);
     return this.add(label, s.idb);
