@@ -144,6 +144,10 @@ async function makeMembership(
       const rule = (room.stateEvent('m.room.join_rules', '', before)?.content as { join_rule?: unknown } | undefined)?.join_rule;
       const current = room.membership(userId, before);
       if ((rule === 'restricted' || rule === 'knock_restricted') && current !== 'join' && current !== 'invite') {
+        // Vouch only for a user who meets one of the allow conditions (joined to an allowed room we are in).
+        if (!meetsAllowConditions(e, room, userId)) {
+          throw forbidden(`${userId} is not joined to any room that ${roomId}'s join rule allows, as far as ${e.serverName} knows`);
+        }
         const authoriser = pickAuthoriser(e, room);
         if (!authoriser) throw forbidden(`no user on ${e.serverName} can authorise a restricted join to ${roomId}`);
         content.join_authorised_via_users_server = authoriser;
@@ -155,6 +159,17 @@ async function makeMembership(
     const verdict = checkAuthAgainstState(probe, room.lookup(before), room.rules, { ...room.authCtx, isSignedBy: () => true });
     if (!verdict.allowed) throw forbidden(verdict.reason);
     return { event: proto as unknown as JsonObject, room_version: room.rules.id };
+  });
+}
+
+/** Whether `userId` is joined to a room listed in the room's restricted join rule `allow` (one we are in). */
+function meetsAllowConditions(e: Engine, room: Room, userId: string): boolean {
+  const allow = (room.stateEvent('m.room.join_rules', '')?.content as { allow?: unknown } | undefined)?.allow;
+  if (!Array.isArray(allow)) return false;
+  return allow.some((entry) => {
+    if (!isJsonObject(entry) || entry.type !== 'm.room_membership' || typeof entry.room_id !== 'string') return false;
+    const other = e.rooms.get(entry.room_id);
+    return !!other && other.currentGroup >= 0 && other.membership(userId) === 'join';
   });
 }
 
@@ -201,6 +216,11 @@ async function sendMembership(
   let ev: RoomEvent = { ...pdu, event_id: id };
   const authoriser = content.join_authorised_via_users_server;
   if (membership === 'join' && typeof authoriser === 'string' && e.isLocalUser(authoriser)) {
+    // Countersigning vouches for the join: check the allow conditions here too, as a caller
+    // may skip make_join and name our user itself.
+    if (room.membership(pdu.sender) !== 'join' && room.membership(pdu.sender) !== 'invite' && !meetsAllowConditions(e, room, pdu.sender)) {
+      throw forbidden(`${pdu.sender} is not joined to any room that ${roomId}'s join rule allows; ${authoriser} will not authorise the join`);
+    }
     ev = await cosign(e, room, ev);
   }
   return room.lock.run(async () => {

@@ -1,0 +1,48 @@
+/**
+ * Shared helpers for the engine's multi-server tests: convergence waits that
+ * say what differs on timeout, and refusal assertions on MatrixErrors.
+ */
+import { expect } from 'vitest';
+import type { Cluster } from '../../src/sim/cluster.ts';
+
+export const ROOM_VERSIONS = ['10', '11', 'I.1'] as const;
+
+/** Waits until every listed server holds the same accepted events and state for the room. */
+export async function converge(cluster: Cluster, roomId: string, labels?: string[], timeoutMs = 5000): Promise<void> {
+  const ls = labels ?? [...cluster.servers.keys()];
+  await cluster.until(
+    () => cluster.converged(roomId, ls),
+    timeoutMs,
+    () =>
+      `convergence of ${roomId} on ${ls.join(', ')}: ${ls
+        .map((l) => {
+          try {
+            const c = cluster.get(l).client;
+            return `${l}=${c.acceptedEventIds(roomId).length} events, ${Object.keys(c.stateIds(roomId)['m.room.member'] ?? {}).length} members`;
+          } catch (err) {
+            return `${l}: ${(err as Error).message}`;
+          }
+        })
+        .join('; ')}`,
+  );
+}
+
+/** Expects `p` to reject with a MatrixError carrying `errcode` and a message matching `message`. */
+export async function expectRefused(p: Promise<unknown>, errcode: string, message?: RegExp): Promise<Error> {
+  let caught: unknown;
+  try {
+    await p;
+  } catch (err) {
+    caught = err;
+  }
+  expect(caught, 'expected a refusal').toBeInstanceOf(Error);
+  const err = caught as Error & { errcode?: string };
+  expect(err.errcode, err.message).toBe(errcode);
+  if (message) expect(err.message).toMatch(message);
+  return err;
+}
+
+/** Waits for `check` with a description for the timeout message. */
+export function waitFor(cluster: Cluster, check: () => boolean, what: string, timeoutMs = 5000): Promise<number> {
+  return cluster.until(check, timeoutMs, () => what);
+}
