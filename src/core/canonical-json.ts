@@ -35,75 +35,101 @@ function remapUnit(u: number): number {
 
 /** Serialises a JSON value to its canonical JSON text. Throws CanonicalJsonError. */
 export function canonicalJson(value: unknown): string {
-  const out: string[] = [];
-  write(value, out, '');
-  return out.join('');
+  try {
+    return write(value);
+  } catch (err) {
+    if (err instanceof PathError) throw new CanonicalJsonError(err.message, err.path || '$');
+    throw err;
+  }
 }
 
-function write(value: unknown, out: string[], path: string): void {
+/** Internal: carries the path outwards as the recursion unwinds (no path strings on the hot path). */
+class PathError extends Error {
+  constructor(
+    message: string,
+    public path: string,
+  ) {
+    super(message);
+  }
+}
+
+function within(err: unknown, segment: string): never {
+  if (err instanceof PathError) {
+    err.path = segment + err.path;
+    throw err;
+  }
+  throw err;
+}
+
+/** Whether a key contains a UTF-16 unit where code-unit order and code-point order differ. */
+const NEEDS_CODEPOINT_SORT = /[\ud800-\uffff]/;
+
+function sortedKeys(obj: object): string[] {
+  const keys = Object.keys(obj);
+  // Default sort compares UTF-16 code units, which equals code-point order
+  // unless a key holds a surrogate or a unit >= U+E000 (rare): check, then fix.
+  keys.sort();
+  for (const k of keys) {
+    if (NEEDS_CODEPOINT_SORT.test(k)) return keys.sort(compareCodePoints);
+  }
+  return keys;
+}
+
+// Paths are only built when an error is reported, so the hot path stays cheap.
+function write(value: unknown): string {
   switch (typeof value) {
     case 'string':
       // JSON.stringify escapes exactly what the grammar requires: `"`, `\`,
       // \b \t \n \f \r, other C0 controls as lowercase \u00XX, and leaves every
       // other code point as-is (lone surrogates become \udXXX escapes).
-      out.push(JSON.stringify(value));
-      return;
+      return JSON.stringify(value);
     case 'number':
-      out.push(canonicalNumber(value, path));
-      return;
+      return canonicalNumber(value);
     case 'boolean':
-      out.push(value ? 'true' : 'false');
-      return;
-    case 'object':
-      if (value === null) {
-        out.push('null');
-        return;
-      }
+      return value ? 'true' : 'false';
+    case 'object': {
+      if (value === null) return 'null';
       if (Array.isArray(value)) {
-        out.push('[');
+        let out = '[';
         for (let i = 0; i < value.length; i++) {
-          if (i > 0) out.push(',');
-          write(value[i], out, `${path}[${i}]`);
+          if (i > 0) out += ',';
+          try {
+            out += write(value[i]);
+          } catch (err) {
+            within(err, `[${i}]`);
+          }
         }
-        out.push(']');
-        return;
+        return `${out}]`;
       }
-      if (isJsonObject(value)) {
-        const proto = Object.getPrototypeOf(value);
-        if (proto !== Object.prototype && proto !== null) {
-          throw new CanonicalJsonError('not a plain JSON object', path || '$');
-        }
-        const keys = Object.keys(value).sort(compareCodePoints);
-        out.push('{');
-        let first = true;
-        for (const key of keys) {
-          const v = (value as Record<string, unknown>)[key];
-          if (v === undefined) continue; // as JSON.stringify: undefined members are absent
-          if (!first) out.push(',');
-          first = false;
-          out.push(JSON.stringify(key), ':');
-          write(v, out, `${path}.${key}`);
-        }
-        out.push('}');
-        return;
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) {
+        throw new PathError('not a plain JSON object', '');
       }
-      break;
+      let out = '{';
+      let first = true;
+      for (const key of sortedKeys(value)) {
+        const v = (value as Record<string, unknown>)[key];
+        if (v === undefined) continue; // as JSON.stringify: undefined members are absent
+        if (!first) out += ',';
+        first = false;
+        try {
+          out += `${JSON.stringify(key)}:${write(v)}`;
+        } catch (err) {
+          within(err, `.${key}`);
+        }
+      }
+      return `${out}}`;
+    }
     default:
-      break;
+      throw new PathError(`${typeof value} is not a JSON value`, '');
   }
-  throw new CanonicalJsonError(`${typeof value} is not a JSON value`, path || '$');
 }
 
-function canonicalNumber(n: number, path: string): string {
-  if (!Number.isFinite(n)) throw new CanonicalJsonError(`non-finite number ${n}`, path || '$');
-  if (!Number.isInteger(n)) {
-    throw new CanonicalJsonError(`non-integral number ${n} is not allowed in canonical JSON`, path || '$');
-  }
+function canonicalNumber(n: number): string {
+  if (!Number.isFinite(n)) throw new PathError(`non-finite number ${n}`, '');
+  if (!Number.isInteger(n)) throw new PathError(`non-integral number ${n} is not allowed in canonical JSON`, '');
   if (n > MAX_SAFE || n < -MAX_SAFE) {
-    throw new CanonicalJsonError(
-      `integer ${n} is outside the canonical JSON range [-(2^53)+1, 2^53-1]`,
-      path || '$',
-    );
+    throw new PathError(`integer ${n} is outside the canonical JSON range [-(2^53)+1, 2^53-1]`, '');
   }
   // `-0` is an integer equal to 0; String(-0) is "0", which is what the spec wants.
   return String(n);

@@ -50,13 +50,15 @@ export async function isEventSignedByAsync(
   rules: RoomVersionRules,
   verifier: Ed25519Verifier,
   keyRing: KeyRing = {},
+  /** The event's signing bytes when the caller already has them (see eventDigest). */
+  precomputed?: Uint8Array,
 ): Promise<boolean> {
   const event = eventIn as JsonObject;
   const candidates = candidatesFor(event, serverName, keyRing);
   if (candidates.length === 0) return false;
   let message: Uint8Array;
   try {
-    message = eventSigningBytes(event, rules);
+    message = precomputed ?? eventSigningBytes(event, rules);
   } catch {
     return false;
   }

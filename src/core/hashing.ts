@@ -76,6 +76,17 @@ export function referenceHash(event: JsonRecord, rules: RoomVersionRules): Uint8
   return sha256(canonicalJsonBytes(rest));
 }
 
+/**
+ * The reference hash's input and the signature's input are the same bytes
+ * (the redacted event without signatures and unsigned): compute them once.
+ */
+export function eventDigest(event: JsonRecord, rules: RoomVersionRules): { eventId: string; signingBytes: Uint8Array } {
+  const redacted = redactEvent(withoutEventId(event), rules);
+  const { signatures: _s, unsigned: _u, ...rest } = redacted;
+  const bytes = canonicalJsonBytes(rest);
+  return { eventId: `$${encodeBase64Url(sha256(bytes))}`, signingBytes: bytes };
+}
+
 export function computeEventId(event: JsonRecord, rules: RoomVersionRules): string {
   return `$${encodeBase64Url(referenceHash(event, rules))}`;
 }

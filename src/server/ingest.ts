@@ -13,7 +13,7 @@
  */
 import { checkAuth, checkAuthAgainstState } from '../core/auth/index.ts';
 import { isEventSignedByAsync } from '../core/event-signatures.ts';
-import { computeEventId, contentHashMatches } from '../core/hashing.ts';
+import { contentHashMatches, eventDigest } from '../core/hashing.ts';
 import { type Pdu, type RoomEvent, validatePdu } from '../core/pdu.ts';
 import { redactEvent } from '../core/redaction.ts';
 import { type Placement, placeInDag } from './dag.ts';
@@ -38,14 +38,21 @@ function domainOf(userId: string): string {
 
 /** Steps 1–3 for one raw PDU. Throws a message (the PDU is dropped) or returns the event to place. */
 export async function preparePdu(e: Engine, room: Room, raw: unknown): Promise<PreparedEvent> {
-  const pdu: Pdu = validatePdu(raw);
+  const pdu: Pdu = validatePdu(raw, { canonicalChecked: true });
   if (pdu.room_id !== room.roomId) throw new Error(`event is for room ${pdu.room_id}, not ${room.roomId}`);
-  const eventId = computeEventId(pdu, room.rules);
-  const senderServer = domainOf(pdu.sender);
   const { event_id: _given, ...clean } = pdu;
-  const signed = await isEventSignedByAsync(clean, senderServer, room.rules, e.identity.verifier);
+  let hashOk: boolean;
+  try {
+    // Canonicalises everything but unsigned/signatures/hashes: refuses floats and unsafe integers.
+    hashOk = contentHashMatches(clean);
+  } catch (err) {
+    throw new Error(`the event is not canonical JSON: ${(err as Error).message}`);
+  }
+  const { eventId, signingBytes } = eventDigest(clean, room.rules);
+  const senderServer = domainOf(pdu.sender);
+  const signed = await isEventSignedByAsync(clean, senderServer, room.rules, e.identity.verifier, {}, signingBytes);
   if (!signed) throw new Error(`event ${eventId} is not validly signed by ${senderServer}, the sender's server`);
-  if (!contentHashMatches(clean)) {
+  if (!hashOk) {
     // Step 3: the content was tampered with (or redacted on the way): keep the redacted form.
     const redacted = redactEvent(clean, room.rules) as unknown as Pdu;
     return { ev: { ...redacted, event_id: eventId }, hashMismatch: true };
