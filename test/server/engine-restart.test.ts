@@ -85,7 +85,7 @@ describe('crash and restart', () => {
     await waitFor(cluster, () => a.hs.outbox.totalPending() === 0, 'a to drain its outbox');
   });
 
-  it('a restart keeps a pending invite, and the room's state on the inviting server', async () => {
+  it('a restart keeps a pending invite, and the room state on the inviting server', async () => {
     cluster = new Cluster();
     const a = await cluster.add('a');
     let b = await cluster.add('b');
