@@ -325,10 +325,12 @@ function onEventAuth(e: Engine, origin: string, roomId: string, eventId: string)
 function onBackfill(e: Engine, origin: string, roomId: string, v: string[], limit: number): JsonObject {
   const room = requireRoom(e, roomId);
   requireParticipant(room, origin);
+  // A malformed request gets an error body saying so, not an empty page that looks like "no history".
+  if (!Array.isArray(v)) throw badJson('v must be an array of event IDs');
   const max = Math.max(1, Math.min(Number.isInteger(limit) ? limit : 100, 1000));
   const out: RoomEvent[] = [];
   const seen = new Set<string>();
-  const queue = (Array.isArray(v) ? v : []).filter((id) => typeof id === 'string');
+  const queue = v.filter((id) => typeof id === 'string');
   while (queue.length > 0 && out.length < max) {
     // Deepest first, so a page is a contiguous slice of history.
     queue.sort((a, b) => (room.get(b)?.depth ?? 0) - (room.get(a)?.depth ?? 0));
