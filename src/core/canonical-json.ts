@@ -8,7 +8,7 @@
  * the range have no canonical form and are refused with the path to them.
  */
 import { CanonicalJsonError } from './errors.ts';
-import { type JsonValue, isJsonObject } from './json.ts';
+import type { JsonValue } from './json.ts';
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER; // 2^53 - 1
 

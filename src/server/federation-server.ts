@@ -13,7 +13,7 @@ import { handleEdus } from './edus.ts';
 import type { Engine } from './engine.ts';
 import { MatrixError, badJson, forbidden, notFound } from './errors.ts';
 import type { FederationRequest, FederationResponse, Transaction } from './federation/types.ts';
-import { type PduResults, ingestPrepared, prepareBatch } from './ingest.ts';
+import { type PduResults, ingestPrepared, ingestRaw, prepareBatch } from './ingest.ts';
 import { buildEvent, choosePrevEvents, cosign, pduWithoutId } from './local-events.ts';
 import { strippedState } from './membership.ts';
 import type { Room } from './room.ts';
@@ -111,11 +111,7 @@ async function onSend(e: Engine, origin: string, txn: Transaction): Promise<Json
   }
   for (const [roomId, list] of byRoom) {
     const room = e.rooms.get(roomId)!;
-    await room.lock.run(async () => {
-      const prepared = await prepareBatch(e, room, list, results);
-      const outcome = await ingestPrepared(e, room, prepared, { origin, source: 'live', fetchMissing: true });
-      Object.assign(results, outcome.results);
-    });
+    await room.lock.run(() => ingestRaw(e, room, list, { origin, source: 'live', fetchMissing: true }, results));
   }
   await handleEdus(e, origin, edus);
   return { pdus: results as JsonObject };

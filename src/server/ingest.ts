@@ -11,7 +11,7 @@
  * events with event_auth. Rejected and soft-failed events are kept and
  * recorded as such. A batch commits in one Store transaction.
  */
-import { checkAuth, checkAuthAgainstState } from '../core/auth/index.ts';
+import { checkAuth, checkAuthAgainstState, selectAuthEvents } from '../core/auth/index.ts';
 import { isEventSignedByAsync } from '../core/event-signatures.ts';
 import { contentHashMatches, eventDigest } from '../core/hashing.ts';
 import { type Pdu, type RoomEvent, validatePdu } from '../core/pdu.ts';
@@ -95,14 +95,53 @@ export interface IngestOutcome {
 }
 
 /**
- * Places prepared events in the DAG (steps 4–6), fetching what is missing,
- * and commits them in one transaction. Runs under the room's lock.
+ * Receives raw PDUs: steps 1–3 start for all of them at once, and each event
+ * is placed (steps 4–6) as soon as its own checks are done, in depth order —
+ * so signature verification (off the main thread with WebCrypto) overlaps
+ * with auth and state work instead of preceding it.
  */
-export async function ingestPrepared(e: Engine, room: Room, prepared: PreparedEvent[], opts: IngestOptions): Promise<IngestOutcome> {
-  const results: PduResults = {};
+export async function ingestRaw(
+  e: Engine,
+  room: Room,
+  raws: readonly unknown[],
+  opts: IngestOptions,
+  results: PduResults = {},
+): Promise<IngestOutcome> {
+  const depthOf = (r: unknown) => {
+    const d = (r as { depth?: unknown } | null)?.depth;
+    return typeof d === 'number' ? d : 0;
+  };
+  const order = raws.map((raw, i) => ({ raw, i })).sort((a, b) => depthOf(a.raw) - depthOf(b.raw) || a.i - b.i);
+  const started = order.map(({ raw, i }) =>
+    preparePdu(e, room, raw).catch((err: unknown) => {
+      e.stats.dropped++;
+      const given = (raw as { event_id?: unknown } | null)?.event_id;
+      results[typeof given === 'string' ? given : `#${i}`] = { error: (err as Error).message ?? String(err) };
+      e.log('warn', 'dropped a PDU', { room: room.roomId, error: String((err as Error).message ?? err) });
+      return undefined;
+    }),
+  );
+  return ingestPrepared(e, room, started, opts, results);
+}
+
+/**
+ * Places prepared events in the DAG (steps 4–6), fetching what is missing,
+ * and commits them in one transaction. Runs under the room's lock. Given
+ * promises, events are placed in the given order as each resolves.
+ */
+export async function ingestPrepared(
+  e: Engine,
+  room: Room,
+  items: ReadonlyArray<PreparedEvent | Promise<PreparedEvent | undefined>>,
+  opts: IngestOptions,
+  results: PduResults = {},
+): Promise<IngestOutcome> {
   const placements: Placement[] = [];
   const outliers: StoredEvent[] = [];
-  const byDepth = [...prepared].sort((a, b) => a.ev.depth - b.ev.depth || (a.ev.event_id < b.ev.event_id ? -1 : 1));
+  const streaming = items.some((i) => i instanceof Promise);
+  const byDepth = streaming
+    ? []
+    : [...(items as PreparedEvent[])].sort((a, b) => a.ev.depth - b.ev.depth || (a.ev.event_id < b.ev.event_id ? -1 : 1));
   const pending = new Map(byDepth.map((p) => [p.ev.event_id, p]));
 
   const place = async (p: PreparedEvent, allowFetch: boolean): Promise<void> => {
@@ -156,7 +195,11 @@ export async function ingestPrepared(e: Engine, room: Room, prepared: PreparedEv
         status = 'rejected';
         reason = `against its auth events, rule ${own.rule}: ${own.reason}`;
       } else {
-        const atEvent = checkAuthAgainstState(ev, room.lookup(before), room.rules, room.authCtx);
+        // Step 5. When the state before the event selects exactly the event's own
+        // auth events (every linear stretch of a room), step 4 already decided it.
+        const selected = selectAuthEvents(ev, room.lookup(before), room.rules);
+        const same = selected.length === ev.auth_events.length && selected.every((a) => ev.auth_events.includes(a.event_id));
+        const atEvent = same ? own : checkAuth(ev, selected, room.rules, room.authCtx);
         if (!atEvent.allowed) {
           status = 'rejected';
           reason = `against the state before it, rule ${atEvent.rule}: ${atEvent.reason}`;
@@ -177,15 +220,25 @@ export async function ingestPrepared(e: Engine, room: Room, prepared: PreparedEv
     results[ev.event_id] = status === 'rejected' ? { error: reason ?? 'rejected' } : {};
   };
 
-  for (const p of byDepth) {
-    if (!pending.has(p.ev.event_id)) continue;
-    pending.delete(p.ev.event_id);
+  const placeSafely = async (p: PreparedEvent) => {
     try {
       await place(p, opts.fetchMissing);
     } catch (err) {
       e.stats.dropped++;
       results[p.ev.event_id] = { error: `could not process: ${(err as Error).message}` };
       e.log('warn', 'failed to process a PDU', { room: room.roomId, event: p.ev.event_id, error: String(err) });
+    }
+  };
+  if (streaming) {
+    for (const item of items) {
+      const p = await item;
+      if (p) await placeSafely(p);
+    }
+  } else {
+    for (const p of byDepth) {
+      if (!pending.has(p.ev.event_id)) continue;
+      pending.delete(p.ev.event_id);
+      await placeSafely(p);
     }
   }
 

@@ -1,0 +1,37 @@
+/**
+ * Runs bench/browser in Debian's Chromium (the same binary the e2e tests
+ * use): starts a Vite dev server on 127.0.0.1, opens the bench page, waits
+ * for the worker's result.
+ */
+import { chromium } from '@playwright/test';
+import { createServer } from 'vite';
+
+export interface BrowserBench {
+  ok: boolean;
+  error?: string;
+  store?: { perTxn: number; batched100: number; oneTxn: number };
+  ingest?: { events: number; eventsPerSecond: number; storageBytesPerEvent: number; canonicalBytesPerEvent: number };
+  rawVerify?: number;
+}
+
+export async function benchBrowser(): Promise<BrowserBench> {
+  const server = await createServer({ server: { host: '127.0.0.1', port: 0 }, logLevel: 'error' });
+  await server.listen();
+  const address = server.httpServer?.address();
+  const port = typeof address === 'object' && address ? address.port : 5173;
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${port}/bench/browser/index.html`);
+    const handle = await page.waitForFunction(() => (window as unknown as { __benchResult?: unknown }).__benchResult, undefined, {
+      timeout: 240_000,
+    });
+    return (await handle.jsonValue()) as BrowserBench;
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}

@@ -1,0 +1,38 @@
+/// <reference lib="webworker" />
+import { deleteIdbStore, openIdbStore } from '../../src/server/store/idb-store.ts';
+import { benchIngest } from '../engine.ts';
+import { benchStoreWrites } from '../store.ts';
+import { keyPairFromSeed, signSync } from '../../src/core/ed25519.ts';
+
+async function rawVerifyRate(): Promise<number> {
+  const seed = new Uint8Array(32).fill(9);
+  const { publicKey } = keyPairFromSeed(seed);
+  const msgs = Array.from({ length: 256 }, (_, i) => new TextEncoder().encode(`message ${i} ${'x'.repeat(1000)}`));
+  const sigs = msgs.map((m) => signSync(m, seed));
+  const key = await crypto.subtle.importKey('raw', publicKey.slice(), { name: 'Ed25519' }, false, ['verify']);
+  let done = 0;
+  const start = performance.now();
+  while (performance.now() - start < 1500) {
+    await Promise.all(msgs.map((m, i) => crypto.subtle.verify({ name: 'Ed25519' }, key, sigs[i]!.slice(), m.slice())));
+    done += msgs.length;
+  }
+  return (done * 1000) / (performance.now() - start);
+}
+
+self.onmessage = async (ev: MessageEvent<{ ingestEvents: number }>) => {
+  try {
+    const tag = `${Date.now()}`;
+    const names: string[] = [];
+    const open = (name: string) => {
+      names.push(name);
+      return openIdbStore(name);
+    };
+    const store = await benchStoreWrites(openIdbStore, { records: 1000, cleanup: (n) => deleteIdbStore(n) });
+    const ingest = await benchIngest(open, ev.data.ingestEvents, tag);
+    const rawVerify = await rawVerifyRate();
+    for (const n of names) await deleteIdbStore(n).catch(() => undefined);
+    self.postMessage({ ok: true, store, ingest, rawVerify });
+  } catch (err) {
+    self.postMessage({ ok: false, error: String((err as Error)?.stack ?? err) });
+  }
+};
