@@ -14,6 +14,7 @@ import { withSignature } from '../core/signing.ts';
 import { placeInDag } from './dag.ts';
 import type { Engine } from './engine.ts';
 import { MatrixError, forbidden } from './errors.ts';
+import { applyRedactions } from './redactions.ts';
 import type { Room } from './room.ts';
 import type { StateMap } from './state-groups.ts';
 
@@ -96,6 +97,9 @@ export async function createLocalEventLocked(
   if (!verdict.allowed) throw forbidden(verdict.reason);
   if (transform) ev = await transform(ev);
   const placement = placeInDag(e, room, ev, 'accepted', prevs.length === 0 ? room.resolveGroups([]).group : beforeGroup);
+  // Our own redactions take effect here too (ingest applies received ones), else the
+  // sender's server would keep showing what every other server shows redacted.
+  const redactionUpdates = applyRedactions(room, [placement.stored]);
   const destinations = new Set([...room.joinedServers(), ...room.servers]);
   if (t.type === 'm.room.member' && t.state_key) destinations.add(t.state_key.slice(t.state_key.indexOf(':') + 1));
   destinations.delete(e.serverName);
@@ -103,7 +107,7 @@ export async function createLocalEventLocked(
   room.servers.delete(e.serverName);
   const outbox = e.outbox.entriesFor(destinations, { eventId: ev.event_id });
   await e.commit({
-    events: [placement.stored],
+    events: [placement.stored, ...redactionUpdates],
     stateGroups: [...(created ? [created] : []), ...placement.groups],
     rooms: [room.record()],
     outboxPut: outbox,
