@@ -127,7 +127,12 @@ export class Homeserver implements Engine {
     await this.transport.start((origin, req) => this.onRequest(origin, req), {
       onPeerUp: (peer) => this.onPeerUp(peer),
       onPeerDown: (peer) => this.emit({ kind: 'network', peer, up: false }),
-      onBroadcast: (from, msg) => void this.onBroadcast(from, msg),
+      // Fire-and-forget, so a failure (e.g. the store closed by stop() mid-ingest) must be caught
+      // here: an unhandled rejection would take down a Node process.
+      onBroadcast: (from, msg) =>
+        void this.onBroadcast(from, msg).catch((err) =>
+          this.log(this.running ? 'warn' : 'debug', `handling a broadcast from ${from} failed`, { error: String(err) }),
+        ),
     });
     for (const room of this.rooms.values()) if (this.isJoinedAnywhere(room)) this.transport.subscribe(room.roomId);
     // Deliver whatever was queued before a restart.
