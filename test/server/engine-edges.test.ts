@@ -121,7 +121,11 @@ describe('the receipt pipeline', () => {
     const { pdu, eventId } = craft(
       p,
       { type: 'm.room.topic', sender: p.bob, state_key: '', content: { topic: 'honest' } },
-      { edit: (ev) => void ((ev.content as JsonObject).topic = 'tampered') },
+      {
+        edit: (ev) => {
+          (ev.content as JsonObject).topic = 'tampered';
+        },
+      },
     );
     expect(results(await send(p, [pdu]))[eventId]).toEqual({});
     expect(p.a.client.event(p.roomId, eventId).event.content).toEqual({});
