@@ -33,8 +33,15 @@ export interface Ephemeral {
   presence: Map<string, { presence: string; lastActiveTs: number; statusMsg?: string }>;
 }
 
+/** Tunables (the simulator and tests shrink them to reach rare paths). */
+export interface EngineLimits {
+  /** get_missing_events rounds (of 100 events) before falling back to state_ids. */
+  missingEventRounds: number;
+}
+
 export interface Engine {
   readonly ephemeral: Ephemeral;
+  readonly limits: EngineLimits;
   readonly identity: ServerIdentity;
   readonly serverName: string;
   readonly store: Store;

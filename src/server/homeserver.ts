@@ -9,7 +9,7 @@ import type { JsonObject } from '../core/json.ts';
 import type { RoomEvent } from '../core/pdu.ts';
 import { isSupportedRoomVersion, roomVersion } from '../core/room-versions/registry.ts';
 import { type Clock, type RandomSource, cryptoRandom, systemClock } from './clock.ts';
-import type { Engine, EngineStats, Ephemeral } from './engine.ts';
+import type { Engine, EngineLimits, EngineStats, Ephemeral } from './engine.ts';
 import { MatrixError, forbidden, invalidParam, notFound } from './errors.ts';
 import { handleFederationRequest } from './federation-server.ts';
 import type { FederationRequest, FederationResponse } from './federation/types.ts';
@@ -34,6 +34,7 @@ export interface HomeserverOptions {
   outbox?: { baseBackoffMs?: number; maxBackoffMs?: number };
   /** How often to compare forward extremities with reachable peers (0 = only on reconnect). */
   antiEntropyMs?: number;
+  limits?: Partial<EngineLimits>;
 }
 
 export class Homeserver implements Engine {
@@ -50,6 +51,7 @@ export class Homeserver implements Engine {
   readonly ephemeral: Ephemeral = { typing: new Map(), receipts: new Map(), presence: new Map() };
   readonly accounts = new Map<string, AccountRecord>();
   readonly outbox: Outbox;
+  readonly limits: EngineLimits;
   private streamPos = 0;
   private groupPos = 0;
   private readonly listeners = new Set<UpdateListener>();
@@ -66,6 +68,7 @@ export class Homeserver implements Engine {
     readonly log: Logger,
     private readonly opts: HomeserverOptions,
   ) {
+    this.limits = { missingEventRounds: 50, ...(opts.limits ?? {}) };
     this.outbox = new Outbox(
       {
         store,

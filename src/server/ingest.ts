@@ -14,10 +14,11 @@
 import { checkAuth, checkAuthAgainstState, selectAuthEvents } from '../core/auth/index.ts';
 import { isEventSignedByAsync } from '../core/event-signatures.ts';
 import { contentHashMatches, eventDigest } from '../core/hashing.ts';
-import { type Pdu, type RoomEvent, validatePdu } from '../core/pdu.ts';
+import { type Pdu, type RoomEvent, stateKey, validatePdu } from '../core/pdu.ts';
 import { redactEvent } from '../core/redaction.ts';
 import { type Placement, placeInDag } from './dag.ts';
 import type { Engine } from './engine.ts';
+import { backfillHistory } from './membership.ts';
 import { applyRedactions } from './redactions.ts';
 import type { Room } from './room.ts';
 import type { StateGroupRecord, StoredEvent } from './store/types.ts';
@@ -146,7 +147,8 @@ export async function ingestPrepared(
 
   const place = async (p: PreparedEvent, allowFetch: boolean): Promise<void> => {
     const ev = p.ev;
-    if (room.isDagNode(ev.event_id)) {
+    // An outlier placed with a peer's state is re-placed once its own history is here.
+    if (room.isDagNode(ev.event_id) && room.events.get(ev.event_id)?.status !== 'outlier') {
       e.stats.duplicates++;
       results[ev.event_id] = {};
       return;
@@ -166,6 +168,17 @@ export async function ingestPrepared(
       const fetched = await fetchMissingPrevs(e, room, ev, opts.origin);
       for (const f of fetched) {
         if (!room.isDagNode(f.ev.event_id)) await place(f, false);
+      }
+      missing = ev.prev_events.filter((p) => !room.isDagNode(p));
+    }
+    if (missing.length > 0 && allowFetch) {
+      // History beyond what get_missing_events reached: take the state at each
+      // missing prev from the origin (state_ids) and place that prev as an
+      // outlier whose state we know, so this event can be authorised.
+      for (const prev of missing) {
+        const got = await placeWithRemoteState(e, room, prev, opts.origin);
+        outliers.push(...got.outliers);
+        if (got.placement) placements.push(got.placement);
       }
       missing = ev.prev_events.filter((p) => !room.isDagNode(p));
     }
@@ -243,6 +256,16 @@ export async function ingestPrepared(
   }
 
   const placed = placements.map((p) => p.stored);
+  if (placed.some((p) => p.status === 'outlier') && opts.fetchMissing) {
+    // We placed history we only know the state of: fetch the history itself,
+    // so this replica ends up holding every event like the others.
+    const origin = opts.origin;
+    setTimeout(() => {
+      void backfillHistory(e, room, origin).catch((err) =>
+        e.log('warn', 'backfill of a gap failed', { room: room.roomId, error: String(err) }),
+      );
+    }, 0);
+  }
   const redactionUpdates = applyRedactions(room, placed);
   for (const s of room.joinedServers()) if (s !== e.serverName) room.servers.add(s);
   await e.commit({
@@ -256,16 +279,18 @@ export async function ingestPrepared(
   return { results, placed };
 }
 
+const MISSING_PAGE = 100;
+
 /** get_missing_events from `origin`, in rounds, until every prev is known (or no progress). */
 async function fetchMissingPrevs(e: Engine, room: Room, ev: RoomEvent, origin: string): Promise<PreparedEvent[]> {
   e.stats.missingFetches++;
   const collected = new Map<string, PreparedEvent>();
   let latest = [ev.event_id];
-  for (let round = 0; round < 50 && latest.length > 0; round++) {
+  for (let round = 0; round < e.limits.missingEventRounds && latest.length > 0; round++) {
     const res = await e.request(origin, {
       kind: 'get_missing_events',
       room_id: room.roomId,
-      body: { earliest_events: [...room.extremities], latest_events: latest, limit: 100, min_depth: 0 },
+      body: { earliest_events: [...room.extremities], latest_events: latest, limit: MISSING_PAGE, min_depth: 0 },
     });
     if (!res.ok) break;
     const events = Array.isArray(res.body.events) ? res.body.events : [];
@@ -285,6 +310,43 @@ async function fetchMissingPrevs(e: Engine, room: Room, ev: RoomEvent, origin: s
       .map((p) => p.ev.event_id);
   }
   return [...collected.values()].sort((a, b) => a.ev.depth - b.ev.depth || (a.ev.event_id < b.ev.event_id ? -1 : 1));
+}
+
+/**
+ * Places `prevId` with the state the origin reports before it (state_ids,
+ * then the events we lack via `state`), as an outlier that is a DAG node:
+ * its state is known, it is not part of our accepted set.
+ */
+async function placeWithRemoteState(
+  e: Engine,
+  room: Room,
+  prevId: string,
+  origin: string,
+): Promise<{ outliers: StoredEvent[]; placement?: Placement }> {
+  const outliers: StoredEvent[] = [];
+  const ids = await e.request(origin, { kind: 'state_ids', room_id: room.roomId, event_id: prevId });
+  if (!ids.ok || !Array.isArray(ids.body.pdu_ids)) return { outliers };
+  const wanted = [...ids.body.pdu_ids, ...(Array.isArray(ids.body.auth_chain_ids) ? ids.body.auth_chain_ids : [])];
+  if (wanted.some((id) => typeof id !== 'string' || !room.events.has(id))) {
+    const full = await e.request(origin, { kind: 'state', room_id: room.roomId, event_id: prevId });
+    if (full.ok) {
+      const raws = [...(Array.isArray(full.body.auth_chain) ? full.body.auth_chain : []), ...(Array.isArray(full.body.pdus) ? full.body.pdus : [])];
+      outliers.push(...storeOutliers(e, room, await prepareBatch(e, room, raws, {})));
+    }
+  }
+  const prevRes = await e.request(origin, { kind: 'event', event_id: prevId });
+  if (!prevRes.ok || !Array.isArray(prevRes.body.pdus)) return { outliers };
+  const [prepared] = await prepareBatch(e, room, prevRes.body.pdus.slice(0, 1), {});
+  if (!prepared || prepared.ev.event_id !== prevId) return { outliers };
+  const state = new Map<string, string>();
+  for (const id of ids.body.pdu_ids as string[]) {
+    const sev = room.get(id);
+    if (sev && typeof sev.state_key === 'string') state.set(stateKey(sev.type, sev.state_key), id);
+  }
+  const group = room.groups.create(state);
+  const placement = placeInDag(e, room, prepared.ev, 'outlier', group.id, 'placed with the state reported by a peer');
+  placement.groups.unshift(group);
+  return { outliers, placement };
 }
 
 /** Fetches an event's auth chain (event_auth) and keeps the events we lacked as outliers. */

@@ -260,10 +260,20 @@ export async function backfillHistory(e: Engine, room: Room, server: string, max
     if (!progress) break;
     frontier = missingPrevs();
   }
-  if (collected.size === 0) return 0;
-  await room.lock.run(() =>
-    ingestPrepared(e, room, [...collected.values()], { origin: server, source: 'backfill', fetchMissing: false }),
-  );
+  await room.lock.run(async () => {
+    if (collected.size > 0) {
+      await ingestPrepared(e, room, [...collected.values()], { origin: server, source: 'backfill', fetchMissing: false });
+    }
+    // Events placed earlier with a peer's reported state become ordinary
+    // DAG events once their own history is here.
+    const upgradable = [...room.events.values()]
+      .filter((s) => s.status === 'outlier' && s.state_group !== undefined)
+      .filter((s) => s.pdu.prev_events.every((p) => room.isDagNode(p) && room.events.get(p)?.status !== 'outlier'))
+      .map((s) => ({ ev: room.get(s.event_id)!, hashMismatch: false }));
+    if (upgradable.length > 0) {
+      await ingestPrepared(e, room, upgradable, { origin: server, source: 'backfill', fetchMissing: false });
+    }
+  });
   return collected.size;
 }
 

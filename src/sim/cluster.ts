@@ -24,11 +24,14 @@ export interface ClusterOptions {
   antiEntropyMs?: number;
   log?: Logger;
   outbox?: HomeserverOptions['outbox'];
+  limits?: HomeserverOptions['limits'];
 }
 
 export class Cluster {
   readonly net = new InProcessNetwork();
   readonly servers = new Map<string, ClusterServer>();
+  /** Labels of crashed servers (kept in `servers` so their names and stores stay known). */
+  private readonly crashed = new Set<string>();
 
   constructor(private readonly opts: ClusterOptions = {}) {}
 
@@ -40,9 +43,11 @@ export class Cluster {
       antiEntropyMs: this.opts.antiEntropyMs ?? 0,
       outbox: this.opts.outbox ?? { baseBackoffMs: 50, maxBackoffMs: 1000 },
       ...(this.opts.log ? { log: this.opts.log } : {}),
+      ...(this.opts.limits ? { limits: this.opts.limits } : {}),
     });
     const server: ClusterServer = { label, hs, client: new HomeserverClient(hs), store, idb };
     this.servers.set(label, server);
+    this.crashed.delete(label);
     return server;
   }
 
@@ -59,8 +64,45 @@ export class Cluster {
   /** Abrupt stop: the transport goes dark, nothing is flushed; the database survives. */
   async crash(label: string): Promise<void> {
     const s = this.get(label);
+    this.crashed.add(label);
     await s.hs.stop();
     this.net.detach(s.hs.serverName);
+  }
+
+  isRunning(label: string): boolean {
+    return this.servers.has(label) && !this.crashed.has(label);
+  }
+
+  /** Labels of the servers that are up (not crashed). */
+  running(): string[] {
+    return [...this.servers.keys()].filter((l) => !this.crashed.has(l));
+  }
+
+  /**
+   * Partitions by server *labels*. Like `net.partition`, plus the links of
+   * crashed servers: the network forgets a crashed node, so `net.partition`
+   * alone would leave it fully connected when it restarts mid-partition.
+   * Cuts are kept by name, so pre-cutting them makes the partition hold
+   * from the restarted server's first packet.
+   */
+  partition(groups: string[][]): void {
+    const nameGroups = groups.map((g) => g.map((l) => this.name(l)));
+    this.net.partition(nameGroups);
+    const groupOf = new Map<string, number>();
+    nameGroups.forEach((g, i) => {
+      for (const n of g) groupOf.set(n, i);
+    });
+    const all = [...this.servers.keys()].map((l) => this.name(l));
+    const present = new Set(this.net.serverNames());
+    for (const a of all) {
+      if (present.has(a)) continue;
+      for (const b of all) {
+        if (a === b) continue;
+        const ga = groupOf.get(a);
+        if (ga === undefined || ga !== groupOf.get(b)) this.net.cut(a, b);
+        else this.net.heal(a, b);
+      }
+    }
   }
 
   async restart(label: string): Promise<ClusterServer> {
