@@ -16,7 +16,7 @@ import { handleFederationRequest } from '../../src/server/federation-server.ts';
 import type { FederationRequest, FederationResponse } from '../../src/server/federation/types.ts';
 import { type EventTemplate, buildEvent, choosePrevEvents } from '../../src/server/local-events.ts';
 import { Cluster, type ClusterServer } from '../../src/sim/cluster.ts';
-import { converge } from './engine-helpers.ts';
+import { converge, waitFor } from './engine-helpers.ts';
 
 let cluster: Cluster;
 let a: ClusterServer;
@@ -47,10 +47,11 @@ function take(): { accepted: string[]; state: string } {
 /** An event built on b's view of the room (proper prev/auth events), signed as `serverName` with `seed`. */
 function craft(
   t: EventTemplate,
-  opts: { seed?: Uint8Array; serverName?: string; edit?: (pdu: JsonObject) => void } = {},
+  opts: { seed?: Uint8Array; serverName?: string; edit?: (pdu: JsonObject) => void; beforeSigning?: (pdu: JsonObject) => void } = {},
 ): { pdu: Pdu; eventId: string } {
   const room = b.hs.rooms.get(roomId)!;
   const proto = buildEvent(b.hs, room, t, choosePrevEvents(room), room.currentState());
+  opts.beforeSigning?.(proto as unknown as JsonObject);
   const signed = signEvent(
     proto as unknown as JsonObject,
     room.rules,
@@ -298,5 +299,57 @@ describe('hostile transactions and requests', () => {
     expect(a.client.receipts(roomId)[alice]).toBeUndefined();
     expect(a.client.presence(alice)).toBe('offline');
     await expectIntactAndWorking();
+  });
+});
+
+describe('auth events and soft failure', () => {
+  it('an event without the create event among its auth events is rejected', async () => {
+    const createId = a.client.stateIds(roomId)['m.room.create']!['']!;
+    const { pdu, eventId } = craft(message(bob, 'no create'), {
+      beforeSigning: (p) => {
+        p.auth_events = (p.auth_events as string[]).filter((id) => id !== createId);
+      },
+    });
+    expect(pduResults(await sendTxn([pdu]))[eventId]?.error).toBeTruthy();
+    expect(a.client.event(roomId, eventId).status).toBe('rejected');
+    await expectIntactAndWorking();
+  });
+
+  it('an event citing an auth event the selection would not choose is rejected', async () => {
+    const hello = a.client.dag(roomId).find((n) => n.type !== 'm.room.member' && !n.isState)!.eventId;
+    const { pdu, eventId } = craft(message(bob, 'odd auth'), {
+      beforeSigning: (p) => {
+        p.auth_events = [...(p.auth_events as string[]), hello];
+      },
+    });
+    expect(pduResults(await sendTxn([pdu]))[eventId]?.error).toBeTruthy();
+    expect(a.client.event(roomId, eventId).status).toBe('rejected');
+    await expectIntactAndWorking();
+  });
+
+  it('one bad PDU does not spoil the rest of its transaction', async () => {
+    const bad = craft(message(bob, 'forged'), { seed: new Uint8Array(32).fill(9) });
+    const good = craft(message(bob, 'genuine'));
+    const results = pduResults(await sendTxn([{ ...bad.pdu, event_id: bad.eventId }, good.pdu]));
+    expect(results[bad.eventId]?.error).toBeTruthy();
+    expect(results[good.eventId]).toEqual({});
+    expect(a.client.messageBodies(alice, roomId)).toContain('genuine');
+    await expectIntactAndWorking([good.eventId]);
+  });
+
+  it('a message allowed by the state before it but not by the current state is soft-failed', async () => {
+    // b has not heard of the ban when bob speaks
+    cluster.net.cut(a.hs.serverName, b.hs.serverName);
+    const ban = await a.client.ban(alice, roomId, bob);
+    const stale = await b.client.sendMessage(bob, roomId, 'sent from before the ban');
+    cluster.net.healAll();
+    await converge(cluster, roomId, ['a', 'b']);
+    const stored = a.client.event(roomId, stale);
+    expect(stored.status).toBe('soft_failed');
+    expect(stored.reason).toMatch(/banned|not joined|membership/);
+    expect(a.client.messageBodies(alice, roomId)).not.toContain('sent from before the ban');
+    for (const s of [a, b]) expect(s.client.stateIds(roomId)['m.room.member']![bob]).toBe(ban);
+    await a.client.sendMessage(alice, roomId, 'after the ban');
+    await waitFor(cluster, () => b.client.messageBodies(bob, roomId).includes('after the ban'), 'b to keep receiving');
   });
 });
