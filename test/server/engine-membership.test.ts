@@ -172,3 +172,58 @@ describe.each(['10', '11'] as const)('restricted joins, room version %s', (versi
     await expectRefused(b.client.join(carol, roomId), 'M_FORBIDDEN');
   });
 });
+
+describe.each(['10', '11'] as const)('knock_restricted, room version %s', (version) => {
+  it('a member of the allowed room joins; anyone else may knock, and joins once invited', async () => {
+    cluster = new Cluster();
+    const a = await cluster.add('a');
+    const b = await cluster.add('b');
+    const alice = await a.hs.register('alice');
+    const bob = await b.hs.register('bob');
+    const carol = await b.hs.register('carol');
+    const space = await a.client.createRoom(alice, { roomVersion: version, preset: 'public_chat' });
+    await b.client.join(bob, space);
+    const roomId = await a.client.createRoom(alice, { roomVersion: version, preset: 'private_chat' });
+    await a.client.setState(alice, roomId, 'm.room.join_rules', '', {
+      join_rule: 'knock_restricted',
+      allow: [{ type: 'm.room_membership', room_id: space }],
+    });
+    await expectRefused(b.client.join(carol, roomId), 'M_FORBIDDEN');
+    await b.client.join(bob, roomId);
+    await waitFor(cluster, () => a.client.membership(bob, roomId) === 'join', 'a to see bob join');
+    // b is in the room now: carol knocks locally, alice invites, carol joins
+    await b.client.knock(carol, roomId);
+    await waitFor(cluster, () => a.client.membership(carol, roomId) === 'knock', 'a to see carol knock');
+    await a.client.invite(alice, roomId, carol);
+    await waitFor(cluster, () => b.client.membership(carol, roomId) === 'invite', 'b to see the invite');
+    await b.client.join(carol, roomId);
+    await converge(cluster, roomId);
+    expect(a.client.membership(carol, roomId)).toBe('join');
+  });
+});
+
+describe('accepting an invite while the inviter’s server is down', () => {
+  it('joins through another server in the room, and the inviter catches up on restart', async () => {
+    cluster = new Cluster();
+    const a = await cluster.add('a');
+    const b = await cluster.add('b');
+    const d = await cluster.add('d');
+    const alice = await a.hs.register('alice');
+    const bob = await b.hs.register('bob');
+    const dave = await d.hs.register('dave');
+    const roomId = await a.client.createRoom(alice, { preset: 'private_chat' });
+    await a.client.invite(alice, roomId, bob);
+    await b.client.join(bob, roomId);
+    await a.client.invite(alice, roomId, dave);
+    await waitFor(cluster, () => b.client.membership(dave, roomId) === 'invite', 'b to see dave invited');
+    await cluster.crash('a');
+    // the inviter's server is gone: without a via, joining fails clearly
+    await expectRefused(d.client.join(dave, roomId), 'M_UNAVAILABLE');
+    await d.client.join(dave, roomId, [b.hs.serverName]);
+    expect(d.client.membership(dave, roomId)).toBe('join');
+    await d.client.sendMessage(dave, roomId, 'joined via b');
+    await cluster.restart('a');
+    await converge(cluster, roomId);
+    expect(cluster.get('a').client.messageBodies(alice, roomId)).toEqual(['joined via b']);
+  });
+});
