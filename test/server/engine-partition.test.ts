@@ -111,6 +111,26 @@ describe.each(ROOM_VERSIONS)('partitions, room version %s', (version) => {
     expect(c.client.messageBodies(carol, roomId)).toContain('during');
   });
 
+  it('concurrent power-level edits by equal-powered admins: both pass auth, the one ordered last is the state', async () => {
+    const s = await threeServers(version, 100);
+    const { a, b, c, alice, bob, carol, roomId } = s;
+    partition(s);
+    const pl = a.client.state(roomId)['m.room.power_levels']![''] as { users: Record<string, number> };
+    const byAlice = await a.client.setState(alice, roomId, 'm.room.power_levels', '', { ...pl, users: { ...pl.users, [carol]: 50 } });
+    const byBob = await b.client.setState(bob, roomId, 'm.room.power_levels', '', { ...pl, users: { ...pl.users, [carol]: 75 } });
+    cluster.net.healAll();
+    await converge(cluster, roomId);
+    // Reverse topological power ordering: same sender power (100), so by
+    // origin_server_ts, then event ID. Both pass iterative auth (each sender
+    // keeps power 100 and carol is below it), so the one applied last wins.
+    const [ka, kb] = [sortKey(a, roomId, byAlice), sortKey(a, roomId, byBob)];
+    const last = ka[0] !== kb[0] ? (ka[0] > kb[0] ? byAlice : byBob) : ka[1] > kb[1] ? byAlice : byBob;
+    for (const srv of [a, b, c]) {
+      expect(srv.client.stateIds(roomId)['m.room.power_levels']!['']).toBe(last);
+      expect(srv.client.members(roomId).find((m) => m.userId === carol)?.powerLevel).toBe(last === byAlice ? 50 : 75);
+    }
+  });
+
   it('join-rule change vs join: the join re-authorised against invite-only is not in the resolved state', async () => {
     const s = await threeServers(version, 0);
     const { a, b, c, alice, bob, roomId } = s;
