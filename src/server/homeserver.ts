@@ -18,6 +18,7 @@ import { type ServerIdentity, loadOrCreateIdentity } from './identity.ts';
 import { type PduResults, ingestPrepared, prepareBatch } from './ingest.ts';
 import { type Logger, silentLogger } from './log.ts';
 import { Outbox } from './outbox.ts';
+import { redactsOf } from './redactions.ts';
 import { Room } from './room.ts';
 import type { AccountRecord, Store, WriteBatch } from './store/types.ts';
 import type { RoomBroadcast, Transport } from './transport/types.ts';
@@ -110,6 +111,12 @@ export class Homeserver implements Engine {
       const room = new Room(record.room_id, roomVersion(record.room_version), () => this.allocateGroupId(), record);
       room.groups.load(await this.store.roomStateGroups(record.room_id));
       for (const ev of await this.store.roomEvents(record.room_id)) room.put(ev);
+      // Redactions still waiting for their target live only in memory: rebuild them, or a
+      // target arriving after a restart would never be redacted.
+      for (const s of room.events.values()) {
+        const target = s.status === 'accepted' || s.status === 'soft_failed' ? redactsOf(s.pdu, room) : undefined;
+        if (target && !room.events.has(target)) room.pendingRedactions.set(target, s.event_id);
+      }
       this.rooms.set(record.room_id, room);
     }
     for (const r of await Promise.all([...this.rooms.keys()].map((id) => this.store.roomReceipts(id)))) {

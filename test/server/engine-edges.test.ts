@@ -249,3 +249,23 @@ describe('joins and history', () => {
     expect(c.client.messageBodies(carol, roomId).sort()).toEqual(a.client.messageBodies(alice, roomId).sort());
   });
 });
+
+describe('redactions that arrive before their target', () => {
+  async function redactionFirst(restartBetween: boolean) {
+    const p = await pair();
+    // bob's message and his own redaction of it; the redaction does not descend from the message
+    const target = craft(p, { type: 'm.room.message', sender: p.bob, content: { msgtype: 'm.text', body: 'regret' } });
+    const redaction = craft(p, { type: 'm.room.redaction', sender: p.bob, content: {}, redacts: target.eventId });
+    expect(results(await send(p, [redaction.pdu]))[redaction.eventId]).toEqual({});
+    if (restartBetween) {
+      await cluster.crash('a');
+      p.a = await cluster.restart('a');
+    }
+    expect(results(await send(p, [target.pdu]))[target.eventId]).toEqual({});
+    expect(p.a.client.event(p.roomId, target.eventId).redactedBy).toBe(redaction.eventId);
+    expect(p.a.client.messageBodies(p.alice, p.roomId)).not.toContain('regret');
+  }
+
+  it('is applied when the target arrives', () => redactionFirst(false));
+  it('is applied when the target arrives after a restart', () => redactionFirst(true));
+});
