@@ -14,11 +14,18 @@ import { checkKeyId, signJson, verifyJson } from '../core/signing.ts';
 import { bestVerifier } from '../crypto/webcrypto-ed25519.ts';
 import { authCheckCommand, resolveStateCommand } from './room-commands.ts';
 import { type ReadInput, UsageError, parseFlags } from './io.ts';
+import { simulateCommand } from './simulate.ts';
 
 export interface Command {
   args: string;
   summary: string;
-  run(argv: string[], readInput: ReadInput): Promise<string>;
+  /** The text to print (exit 0), or the text and an exit code for commands that report a verdict. */
+  run(argv: string[], readInput: ReadInput): Promise<string | CommandResult>;
+}
+
+export interface CommandResult {
+  output: string;
+  exitCode: number;
 }
 
 function requireObject(value: JsonValue, what: string): JsonObject {
@@ -147,4 +154,5 @@ export const COMMANDS: Record<string, Command> = {
   },
   'auth-check': authCheckCommand,
   'resolve-state': resolveStateCommand,
+  simulate: simulateCommand,
 };

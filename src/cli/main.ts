@@ -18,9 +18,10 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    const output = await command.run(rest, readStdin);
+    const result = await command.run(rest, readStdin);
+    const { output, exitCode } = typeof result === 'string' ? { output: result, exitCode: 0 } : result;
     process.stdout.write(output.endsWith('\n') ? output : `${output}\n`);
-    return 0;
+    return exitCode;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`hearth ${name}: ${oneLine(message)}\n`);
