@@ -269,3 +269,35 @@ describe('redactions that arrive before their target', () => {
   it('is applied when the target arrives', () => redactionFirst(false));
   it('is applied when the target arrives after a restart', () => redactionFirst(true));
 });
+
+describe('restricted joins forged by the joining server', () => {
+  it('a join naming an authoriser whose server did not sign it is rejected', async () => {
+    const p = await pair();
+    const other = await p.a.client.createRoom(p.alice, { roomVersion: '10', preset: 'private_chat' });
+    await p.a.client.setState(p.alice, p.roomId, 'm.room.join_rules', '', {
+      join_rule: 'restricted',
+      allow: [{ type: 'm.room_membership', room_id: other }],
+    });
+    await converge(cluster, p.roomId);
+    const mallory = await p.b.hs.register('mallory');
+    const forged = craft(p, {
+      type: 'm.room.member',
+      sender: mallory,
+      state_key: mallory,
+      content: { membership: 'join', join_authorised_via_users_server: p.alice },
+    });
+    const r = results(await send(p, [forged.pdu]));
+    expect(r[forged.eventId]?.error).toBeTruthy();
+    expect(p.a.client.event(p.roomId, forged.eventId).status).toBe('rejected');
+    expect(p.a.client.membership(mallory, p.roomId)).toBe('leave');
+    // nor will a countersign it through send_join
+    const res = await handleFederationRequest(p.a.hs, p.b.hs.serverName, {
+      kind: 'send_join',
+      room_id: p.roomId,
+      event_id: forged.eventId,
+      body: forged.pdu,
+    });
+    expect(res).toMatchObject({ ok: false, body: { errcode: 'M_FORBIDDEN' } });
+    expect(p.a.client.membership(mallory, p.roomId)).toBe('leave');
+  });
+});
