@@ -117,4 +117,17 @@ describe.each(ROOM_VERSIONS)('redactions, room version %s', (version) => {
     expect(b.client.event(roomId, target).redactedBy).toBe(r);
     expect(b.client.messageBodies(bob, roomId)).toEqual([]);
   });
+
+  it('a redacted state event stays in state with its redacted content, on every server', async () => {
+    const { a, b, alice, roomId } = await pair(version);
+    const topic = await a.client.setState(alice, roomId, 'm.room.topic', '', { topic: 'leaked password' });
+    await converge(cluster, roomId);
+    const r = await a.client.redact(alice, roomId, topic);
+    await converge(cluster, roomId);
+    for (const s of [a, b]) {
+      expect(s.client.stateIds(roomId)['m.room.topic']?.['']).toBe(topic);
+      expect(s.client.state(roomId)['m.room.topic']?.['']).toEqual({});
+      expect(s.client.event(roomId, topic).redactedBy).toBe(r);
+    }
+  });
 });

@@ -106,4 +106,23 @@ describe('crash and restart', () => {
     await converge(cluster, roomId);
     expect(b.client.messageBodies(bob, roomId)).toEqual(['still here']);
   });
+
+  it('a backlog larger than one transaction (50 PDUs) is delivered in order after a restart', async () => {
+    cluster = new Cluster();
+    const a = await cluster.add('a');
+    await cluster.add('b');
+    const alice = await a.hs.register('alice');
+    const bob = await cluster.get('b').hs.register('bob');
+    const roomId = await a.client.createRoom(alice, { preset: 'public_chat' });
+    await cluster.get('b').client.join(bob, roomId);
+    await converge(cluster, roomId);
+    await cluster.crash('b');
+    const n = 120;
+    for (let i = 0; i < n; i++) await a.client.sendMessage(alice, roomId, `m${i}`);
+    expect(a.hs.outbox.depth()[cluster.name('b')]).toBe(n);
+    const b = await cluster.restart('b');
+    await converge(cluster, roomId, undefined, 8000);
+    expect(b.client.messageBodies(bob, roomId)).toEqual(Array.from({ length: n }, (_, i) => `m${i}`));
+    await waitFor(cluster, () => a.hs.outbox.totalPending() === 0, 'a to drain its outbox');
+  });
 });
