@@ -14,6 +14,8 @@ import { checkKeyId, signJson, verifyJson } from '../core/signing.ts';
 import { bestVerifier } from '../crypto/webcrypto-ed25519.ts';
 import { authCheckCommand, resolveStateCommand } from './room-commands.ts';
 import { type ReadInput, UsageError, parseFlags } from './io.ts';
+import { relayCommand } from './relay.ts';
+import { serveCommand } from './serve.ts';
 import { simulateCommand } from './simulate.ts';
 
 export interface Command {
@@ -155,4 +157,6 @@ export const COMMANDS: Record<string, Command> = {
   'auth-check': authCheckCommand,
   'resolve-state': resolveStateCommand,
   simulate: simulateCommand,
+  relay: relayCommand,
+  serve: serveCommand,
 };

@@ -1,0 +1,75 @@
+/**
+ * `hearth serve`: a headless homeserver in Node — the same engine as a tab's,
+ * over libp2p (TCP on 127.0.0.1, plus the relay's circuit if given) — for
+ * bots, tests and always-on peers that keep a room's history available.
+ *
+ * Storage is fake-indexeddb, in memory: the server (its key, so its name,
+ * included) is forgotten when the process exits. `--data` names the
+ * database, which only matters within one process for now.
+ */
+import { createNodeTransport } from '../net/node.ts';
+import type { Libp2pTransport } from '../net/libp2p-transport.ts';
+import { Homeserver } from '../server/homeserver.ts';
+import type { Logger } from '../server/log.ts';
+import { openNodeStore } from '../server/store/node.ts';
+import type { Command } from './commands.ts';
+import { UsageError, parseFlags } from './io.ts';
+import { portFlag, untilSignal } from './relay.ts';
+
+/** Warnings and errors to stderr: stdout carries only the JSON lines. */
+const stderrLogger: Logger = (level, message, data) => {
+  if (level === 'debug' || level === 'info') return;
+  process.stderr.write(`hearth serve ${level}: ${message}${data ? ` ${JSON.stringify(data)}` : ''}\n`);
+};
+
+export const serveCommand: Command = {
+  args: '[--data NAME] [--relay MULTIADDR] [--port N] [--user NAME]',
+  summary:
+    'runs a headless homeserver over libp2p until SIGINT/SIGTERM (in-memory store); prints {"server_name","multiaddrs","user_id"}',
+  async run(argv) {
+    const f = parseFlags(argv, { optional: ['data', 'relay', 'port', 'user'] });
+    const relay = f.relay;
+    if (relay !== undefined) {
+      if (!relay.startsWith('/') || !relay.includes('/p2p/')) {
+        throw new UsageError(`--relay must be a multiaddr ending in /p2p/<relay peer id>, got ${JSON.stringify(relay)}`);
+      }
+      if (/\/wss?(\/|$)/.test(relay) && typeof (globalThis as { WebSocket?: unknown }).WebSocket === 'undefined') {
+        throw new UsageError(
+          '--relay is a ws address and this Node has no WebSocket client: give the relay\'s tcp_multiaddr, or run node with --experimental-websocket',
+        );
+      }
+    }
+    const store = await openNodeStore(`hearth-serve-${f.data ?? 'default'}`);
+    let transport: Libp2pTransport | undefined;
+    const hs = await Homeserver.open({
+      store,
+      log: stderrLogger,
+      transport: async (_name, identity) => {
+        transport = await createNodeTransport(identity, {
+          port: portFlag('port', f.port, 0),
+          ...(relay ? { bootstrap: [relay] } : {}),
+          log: stderrLogger,
+        });
+        return transport;
+      },
+    });
+    let userId: string | undefined;
+    if (f.user !== undefined) {
+      const existing = `@${f.user}:${hs.serverName}`;
+      userId = hs.isLocalUser(existing) ? existing : await hs.register(f.user);
+    }
+    // With a relay, wait briefly for the circuit reservation so the printed addresses include it.
+    if (relay) {
+      const start = Date.now();
+      while (Date.now() - start < 3000 && !transport!.multiaddrs().some((a) => a.includes('/p2p-circuit'))) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    process.stdout.write(
+      `${JSON.stringify({ server_name: hs.serverName, multiaddrs: transport!.multiaddrs(), ...(userId ? { user_id: userId } : {}) })}\n`,
+    );
+    const sig = await untilSignal();
+    await hs.stop();
+    return JSON.stringify({ stopped: sig });
+  },
+};
