@@ -301,3 +301,25 @@ describe('restricted joins forged by the joining server', () => {
     expect(p.a.client.membership(mallory, p.roomId)).toBe('leave');
   });
 });
+
+describe('protocol checks on the membership and state endpoints', () => {
+  it('make_join for a room version the joining server does not support is refused as incompatible', async () => {
+    const p = await pair();
+    const res = await handleFederationRequest(p.a.hs, p.b.hs.serverName, {
+      kind: 'make_join',
+      room_id: p.roomId,
+      user_id: `@new:${p.b.hs.serverName}`,
+      ver: ['1', '2'],
+    });
+    expect(res).toMatchObject({ ok: false, body: { errcode: 'M_INCOMPATIBLE_ROOM_VERSION' } });
+  });
+
+  it('a second m.room.create is rejected', async () => {
+    const p = await pair();
+    const before = JSON.stringify(p.a.client.stateIds(p.roomId));
+    const second = craft(p, { type: 'm.room.create', sender: p.bob, state_key: '', content: { room_version: '10', creator: p.bob } });
+    expect(results(await send(p, [second.pdu]))[second.eventId]?.error).toBeTruthy();
+    expect(p.a.client.event(p.roomId, second.eventId).status).toBe('rejected');
+    expect(JSON.stringify(p.a.client.stateIds(p.roomId))).toBe(before);
+  });
+});
