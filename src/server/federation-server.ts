@@ -38,11 +38,18 @@ function requireRoom(e: Engine, roomId: unknown): Room {
   return room;
 }
 
-/** The origin must have a user in the room (joined, invited, knocking or once joined). */
+/**
+ * The origin must take part in the room: a user of it is a member (in any
+ * membership but ban) or sent any event we hold. The second case matters
+ * after partitions: a server whose join was resolved out of the room must
+ * still be able to fetch the events that resolved it out, or it would never
+ * learn it is out. What it may read is still limited by history visibility.
+ */
 function requireParticipant(room: Room, origin: string): void {
   for (const m of room.members()) {
     if (m.userId.endsWith(`:${origin}`) && m.membership !== 'ban') return;
   }
+  if (room.senderServers.has(origin)) return;
   throw forbidden(`${origin} has no user in ${room.roomId}`);
 }
 

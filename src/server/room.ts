@@ -30,6 +30,8 @@ export class Room {
   readonly extremities = new Set<string>();
   readonly groups: StateGroups;
   readonly lock = new Mutex();
+  /** Servers whose users sent any event we hold (members, past members, rejected joiners). */
+  readonly senderServers = new Set<string>();
   /** Redactions whose target has not arrived yet: target ID -> redaction ID. */
   readonly pendingRedactions = new Map<string, string>();
   currentGroup: number;
@@ -73,6 +75,7 @@ export class Room {
     const existed = this.events.get(ev.event_id);
     this.events.set(ev.event_id, ev);
     this.roomEvents.set(ev.event_id, { ...ev.pdu, event_id: ev.event_id });
+    this.senderServers.add(ev.pdu.sender.slice(ev.pdu.sender.indexOf(':') + 1));
     if (!existed || existed.state_group === undefined) {
       if (ev.state_group !== undefined) {
         for (const p of ev.pdu.prev_events) {
