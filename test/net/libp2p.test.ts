@@ -22,7 +22,9 @@ import type { Libp2pTransport } from '../../src/net/libp2p-transport.ts';
 import { createNodeTransport } from '../../src/net/node.ts';
 import { protocolFor, roomTopic } from '../../src/net/protocol.ts';
 import { type Relay, startRelay } from '../../src/net/relay.ts';
+import type { JsonObject } from '../../src/core/json.ts';
 import type { FederationResponse } from '../../src/server/federation/types.ts';
+import type { RoomBroadcast } from '../../src/server/transport/types.ts';
 import { identityFromSeed } from '../../src/server/identity.ts';
 import { type NetServer, converge, startServer, tcpAddr, until } from './helpers.ts';
 
@@ -305,7 +307,7 @@ describe('through a relay only', () => {
     console.log(`[net] relayed: message d→e p50 ${p50(lat).toFixed(1)} ms`);
   });
 
-  it('carries a 1 MiB response over the circuit (relay limits lifted)', async () => {
+  it('carries a 1 MiB response and gossip over the circuit (relay limits lifted)', async () => {
     const mk = async () => {
       const id = await identityFromSeed(randomBytes(32));
       const t = await createNodeTransport(id, { ...relayedOnly(), announceMs: 500, bootstrapRetryMs: 500 });
@@ -315,7 +317,8 @@ describe('through a relay only', () => {
     const big = 'x'.repeat(1024 * 1024);
     const server1: Libp2pTransport = await mk();
     const client1: Libp2pTransport = await mk();
-    await server1.start(async () => ({ ok: true, body: { pdus: [big] } }), {});
+    let onBroadcast: ((from: string, m: RoomBroadcast) => void) | undefined;
+    await server1.start(async (_origin, req) => ({ ok: true, body: (req.kind === 'backfill' ? { pdus: [big] } : { rooms: [] }) as JsonObject }), { onBroadcast: (from, m) => onBroadcast?.(from, m) });
     await client1.start(async () => ({ ok: false, status: 404, body: { errcode: 'M_NOT_FOUND', error: '' } }), {});
     await until(
       () => client1.reachablePeers().includes(server1.serverName),
@@ -331,5 +334,35 @@ describe('through a relay only', () => {
     const conn = client1.node.getConnections(peerIdFromString(server1.serverName));
     expect(conn.every((x) => x.remoteAddr.toString().includes('/p2p-circuit'))).toBe(true);
     console.log(`[net] relayed: 1 MiB backfill response p50 ${p50(times).toFixed(0)} ms = ${(1000 / p50(times)).toFixed(1)} MiB/s`);
+
+    const small: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const t0 = performance.now();
+      expect((await client1.request(server1.serverName, { kind: 'publicRooms' })).ok).toBe(true);
+      small.push(performance.now() - t0);
+    }
+    console.log(`[net] relayed: federation request (new stream) p50 ${p50(small).toFixed(1)} ms`);
+
+    // Gossip alone (publish → validator → onBroadcast), over the circuit.
+    const room = '!gossip:x';
+    server1.subscribe(room);
+    client1.subscribe(room);
+    await until(
+      () => client1.node.services.pubsub.getSubscribers(roomTopic(room)).some((p) => p.toString() === server1.serverName),
+      () => 'the client sees the server on the room topic',
+    );
+    const gossip: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const t0 = performance.now();
+      const got = new Promise<RoomBroadcast>((resolve) => {
+        onBroadcast = (from, m) => {
+          if (from === client1.serverName && m.edus?.[0]?.content.i === i) resolve(m);
+        };
+      });
+      client1.broadcast({ room_id: room, origin: client1.serverName, edus: [{ edu_type: 'm.typing', content: { i } }] });
+      await got;
+      gossip.push(performance.now() - t0);
+    }
+    console.log(`[net] relayed: gossip publish→onBroadcast p50 ${p50(gossip).toFixed(1)} ms`);
   });
 });
