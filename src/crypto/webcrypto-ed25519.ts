@@ -7,7 +7,7 @@
  * libraries differ) are enforced by `precheckSignature` before WebCrypto is
  * asked. Imported keys are cached: importKey costs about as much as a verify.
  */
-import { type Ed25519Verifier, precheckSignature } from '../core/ed25519.ts';
+import { type Ed25519Verifier, nobleVerifier, precheckSignature } from '../core/ed25519.ts';
 
 type Subtle = SubtleCrypto;
 
@@ -77,7 +77,6 @@ export async function rawWebCryptoVerify(signature: Uint8Array, message: Uint8Ar
 /** The best verifier this platform offers: WebCrypto when it supports Ed25519, else the pure one. */
 export async function bestVerifier(): Promise<Ed25519Verifier> {
   if (await webCryptoEd25519Supported()) return createWebCryptoVerifier();
-  const { nobleVerifier } = await import('../core/ed25519.ts');
   return nobleVerifier;
 }
 

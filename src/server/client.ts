@@ -22,6 +22,7 @@ import {
 } from './content/index.ts';
 import { recordReceipt, setTyping, typingUsers } from './edus.ts';
 import { MatrixError, forbidden, invalidParam, notFound } from './errors.ts';
+import { handleFederationRequest } from './federation-server.ts';
 import { Homeserver } from './homeserver.ts';
 import { type EventTemplate, createLocalEventLocked } from './local-events.ts';
 import { countersignInvite, loadPending, remoteJoin, remoteKnock, remoteLeave } from './membership.ts';
@@ -598,7 +599,7 @@ export class HomeserverClient {
       try {
         const res =
           server === this.hs.serverName
-            ? await (await import('./federation-server.ts')).handleFederationRequest(this.hs, server, { kind: 'publicRooms' })
+            ? await handleFederationRequest(this.hs, server, { kind: 'publicRooms' })
             : await this.hs.transport.request(server, { kind: 'publicRooms' });
         if (!res.ok || !Array.isArray(res.body.chunk)) continue;
         for (const r of res.body.chunk) {

@@ -15,7 +15,7 @@ import { MatrixError, badJson, forbidden, notFound } from './errors.ts';
 import type { FederationRequest, FederationResponse, Transaction } from './federation/types.ts';
 import { type PduResults, ingestPrepared, ingestRaw, prepareBatch } from './ingest.ts';
 import { buildEvent, choosePrevEvents, cosign, pduWithoutId } from './local-events.ts';
-import { strippedState } from './membership.ts';
+import { inviteReceived, strippedState } from './membership.ts';
 import type { Room } from './room.ts';
 import { eventForServer } from './visibility.ts';
 
@@ -261,7 +261,6 @@ async function onInvite(e: Engine, origin: string, req: Extract<FederationReques
   if (!isSupportedRoomVersion(body.room_version)) {
     throw new MatrixError('M_INCOMPATIBLE_ROOM_VERSION', `room version ${String(body.room_version)} is not supported here`);
   }
-  const { inviteReceived } = await import('./membership.ts');
   const signed = await inviteReceived(e, origin, req.room_id, req.event_id, body.event as unknown as Pdu, body.room_version, body.invite_room_state);
   return { event: signed as unknown as JsonObject };
 }
