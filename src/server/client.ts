@@ -23,6 +23,7 @@ import {
 import { recordReceipt, setTyping, typingUsers } from './edus.ts';
 import { MatrixError, forbidden, invalidParam, notFound } from './errors.ts';
 import { handleFederationRequest } from './federation-server.ts';
+import { type Media, downloadMedia, uploadMedia } from './media.ts';
 import { Homeserver } from './homeserver.ts';
 import { type EventTemplate, createLocalEventLocked } from './local-events.ts';
 import { countersignInvite, loadPending, remoteJoin, remoteKnock, remoteLeave } from './membership.ts';
@@ -301,6 +302,17 @@ export class HomeserverClient {
     const draft = imageMessage(room.rules.contentFormat, image);
     const ev = await this.send(room, { type: draft.type, sender: userId, content: draft.content });
     return ev.event_id;
+  }
+
+  /** Stores a blob on this server; returns its mxc:// URI. */
+  uploadMedia(userId: string, bytes: Uint8Array, contentType: string): Promise<string> {
+    this.hs.requireLocalUser(userId);
+    return uploadMedia(this.hs, bytes, contentType);
+  }
+
+  /** A blob by mxc:// URI, from here or from any peer that has it. */
+  downloadMedia(uri: string): Promise<Media> {
+    return downloadMedia(this.hs, uri);
   }
 
   async edit(userId: string, roomId: string, targetId: string, newBody: string): Promise<string> {

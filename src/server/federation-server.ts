@@ -15,6 +15,7 @@ import { MatrixError, badJson, forbidden, notFound } from './errors.ts';
 import type { FederationRequest, FederationResponse, Transaction } from './federation/types.ts';
 import { type PduResults, ingestPrepared, ingestRaw, prepareBatch } from './ingest.ts';
 import { buildEvent, choosePrevEvents, cosign, pduWithoutId } from './local-events.ts';
+import { serveMedia } from './media.ts';
 import { inviteReceived, strippedState } from './membership.ts';
 import type { Room } from './room.ts';
 import { eventForServer } from './visibility.ts';
@@ -90,7 +91,7 @@ async function dispatch(e: Engine, origin: string, req: FederationRequest): Prom
     case 'publicRooms':
       return ok(onPublicRooms(e));
     case 'media_download':
-      throw notFound('media is not served by this transport yet');
+      return ok(await serveMedia(e, req.media_id));
     default:
       throw badJson(`unknown federation request ${JSON.stringify((req as { kind: unknown }).kind)}`);
   }
