@@ -5,6 +5,13 @@
  * and started again. Requests are delivered asynchronously with an optional
  * per-link latency, and payloads are deep-copied so no server ever shares an
  * object with another (as on a real wire).
+ *
+ * For the simulator's fault injection a directed link can also carry jitter,
+ * loss (a dropped request surfaces as UnreachableError, a dropped broadcast
+ * is simply not delivered) and a bandwidth cap (delay proportional to the
+ * bytes); and a node can be paused (a frozen tab: deliveries to and from it
+ * wait until it resumes). Randomness comes from an injectable source so a
+ * seeded run draws the same losses in the same order.
  */
 import type { FederationRequest, FederationResponse } from '../federation/types.ts';
 import { UnreachableError } from '../federation/types.ts';
@@ -23,14 +30,42 @@ export interface LinkStats {
   requestBytes: number;
   broadcasts: number;
   broadcastBytes: number;
+  /** Requests / broadcast deliveries this server sent that the link dropped (loss). */
+  requestsLost?: number;
+  broadcastsLost?: number;
+}
+
+/** Properties of one directed link (all optional; absent = perfect). */
+export interface LinkProps {
+  latencyMs?: number;
+  /** Uniform extra delay in [0, jitterMs). */
+  jitterMs?: number;
+  /** Probability in [0, 1] that a request or broadcast is dropped. */
+  loss?: number;
+  /** Adds bytes * 8 / bandwidthKbps ms per message. */
+  bandwidthKbps?: number;
+}
+
+export interface InProcessNetworkOptions {
+  /** Uniform [0, 1) source for loss and jitter; seed it for reproducible runs. */
+  random?: () => number;
 }
 
 export class InProcessNetwork {
   private readonly nodes = new Map<string, Node>();
   /** Directed cuts: "from\u0000to" present = from cannot reach to. */
   private readonly cuts = new Set<string>();
-  private readonly latency = new Map<string, number>();
+  private readonly links = new Map<string, LinkProps>();
+  /** Paused nodes -> a promise resolved when they resume. */
+  private readonly paused = new Map<string, { resumed: Promise<void>; resume: () => void }>();
+  private readonly random: () => number;
   readonly stats = new Map<string, LinkStats>();
+
+  constructor(opts: InProcessNetworkOptions = {}) {
+    // Not Math.random by default: loss and jitter are only drawn when a link sets them, and a
+    // fixed-seed source keeps even unseeded runs repeatable in what they draw.
+    this.random = opts.random ?? lcg(0x5eed);
+  }
 
   /** Creates the transport for one server. */
   transport(serverName: string): Transport {
@@ -91,7 +126,70 @@ export class InProcessNetwork {
   }
 
   setLatency(from: string, to: string, ms: number): void {
-    this.latency.set(`${from}\u0000${to}`, ms);
+    this.setLink(from, to, { ...this.link(from, to), latencyMs: ms });
+  }
+
+  /** Sets (replaces) the properties of the directed link from→to; `{}` makes it perfect again. */
+  setLink(from: string, to: string, props: LinkProps): void {
+    const clean = Object.fromEntries(Object.entries(props).filter(([, v]) => v !== undefined && v !== 0)) as LinkProps;
+    if (Object.keys(clean).length === 0) this.links.delete(`${from}\u0000${to}`);
+    else this.links.set(`${from}\u0000${to}`, clean);
+  }
+
+  link(from: string, to: string): LinkProps {
+    return { ...(this.links.get(`${from}\u0000${to}`) ?? {}) };
+  }
+
+  /** Removes every link property (latency, loss, ...); cuts are untouched. */
+  resetLinks(): void {
+    this.links.clear();
+  }
+
+  /**
+   * Freezes a node: requests and broadcasts to it wait (they are not lost),
+   * and so do the ones it sends, until `resume`. Its own timers are the
+   * caller's business (the simulator pauses the server's clock too).
+   */
+  pause(serverName: string): void {
+    if (this.paused.has(serverName)) return;
+    let resume!: () => void;
+    const resumed = new Promise<void>((r) => {
+      resume = r;
+    });
+    this.paused.set(serverName, { resumed, resume });
+  }
+
+  resume(serverName: string): void {
+    const p = this.paused.get(serverName);
+    if (!p) return;
+    this.paused.delete(serverName);
+    p.resume();
+  }
+
+  isPaused(serverName: string): boolean {
+    return this.paused.has(serverName);
+  }
+
+  /**
+   * Moves every cut and link property of `from` onto `to` (a wiped server
+   * comes back under a new name but in the same place in the network).
+   */
+  transferLinks(from: string, to: string): void {
+    const rename = (k: string) =>
+      k
+        .split('\u0000')
+        .map((n) => (n === from ? to : n))
+        .join('\u0000');
+    for (const k of [...this.cuts]) {
+      if (!k.split('\u0000').includes(from)) continue;
+      this.cuts.delete(k);
+      this.cuts.add(rename(k));
+    }
+    for (const [k, v] of [...this.links]) {
+      if (!k.split('\u0000').includes(from)) continue;
+      this.links.delete(k);
+      this.links.set(rename(k), v);
+    }
   }
 
   serverNames(): string[] {
@@ -139,13 +237,15 @@ export class InProcessNetwork {
     for (const other of peers) queueMicrotask(() => other.events?.onPeerDown?.(node.name));
   }
 
-  private count(from: string, kind: 'request' | 'broadcast', bytes: number): void {
+  private count(from: string, kind: 'request' | 'broadcast' | 'requestLost' | 'broadcastLost', bytes: number): void {
     let s = this.stats.get(from);
     if (!s) {
       s = { requests: 0, requestBytes: 0, broadcasts: 0, broadcastBytes: 0 };
       this.stats.set(from, s);
     }
-    if (kind === 'request') {
+    if (kind === 'requestLost') s.requestsLost = (s.requestsLost ?? 0) + 1;
+    else if (kind === 'broadcastLost') s.broadcastsLost = (s.broadcastsLost ?? 0) + 1;
+    else if (kind === 'request') {
       s.requests++;
       s.requestBytes += bytes;
     } else {
@@ -156,16 +256,26 @@ export class InProcessNetwork {
 
   /** @internal */
   async deliver(from: string, to: string, request: FederationRequest): Promise<FederationResponse> {
+    await this.whileRunning(from);
     if (!this.canReach(from, to)) throw new UnreachableError(to);
     const wire = JSON.stringify(request);
     this.count(from, 'request', wire.length);
-    await this.delay(from, to);
+    if (this.lost(from, to)) {
+      this.count(from, 'requestLost', wire.length);
+      // A lost request looks like a timeout to the sender; a short wait keeps retry loops honest.
+      await this.delay(from, to, wire.length);
+      throw new UnreachableError(to, `the request to ${to} was lost`);
+    }
+    await this.delay(from, to, wire.length);
+    await this.whileRunning(to);
     const target = this.nodes.get(to);
     if (!target?.handler || !this.canReach(from, to)) throw new UnreachableError(to);
     const response = await target.handler(from, JSON.parse(wire) as FederationRequest);
+    const reply = JSON.stringify(response);
+    await this.delay(to, from, reply.length, true);
     // The reply travels back over the same link: a cut in between loses it.
     if (!this.canReach(to, from)) throw new UnreachableError(to, `${to} answered but the reply was lost`);
-    return JSON.parse(JSON.stringify(response)) as FederationResponse;
+    return JSON.parse(reply) as FederationResponse;
   }
 
   /** @internal */
@@ -174,14 +284,37 @@ export class InProcessNetwork {
     for (const node of this.nodes.values()) {
       if (node.name === from || !node.rooms.has(message.room_id) || !this.canReach(from, node.name)) continue;
       this.count(from, 'broadcast', wire.length);
-      void this.delay(from, node.name).then(() => {
-        if (this.canReach(from, node.name)) node.events?.onBroadcast?.(from, JSON.parse(wire) as RoomBroadcast);
-      });
+      if (this.lost(from, node.name)) {
+        this.count(from, 'broadcastLost', wire.length);
+        continue;
+      }
+      void this.whileRunning(from)
+        .then(() => this.delay(from, node.name, wire.length))
+        .then(() => this.whileRunning(node.name))
+        .then(() => {
+          if (this.canReach(from, node.name)) node.events?.onBroadcast?.(from, JSON.parse(wire) as RoomBroadcast);
+        });
     }
   }
 
-  private delay(from: string, to: string): Promise<void> {
-    const ms = this.latency.get(`${from}\u0000${to}`) ?? 0;
+  /** Resolves at once, or when a paused node resumes. */
+  private whileRunning(name: string): Promise<void> {
+    return this.paused.get(name)?.resumed ?? Promise.resolve();
+  }
+
+  private lost(from: string, to: string): boolean {
+    const loss = this.links.get(`${from}\u0000${to}`)?.loss ?? 0;
+    return loss > 0 && this.random() < loss;
+  }
+
+  /** Latency + jitter + transmission time of `bytes` on the directed link from→to. */
+  private delay(from: string, to: string, bytes: number, reply = false): Promise<void> {
+    const l = this.links.get(`${from}\u0000${to}`);
+    if (!l) return Promise.resolve();
+    // A reply pays only the transmission time: the link's latency is charged once per round trip.
+    let ms = reply ? 0 : (l.latencyMs ?? 0);
+    if (!reply && l.jitterMs) ms += this.random() * l.jitterMs;
+    if (l.bandwidthKbps) ms += (bytes * 8) / l.bandwidthKbps;
     return ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve();
   }
 }
@@ -229,4 +362,13 @@ class InProcessTransport implements Transport {
     this.network.nodeStopped(this.node);
     this.node.handler = undefined as unknown as RequestHandler;
   }
+}
+
+/** A small deterministic [0, 1) generator (the default source when none is injected). */
+function lcg(seed: number): () => number {
+  let x = seed >>> 0;
+  return () => {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    return x / 2 ** 32;
+  };
 }
