@@ -5,6 +5,7 @@
  */
 import { IDBFactory } from 'fake-indexeddb';
 import { HomeserverClient } from '../server/client.ts';
+import type { Clock } from '../server/clock.ts';
 import { Homeserver, type HomeserverOptions } from '../server/homeserver.ts';
 import type { Logger } from '../server/log.ts';
 import { openNodeStore } from '../server/store/node.ts';
@@ -18,6 +19,53 @@ export interface ClusterServer {
   store: Store;
   /** The IndexedDB factory holding this server's database (survives crash/restart). */
   idb: IDBFactory;
+  /** The server's timers, which `pause` freezes. */
+  clock: PausableClock;
+}
+
+/**
+ * Real time, but timers that come due while the server is paused are held
+ * and fire on resume: a frozen tab's setTimeout does not run either.
+ */
+export class PausableClock implements Clock {
+  private paused = false;
+  private held: (() => void)[] = [];
+
+  now(): number {
+    return Date.now();
+  }
+
+  setTimeout(fn: () => void, ms: number): unknown {
+    const h: { timer?: ReturnType<typeof setTimeout>; cancelled: boolean } = { cancelled: false };
+    h.timer = setTimeout(() => {
+      if (h.cancelled) return;
+      if (this.paused) this.held.push(() => !h.cancelled && fn());
+      else fn();
+    }, ms);
+    return h;
+  }
+
+  clearTimeout(handle: unknown): void {
+    const h = handle as { timer?: ReturnType<typeof setTimeout>; cancelled: boolean } | undefined;
+    if (!h) return;
+    h.cancelled = true;
+    clearTimeout(h.timer);
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    const held = this.held;
+    this.held = [];
+    for (const fn of held) fn();
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
 }
 
 export interface ClusterOptions {
@@ -25,30 +73,81 @@ export interface ClusterOptions {
   log?: Logger;
   outbox?: HomeserverOptions['outbox'];
   limits?: HomeserverOptions['limits'];
+  /** [0, 1) source for link loss and jitter (seed it for reproducible runs). */
+  random?: () => number;
+  /** Called with every server once it is up (first start, restart, wipe). */
+  onStart?: (server: ClusterServer) => void;
 }
 
 export class Cluster {
-  readonly net = new InProcessNetwork();
+  readonly net: InProcessNetwork;
   readonly servers = new Map<string, ClusterServer>();
   /** Labels of crashed servers (kept in `servers` so their names and stores stay known). */
   private readonly crashed = new Set<string>();
+  /** Every server name a label has had, oldest first (a wipe gives it a new one). */
+  readonly names = new Map<string, string[]>();
 
-  constructor(private readonly opts: ClusterOptions = {}) {}
+  constructor(private readonly opts: ClusterOptions = {}) {
+    this.net = new InProcessNetwork(opts.random ? { random: opts.random } : {});
+  }
 
-  async add(label: string, idb: IDBFactory = new IDBFactory()): Promise<ClusterServer> {
+  async add(label: string, idb: IDBFactory = new IDBFactory(), replaces?: string): Promise<ClusterServer> {
     const store = await openNodeStore(`hearth-${label}`, { indexedDB: idb });
+    const clock = new PausableClock();
     const hs = await Homeserver.open({
       store,
-      transport: (name) => this.net.transport(name),
+      clock,
+      transport: (name) => {
+        // A wiped server takes its predecessor's place in the network (its cuts and link faults)
+        // before its transport starts, so it does not get a moment of connectivity it should not have.
+        if (replaces && replaces !== name) this.net.transferLinks(replaces, name);
+        return this.net.transport(name);
+      },
       antiEntropyMs: this.opts.antiEntropyMs ?? 0,
       outbox: this.opts.outbox ?? { baseBackoffMs: 50, maxBackoffMs: 1000 },
       ...(this.opts.log ? { log: this.opts.log } : {}),
       ...(this.opts.limits ? { limits: this.opts.limits } : {}),
     });
-    const server: ClusterServer = { label, hs, client: new HomeserverClient(hs), store, idb };
+    const server: ClusterServer = { label, hs, client: new HomeserverClient(hs), store, idb, clock };
     this.servers.set(label, server);
     this.crashed.delete(label);
+    const names = this.names.get(label) ?? [];
+    if (names[names.length - 1] !== hs.serverName) names.push(hs.serverName);
+    this.names.set(label, names);
+    this.opts.onStart?.(server);
     return server;
+  }
+
+  /**
+   * Freezes a server: deliveries to and from it wait, and its timers
+   * (outbox retries, anti-entropy) do not fire, until `resume`.
+   */
+  pause(label: string): void {
+    const s = this.get(label);
+    s.clock.pause();
+    this.net.pause(s.hs.serverName);
+  }
+
+  resume(label: string): void {
+    const s = this.get(label);
+    this.net.resume(s.hs.serverName);
+    s.clock.resume();
+  }
+
+  isPaused(label: string): boolean {
+    return this.servers.get(label)?.clock.isPaused ?? false;
+  }
+
+  /**
+   * Storage evicted: stops the server, throws its database away and starts
+   * a new, empty one in its place. The new server has a new identity (keys,
+   * hence name) — it is a different server to its peers.
+   */
+  async wipe(label: string): Promise<ClusterServer> {
+    const s = this.get(label);
+    if (this.isRunning(label)) await this.crash(label);
+    this.servers.delete(label);
+    return this.add(label, new IDBFactory(), s.hs.serverName);
   }
 
   get(label: string): ClusterServer {
@@ -65,6 +164,8 @@ export class Cluster {
   async crash(label: string): Promise<void> {
     const s = this.get(label);
     this.crashed.add(label);
+    // Release whatever waits on a paused server: a crash ends the freeze (its held timers are dropped).
+    if (s.clock.isPaused) this.net.resume(s.hs.serverName);
     await s.hs.stop();
     this.net.detach(s.hs.serverName);
   }
@@ -103,6 +204,11 @@ export class Cluster {
         else this.net.heal(a, b);
       }
     }
+  }
+
+  /** One-way cuts by label: every server in `from` loses its link to every server in `to`. */
+  cutOneWay(from: string[], to: string[]): void {
+    for (const a of from) for (const b of to) if (a !== b) this.net.cut(this.name(a), this.name(b), true);
   }
 
   async restart(label: string): Promise<ClusterServer> {

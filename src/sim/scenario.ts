@@ -10,6 +10,7 @@
 import { localpartError } from '../core/ids.ts';
 import { type JsonObject, type JsonValue, isJsonObject } from '../core/json.ts';
 import { DEFAULT_ROOM_VERSION, isSupportedRoomVersion } from '../core/room-versions/registry.ts';
+import { FAULT_KINDS, type FaultKind } from './chaos.ts';
 
 export class ScenarioError extends Error {
   override readonly name = 'ScenarioError';
@@ -78,10 +79,69 @@ export interface StateStep extends StepCommon {
   state_key: string;
   content: JsonObject;
 }
-export interface PartitionStep extends StepCommon {
-  do: 'partition';
-  /** Server labels; servers in different groups cannot reach each other, unlisted ones are isolated. */
-  groups: string[][];
+/** Either `groups` (symmetric) or `from`/`to` (one-way cuts: from cannot reach to). */
+export type PartitionStep = StepCommon & { do: 'partition' } & (
+    | {
+        /** Server labels; servers in different groups cannot reach each other, unlisted ones are isolated. */
+        groups: string[][];
+      }
+    | { from: string[]; to: string[] }
+  );
+export interface LinkStep extends StepCommon {
+  do: 'link';
+  a: string;
+  b: string;
+  latency_ms?: number;
+  jitter_ms?: number;
+  loss?: number;
+  bandwidth_kbps?: number;
+  /** Only a→b (default: both directions). */
+  one_way?: boolean;
+}
+export interface FlapStep extends StepCommon {
+  do: 'flap';
+  a: string;
+  b: string;
+  period_ms: number;
+  count: number;
+}
+export interface PauseStep extends StepCommon {
+  do: 'pause';
+  server: string;
+  ms: number;
+}
+export interface WipeStep extends StepCommon {
+  do: 'wipe';
+  server: string;
+}
+export type LoadKind = 'message' | 'state' | 'mixed';
+export const LOAD_KINDS: readonly LoadKind[] = ['message', 'state', 'mixed'];
+export interface LoadStep extends StepCommon {
+  do: 'load';
+  /** One user label or several (the senders take turns at random). */
+  as: string[];
+  room: string;
+  rate_per_s: number;
+  duration_ms: number;
+  kind: LoadKind;
+}
+export interface Workload {
+  room: string;
+  rate_per_s: number;
+  kind: LoadKind;
+  /** Senders (default: every user). */
+  as?: string[];
+}
+export interface ChaosStep extends StepCommon {
+  do: 'chaos';
+  seed: number;
+  duration_ms: number;
+  faults: FaultKind[];
+  workload: Workload;
+  /** Servers the faults may touch (default: all). */
+  servers?: string[];
+  /** The implied final converge's deadline (default 15000). */
+  converge_timeout_ms?: number;
 }
 export interface HealStep extends StepCommon {
   do: 'heal';
@@ -129,14 +189,31 @@ export type Step =
   | RestartStep
   | WaitStep
   | ConvergeStep
-  | ExpectStep;
+  | ExpectStep
+  | LinkStep
+  | FlapStep
+  | PauseStep
+  | WipeStep
+  | LoadStep
+  | ChaosStep;
 
 export type Action = Step['do'];
+
+/** Engine timing for the run (short values make chaos runs converge fast). */
+export interface Tuning {
+  /** Anti-entropy period (default 500). */
+  anti_entropy_ms?: number;
+  /** Outbox retry backoff cap (default 1000). */
+  outbox_max_backoff_ms?: number;
+  /** Metrics sampling period (default 100; 0 = no sampling). */
+  sample_ms?: number;
+}
 
 export interface Scenario {
   name: string;
   description?: string;
   room_version: string;
+  tuning?: Tuning;
   servers: string[];
   /** user label (the localpart) -> server label */
   users: Record<string, string>;
@@ -155,7 +232,13 @@ const FIELDS: Record<Action, { required: string[]; optional: string[] }> = {
   unban: { required: ['as', 'room', 'user'], optional: [] },
   send: { required: ['as', 'room', 'body'], optional: ['count'] },
   state: { required: ['as', 'room', 'type', 'state_key', 'content'], optional: [] },
-  partition: { required: ['groups'], optional: [] },
+  partition: { required: [], optional: ['groups', 'from', 'to'] },
+  link: { required: ['a', 'b'], optional: ['latency_ms', 'jitter_ms', 'loss', 'bandwidth_kbps', 'one_way'] },
+  flap: { required: ['a', 'b', 'period_ms', 'count'], optional: [] },
+  pause: { required: ['server', 'ms'], optional: [] },
+  wipe: { required: ['server'], optional: [] },
+  load: { required: ['as', 'room', 'rate_per_s', 'duration_ms', 'kind'], optional: [] },
+  chaos: { required: ['seed', 'duration_ms', 'faults', 'workload'], optional: ['servers', 'converge_timeout_ms'] },
   heal: { required: [], optional: [] },
   crash: { required: ['server'], optional: [] },
   restart: { required: ['server'], optional: [] },
@@ -166,7 +249,8 @@ const FIELDS: Record<Action, { required: string[]; optional: string[] }> = {
 
 export const ACTIONS = Object.keys(FIELDS) as Action[];
 
-const TOP_LEVEL = ['name', 'description', 'room_version', 'servers', 'users', 'steps'];
+const TOP_LEVEL = ['name', 'description', 'room_version', 'tuning', 'servers', 'users', 'steps'];
+const TUNING = ['anti_entropy_ms', 'outbox_max_backoff_ms', 'sample_ms'];
 
 const q = (v: unknown): string => JSON.stringify(v);
 
@@ -205,6 +289,18 @@ export function parseScenario(input: unknown): Scenario {
     throw new ScenarioError(`"room_version" ${q(roomVersion)} is not supported (10, 11, I.1)`);
   }
 
+  let tuning: Tuning | undefined;
+  if ('tuning' in obj) {
+    const t = obj.tuning;
+    if (!isJsonObject(t as JsonValue)) throw new ScenarioError(`"tuning" must be an object, got ${typeName(t)}`);
+    tuning = {};
+    for (const [k, v] of Object.entries(t as JsonObject)) {
+      if (!TUNING.includes(k)) throw new ScenarioError(`tuning: unknown field ${q(k)} (expected ${TUNING.join(', ')})`);
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new ScenarioError(`tuning.${k} must be a non-negative number, got ${typeName(v)}`);
+      tuning[k as keyof Tuning] = v;
+    }
+  }
+
   if (obj.servers === undefined) throw new ScenarioError('missing field "servers"');
   const servers = obj.servers;
   if (!Array.isArray(servers) || servers.length === 0) {
@@ -239,6 +335,7 @@ export function parseScenario(input: unknown): Scenario {
     name: obj.name,
     ...(typeof obj.description === 'string' ? { description: obj.description } : {}),
     room_version: roomVersion,
+    ...(tuning ? { tuning } : {}),
     servers: servers as string[],
     users,
     steps,
@@ -308,6 +405,20 @@ function parseStep(raw: unknown, i: number, ctx: Ctx): Step {
     return v as number;
   };
 
+  const userListOf = (v: JsonValue | undefined, k: string): string[] => {
+    const list = typeof v === 'string' ? [v] : v;
+    if (!Array.isArray(list) || list.length === 0) fail(`${q(k)} must be a user label or a non-empty array of them, got ${typeName(v)}`);
+    return (list as JsonValue[]).map((u) => {
+      if (typeof u !== 'string' || !(u in ctx.users)) fail(`${q(k)} names user ${q(u)}, which is not in users`);
+      return u as string;
+    });
+  };
+  const userList = (k: string): string[] => userListOf(s[k], k);
+  const loadKind = (v: JsonValue | undefined, k: string): LoadKind => {
+    if (typeof v !== 'string' || !LOAD_KINDS.includes(v as LoadKind)) fail(`${q(k)} must be one of ${LOAD_KINDS.join(', ')}, got ${typeName(v)}`);
+    return v as LoadKind;
+  };
+
   switch (act) {
     case 'createRoom': {
       const as = user('as');
@@ -345,6 +456,24 @@ function parseStep(raw: unknown, i: number, ctx: Ctx): Step {
       return { do: act, ...step, content: s.content as JsonObject, expect_error };
     }
     case 'partition': {
+      const labels = (k: string): string[] => {
+        const v = s[k];
+        if (!Array.isArray(v) || v.length === 0) fail(`${q(k)} must be a non-empty array of server labels, got ${typeName(v)}`);
+        return (v as JsonValue[]).map((m) => {
+          if (typeof m !== 'string' || !ctx.servers.has(m)) fail(`${q(k)} names server ${q(m)}, which is not in servers`);
+          return m as string;
+        });
+      };
+      if ('groups' in s) {
+        if ('from' in s || 'to' in s) fail('give either "groups" or "from" and "to", not both');
+      } else {
+        if (!('from' in s) || !('to' in s)) fail('missing field "groups" (or "from" and "to" for a one-way cut)');
+        const from = labels('from');
+        const to = labels('to');
+        const both = from.find((l) => to.includes(l));
+        if (both !== undefined) fail(`server ${q(both)} is in both "from" and "to"`);
+        return { do: act, from, to, expect_error };
+      }
       const g = s.groups;
       if (!Array.isArray(g)) fail(`"groups" must be an array of arrays of server labels, got ${typeName(g)}`);
       const seen = new Map<string, number>();
@@ -362,6 +491,72 @@ function parseStep(raw: unknown, i: number, ctx: Ctx): Step {
         });
       });
       return { do: act, groups, expect_error };
+    }
+    case 'link': {
+      const step: LinkStep = { do: act, a: server('a'), b: server('b'), expect_error };
+      if (step.a === step.b) fail('"a" and "b" must be different servers');
+      for (const k of ['latency_ms', 'jitter_ms', 'bandwidth_kbps'] as const) if (k in s) step[k] = number(k, 'non-negative number');
+      if ('loss' in s) {
+        const v = s.loss;
+        if (typeof v !== 'number' || !(v >= 0 && v <= 1)) fail(`"loss" must be a probability between 0 and 1, got ${typeName(v)}`);
+        step.loss = v as number;
+      }
+      if ('one_way' in s) {
+        if (typeof s.one_way !== 'boolean') fail(`"one_way" must be true or false, got ${typeName(s.one_way)}`);
+        step.one_way = s.one_way as boolean;
+      }
+      return step;
+    }
+    case 'flap': {
+      const a = server('a');
+      const b = server('b');
+      if (a === b) fail('"a" and "b" must be different servers');
+      return { do: act, a, b, period_ms: number('period_ms', 'positive number'), count: number('count', 'positive integer'), expect_error };
+    }
+    case 'pause':
+      return { do: act, server: server('server'), ms: number('ms', 'positive number'), expect_error };
+    case 'wipe':
+      return { do: act, server: server('server'), expect_error };
+    case 'load':
+      return {
+        do: act,
+        as: userList('as'),
+        room: room(),
+        rate_per_s: number('rate_per_s', 'positive number'),
+        duration_ms: number('duration_ms', 'positive number'),
+        kind: loadKind(s.kind, 'kind'),
+        expect_error,
+      };
+    case 'chaos': {
+      const seed = s.seed;
+      if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0) fail(`"seed" must be a non-negative integer, got ${typeName(seed)}`);
+      const faults = s.faults;
+      if (!Array.isArray(faults) || !faults.every((f) => typeof f === 'string' && (FAULT_KINDS as readonly string[]).includes(f))) {
+        fail(`"faults" must be an array of fault kinds (${FAULT_KINDS.join(', ')}), got ${typeName(faults)}`);
+      }
+      const w = s.workload;
+      if (!isJsonObject(w as JsonValue)) fail(`"workload" must be an object {room, rate_per_s, kind, as?}, got ${typeName(w)}`);
+      const wo = w as JsonObject;
+      for (const k of Object.keys(wo)) if (!['room', 'rate_per_s', 'kind', 'as'].includes(k)) fail(`workload: unknown field ${q(k)} (expected room, rate_per_s, kind, as)`);
+      if (typeof wo.room !== 'string' || !ctx.rooms.has(wo.room)) fail(`workload.room ${q(wo.room)} is not created by an earlier createRoom step`);
+      if (typeof wo.rate_per_s !== 'number' || !(wo.rate_per_s >= 0)) fail(`workload.rate_per_s must be a non-negative number, got ${typeName(wo.rate_per_s)}`);
+      const workload: Workload = { room: wo.room as string, rate_per_s: wo.rate_per_s as number, kind: loadKind(wo.kind, 'workload.kind') };
+      if ('as' in wo) workload.as = userListOf(wo.as, 'workload.as');
+      const step: ChaosStep = {
+        do: act,
+        seed: seed as number,
+        duration_ms: number('duration_ms', 'positive number'),
+        faults: faults as FaultKind[],
+        workload,
+        expect_error,
+      };
+      if ('servers' in s) {
+        const v = s.servers;
+        if (!Array.isArray(v) || !v.every((x) => typeof x === 'string' && ctx.servers.has(x))) fail(`"servers" must be an array of server labels, got ${typeName(v)}`);
+        step.servers = v as string[];
+      }
+      if ('converge_timeout_ms' in s) step.converge_timeout_ms = number('converge_timeout_ms', 'positive number');
+      return step;
     }
     case 'heal':
       return { do: act, expect_error };
