@@ -86,6 +86,8 @@ export class Cluster {
   private readonly crashed = new Set<string>();
   /** Every server name a label has had, oldest first (a wipe gives it a new one). */
   readonly names = new Map<string, string[]>();
+  /** Name of a server whose transport exists but whose Homeserver.open has not returned yet. */
+  private readonly starting = new Map<string, string>();
 
   constructor(private readonly opts: ClusterOptions = {}) {
     this.net = new InProcessNetwork(opts.random ? { random: opts.random } : {});
@@ -98,6 +100,7 @@ export class Cluster {
       store,
       clock,
       transport: (name) => {
+        this.starting.set(label, name);
         // A wiped server takes its predecessor's place in the network (its cuts and link faults)
         // before its transport starts, so it does not get a moment of connectivity it should not have.
         if (replaces && replaces !== name) this.net.transferLinks(replaces, name);
@@ -110,6 +113,7 @@ export class Cluster {
     });
     const server: ClusterServer = { label, hs, client: new HomeserverClient(hs), store, idb, clock };
     this.servers.set(label, server);
+    this.starting.delete(label);
     this.crashed.delete(label);
     const names = this.names.get(label) ?? [];
     if (names[names.length - 1] !== hs.serverName) names.push(hs.serverName);
@@ -146,7 +150,7 @@ export class Cluster {
   async wipe(label: string): Promise<ClusterServer> {
     const s = this.get(label);
     if (this.isRunning(label)) await this.crash(label);
-    this.servers.delete(label);
+    // The old entry stays until the new server replaces it: concurrent fault actions still find a name.
     return this.add(label, new IDBFactory(), s.hs.serverName);
   }
 
@@ -157,7 +161,7 @@ export class Cluster {
   }
 
   name(label: string): string {
-    return this.get(label).hs.serverName;
+    return this.starting.get(label) ?? this.get(label).hs.serverName;
   }
 
   /** Abrupt stop: the transport goes dark, nothing is flushed; the database survives. */
@@ -213,7 +217,6 @@ export class Cluster {
 
   async restart(label: string): Promise<ClusterServer> {
     const s = this.get(label);
-    this.servers.delete(label);
     return this.add(label, s.idb);
   }
 
