@@ -11,6 +11,7 @@ import type { ServerIdentity } from '../server/identity.ts';
 import { type Logger, consoleLogger } from '../server/log.ts';
 import { listIdbStores, openIdbStore } from '../server/store/idb-store.ts';
 import type { Transport } from '../server/transport/types.ts';
+import type { Libp2pTransport } from '../net/libp2p-transport.ts';
 import type { Update } from '../server/updates.ts';
 
 export const DB_PREFIX = 'hearth-hs-';
@@ -27,6 +28,18 @@ export interface StartResult {
   serverName: string;
   userId?: string;
   displayName?: string;
+}
+
+/** What the network panel shows; fields the transport cannot tell yet are left at their "unknown" values. */
+export interface NetworkStatus {
+  serverName: string;
+  relay: { state: 'none' | 'connecting' | 'connected' | 'failed'; addr?: string };
+  peers: { peer: string; rttMs?: number; blocked: boolean; link?: 'direct' | 'relayed' | 'none' }[];
+  /** Pending outbox entries per destination server. */
+  outbox: Record<string, number>;
+  offline: boolean;
+  /** False while the tab's homeserver has no network transport (it works alone). */
+  available: boolean;
 }
 
 export type TransportFactory = (identity: ServerIdentity, relays: readonly string[]) => Promise<Transport>;
@@ -57,6 +70,9 @@ export class HomeserverService {
   private client?: HomeserverClient;
   private dbName?: string;
   private readonly log: Logger = consoleLogger('hearth');
+  private relays: string[] = [];
+  private readonly blocked = new Set<string>();
+  private readonly rtts = new Map<string, number>();
 
   constructor(private readonly makeTransport: TransportFactory) {}
 
@@ -89,6 +105,8 @@ export class HomeserverService {
     });
     this.client = new HomeserverClient(this.hs);
     this.dbName = dbName;
+    this.relays = opts.relays ?? [];
+    this.startPinging();
     return this.whoami();
   }
 
@@ -215,5 +233,90 @@ export class HomeserverService {
   }
   network() {
     return this.c().network();
+  }
+  /** Stores a blob (an image to send) on this homeserver; returns its mxc:// URI. */
+  uploadMedia(bytes: Uint8Array, contentType: string) {
+    return this.c().uploadMedia(this.me(), bytes, contentType);
+  }
+  /** A blob by mxc:// URI, from this homeserver or any peer that has it. */
+  downloadMedia(uri: string) {
+    return this.c().downloadMedia(uri);
+  }
+  sendImage(roomId: string, image: { url: string; mimetype: string; size: number; width?: number; height?: number; alt: string }) {
+    return this.c().sendImage(this.me(), roomId, image);
+  }
+  /** The network panel's view: relay link, peers with link kind and round-trip time, outbox sizes. */
+  networkStatus(): NetworkStatus {
+    const n = this.c().network();
+    const t = this.libp2p();
+    if (!t) {
+      return { serverName: n.serverName, relay: { state: 'none' }, peers: n.peers.map((peer) => ({ peer, blocked: false })), outbox: n.outbox, offline: false, available: false };
+    }
+    const relayIds = this.relays.map((a) => a.split('/p2p/').pop() ?? '');
+    const conns = t.node.getConnections();
+    const relayUp = conns.some((c) => relayIds.includes(c.remotePeer.toString()));
+    const known = new Set([...n.peers, ...this.blocked]);
+    return {
+      serverName: n.serverName,
+      relay: { state: t.offline ? 'failed' : relayUp ? 'connected' : 'connecting', ...(this.relays[0] ? { addr: this.relays[0] } : {}) },
+      peers: [...known].sort().map((peer) => {
+        const pc = conns.filter((c) => c.remotePeer.toString() === peer);
+        const direct = pc.some((c) => !c.remoteAddr.toString().includes('/p2p-circuit'));
+        const rtt = this.rtts.get(peer);
+        return {
+          peer,
+          blocked: t.isBlocked(peer),
+          link: pc.length === 0 ? 'none' : direct ? 'direct' : 'relayed',
+          ...(rtt !== undefined ? { rttMs: rtt } : {}),
+        };
+      }),
+      outbox: n.outbox,
+      offline: t.offline,
+      available: true,
+    };
+  }
+  /** Partition control, enforced in the transport: no connection, stream or gossip with `peer`. */
+  block(peer: string): void {
+    this.requireLibp2p().block(peer);
+    this.blocked.add(peer);
+  }
+  unblock(peer: string): void {
+    this.requireLibp2p().unblock(peer);
+    this.blocked.delete(peer);
+  }
+  /** Partition control: cut this homeserver off from every peer (true) or reconnect (false). */
+  setOffline(offline: boolean): void {
+    this.requireLibp2p().setOffline(offline);
+  }
+
+  private libp2p(): Libp2pTransport | undefined {
+    const t = this.hs?.transport as Partial<Libp2pTransport> | undefined;
+    return t && typeof t.block === 'function' && t.node ? (t as Libp2pTransport) : undefined;
+  }
+
+  private requireLibp2p(): Libp2pTransport {
+    const t = this.libp2p();
+    if (!t) throw new Error('not available without a network');
+    return t;
+  }
+
+  /** Measures round-trip times to connected peers in the background (the panel reads the cache). */
+  private startPinging(): void {
+    const tick = async () => {
+      const t = this.libp2p();
+      if (t && !t.offline) {
+        for (const peer of t.reachablePeers()) {
+          const conn = t.node.getConnections().find((c) => c.remotePeer.toString() === peer);
+          if (!conn) continue;
+          try {
+            this.rtts.set(peer, Math.round(await t.node.services.ping.ping(conn.remotePeer, { signal: AbortSignal.timeout(5000) })));
+          } catch {
+            this.rtts.delete(peer);
+          }
+        }
+      }
+      setTimeout(() => void tick(), 5000);
+    };
+    setTimeout(() => void tick(), 1000);
   }
 }

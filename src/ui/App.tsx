@@ -1,13 +1,47 @@
-import { SUPPORTED_ROOM_VERSIONS } from '../core/room-versions/registry.ts';
+import { useEffect } from 'preact/hooks';
+import { Onboarding } from './components/Onboarding.tsx';
+import { Shell } from './components/Shell.tsx';
+import { Toast } from './components/Toast.tsx';
+import { TopBar } from './components/TopBar.tsx';
+import { boot } from './state/actions.ts';
+import { fatal, phase } from './state/store.ts';
 
 export function App() {
+  useEffect(() => {
+    void boot();
+  }, []);
+  const p = phase.value;
   return (
-    <main class="hearth">
-      <h1>Hearth</h1>
-      <p>
-        A Matrix homeserver that lives in this browser tab. Room versions supported by this build:{' '}
-        {SUPPORTED_ROOM_VERSIONS.join(', ')}.
-      </p>
-    </main>
+    <div class="app">
+      <a class="skip-link" href="#main">
+        Skip to content
+      </a>
+      <TopBar />
+      {p === 'starting' && (
+        <main class="center-page" id="main">
+          <p class="muted" role="status">
+            Starting your homeserver…
+          </p>
+        </main>
+      )}
+      {p === 'failed' && (
+        <main class="center-page" id="main">
+          <div class="card" role="alert">
+            <h2>The homeserver could not start</h2>
+            <p>{fatal.value}</p>
+            <button type="button" onClick={() => location.reload()}>
+              Try again
+            </button>
+          </div>
+        </main>
+      )}
+      {p === 'onboarding' && (
+        <main class="center-page" id="main">
+          <Onboarding />
+        </main>
+      )}
+      {p === 'ready' && <Shell />}
+      <Toast />
+    </div>
   );
 }

@@ -1,0 +1,90 @@
+import type { TimelineItem } from '../api.ts';
+import { nameOf, timeOf } from '../format.ts';
+import { Markdown } from '../markdown.tsx';
+import { openThread } from '../state/actions.ts';
+import { displayNames, presence } from '../state/store.ts';
+import { Avatar } from './Avatar.tsx';
+import { MessageActions } from './MessageActions.tsx';
+import { PresenceDot } from './PresenceDot.tsx';
+import { ReactionBar } from './ReactionBar.tsx';
+
+/** One timeline item: a message, a deleted message, or a state change notice. */
+export function EventTile(props: { item: TimelineItem; continuation: boolean; readers: string[]; inThread?: boolean }) {
+  const { item } = props;
+  const names = displayNames.value;
+  const sender = nameOf(item.sender, names);
+  if (item.kind === 'notice') {
+    return (
+      <div class="notice-row" data-event-id={item.event_id}>
+        <span class="notice-text">{item.notice ?? `${sender} changed the room`}</span>
+        <time class="ts" dateTime={new Date(item.ts).toISOString()}>
+          {timeOf(item.ts)}
+        </time>
+      </div>
+    );
+  }
+  return (
+    <article
+      class={props.continuation ? 'msg continuation' : 'msg'}
+      data-event-id={item.event_id}
+      aria-label={`${sender} at ${timeOf(item.ts)}`}
+    >
+      <div class="msg-gutter">
+        {!props.continuation && (
+          <span class="avatar-wrap">
+            <Avatar id={item.sender} name={sender} />
+            <PresenceDot presence={presence.value[item.sender]} />
+          </span>
+        )}
+      </div>
+      <div class="msg-main">
+        {!props.continuation && (
+          <div class="msg-head">
+            <span class="sender" title={item.sender}>
+              {sender}
+            </span>{' '}
+            <time class="ts" dateTime={new Date(item.ts).toISOString()}>
+              {timeOf(item.ts)}
+            </time>
+          </div>
+        )}
+        {item.replyTo && (
+          <blockquote class="reply-quote">
+            <span class="sender">{item.replyTo.sender ? nameOf(item.replyTo.sender, names) : 'Earlier message'}</span>{' '}
+            <span class="quote-body">
+              <Markdown text={item.replyTo.body ?? '…'} />
+            </span>
+          </blockquote>
+        )}
+        {item.kind === 'redacted' ? (
+          <p class="body deleted">Message deleted</p>
+        ) : item.kind === 'image' ? (
+          <p class="body">
+            <span aria-hidden="true">🖼 </span>
+            {item.body ?? 'image'} <span class="muted small-text">(images are not shown yet)</span>
+          </p>
+        ) : (
+          <p class="body">
+            <Markdown text={item.body ?? ''} />
+            {item.edited && <span class="edited"> (edited)</span>}
+          </p>
+        )}
+        <ReactionBar item={item} />
+        {item.thread && !props.inThread && (
+          <button type="button" class="link-button thread-link" onClick={() => openThread(item.event_id)}>
+            {item.thread.count} {item.thread.count === 1 ? 'reply' : 'replies'} in thread
+          </button>
+        )}
+        {props.readers.length > 0 && (
+          <div class="readers" title={`Seen by ${props.readers.map((r) => nameOf(r, names)).join(', ')}`}>
+            <span class="visually-hidden">Seen by {props.readers.map((r) => nameOf(r, names)).join(', ')}</span>
+            {props.readers.slice(0, 5).map((r) => (
+              <Avatar key={r} id={r} name={nameOf(r, names)} size="small" />
+            ))}
+          </div>
+        )}
+      </div>
+      <MessageActions item={item} {...(props.inThread ? { inThread: true } : {})} />
+    </article>
+  );
+}

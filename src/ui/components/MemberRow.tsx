@@ -1,0 +1,70 @@
+import type { Member } from '../api.ts';
+import { localpart } from '../format.ts';
+import { attempt, service } from '../state/actions.ts';
+import { currentRoomId, myUserId, powers, presence } from '../state/store.ts';
+import { Avatar } from './Avatar.tsx';
+import { PresenceDot } from './PresenceDot.tsx';
+
+function roleOf(level: number): string {
+  if (level >= 100) return 'Admin';
+  if (level >= 50) return 'Moderator';
+  return '';
+}
+
+/** A member with their power level and the moderation actions my power level allows. */
+export function MemberRow(props: { member: Member }) {
+  const m = props.member;
+  const p = powers.value;
+  const me = myUserId.value;
+  const roomId = currentRoomId.value!;
+  const outranks = p.mine > m.powerLevel;
+  const name = m.displayName ?? localpart(m.userId);
+  const canKick = m.userId !== me && outranks && p.mine >= p.kick && (m.membership === 'join' || m.membership === 'invite' || m.membership === 'knock');
+  const canBan = m.userId !== me && outranks && p.mine >= p.ban && m.membership !== 'ban';
+  const canUnban = m.membership === 'ban' && p.mine >= p.ban && p.mine >= p.kick;
+  const canAdmit = m.membership === 'knock' && p.mine >= p.invite;
+  return (
+    <li class="member">
+      <span class="avatar-wrap">
+        <Avatar id={m.userId} name={name} />
+        <PresenceDot presence={presence.value[m.userId]} />
+      </span>
+      <div class="member-text">
+        <span class="member-name">
+          {name}
+          {m.userId === me && <span class="muted"> (you)</span>}
+        </span>
+        <span class="muted small-text member-id" title={m.userId}>
+          {m.userId}
+        </span>
+        <span class="small-text">
+          Power level {m.powerLevel}
+          {roleOf(m.powerLevel) && ` · ${roleOf(m.powerLevel)}`}
+          {m.membership !== 'join' && ` · ${m.membership === 'ban' ? 'banned' : m.membership === 'invite' ? 'invited' : m.membership === 'knock' ? 'knocking' : m.membership}`}
+        </span>
+      </div>
+      <div class="member-actions">
+        {canAdmit && (
+          <button type="button" class="small" onClick={() => attempt('Could not invite', () => service().invite(roomId, m.userId))}>
+            Let in
+          </button>
+        )}
+        {canKick && (
+          <button type="button" class="small" aria-label={`Kick ${name}`} onClick={() => attempt('Could not kick', () => service().kick(roomId, m.userId))}>
+            Kick
+          </button>
+        )}
+        {canBan && (
+          <button type="button" class="small danger" aria-label={`Ban ${name}`} onClick={() => attempt('Could not ban', () => service().ban(roomId, m.userId))}>
+            Ban
+          </button>
+        )}
+        {canUnban && (
+          <button type="button" class="small" aria-label={`Unban ${name}`} onClick={() => attempt('Could not unban', () => service().unban(roomId, m.userId))}>
+            Unban
+          </button>
+        )}
+      </div>
+    </li>
+  );
+}

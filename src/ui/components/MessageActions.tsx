@@ -1,0 +1,59 @@
+import type { TimelineItem } from '../api.ts';
+import { openThread, react, redact } from '../state/actions.ts';
+import { editing, myUserId, powers, replyTo } from '../state/store.ts';
+
+export const QUICK_REACTIONS = ['👍', '❤️', '😄', '🎉'];
+
+/** The per-message toolbar: visible on hover and keyboard focus. */
+export function MessageActions(props: { item: TimelineItem; inThread?: boolean }) {
+  const { item } = props;
+  const mine = item.sender === myUserId.value;
+  const canDelete = mine || powers.value.mine >= powers.value.redact;
+  if (item.kind === 'redacted' || item.kind === 'notice') return null;
+  const focusComposer = () => document.getElementById(props.inThread ? 'thread-composer' : 'composer')?.focus();
+  return (
+    <div class="msg-actions" role="toolbar" aria-label="Message actions">
+      {QUICK_REACTIONS.map((k) => (
+        <button key={k} type="button" class="icon" aria-label={`React ${k}`} onClick={() => react(item.event_id, k)}>
+          {k}
+        </button>
+      ))}
+      {!props.inThread && (
+        <>
+          <button
+            type="button"
+            class="small"
+            onClick={() => {
+              replyTo.value = item;
+              editing.value = null;
+              focusComposer();
+            }}
+          >
+            Reply
+          </button>
+          <button type="button" class="small" onClick={() => openThread(item.event_id)}>
+            Thread
+          </button>
+        </>
+      )}
+      {mine && item.kind === 'message' && (
+        <button
+          type="button"
+          class="small"
+          onClick={() => {
+            editing.value = item;
+            replyTo.value = null;
+            focusComposer();
+          }}
+        >
+          Edit
+        </button>
+      )}
+      {canDelete && (
+        <button type="button" class="small danger" onClick={() => redact(item.event_id)}>
+          Delete
+        </button>
+      )}
+    </div>
+  );
+}

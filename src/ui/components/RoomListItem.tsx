@@ -1,0 +1,36 @@
+import type { RoomSummary } from '../api.ts';
+import { localpart } from '../format.ts';
+import { openRoom } from '../state/actions.ts';
+import { currentRoomId } from '../state/store.ts';
+import { Avatar } from './Avatar.tsx';
+
+/** One joined room: a button named by the room's name, with unread count and last message. */
+export function RoomListItem(props: { room: RoomSummary }) {
+  const r = props.room;
+  const active = currentRoomId.value === r.roomId;
+  const last = r.lastMessage;
+  return (
+    <li class={active ? 'room-item active' : 'room-item'}>
+      <Avatar id={r.roomId} name={r.name} />
+      <div class="room-text">
+        <button
+          type="button"
+          class="room-link"
+          aria-current={active ? 'page' : undefined}
+          aria-describedby={`room-desc-${r.roomId}`}
+          onClick={() => openRoom(r.roomId)}
+        >
+          {r.name}
+        </button>
+        <span class="last" id={`room-desc-${r.roomId}`}>
+          {last ? `${localpart(last.sender)}: ${last.body}` : (r.topic ?? '')}
+        </span>
+      </div>
+      {r.unread > 0 && (
+        <span class="unread" role="status" aria-label={`${r.unread} unread`}>
+          {r.unread}
+        </span>
+      )}
+    </li>
+  );
+}

@@ -1,0 +1,25 @@
+import { sidePanel, threadRoot, timeline } from '../state/store.ts';
+import { Composer } from './Composer.tsx';
+import { ItemList } from './Timeline.tsx';
+
+/** A thread: its root and the messages in it, with a composer that posts into it. */
+export function ThreadPanel() {
+  const root = threadRoot.value;
+  if (!root) return null;
+  const rootItem = timeline.value.find((i) => i.event_id === root);
+  const items = timeline.value.filter((i) => i.inThread === root);
+  return (
+    <aside class="side-panel" aria-labelledby="thread-title">
+      <header class="panel-head">
+        <h2 id="thread-title">Thread</h2>
+        <button type="button" class="icon" aria-label="Close thread" onClick={() => (sidePanel.value = 'none')}>
+          ✕
+        </button>
+      </header>
+      <div class="thread-log" role="log" aria-label="Thread">
+        <ItemList items={rootItem ? [rootItem, ...items] : items} inThread />
+      </div>
+      <Composer thread={root} />
+    </aside>
+  );
+}

@@ -1,0 +1,93 @@
+import { useEffect, useLayoutEffect, useRef } from 'preact/hooks';
+import type { TimelineItem } from '../api.ts';
+import { dayKey, dayLabel } from '../format.ts';
+import { loadOlder, markRead } from '../state/actions.ts';
+import { currentRoomId, myUserId, receipts, timeline, timelineHasMore } from '../state/store.ts';
+import { EventTile } from './EventTile.tsx';
+
+/** Readers per event: who has a read receipt on it (not me). */
+function readersByEvent(r: Record<string, string>, me: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const [user, ev] of Object.entries(r)) {
+    if (user === me) continue;
+    out.set(ev, [...(out.get(ev) ?? []), user]);
+  }
+  return out;
+}
+
+/** A list of items with day separators and sender grouping. */
+export function ItemList(props: { items: TimelineItem[]; inThread?: boolean }) {
+  const readers = readersByEvent(receipts.value, myUserId.value);
+  const rows = [];
+  let prev: TimelineItem | undefined;
+  for (const item of props.items) {
+    if (!prev || dayKey(prev.ts) !== dayKey(item.ts)) {
+      rows.push(
+        <div key={`day-${item.event_id}`} class="day-sep">
+          <span>{dayLabel(item.ts)}</span>
+        </div>,
+      );
+      prev = undefined;
+    }
+    const continuation =
+      !!prev && prev.kind !== 'notice' && item.kind !== 'notice' && prev.sender === item.sender && item.ts - prev.ts < 300_000;
+    rows.push(
+      <EventTile
+        key={item.event_id}
+        item={item}
+        continuation={continuation && !item.replyTo}
+        readers={readers.get(item.event_id) ?? []}
+        {...(props.inThread ? { inThread: true } : {})}
+      />,
+    );
+    prev = item;
+  }
+  return <>{rows}</>;
+}
+
+export function Timeline() {
+  const ref = useRef<HTMLDivElement>(null);
+  const stick = useRef(true);
+  const items = timeline.value.filter((i) => !i.inThread);
+
+  // Keep the view pinned to the bottom while the reader is there.
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (el && stick.current) el.scrollTop = el.scrollHeight;
+  });
+  useEffect(() => {
+    stick.current = true;
+  }, [currentRoomId.value]);
+  useEffect(() => {
+    const onVisible = () => markRead();
+    document.addEventListener('visibilitychange', onVisible);
+    return () => document.removeEventListener('visibilitychange', onVisible);
+  }, []);
+
+  return (
+    <div
+      ref={ref}
+      class="timeline"
+      role="log"
+      aria-label="Timeline"
+      aria-live="polite"
+      // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable log must be reachable by keyboard
+      tabIndex={0}
+      onScroll={(e) => {
+        const el = e.currentTarget;
+        stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+        if (el.scrollTop < 40 && timelineHasMore.value) loadOlder();
+      }}
+    >
+      {timelineHasMore.value && (
+        <p class="muted small-text center">
+          <button type="button" class="link-button" onClick={loadOlder}>
+            Load older messages
+          </button>
+        </p>
+      )}
+      {items.length === 0 && <p class="muted center">No messages yet. Say hello.</p>}
+      <ItemList items={items} />
+    </div>
+  );
+}

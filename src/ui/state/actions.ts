@@ -1,0 +1,422 @@
+/**
+ * Everything that changes the UI's state: start-up, loading a room, the
+ * worker's live updates and the user's actions. Reloads after updates are
+ * coalesced so a burst of events costs one round trip per read model.
+ */
+import { batch } from '@preact/signals';
+import { type Api, type TimelineItem, type Update, connectWorker, errorText, subscribe } from '../api.ts';
+import {
+  currentRoomId,
+  dialog,
+  editing,
+  fatal,
+  members,
+  network,
+  notice,
+  otherHomeservers,
+  pendingChat,
+  phase,
+  presence,
+  receipts,
+  replyTo,
+  roomState,
+  rooms,
+  session,
+  sidePanel,
+  threadRoot,
+  timeline,
+  timelineHasMore,
+  timelineLimit,
+  typing,
+} from './store.ts';
+
+const DB_KEY = 'hearth.dbName';
+let api: Api | undefined;
+
+export function service(): Api {
+  if (!api) throw new Error('the homeserver worker is not started');
+  return api;
+}
+
+/** Shows a short message; errors stay until dismissed or replaced. */
+export function say(text: string, error = false): void {
+  notice.value = { text, error };
+  if (!error) {
+    setTimeout(() => {
+      if (notice.value?.text === text) notice.value = null;
+    }, 4000);
+  }
+}
+
+/** Runs a user action, reporting failures instead of throwing. Returns whether it succeeded. */
+export async function attempt(what: string, fn: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await fn();
+    return true;
+  } catch (err) {
+    say(`${what}: ${errorText(err)}`, true);
+    return false;
+  }
+}
+
+// ---- start-up -----------------------------------------------------------------
+
+/** The relay the server that served this page runs (npm start serves /hearth-config.json). */
+async function relayAddresses(): Promise<string[]> {
+  try {
+    const res = await fetch('/hearth-config.json', { cache: 'no-store' });
+    if (!res.ok) return [];
+    const cfg = (await res.json()) as { relays?: unknown };
+    return Array.isArray(cfg.relays) ? cfg.relays.filter((r): r is string => typeof r === 'string') : [];
+  } catch {
+    return []; // no relay: the homeserver works alone until one is configured
+  }
+}
+
+export async function boot(): Promise<void> {
+  try {
+    api = connectWorker();
+    const wanted = sessionStorage.getItem(DB_KEY) ?? undefined;
+    const relays = await relayAddresses();
+    const started = await api.start({ ...(wanted ? { dbName: wanted } : {}), relays });
+    sessionStorage.setItem(DB_KEY, started.dbName);
+    session.value = started;
+    void navigator.storage?.persist?.().catch(() => false);
+    await subscribe(api, onUpdate);
+    otherHomeservers.value = (await api.listHomeservers()).filter((h) => h.dbName !== started.dbName);
+    readRoute();
+    window.addEventListener('hashchange', readRoute);
+    if (started.userId) await enterApp();
+    else phase.value = 'onboarding';
+  } catch (err) {
+    fatal.value = errorText(err);
+    phase.value = 'failed';
+  }
+}
+
+/** Switches this tab to another (unlocked) homeserver database: reloads the page on it. */
+export function openHomeserver(dbName: string): void {
+  sessionStorage.setItem(DB_KEY, dbName);
+  location.reload();
+}
+
+export async function register(username: string, displayName: string): Promise<boolean> {
+  const ok = await attempt('Could not create your account', async () => {
+    await service().register(username, displayName);
+    session.value = await service().whoami();
+  });
+  if (ok) await enterApp();
+  return ok;
+}
+
+async function enterApp(): Promise<void> {
+  phase.value = 'ready';
+  void service()
+    .setPresence('online')
+    .catch(() => undefined);
+  await Promise.all([loadRooms(), loadNetwork()]);
+  if (currentRoomId.value) await loadRoom();
+}
+
+// ---- routing: #/room/<id>, #/chat/<user id> -------------------------------
+
+function readRoute(): void {
+  const hash = decodeURIComponent(location.hash.slice(1));
+  const room = /^\/room\/(!.+)$/.exec(hash);
+  const chat = /^\/chat\/(@[^:]+:.+)$/.exec(hash);
+  if (room?.[1] && room[1] !== currentRoomId.value) {
+    currentRoomId.value = room[1];
+    if (phase.value === 'ready') void loadRoom();
+  } else if (chat?.[1]) {
+    pendingChat.value = chat[1];
+  } else if (!room && currentRoomId.value && hash === '') {
+    currentRoomId.value = null;
+  }
+}
+
+export function openRoom(roomId: string | null): void {
+  if (roomId === currentRoomId.value) return;
+  batch(() => {
+    currentRoomId.value = roomId;
+    replyTo.value = null;
+    editing.value = null;
+    threadRoot.value = null;
+    if (sidePanel.value === 'thread') sidePanel.value = 'none';
+    timeline.value = [];
+    members.value = [];
+    roomState.value = {};
+    typing.value = [];
+    receipts.value = {};
+    timelineLimit.value = 100;
+  });
+  history.replaceState(null, '', roomId ? `#/room/${encodeURIComponent(roomId)}` : '#');
+  if (roomId) void loadRoom();
+}
+
+// ---- read models -----------------------------------------------------------------
+
+export async function loadRooms(): Promise<void> {
+  try {
+    rooms.value = await service().rooms();
+  } catch {
+    // no account yet
+  }
+}
+
+export async function loadNetwork(): Promise<void> {
+  try {
+    network.value = await service().networkStatus();
+  } catch {
+    network.value = null;
+  }
+}
+
+async function loadTimeline(roomId: string): Promise<void> {
+  const t = await service().timeline(roomId, timelineLimit.value);
+  if (currentRoomId.value !== roomId) return;
+  batch(() => {
+    timeline.value = t.items;
+    timelineHasMore.value = t.hasMore;
+  });
+}
+
+async function loadRoomMeta(roomId: string): Promise<void> {
+  const [m, s, t, r] = await Promise.all([
+    service().members(roomId),
+    service().state(roomId),
+    service().typing(roomId),
+    service().receipts(roomId),
+  ]);
+  if (currentRoomId.value !== roomId) return;
+  batch(() => {
+    members.value = m;
+    roomState.value = s;
+    typing.value = t;
+    receipts.value = r;
+  });
+  const p: Record<string, string> = { ...presence.value };
+  for (const mm of m) if (mm.membership === 'join' && !(mm.userId in p)) p[mm.userId] = await service().presence(mm.userId);
+  presence.value = p;
+}
+
+export async function loadRoom(): Promise<void> {
+  const roomId = currentRoomId.value;
+  if (!roomId) return;
+  const summary = rooms.value.find((r) => r.roomId === roomId);
+  if (summary && summary.membership !== 'join') return;
+  try {
+    await Promise.all([loadTimeline(roomId), loadRoomMeta(roomId)]);
+    markRead();
+  } catch (err) {
+    // a room we are invited to but have no DAG for, or not a room at all
+    if (!summary) say(`Cannot open ${roomId}: ${errorText(err)}`, true);
+  }
+}
+
+export function loadOlder(): void {
+  if (!timelineHasMore.value) return;
+  timelineLimit.value += 100;
+  const roomId = currentRoomId.value;
+  if (roomId) void loadTimeline(roomId);
+}
+
+/** Sends a read receipt for the newest event of the open room, if it is not read yet. */
+export function markRead(): void {
+  const roomId = currentRoomId.value;
+  const me = session.value?.userId;
+  const last = timeline.value.filter((i) => !i.inThread).at(-1);
+  if (!roomId || !me || !last || document.visibilityState !== 'visible') return;
+  if (receipts.value[me] === last.event_id) return;
+  receipts.value = { ...receipts.value, [me]: last.event_id };
+  void service()
+    .sendReceipt(roomId, last.event_id)
+    .catch(() => undefined);
+}
+
+// ---- live updates ------------------------------------------------------------------
+
+const dirty = new Set<'rooms' | 'timeline' | 'meta' | 'network' | 'receipts'>();
+let flushTimer: ReturnType<typeof setTimeout> | undefined;
+/** Listeners for the event-graph view (it reloads the DAG of its room). */
+export const roomEventListeners = new Set<(roomId: string) => void>();
+
+function mark(...what: ('rooms' | 'timeline' | 'meta' | 'network' | 'receipts')[]): void {
+  for (const w of what) dirty.add(w);
+  if (flushTimer === undefined) flushTimer = setTimeout(flush, 30);
+}
+
+async function flush(): Promise<void> {
+  flushTimer = undefined;
+  const what = new Set(dirty);
+  dirty.clear();
+  const roomId = currentRoomId.value;
+  const jobs: Promise<unknown>[] = [];
+  if (what.has('rooms')) jobs.push(loadRooms());
+  if (what.has('network')) jobs.push(loadNetwork());
+  if (roomId && what.has('timeline')) jobs.push(loadTimeline(roomId).then(markRead));
+  if (roomId && what.has('meta')) jobs.push(loadRoomMeta(roomId));
+  else if (roomId && what.has('receipts')) {
+    jobs.push(
+      service()
+        .receipts(roomId)
+        .then((r) => {
+          if (currentRoomId.value === roomId) receipts.value = r;
+        }),
+    );
+  }
+  await Promise.allSettled(jobs);
+}
+
+function onUpdate(u: Update): void {
+  if (phase.value !== 'ready') return;
+  const current = currentRoomId.value;
+  switch (u.kind) {
+    case 'event':
+      mark('rooms', 'network');
+      if (u.roomId === current) mark('timeline', 'meta');
+      for (const l of roomEventListeners) l(u.roomId);
+      break;
+    case 'room':
+      mark('rooms');
+      if (u.roomId === current) mark('timeline', 'meta');
+      break;
+    case 'invite':
+      mark('rooms');
+      break;
+    case 'typing':
+      if (u.roomId === current) typing.value = u.userIds;
+      break;
+    case 'receipt':
+      mark('rooms');
+      if (u.roomId === current) mark('receipts');
+      break;
+    case 'presence':
+      presence.value = { ...presence.value, [u.userId]: u.presence };
+      break;
+    case 'network':
+      mark('network', 'rooms');
+      break;
+  }
+}
+
+// ---- user actions -----------------------------------------------------------------
+
+export async function createRoom(opts: {
+  name: string;
+  topic: string;
+  isPublic: boolean;
+  roomVersion: string;
+}): Promise<boolean> {
+  let roomId = '';
+  const ok = await attempt('Could not create the room', async () => {
+    roomId = await service().createRoom({
+      name: opts.name,
+      ...(opts.topic ? { topic: opts.topic } : {}),
+      preset: opts.isPublic ? 'public_chat' : 'private_chat',
+      roomVersion: opts.roomVersion,
+    });
+  });
+  if (ok) {
+    await loadRooms();
+    openRoom(roomId);
+  }
+  return ok;
+}
+
+/** Opens the existing DM with `userId` or creates one and invites them. */
+export async function startChat(userId: string): Promise<boolean> {
+  const me = session.value?.userId;
+  if (userId === me) {
+    say('That is your own user ID: share it with someone else.', true);
+    return false;
+  }
+  for (const r of rooms.value.filter((x) => x.isDirect && x.membership === 'join')) {
+    const m = await service().members(r.roomId);
+    if (m.some((x) => x.userId === userId && (x.membership === 'join' || x.membership === 'invite'))) {
+      openRoom(r.roomId);
+      return true;
+    }
+  }
+  let roomId = '';
+  const ok = await attempt(`Could not start a chat with ${userId}`, async () => {
+    roomId = await service().createRoom({ isDirect: true, invite: [userId] });
+  });
+  if (ok) {
+    await loadRooms();
+    openRoom(roomId);
+  }
+  return ok;
+}
+
+export async function acceptInvite(roomId: string): Promise<void> {
+  if (await attempt('Could not join', () => service().join(roomId))) {
+    await loadRooms();
+    openRoom(roomId);
+    await loadRoom();
+  }
+}
+
+export async function declineInvite(roomId: string): Promise<void> {
+  if (await attempt('Could not decline', () => service().leave(roomId))) await loadRooms();
+}
+
+export async function leaveRoom(roomId: string): Promise<void> {
+  if (await attempt('Could not leave', () => service().leave(roomId))) {
+    openRoom(null);
+    await loadRooms();
+  }
+}
+
+/** Sends to the open room: the main timeline (with the pending reply, if any) or a thread. */
+export async function sendMessage(body: string, thread?: string): Promise<boolean> {
+  const roomId = currentRoomId.value;
+  if (!roomId) return false;
+  const reply = thread ? undefined : replyTo.value?.event_id;
+  const ok = await attempt('Could not send', () =>
+    service().sendMessage(roomId, body, { ...(reply ? { replyTo: reply } : {}), ...(thread ? { threadRoot: thread } : {}) }),
+  );
+  if (ok && !thread) replyTo.value = null;
+  return ok;
+}
+
+export function openThread(rootId: string): void {
+  threadRoot.value = rootId;
+  sidePanel.value = 'thread';
+}
+
+export async function editMessage(item: TimelineItem, body: string): Promise<boolean> {
+  const roomId = currentRoomId.value;
+  if (!roomId) return false;
+  const ok = await attempt('Could not edit', () => service().edit(roomId, item.event_id, body));
+  if (ok) editing.value = null;
+  return ok;
+}
+
+export async function react(eventId: string, key: string): Promise<void> {
+  const roomId = currentRoomId.value;
+  if (roomId) await attempt('Could not react', () => service().react(roomId, eventId, key));
+}
+
+export async function redact(eventId: string): Promise<void> {
+  const roomId = currentRoomId.value;
+  if (roomId) await attempt('Could not delete', () => service().redact(roomId, eventId));
+}
+
+let typingSent = false;
+let typingTimer: ReturnType<typeof setTimeout> | undefined;
+/** Tells the room we are typing (at most one call per state change; stops after 5 s idle). */
+export function setTyping(now: boolean): void {
+  const roomId = currentRoomId.value;
+  if (!roomId) return;
+  clearTimeout(typingTimer);
+  if (now) typingTimer = setTimeout(() => setTyping(false), 5000);
+  if (now === typingSent) return;
+  typingSent = now;
+  void service()
+    .setTyping(roomId, now)
+    .catch(() => undefined);
+}
+
+export function closeDialog(): void {
+  dialog.value = 'none';
+}

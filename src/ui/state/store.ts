@@ -1,0 +1,69 @@
+/**
+ * The UI's state as signals. Components read these; only the functions in
+ * actions.ts write them (from user actions and the worker's live updates).
+ */
+import { computed, signal } from '@preact/signals';
+import type { Member, NetworkStatus, RoomState, RoomSummary, StartResult, TimelineItem } from '../api.ts';
+
+export type Phase = 'starting' | 'onboarding' | 'ready' | 'failed';
+export type SidePanel = 'none' | 'members' | 'thread' | 'network';
+
+export const phase = signal<Phase>('starting');
+export const fatal = signal<string | null>(null);
+export const session = signal<StartResult | null>(null);
+export const otherHomeservers = signal<{ dbName: string; inUse: boolean }[]>([]);
+
+export const rooms = signal<RoomSummary[]>([]);
+export const currentRoomId = signal<string | null>(null);
+export const timeline = signal<TimelineItem[]>([]);
+export const timelineHasMore = signal(false);
+export const timelineLimit = signal(100);
+export const members = signal<Member[]>([]);
+export const roomState = signal<RoomState>({});
+export const typing = signal<string[]>([]);
+export const receipts = signal<Record<string, string>>({});
+export const presence = signal<Record<string, string>>({});
+export const network = signal<NetworkStatus | null>(null);
+
+export const sidePanel = signal<SidePanel>('none');
+export const threadRoot = signal<string | null>(null);
+export const replyTo = signal<TimelineItem | null>(null);
+export const editing = signal<TimelineItem | null>(null);
+export const dialog = signal<'none' | 'create' | 'invite' | 'settings' | 'join' | 'explore' | 'dm' | 'graph'>('none');
+export const notice = signal<{ text: string; error: boolean } | null>(null);
+/** A user ID from a shared `#/chat/@user:server` link, waiting for one click. */
+export const pendingChat = signal<string | null>(null);
+
+export const myUserId = computed(() => session.value?.userId ?? '');
+export const currentRoom = computed(() => rooms.value.find((r) => r.roomId === currentRoomId.value) ?? null);
+export const joinedRooms = computed(() => rooms.value.filter((r) => r.membership === 'join' && !r.isDirect));
+export const directRooms = computed(() => rooms.value.filter((r) => r.membership === 'join' && r.isDirect));
+export const invites = computed(() => rooms.value.filter((r) => r.membership === 'invite'));
+export const knocks = computed(() => rooms.value.filter((r) => r.membership === 'knock'));
+
+/** Display names from the current room's member events. */
+export const displayNames = computed(() => {
+  const out = new Map<string, string>();
+  for (const m of members.value) if (m.displayName) out.set(m.userId, m.displayName);
+  const me = session.value;
+  if (me?.userId && me.displayName && !out.has(me.userId)) out.set(me.userId, me.displayName);
+  return out;
+});
+
+/** Power levels in the current room: mine and the thresholds the UI needs to decide what to offer. */
+export const powers = computed(() => {
+  const pl = (roomState.value['m.room.power_levels']?.[''] ?? {}) as Record<string, unknown>;
+  const num = (v: unknown, d: number) => (typeof v === 'number' ? v : d);
+  const events = (pl.events ?? {}) as Record<string, unknown>;
+  const me = members.value.find((m) => m.userId === myUserId.value);
+  const state = num(pl.state_default, 50);
+  return {
+    mine: me?.powerLevel ?? 0,
+    invite: num(pl.invite, 0),
+    kick: num(pl.kick, 50),
+    ban: num(pl.ban, 50),
+    redact: num(pl.redact, 50),
+    state,
+    event: (type: string) => num(events[type], state),
+  };
+});
