@@ -1,7 +1,9 @@
 /**
  * `npm run bench [-- --json] [-- --no-browser]`: benchmarks of the protocol
  * core, the store and the engine, in Node and (unless --no-browser) in a
- * Chromium worker on real IndexedDB. Prints a table (or JSON) and writes
+ * Chromium worker on real IndexedDB; the network over real libp2p on
+ * 127.0.0.1 (Node homeservers through a relay and over TCP; unless
+ * --no-browser, two app tabs through the relay). Prints a table (or JSON) and writes
  * bench/results/latest.json. Targets are in docs/benchmarks.md; they are
  * measured here, never asserted in tests.
  */
@@ -13,8 +15,10 @@ import { openNodeStore } from '../src/server/store/node.ts';
 import { benchBrowser } from './browser.ts';
 import { type BenchResult, benchCore } from './core.ts';
 import { benchIngest, benchPartitionHeal } from './engine.ts';
+import { benchLibp2pHeal, benchRelayedBackfill } from './net.ts';
 import { benchStateRes } from './state-res.ts';
 import { benchStoreWrites } from './store.ts';
+import { benchTabLatency } from './tabs.ts';
 
 const json = process.argv.includes('--json');
 const withBrowser = !process.argv.includes('--no-browser');
@@ -48,7 +52,55 @@ async function main(): Promise<void> {
   const heal = await benchPartitionHeal(openFake, 1000);
   results.push({ name: 'convergence after heal, 1,000 events per side, in-process', value: heal, unit: 'ms', detail: 'target < 2,000 ms' });
 
+  try {
+    const bf = await benchRelayedBackfill();
+    results.push({
+      name: 'backfill ~1 MiB over a relayed libp2p stream, Node',
+      value: bf.mibPerSecond,
+      unit: 'MiB/s',
+      detail: `${bf.events} events, ${(bf.historyBytes / 1048576).toFixed(2)} MiB in ${bf.backfillMs.toFixed(0)} ms after a ${bf.joinMs.toFixed(0)} ms join (${(bf.wireBytes / 1048576).toFixed(2)} MiB of responses; verify+auth+persist included)${bf.relayedOnly ? '' : ' — NOT relayed-only'}`,
+    });
+  } catch (err) {
+    results.push({ name: 'backfill over a relayed libp2p stream', value: Number.NaN, unit: '', detail: `failed: ${(err as Error).message}` });
+  }
+  try {
+    const h = await benchLibp2pHeal();
+    results.push({
+      name: 'convergence after heal, 3 servers over libp2p TCP',
+      value: h.convergeMs,
+      unit: 'ms',
+      detail: `${h.perSide} messages per side, ${h.events} events after unblock`,
+    });
+  } catch (err) {
+    results.push({ name: 'convergence after heal over libp2p', value: Number.NaN, unit: '', detail: `failed: ${(err as Error).message}` });
+  }
+
   if (withBrowser) {
+    try {
+      const t = await benchTabLatency();
+      results.push({
+        name: 'tab-to-tab message latency via relay, p50',
+        value: t.p50,
+        unit: 'ms',
+        detail: `${t.samples} messages, Enter in A → text in B's Timeline; A's own echo p50 ${t.echoP50.toFixed(0)} ms`,
+      });
+      results.push({ name: 'tab-to-tab message latency via relay, p95', value: t.p95, unit: 'ms' });
+      results.push({
+        name: 'returning person: navigation to usable composer',
+        value: t.pageToUsableMs,
+        unit: 'ms',
+        detail: `median of ${t.pageToUsableRuns.length}; composer ${t.composerAtMs.toFixed(0)} ms, relay connected ${t.relayAtMs.toFixed(0)} ms after navigation start; peer back ${t.pageToPeerMs.toFixed(0)} ms (target < 1,500 ms)`,
+      });
+      results.push({
+        name: 'initial JS, gzip',
+        value: t.initialJsGzipBytes,
+        unit: 'B',
+        detail: `${t.initialJsFiles.length} file(s) from index.html; worker script ${Math.round(t.workerJsGzipBytes / 1024)} KiB gzip beside it, lazy chunks ${Math.round(t.lazyJsGzipBytes / 1024)} KiB (target < 300 KB)`,
+      });
+    } catch (err) {
+      results.push({ name: 'app tabs through the relay', value: Number.NaN, unit: '', detail: `failed: ${(err as Error).message.split('\n')[0]}` });
+    }
+
     const b = await benchBrowser();
     if (b.ok && b.ingest && b.store && b.rawVerify) {
       const bLimit = Math.min(b.rawVerify, b.store.batched100);
@@ -80,7 +132,7 @@ async function main(): Promise<void> {
   console.log(`Hearth benchmarks — ${report.date} — ${report.machine}\n`);
   const w = Math.max(...results.map((r) => r.name.length));
   for (const r of results) {
-    const v = r.unit === 'ms' ? r.value.toFixed(1) : Math.round(r.value).toLocaleString('en-US');
+    const v = r.unit === 'ms' ? r.value.toFixed(1) : r.unit === 'MiB/s' ? r.value.toFixed(2) : Math.round(r.value).toLocaleString('en-US');
     console.log(`${r.name.padEnd(w)}  ${v.padStart(10)} ${r.unit.padEnd(5)} ${r.detail ?? ''}`);
   }
 }
