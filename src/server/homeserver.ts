@@ -17,6 +17,7 @@ import { FederationError } from './federation/types.ts';
 import { type ServerIdentity, loadOrCreateIdentity } from './identity.ts';
 import { type PduResults, ingestPrepared, prepareBatch } from './ingest.ts';
 import { type Logger, silentLogger } from './log.ts';
+import { backfillHistory } from './membership.ts';
 import { Outbox } from './outbox.ts';
 import { redactsOf } from './redactions.ts';
 import { Room } from './room.ts';
@@ -267,6 +268,12 @@ export class Homeserver implements Engine {
       if (!res.ok) return;
       const rooms = (res.body.rooms ?? {}) as Record<string, unknown>;
       for (const room of shared) {
+        if (room.needsBackfill) {
+          // An earlier backfill (after a join, or of a gap) was cut short: finish it with this peer.
+          await backfillHistory(this, room, peer).catch((err) =>
+            this.log('debug', `backfill retry with ${peer} failed`, { room: room.roomId, error: String(err) }),
+          );
+        }
         const theirs = rooms[room.roomId];
         if (!Array.isArray(theirs)) continue;
         const unknown = theirs.filter((id): id is string => typeof id === 'string' && !room.isDagNode(id)).slice(0, 20);

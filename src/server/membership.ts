@@ -235,6 +235,8 @@ async function completeJoin(e: Engine, room: Room, server: string, ev: RoomEvent
  */
 export async function backfillHistory(e: Engine, room: Room, server: string, maxEvents = 100_000): Promise<number> {
   e.stats.backfills++;
+  // Cleared only when this backfill completes: a failure leaves it for anti-entropy to retry.
+  room.needsBackfill = true;
   const collected = new Map<string, PreparedEvent>();
   const missingPrevs = (): string[] => {
     const out = new Set<string>();
@@ -274,6 +276,7 @@ export async function backfillHistory(e: Engine, room: Room, server: string, max
       await ingestPrepared(e, room, upgradable, { origin: server, source: 'backfill', fetchMissing: false });
     }
   });
+  room.needsBackfill = false;
   return collected.size;
 }
 

@@ -41,6 +41,12 @@ export class Room {
   private readonly resolved = new Map<string, number>();
   readonly authCtx: AuthContext;
   stats = { resolutions: 0, resolutionMs: 0 };
+  /**
+   * A backfill of this room's history did not finish (the peer went away
+   * mid-way): anti-entropy retries it with the next reachable peer, or a
+   * late joiner would stay without the history before its join forever.
+   */
+  needsBackfill = false;
 
   constructor(
     readonly roomId: string,
