@@ -532,10 +532,9 @@ class Run {
     const old = this.cluster.get(label);
     const users = this.localUsers(label);
     const rejoin: { user: string; room: string }[] = [];
-    if (this.cluster.isRunning(label)) {
-      for (const [roomLabel, info] of this.rooms) {
-        for (const u of users) if (old.client.membership(this.uid(u), info.roomId) === 'join') rejoin.push({ user: u, room: roomLabel });
-      }
+    // A crashed server's rooms are still in memory: what it last knew is what its users had.
+    for (const [roomLabel, info] of this.rooms) {
+      for (const u of users) if (old.client.membership(this.uid(u), info.roomId) === 'join') rejoin.push({ user: u, room: roomLabel });
     }
     this.carry(label);
     const fresh = await this.cluster.wipe(label);
@@ -745,7 +744,9 @@ class Run {
     // A wiped server is not joined until it has recovered: wait for that first, or converge
     // would compare only the others and pass before the wiped server is back.
     if (this.recoveries.size > 0) {
-      await Promise.race([Promise.allSettled([...this.recoveries]), new Promise((r) => setTimeout(r, timeoutMs))]);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([Promise.allSettled([...this.recoveries]), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+      clearTimeout(timer);
     }
     const pending = () => [...this.rooms.entries()].filter(([, r]) => !this.cluster.converged(r.roomId, this.joinedServers(r.roomId)));
     let left = pending();
