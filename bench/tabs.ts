@@ -23,6 +23,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build } from 'vite';
 import { createServer } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { type Browser, type Page, chromium } from '@playwright/test';
@@ -126,9 +131,11 @@ async function startAppServer(port: number): Promise<{ child: ChildProcess; stop
   return { child, stop };
 }
 
-/** Gzip sizes of the production build in dist/ (just built by the app server). */
-export function initialJsSizes(): { initial: number; files: string[]; worker: number; lazy: number } {
-  const dist = new URL('dist/', ROOT);
+/** Gzip sizes of a production build, made in a temporary directory of its own. */
+export async function initialJsSizes(): Promise<{ initial: number; files: string[]; worker: number; lazy: number }> {
+  const outDir = await mkdtemp(join(tmpdir(), 'hearth-size-'));
+  await build({ logLevel: 'warn', build: { outDir, emptyOutDir: true } });
+  const dist = pathToFileURL(`${outDir}/`);
   const html = readFileSync(new URL('index.html', dist), 'utf8');
   const files = new Set<string>();
   for (const m of html.matchAll(/<script\b[^>]*\bsrc="([^"]+)"/g)) files.add(m[1]!);
@@ -283,7 +290,7 @@ async function tabRun(messages: number, navRuns: number): Promise<TabBench> {
   const server = await startAppServer(port);
   let browser: Browser | undefined;
   try {
-    const sizes = initialJsSizes();
+    const sizes = await initialJsSizes();
     const base = `http://127.0.0.1:${port}/`;
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
     const ctxA = await browser.newContext();

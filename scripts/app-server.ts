@@ -8,7 +8,10 @@
  *   node --import tsx scripts/app-server.ts [--preview] [--port N] [--relay-port N]
  */
 import '../src/platform/node-polyfills.ts';
+import { mkdtemp } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type Plugin, build, createServer, preview } from 'vite';
 import { startRelay } from '../src/net/relay.ts';
 
@@ -25,7 +28,10 @@ const relay = await startRelay({ port: relayPort, keyFile: previewMode ? undefin
 const config = JSON.stringify({ relays: [relay.wsAddr] });
 
 function serveConfig(req: IncomingMessage, res: ServerResponse, next: () => void): void {
-  if (req.url?.split('?')[0] !== '/hearth-config.json') return next();
+  if (req.url?.split('?')[0] !== '/hearth-config.json') {
+    next();
+    return;
+  }
   res.setHeader('content-type', 'application/json');
   res.setHeader('cache-control', 'no-store');
   res.end(config);
@@ -43,8 +49,11 @@ const configPlugin: Plugin = {
 
 let close: () => Promise<void>;
 if (previewMode) {
-  await build({ logLevel: 'warn' });
-  const server = await preview({ plugins: [configPlugin], preview: { host: '127.0.0.1', port, strictPort: true } });
+  // A build directory of its own: a concurrent preview (another test run, a
+  // benchmark) must not replace the files under a server that is running.
+  const outDir = await mkdtemp(join(tmpdir(), 'hearth-preview-'));
+  await build({ logLevel: 'warn', build: { outDir, emptyOutDir: true } });
+  const server = await preview({ plugins: [configPlugin], build: { outDir }, preview: { host: '127.0.0.1', port, strictPort: true } });
   close = () => new Promise((r) => server.httpServer.close(() => r()));
 } else {
   const server = await createServer({ plugins: [configPlugin], server: { host: '127.0.0.1', port, strictPort: true } });
