@@ -187,7 +187,7 @@ function plot(el,title,t,names,series,extra){
   const data=[t.map(x=>x/1000),...series];
   const s=[{label:'s'},...names.map((n,i)=>({label:n,stroke:palette[i%palette.length],width:1.5,spanGaps:false}))];
   if(extra){data.push(extra.values);s.push(extra.series);}
-  new uPlot({width:900,height:220,title,series:s,axes:[{label:'seconds'},{}],scales:{x:{time:false}}},data,document.getElementById(el));
+  new uPlot({width:900,height:220,title,series:s,axes:[{label:'seconds'},{size:80}],scales:{x:{time:false}}},data,document.getElementById(el));
 }
 function charts(i,d){
   const many=d.servers.length>12;
