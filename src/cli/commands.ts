@@ -14,9 +14,6 @@ import { checkKeyId, signJson, verifyJson } from '../core/signing.ts';
 import { bestVerifier } from '../crypto/webcrypto-ed25519.ts';
 import { authCheckCommand, resolveStateCommand } from './room-commands.ts';
 import { type ReadInput, UsageError, parseFlags } from './io.ts';
-import { relayCommand } from './relay.ts';
-import { serveCommand } from './serve.ts';
-import { simulateCommand } from './simulate.ts';
 
 export interface Command {
   args: string;
@@ -77,7 +74,10 @@ function ensureCanonical(obj: JsonObject): void {
   canonicalJson(obj);
 }
 
-export const COMMANDS: Record<string, Command> = {
+/** A command, or a loader for one that is heavy to import. */
+export type CommandEntry = Command | (() => Promise<Command>);
+
+export const COMMANDS: Record<string, CommandEntry> = {
   'canonical-json': {
     args: '',
     summary: 'any JSON value -> its canonical JSON text',
@@ -156,7 +156,9 @@ export const COMMANDS: Record<string, Command> = {
   },
   'auth-check': authCheckCommand,
   'resolve-state': resolveStateCommand,
-  simulate: simulateCommand,
-  relay: relayCommand,
-  serve: serveCommand,
+  // Loaded on use: they pull in libp2p and the whole engine, which would slow
+  // every small conformance command's start-up.
+  simulate: async () => (await import('./simulate.ts')).simulateCommand,
+  relay: async () => (await import('./relay.ts')).relayCommand,
+  serve: async () => (await import('./serve.ts')).serveCommand,
 };

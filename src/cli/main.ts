@@ -9,15 +9,16 @@ import { UsageError, readStdin } from './io.ts';
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(usage());
+    process.stdout.write(await usage());
     return name ? 0 : 2;
   }
-  const command = COMMANDS[name];
-  if (!command) {
+  const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!entry) {
     process.stderr.write(`hearth: unknown command ${JSON.stringify(name)}; run 'hearth --help' for the list\n`);
     return 2;
   }
   try {
+    const command = typeof entry === 'function' ? await entry() : entry;
     const result = await command.run(rest, readStdin);
     const { output, exitCode } = typeof result === 'string' ? { output: result, exitCode: 0 } : result;
     process.stdout.write(output.endsWith('\n') ? output : `${output}\n`);
@@ -38,7 +39,11 @@ function oneLine(s: string): string {
   return s.replace(/\s*\n\s*/g, ' ').slice(0, 2000);
 }
 
-function usage(): string {
-  const lines = Object.entries(COMMANDS).map(([name, c]) => `  hearth ${name} ${c.args}\n      ${c.summary}`);
+async function usage(): Promise<string> {
+  const lines: string[] = [];
+  for (const [name, entry] of Object.entries(COMMANDS)) {
+    const c = typeof entry === 'function' ? await entry() : entry;
+    lines.push(`  hearth ${name} ${c.args}\n      ${c.summary}`);
+  }
   return `usage: hearth <command> [options] < input.json\n\ncommands:\n${lines.join('\n')}\n\nSee docs/cli.md for examples.\n`;
 }
