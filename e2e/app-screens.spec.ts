@@ -47,7 +47,7 @@ for (const scheme of ['light', 'dark'] as const) {
 
       await page.getByRole('button', { name: 'Network' }).click();
       await shot(page, `${tag}-6-network`);
-      await page.getByRole('button', { name: 'Close network' }).click();
+      await page.getByRole('button', { name: 'Close panel' }).click();
 
       await page.getByRole('button', { name: 'Event graph' }).click();
       await page.getByRole('button', { name: /^m\.room\.message by/ }).first().click();

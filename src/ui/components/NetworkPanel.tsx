@@ -30,7 +30,7 @@ export function NetworkPanel() {
     <aside class="side-panel network" aria-labelledby="network-title">
       <header class="panel-head">
         <h2 id="network-title">Network</h2>
-        <button type="button" class="icon" aria-label="Close network" onClick={() => (sidePanel.value = 'none')}>
+        <button type="button" class="icon" aria-label="Close panel" onClick={() => (sidePanel.value = 'none')}>
           ✕
         </button>
       </header>

@@ -19,7 +19,7 @@ export function Welcome() {
       </p>
       <p>
         <button type="button" class="primary" onClick={() => (dialog.value = 'create')}>
-          Create a room
+          Begin a conversation
         </button>{' '}
         <button type="button" onClick={() => (dialog.value = 'dm')}>
           Start a chat
