@@ -308,6 +308,24 @@ class Libp2pTransportImpl implements Libp2pTransport {
     return this.node.getMultiaddrs().map((m) => m.toString());
   }
 
+  /**
+   * A server we have never heard announced (e.g. the user typed its user ID)
+   * is still reachable through our relays: a relay's circuit address for it
+   * is a guess worth trying before waiting for discovery.
+   */
+  private async ensureRoute(peerId: PeerId): Promise<void> {
+    if (this.node.getConnections(peerId).length > 0) return;
+    let known = 0;
+    try {
+      known = (await this.node.peerStore.get(peerId)).addresses.length;
+    } catch {
+      known = 0; // not in the peer store at all
+    }
+    if (known > 0) return;
+    const relays = (this.opts.bootstrap ?? []).filter((a) => a.includes('/p2p/'));
+    if (relays.length > 0) await this.addAddrs(relays.map((r) => `${r}/p2p-circuit/p2p/${peerId.toString()}`));
+  }
+
   async addAddrs(addrs: string[]): Promise<void> {
     const byPeer = new Map<string, Multiaddr[]>();
     for (const text of addrs) {
@@ -411,6 +429,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
       return { ok: false, status: 413, body: errorBody('M_TOO_LARGE', `request of ${frame.length} bytes exceeds ${this.limits.maxRequestBytes}`) };
     }
     const signal = AbortSignal.timeout(opts?.timeoutMs ?? this.opts.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs);
+    await this.ensureRoute(peerId);
     let stream: Stream | undefined;
     try {
       stream = await this.node.dialProtocol(peerId, protocolFor(request.kind), { signal, runOnLimitedConnection: true });
