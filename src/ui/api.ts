@@ -5,6 +5,7 @@
  */
 import * as Comlink from 'comlink';
 import type { HomeserverService, NetworkStatus, StartResult } from '../app/service.ts';
+import { installWebrtcBridge } from '../app/webrtc-page.ts';
 import type { DagNode, RoomSummary } from '../server/client.ts';
 import type { TimelineItem } from '../server/content/aggregate.ts';
 import type { Update } from '../server/updates.ts';
@@ -44,6 +45,8 @@ export function connectWorker(): Api {
   if (!api) {
     const worker = new Worker(new URL('../../workers/homeserver.worker.ts', import.meta.url), { type: 'module' });
     api = Comlink.wrap<HomeserverService>(worker);
+    // The worker cannot create RTCPeerConnections: the page does it for its direct links to other tabs.
+    installWebrtcBridge(worker);
   }
   return api;
 }
