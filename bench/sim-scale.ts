@@ -42,6 +42,7 @@ const peak = setInterval(() => {
 }, 500);
 const report = await runScenario(scenario, {
   noCheck: servers > 60,
+  stepTimeoutMs: 3_600_000,
   onStep: (s) => {
     if (s.ms > 1000 || !s.ok) process.stderr.write(`step ${s.i} ${s.do}: ${s.ok ? 'ok' : `FAILED ${s.error}`} (${s.ms} ms)\n`);
   },

@@ -68,7 +68,7 @@ export const simulateCommand: Command = {
   summary: 'runs multi-server scenarios in process (faults, seeded chaos, checker) -> JSON report (exit 1 if a step or the checker failed); see docs/simulate.md',
   async run(argv) {
     const { files, flags, progress } = parseArgs(argv);
-    if (files.length === 0) throw new UsageError('expected a scenario file, got none');
+    if (files.length === 0) throw new UsageError('expected one scenario file, got 0');
     const runs = intFlag(flags, '--runs', 1);
     const seed = intFlag(flags, '--seed', 0);
     const jobs = intFlag(flags, '--jobs', 1);

@@ -239,7 +239,8 @@ class Run {
         : step.do === 'wait'
           ? step.ms
           : step.do === 'load'
-            ? step.duration_ms
+            ? // Sends are not serialised, but an overloaded cluster (the scale scenario) falls behind the rate.
+              step.duration_ms * 5
             : step.do === 'chaos'
               ? step.duration_ms + (step.converge_timeout_ms ?? 15_000)
               : 0;
