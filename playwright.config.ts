@@ -11,7 +11,8 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
   '--no-first-run',
 ];
-const PORT = 4173;
+// Overridable so that two test runs (e.g. a benchmark beside the suite) do not collide.
+const PORT = Number(process.env.HEARTH_E2E_PORT ?? 4173);
 
 export default defineConfig({
   testDir: 'e2e',
