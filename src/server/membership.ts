@@ -232,9 +232,36 @@ async function completeJoin(e: Engine, room: Room, server: string, ev: RoomEvent
  * Fetches the room's history before the events we have, page by page
  * (backfill), and places it in the DAG oldest first, so a server that
  * joined late still holds every event and computes every state itself.
+ * Emits `backfill` updates: when the fetch starts (0), after each page
+ * (the count so far) and at the end (`done`, with `error` on failure).
  */
 export async function backfillHistory(e: Engine, room: Room, server: string, maxEvents = 100_000): Promise<number> {
   e.stats.backfills++;
+  let fetched = 0;
+  try {
+    fetched = await fetchAndPlaceHistory(e, room, server, maxEvents, (n) => {
+      fetched = n;
+      e.emit({ kind: 'backfill', roomId: room.roomId, fetched: n, done: false });
+    });
+  } catch (err) {
+    e.emit({ kind: 'backfill', roomId: room.roomId, fetched, done: true, error: err instanceof Error ? err.message : String(err) });
+    throw err;
+  }
+  e.emit({ kind: 'backfill', roomId: room.roomId, fetched, done: true });
+  return fetched;
+}
+
+/**
+ * backfillHistory's work; `onPage` hears 0 when there is history to fetch,
+ * then the running count of events fetched after each page.
+ */
+async function fetchAndPlaceHistory(
+  e: Engine,
+  room: Room,
+  server: string,
+  maxEvents: number,
+  onPage: (fetched: number) => void,
+): Promise<number> {
   // Cleared only when this backfill completes: a failure leaves it for anti-entropy to retry.
   room.needsBackfill = true;
   const collected = new Map<string, PreparedEvent>();
@@ -248,6 +275,7 @@ export async function backfillHistory(e: Engine, room: Room, server: string, max
     return [...out];
   };
   let frontier = missingPrevs();
+  if (frontier.length > 0) onPage(0); // history is missing: the fetch starts
   while (frontier.length > 0 && collected.size < maxEvents) {
     const body = await call(e, server, { kind: 'backfill', room_id: room.roomId, v: frontier.slice(0, 20), limit: 200 });
     const results: PduResults = {};
@@ -260,6 +288,7 @@ export async function backfillHistory(e: Engine, room: Room, server: string, max
       }
     }
     if (!progress) break;
+    onPage(collected.size);
     frontier = missingPrevs();
   }
   await room.lock.run(async () => {

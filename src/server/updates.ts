@@ -6,6 +6,8 @@ export type Update =
   | { kind: 'typing'; roomId: string; userIds: string[] }
   | { kind: 'receipt'; roomId: string; userId: string; eventId: string }
   | { kind: 'presence'; userId: string; presence: string }
-  | { kind: 'network'; peer: string; up: boolean };
+  | { kind: 'network'; peer: string; up: boolean }
+  /** History fetched so far by a backfill of the room (after a join, or of a gap); `done` once placed or failed. */
+  | { kind: 'backfill'; roomId: string; fetched: number; done: boolean; error?: string };
 
 export type UpdateListener = (update: Update) => void;

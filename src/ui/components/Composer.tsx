@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { nameOf } from '../format.ts';
-import { editMessage, sendMessage, setTyping } from '../state/actions.ts';
+import { editMessage, sendImage, sendMessage, setTyping } from '../state/actions.ts';
 import { displayNames, editing, myUserId, replyTo, timeline } from '../state/store.ts';
 
 /**
@@ -12,6 +12,8 @@ export function Composer(props: { thread?: string }) {
   const [text, setText] = useState('');
   const [busy, setBusy] = useState(false);
   const ref = useRef<HTMLTextAreaElement>(null);
+  const fileRef = useRef<HTMLInputElement>(null);
+  const [uploading, setUploading] = useState<string | null>(null);
   const inThread = props.thread !== undefined;
   const edit = inThread ? null : editing.value;
   const reply = inThread ? null : replyTo.value;
@@ -60,6 +62,23 @@ export function Composer(props: { thread?: string }) {
     }
   };
 
+  const attach = async (file: File) => {
+    if (uploading) return;
+    setUploading(file.name || 'image');
+    await sendImage(file);
+    setUploading(null);
+    ref.current?.focus();
+  };
+
+  // Pasting an image (a screenshot, a copied picture) sends it like the Attach image button.
+  const onPaste = (e: ClipboardEvent) => {
+    if (inThread) return;
+    const file = [...(e.clipboardData?.files ?? [])].find((f) => f.type.startsWith('image/'));
+    if (!file) return;
+    e.preventDefault();
+    void attach(file);
+  };
+
   const label = inThread ? 'Reply in thread' : 'Message';
   return (
     <form
@@ -93,11 +112,45 @@ export function Composer(props: { thread?: string }) {
             setTyping(e.currentTarget.value !== '');
           }}
           onKeyDown={onKeyDown}
+          onPaste={onPaste}
         />
+        {!inThread && (
+          <>
+            <input
+              ref={fileRef}
+              type="file"
+              accept="image/*"
+              hidden
+              onChange={(e) => {
+                const input = e.currentTarget;
+                const file = input.files?.[0];
+                input.value = '';
+                if (file) void attach(file);
+              }}
+            />
+            <button
+              type="button"
+              class="icon attach"
+              aria-label="Attach image"
+              title="Attach image (or paste one)"
+              disabled={uploading !== null}
+              onClick={() => fileRef.current?.click()}
+            >
+              <svg aria-hidden="true" width="20" height="20" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">
+                <path d="M21 11.5l-8.6 8.6a5.5 5.5 0 0 1-7.8-7.8l8.6-8.6a3.7 3.7 0 0 1 5.2 5.2l-8.6 8.6a1.8 1.8 0 0 1-2.6-2.6l7.9-7.9" />
+              </svg>
+            </button>
+          </>
+        )}
         <button type="submit" class="primary" disabled={busy || !text.trim()}>
           {edit ? 'Save edit' : 'Send'}
         </button>
       </div>
+      {uploading && (
+        <p class="hint small-text" role="status">
+          Sending {uploading}…
+        </p>
+      )}
       <p class="hint muted small-text">
         **bold**, *italics*, `code`, [links](https://…) · Shift+Enter for a new line
       </p>

@@ -4,6 +4,7 @@ import { Markdown } from '../markdown.tsx';
 import { openThread } from '../state/actions.ts';
 import { displayNames, presence } from '../state/store.ts';
 import { Avatar } from './Avatar.tsx';
+import { ImageMessage } from './ImageMessage.tsx';
 import { MessageActions } from './MessageActions.tsx';
 import { PresenceDot } from './PresenceDot.tsx';
 import { ReactionBar } from './ReactionBar.tsx';
@@ -58,11 +59,10 @@ export function EventTile(props: { item: TimelineItem; continuation: boolean; re
         )}
         {item.kind === 'redacted' ? (
           <p class="body deleted">Message deleted</p>
-        ) : item.kind === 'image' ? (
-          <p class="body">
-            <span aria-hidden="true">🖼 </span>
-            {item.body ?? 'image'} <span class="muted small-text">(images are not shown yet)</span>
-          </p>
+        ) : item.kind === 'image' && item.image ? (
+          <div class="body image-body">
+            <ImageMessage item={item} />
+          </div>
         ) : (
           <p class="body">
             <Markdown text={item.body ?? ''} />

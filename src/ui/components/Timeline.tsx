@@ -2,7 +2,7 @@ import { useEffect, useLayoutEffect, useRef } from 'preact/hooks';
 import type { TimelineItem } from '../api.ts';
 import { dayKey, dayLabel } from '../format.ts';
 import { loadOlder, markRead } from '../state/actions.ts';
-import { currentRoomId, myUserId, receipts, timeline, timelineHasMore } from '../state/store.ts';
+import { backfills, currentRoomId, myUserId, receipts, timeline, timelineHasMore } from '../state/store.ts';
 import { EventTile } from './EventTile.tsx';
 
 /** Readers per event: who has a read receipt on it (not me). */
@@ -48,13 +48,30 @@ export function ItemList(props: { items: TimelineItem[]; inThread?: boolean }) {
 export function Timeline() {
   const ref = useRef<HTMLDivElement>(null);
   const stick = useRef(true);
+  /** While older items load: the distance from the content's bottom to the view's top, kept so the view does not jump. */
+  const anchor = useRef<number | null>(null);
   const items = timeline.value.filter((i) => !i.inThread);
+  const roomId = currentRoomId.value;
+  const backfill = roomId ? backfills.value[roomId] : undefined;
+  const fetchingHistory = !!backfill && !backfill.done;
 
-  // Keep the view pinned to the bottom while the reader is there.
+  // Keep the view pinned to the bottom while the reader is there, and in place while older items arrive above.
   useLayoutEffect(() => {
     const el = ref.current;
-    if (el && stick.current) el.scrollTop = el.scrollHeight;
+    if (!el) return;
+    if (anchor.current !== null) el.scrollTop = el.scrollHeight - anchor.current;
+    else if (stick.current) el.scrollTop = el.scrollHeight;
   });
+  const older = () => {
+    const el = ref.current;
+    if (!el || !timelineHasMore.value || anchor.current !== null) return;
+    anchor.current = el.scrollHeight - el.scrollTop;
+    void loadOlder().finally(() =>
+      requestAnimationFrame(() => {
+        anchor.current = null;
+      }),
+    );
+  };
   useEffect(() => {
     stick.current = true;
   }, [currentRoomId.value]);
@@ -71,17 +88,31 @@ export function Timeline() {
       role="log"
       aria-label="Timeline"
       aria-live="polite"
+      aria-busy={fetchingHistory ? 'true' : 'false'}
       // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable log must be reachable by keyboard
       tabIndex={0}
       onScroll={(e) => {
         const el = e.currentTarget;
         stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
-        if (el.scrollTop < 40 && timelineHasMore.value) loadOlder();
+        if (el.scrollTop < 40 && timelineHasMore.value) older();
       }}
     >
+      {fetchingHistory && (
+        <div class="backfill-progress">
+          <progress aria-label="Loading older history" />
+          <span>
+            Loading older history… {backfill.fetched} {backfill.fetched === 1 ? 'event' : 'events'}
+          </span>
+        </div>
+      )}
+      {backfill?.done && backfill.error && (
+        <p class="muted small-text center" title={backfill.error}>
+          Some older history could not be fetched yet; it is retried when another member's server is reachable.
+        </p>
+      )}
       {timelineHasMore.value && (
         <p class="muted small-text center">
-          <button type="button" class="link-button" onClick={loadOlder}>
+          <button type="button" class="link-button" onClick={older}>
             Load older messages
           </button>
         </p>

@@ -6,6 +6,7 @@
 import { batch } from '@preact/signals';
 import { type Api, type TimelineItem, type Update, connectWorker, errorText, subscribe } from '../api.ts';
 import {
+  backfills,
   currentRoomId,
   dialog,
   editing,
@@ -213,11 +214,20 @@ export async function loadRoom(): Promise<void> {
   }
 }
 
-export function loadOlder(): void {
-  if (!timelineHasMore.value) return;
-  timelineLimit.value += 100;
+let loadingOlder = false;
+/** Shows 100 more items of the open room's timeline (read locally: the history is already here). */
+export async function loadOlder(): Promise<void> {
   const roomId = currentRoomId.value;
-  if (roomId) void loadTimeline(roomId);
+  if (!roomId || !timelineHasMore.value || loadingOlder) return;
+  loadingOlder = true;
+  try {
+    timelineLimit.value += 100;
+    await loadTimeline(roomId);
+  } catch {
+    // the next live update reloads it
+  } finally {
+    loadingOlder = false;
+  }
 }
 
 /** Sends a read receipt for the newest event of the open room, if it is not read yet. */
@@ -295,6 +305,17 @@ function onUpdate(u: Update): void {
       break;
     case 'network':
       mark('network', 'rooms');
+      break;
+    case 'backfill':
+      backfills.value = {
+        ...backfills.value,
+        [u.roomId]: { fetched: u.fetched, done: u.done, ...(u.error !== undefined ? { error: u.error } : {}) },
+      };
+      // The history is placed all at once at the end: show it then.
+      if (u.done) {
+        mark('rooms');
+        if (u.roomId === current) mark('timeline', 'meta');
+      }
       break;
   }
 }
@@ -377,6 +398,45 @@ export async function sendMessage(body: string, thread?: string): Promise<boolea
   );
   if (ok && !thread) replyTo.value = null;
   return ok;
+}
+
+/** The worker's media cap (src/server/media.ts MAX_MEDIA_BYTES), checked here first to say so clearly. */
+export const MAX_IMAGE_BYTES = 2 * 1024 * 1024;
+
+function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** An image's pixel size, when the browser can decode it (not e.g. SVG). */
+async function imageSize(file: Blob): Promise<{ width?: number; height?: number }> {
+  try {
+    const bitmap = await createImageBitmap(file);
+    const size = { width: bitmap.width, height: bitmap.height };
+    bitmap.close();
+    return size;
+  } catch {
+    return {};
+  }
+}
+
+/** Uploads an image file to this homeserver and posts it to the open room, its file name as alt text. */
+export async function sendImage(file: File): Promise<boolean> {
+  const roomId = currentRoomId.value;
+  if (!roomId) return false;
+  const name = file.name || 'image';
+  if (!file.type.startsWith('image/')) {
+    say(`${name} is not an image: only images can be attached.`, true);
+    return false;
+  }
+  if (file.size > MAX_IMAGE_BYTES) {
+    say(`${name} is too large to send (${mib(file.size)}): images can be at most ${mib(MAX_IMAGE_BYTES)}.`, true);
+    return false;
+  }
+  return attempt(`Could not send ${name}`, async () => {
+    const [bytes, size] = await Promise.all([file.arrayBuffer().then((b) => new Uint8Array(b)), imageSize(file)]);
+    const url = await service().uploadMedia(bytes, file.type);
+    await service().sendImage(roomId, { url, mimetype: file.type, size: file.size, ...size, alt: name });
+  });
 }
 
 export function openThread(rootId: string): void {

@@ -18,6 +18,8 @@ export const currentRoomId = signal<string | null>(null);
 export const timeline = signal<TimelineItem[]>([]);
 export const timelineHasMore = signal(false);
 export const timelineLimit = signal(100);
+/** The latest backfill report per room (history fetched from a peer after a join, or of a gap). */
+export const backfills = signal<Record<string, { fetched: number; done: boolean; error?: string }>>({});
 export const members = signal<Member[]>([]);
 export const roomState = signal<RoomState>({});
 export const typing = signal<string[]>([]);
