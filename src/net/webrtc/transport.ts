@@ -88,6 +88,9 @@ interface Components {
   logger: ComponentLogger;
 }
 
+/** Streams that stay open for the connection's life and move on their own (gossipsub, see `reattach`). */
+const LONG_LIVED = ['/meshsub/', '/floodsub/', '/ipfs/id/', '/ipfs/ping/', '/libp2p/circuit/'];
+
 const DEFAULTS = { connectTimeoutMs: 20_000, upgradeTimeoutMs: 15_000, retryMs: 5_000, maxRetryMs: 120_000, sweepMs: 5_000 };
 
 /** The remote address of a direct link: no `/p2p-circuit`, so it reads as direct everywhere. */
@@ -307,10 +310,20 @@ class DirectLinkTransport implements Transport, Startable {
     this.log('direct link to %p is up (%s)', peer, direction);
     const direct = await identified.promise;
     if (!direct || this.opts.keepRelayed) return;
-    // Identify has run on the direct connection, so every topology knows it: the relayed one can go.
+    // Identify has run on the direct connection, so every topology knows it: the relayed one can go —
+    // once the requests in flight on it are done (new ones already prefer the direct link).
     for (const c of this.components.connectionManager.getConnections(peer)) {
-      if (isRelayed(c)) void c.close().catch((err: unknown) => c.abort(asError(err)));
+      if (isRelayed(c)) void this.closeWhenIdle(c);
     }
+  }
+
+  /** Closing a connection cuts its streams mid-read: wait (up to a minute) until only long-lived ones remain. */
+  private async closeWhenIdle(conn: Connection): Promise<void> {
+    const busy = () => conn.streams.some((st) => !LONG_LIVED.some((p) => st.protocol?.startsWith(p)));
+    for (let waited = 0; busy() && waited < 60_000 && conn.status === 'open' && this.running; waited += 250) {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    if (conn.status === 'open') await conn.close().catch((err: unknown) => conn.abort(asError(err)));
   }
 
   /** Resolves with the direct connection to `peer` once identify completes on it (undefined after a timeout). */
