@@ -61,15 +61,24 @@ function serverOf(userId: string): string {
   return userId.slice(userId.indexOf(':') + 1);
 }
 
-/** Calls `fn` on each candidate server until one answers; the last error explains a total failure. */
-async function viaAny<T>(servers: readonly string[], fn: (server: string) => Promise<T>): Promise<T> {
+/**
+ * Calls `fn` on each candidate server until one answers; the last error
+ * explains a total failure. A round that fails only because servers were
+ * unreachable (a connection closing under a request, a relay hiccup) is
+ * tried again: every membership request here is safe to repeat.
+ */
+async function viaAny<T>(servers: readonly string[], fn: (server: string) => Promise<T>, rounds = 3): Promise<T> {
   let last: unknown = new MatrixError('M_UNAVAILABLE', 'no server to ask');
-  for (const s of [...new Set(servers)]) {
-    try {
-      return await fn(s);
-    } catch (err) {
-      last = err;
+  for (let round = 0; round < rounds; round++) {
+    if (round > 0) await new Promise((r) => setTimeout(r, 300 * round));
+    for (const s of [...new Set(servers)]) {
+      try {
+        return await fn(s);
+      } catch (err) {
+        last = err;
+      }
     }
+    if (!(last instanceof UnreachableError)) break;
   }
   if (last instanceof FederationError) {
     throw new MatrixError(last.body.errcode as MatrixError['errcode'], `${last.destination}: ${last.body.error}`);
