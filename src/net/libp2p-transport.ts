@@ -237,6 +237,10 @@ class Libp2pTransportImpl implements Libp2pTransport {
           ignoreDuplicatePublishError: true,
           emitSelf: false,
           maxInboundDataLength: this.limits.maxGossipBytes,
+          // Tabs and relayed peers share addresses (one machine, one relay): do
+          // not graylist them for IP colocation. Misbehaviour is still scored
+          // (invalid messages) and cut off by the strike counter.
+          scoreParams: { IPColocationFactorWeight: 0 },
           ...(this.opts.gossipHeartbeatMs ? { heartbeatInterval: this.opts.gossipHeartbeatMs } : {}),
         }),
       },

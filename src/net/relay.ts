@@ -97,6 +97,10 @@ export async function startRelay(opts: RelayOptions = {}): Promise<Relay> {
         doPX: true,
         // Only the discovery topic is carried here; room traffic flows between homeservers.
         allowedTopics: [DISCOVERY_TOPIC],
+        // Every tab reaches the relay from the same address (loopback or one
+        // machine's IP): IP-colocation scoring would graylist them all once
+        // more than ten are connected, and discovery would stop.
+        scoreParams: { IPColocationFactorWeight: 0 },
         ...(opts.gossipHeartbeatMs ? { heartbeatInterval: opts.gossipHeartbeatMs } : {}),
       }),
     },
