@@ -38,9 +38,31 @@ export function withoutEventId(eventIn: JsonRecord): JsonObject {
   return rest;
 }
 
-export function contentHashBytes(event: JsonRecord): Uint8Array {
+/** What the content hash covers: the canonical event without unsigned, signatures and hashes. */
+export function contentHashInput(event: JsonRecord): Uint8Array {
   const { unsigned: _u, signatures: _s, hashes: _h, ...rest } = withoutEventId(event);
-  return sha256(canonicalJsonBytes(rest));
+  return canonicalJsonBytes(rest);
+}
+
+export function contentHashBytes(event: JsonRecord): Uint8Array {
+  return sha256(contentHashInput(event));
+}
+
+/** The claimed content hash (`hashes.sha256`) decoded, or undefined when absent or not base64. */
+export function claimedContentHash(event: JsonRecord): Uint8Array | undefined {
+  const hashes = event.hashes;
+  if (!isJsonObject(hashes) || typeof hashes.sha256 !== 'string') return undefined;
+  try {
+    return decodeBase64(hashes.sha256);
+  } catch {
+    return undefined;
+  }
+}
+
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Unpadded base64 of the content hash. */
@@ -56,18 +78,8 @@ export function addContentHash<T extends JsonObject>(event: T): T & { hashes: { 
 
 /** Whether `hashes.sha256` matches the content (false when absent or not base64). */
 export function contentHashMatches(event: JsonRecord): boolean {
-  const hashes = event.hashes;
-  if (!isJsonObject(hashes) || typeof hashes.sha256 !== 'string') return false;
-  let claimed: Uint8Array;
-  try {
-    claimed = decodeBase64(hashes.sha256);
-  } catch {
-    return false;
-  }
-  const actual = contentHashBytes(event);
-  if (claimed.length !== actual.length) return false;
-  for (let i = 0; i < actual.length; i++) if (claimed[i] !== actual[i]) return false;
-  return true;
+  const claimed = claimedContentHash(event);
+  return claimed !== undefined && sameBytes(claimed, contentHashBytes(event));
 }
 
 export function referenceHash(event: JsonRecord, rules: RoomVersionRules): Uint8Array {
@@ -81,10 +93,19 @@ export function referenceHash(event: JsonRecord, rules: RoomVersionRules): Uint8
  * (the redacted event without signatures and unsigned): compute them once.
  */
 export function eventDigest(event: JsonRecord, rules: RoomVersionRules): { eventId: string; signingBytes: Uint8Array } {
+  const bytes = referenceHashInput(event, rules);
+  return { eventId: eventIdFromReferenceHash(sha256(bytes)), signingBytes: bytes };
+}
+
+/** What the reference hash (and an event signature) covers: the redacted event without signatures and unsigned. */
+export function referenceHashInput(event: JsonRecord, rules: RoomVersionRules): Uint8Array {
   const redacted = redactEvent(withoutEventId(event), rules);
   const { signatures: _s, unsigned: _u, ...rest } = redacted;
-  const bytes = canonicalJsonBytes(rest);
-  return { eventId: `$${encodeBase64Url(sha256(bytes))}`, signingBytes: bytes };
+  return canonicalJsonBytes(rest);
+}
+
+export function eventIdFromReferenceHash(hash: Uint8Array): string {
+  return `$${encodeBase64Url(hash)}`;
 }
 
 export function computeEventId(event: JsonRecord, rules: RoomVersionRules): string {

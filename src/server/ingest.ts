@@ -13,7 +13,14 @@
  */
 import { checkAuth, checkAuthAgainstState, selectAuthEvents } from '../core/auth/index.ts';
 import { isEventSignedByAsync } from '../core/event-signatures.ts';
-import { contentHashMatches, eventDigest } from '../core/hashing.ts';
+import {
+  claimedContentHash,
+  contentHashInput,
+  eventIdFromReferenceHash,
+  referenceHashInput,
+  sameBytes,
+} from '../core/hashing.ts';
+import { sha256Async } from '../crypto/sha256.ts';
 import { type Pdu, type RoomEvent, stateKey, validatePdu } from '../core/pdu.ts';
 import { redactEvent } from '../core/redaction.ts';
 import { type Placement, placeInDag } from './dag.ts';
@@ -42,14 +49,19 @@ export async function preparePdu(e: Engine, room: Room, raw: unknown): Promise<P
   const pdu: Pdu = validatePdu(raw, { canonicalChecked: true });
   if (pdu.room_id !== room.roomId) throw new Error(`event is for room ${pdu.room_id}, not ${room.roomId}`);
   const { event_id: _given, ...clean } = pdu;
-  let hashOk: boolean;
+  let contentInput: Uint8Array;
   try {
     // Canonicalises everything but unsigned/signatures/hashes: refuses floats and unsafe integers.
-    hashOk = contentHashMatches(clean);
+    contentInput = contentHashInput(clean);
   } catch (err) {
     throw new Error(`the event is not canonical JSON: ${(err as Error).message}`);
   }
-  const { eventId, signingBytes } = eventDigest(clean, room.rules);
+  const signingBytes = referenceHashInput(clean, room.rules);
+  // Both digests off the main thread where the platform allows (WebCrypto).
+  const [contentHash, referenceHash] = await Promise.all([sha256Async(contentInput), sha256Async(signingBytes)]);
+  const claimed = claimedContentHash(clean);
+  const hashOk = claimed !== undefined && sameBytes(claimed, contentHash);
+  const eventId = eventIdFromReferenceHash(referenceHash);
   const senderServer = domainOf(pdu.sender);
   const signed = await isEventSignedByAsync(clean, senderServer, room.rules, e.identity.verifier, {}, signingBytes);
   if (!signed) throw new Error(`event ${eventId} is not validly signed by ${senderServer}, the sender's server`);
