@@ -223,8 +223,10 @@ async function completeJoin(e: Engine, room: Room, server: string, ev: RoomEvent
   const authEvents = joinEv.auth_events.map((a) => room.get(a)).filter((a): a is RoomEvent => a !== undefined);
   const verdict = checkAuth(joinEv, authEvents, room.rules, room.authCtx);
   if (!verdict.allowed) throw forbidden(`${server} returned a join that fails auth: ${verdict.reason}`);
+  // placeInDag has set the current state from every forward extremity. Events may already be
+  // placed when the join completes (PDUs for the room can arrive before the send_join reply),
+  // so the join's own state alone would be a stale current state until the next event.
   const placement = placeInDag(e, room, joinEv, 'accepted', group.id);
-  room.currentGroup = room.resolveGroups([placement.stored.state_group!]).group;
   const servers = Array.isArray(body.servers_in_room) ? body.servers_in_room : [];
   for (const s of [...servers, ...room.joinedServers(), server]) {
     if (typeof s === 'string' && s !== e.serverName) room.servers.add(s);

@@ -33,6 +33,8 @@ export interface RunOptions {
   noCheck?: boolean;
   /** Put each room's final DAG (one joined server's view) in the report, for --report. */
   captureDag?: boolean;
+  /** Called with the cluster and the room IDs (by label) after the checker, before shutdown: for digging into a failure. */
+  inspect?: (cluster: Cluster, rooms: ReadonlyMap<string, string>, report: SimReport) => void;
 }
 
 export interface StepReport {
@@ -216,7 +218,7 @@ class Run {
     const checked = this.opts.noCheck ? undefined : this.check();
     const servers = this.serverReports();
     const metrics = this.metrics.finish(this.totals(servers));
-    return {
+    const report: SimReport = {
       ok: steps.every((s) => s.ok) && (checked?.ok ?? true),
       name: this.scenario.name,
       steps,
@@ -229,6 +231,8 @@ class Run {
       metrics,
       ...(this.opts.captureDag ? { dags: this.dags() } : {}),
     };
+    this.opts.inspect?.(this.cluster, new Map([...this.rooms].map(([l, r]) => [l, r.roomId])), report);
+    return report;
   }
 
   private async withTimeout<T>(p: Promise<T>, step: Step): Promise<T> {
