@@ -37,6 +37,8 @@ export interface NetworkStatus {
   peers: { peer: string; rttMs?: number; blocked: boolean; link?: 'direct' | 'relayed' | 'none' }[];
   /** Pending outbox entries per destination server. */
   outbox: Record<string, number>;
+  /** Pending outbox entries per room (one per destination that still needs each event). */
+  outboxByRoom: Record<string, number>;
   offline: boolean;
   /** False while the tab's homeserver has no network transport (it works alone). */
   available: boolean;
@@ -250,7 +252,7 @@ export class HomeserverService {
     const n = this.c().network();
     const t = this.libp2p();
     if (!t) {
-      return { serverName: n.serverName, relay: { state: 'none' }, peers: n.peers.map((peer) => ({ peer, blocked: false })), outbox: n.outbox, offline: false, available: false };
+      return { serverName: n.serverName, relay: { state: 'none' }, peers: n.peers.map((peer) => ({ peer, blocked: false })), outbox: n.outbox, outboxByRoom: n.outboxByRoom, offline: false, available: false };
     }
     const relayIds = this.relays.map((a) => a.split('/p2p/').pop() ?? '');
     const conns = t.node.getConnections();
@@ -271,6 +273,7 @@ export class HomeserverService {
         };
       }),
       outbox: n.outbox,
+      outboxByRoom: n.outboxByRoom,
       offline: t.offline,
       available: true,
     };

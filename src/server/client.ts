@@ -631,11 +631,22 @@ export class HomeserverClient {
     return [...out.values()];
   }
 
-  network(): { serverName: string; peers: string[]; outbox: Record<string, number>; stats: Homeserver['stats'] } {
+  network(): {
+    serverName: string;
+    peers: string[];
+    outbox: Record<string, number>;
+    outboxByRoom: Record<string, number>;
+    stats: Homeserver['stats'];
+  } {
+    const roomOf = (eventId: string) => {
+      for (const room of this.hs.rooms.values()) if (room.events.has(eventId)) return room.roomId;
+      return undefined;
+    };
     return {
       serverName: this.hs.serverName,
       peers: this.hs.transport.reachablePeers(),
       outbox: this.hs.outbox.depth(),
+      outboxByRoom: this.hs.outbox.depthByRoom(roomOf),
       stats: this.hs.stats,
     };
   }

@@ -95,6 +95,18 @@ export class Outbox {
     return out;
   }
 
+  /** Queued PDUs per room (`roomOf` maps an event ID to its room), counting each destination's copy. */
+  depthByRoom(roomOf: (eventId: string) => string | undefined): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const q of this.queues.values()) {
+      for (const e of q.entries) {
+        const room = e.event_id ? roomOf(e.event_id) : undefined;
+        if (room) out[room] = (out[room] ?? 0) + 1;
+      }
+    }
+    return out;
+  }
+
   totalPending(): number {
     let n = 0;
     for (const q of this.queues.values()) n += q.entries.length;

@@ -112,7 +112,8 @@ export function NetworkPanel() {
         <ul class="plain-list small-text">
           {joined.map((r) => (
             <li key={r.roomId}>
-              {r.name}: {r.memberCount} member{r.memberCount === 1 ? '' : 's'}, room version {r.roomVersion}
+              {r.name}: {r.memberCount} member{r.memberCount === 1 ? '' : 's'}, room version {r.roomVersion}, outbox{' '}
+              {n?.outboxByRoom?.[r.roomId] ?? 0}
             </li>
           ))}
         </ul>
