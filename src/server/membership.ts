@@ -316,7 +316,14 @@ async function fetchAndPlaceHistory(
       await ingestPrepared(e, room, upgradable, { origin: server, source: 'backfill', fetchMissing: false });
     }
   });
-  room.needsBackfill = false;
+  // Done only when nothing before our events is missing any more: a peer that lacks the
+  // history itself (e.g. one that re-joined moments ago) gives no progress, not completion.
+  const gaps = new Set<string>();
+  for (const s of room.events.values()) {
+    if (s.state_group === undefined) continue;
+    for (const p of s.pdu.prev_events) if (!room.isDagNode(p)) gaps.add(p);
+  }
+  room.needsBackfill = gaps.size > 0;
   return collected.size;
 }
 
