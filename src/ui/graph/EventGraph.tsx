@@ -4,7 +4,7 @@
  * Clicking a node shows its JSON and its auth events. Loaded lazily.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { type DagNode, type EventDetail, errorText } from '../api.ts';
+import { type Api, type DagNode, type EventDetail, errorText } from '../api.ts';
 import { localpart } from '../format.ts';
 import { roomEventListeners, service } from '../state/actions.ts';
 import { NODE_H, NODE_W, layoutDag } from './layout.ts';
@@ -15,7 +15,10 @@ function label(n: DagNode): string {
   return n.isState && n.stateKey ? `${t} ${localpart(n.stateKey)}` : t;
 }
 
-export function EventGraph(props: { roomId: string }) {
+/** Where the graph reads the room from: the app's homeserver by default (the lab passes one of its workers). */
+export type GraphSource = Pick<Api, 'dag' | 'event'>;
+
+export function EventGraph(props: { roomId: string; source?: GraphSource }) {
   const [dag, setDag] = useState<DagNode[] | null>(null);
   const [error, setError] = useState('');
   const [selected, setSelected] = useState<string | null>(null);
@@ -24,8 +27,9 @@ export function EventGraph(props: { roomId: string }) {
   useEffect(() => {
     let live = true;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    const src = props.source ?? service();
     const load = () =>
-      service()
+      src
         .dag(props.roomId)
         .then(
           (d) => live && setDag(d),
@@ -43,20 +47,20 @@ export function EventGraph(props: { roomId: string }) {
       clearTimeout(timer);
       roomEventListeners.delete(onEvent);
     };
-  }, [props.roomId]);
+  }, [props.roomId, props.source]);
 
   useEffect(() => {
     if (!selected) {
       setDetail(null);
       return;
     }
-    service()
+    (props.source ?? service())
       .event(props.roomId, selected)
       .then(
         (d) => setDetail(d as EventDetail),
         (e: unknown) => setError(errorText(e)),
       );
-  }, [selected, props.roomId]);
+  }, [selected, props.roomId, props.source]);
 
   const layout = useMemo(() => (dag ? layoutDag(dag) : null), [dag]);
   const byId = useMemo(() => new Map(layout?.nodes.map((n) => [n.node.eventId, n]) ?? []), [layout]);
