@@ -9,12 +9,12 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { explain, runBatch, runErrors } from '../sim/batch.ts';
 import { toCsv, toHtml } from '../sim/report-html.ts';
-import { runScenario } from '../sim/runner.ts';
+import { checkTransport, runScenario } from '../sim/runner.ts';
 import { type Scenario, ScenarioError, parseScenario } from '../sim/scenario.ts';
 import type { Command } from './commands.ts';
 import { UsageError } from './io.ts';
 
-const VALUE_FLAGS = ['--runs', '--seed', '--jobs', '--csv', '--report', '--shrink-budget-ms'];
+const VALUE_FLAGS = ['--runs', '--seed', '--jobs', '--csv', '--report', '--shrink-budget-ms', '--transport'];
 
 function parseArgs(argv: string[]): { files: string[]; flags: Map<string, string>; progress: boolean } {
   const files: string[] = [];
@@ -64,7 +64,7 @@ async function load(file: string): Promise<Scenario> {
 }
 
 export const simulateCommand: Command = {
-  args: 'SCENARIO.json… [--runs N] [--seed S] [--jobs J] [--csv FILE] [--report FILE.html] [--shrink-budget-ms MS] [--progress]',
+  args: 'SCENARIO.json… [--transport in-process|libp2p] [--runs N] [--seed S] [--jobs J] [--csv FILE] [--report FILE.html] [--shrink-budget-ms MS] [--progress]',
   summary: 'runs multi-server scenarios in process (faults, seeded chaos, checker) -> JSON report (exit 1 if a step or the checker failed); see docs/simulate.md',
   async run(argv) {
     const { files, flags, progress } = parseArgs(argv);
@@ -73,16 +73,33 @@ export const simulateCommand: Command = {
     const seed = intFlag(flags, '--seed', 0);
     const jobs = intFlag(flags, '--jobs', 1);
     const shrinkBudgetMs = intFlag(flags, '--shrink-budget-ms', 0);
+    const transportFlag = flags.get('--transport') ?? 'in-process';
+    if (transportFlag !== 'in-process' && transportFlag !== 'libp2p') {
+      throw new UsageError(`--transport must be in-process or libp2p, got ${JSON.stringify(transportFlag)}`);
+    }
+    const transport = transportFlag as 'in-process' | 'libp2p';
+    if (transport === 'libp2p' && (runs !== undefined || files.length > 1)) {
+      throw new UsageError('--transport libp2p runs one scenario once; --runs and several files use the in-process network');
+    }
     const csv = flags.get('--csv');
     const html = flags.get('--report');
     // Every file is validated before anything runs.
     const scenarios = [];
-    for (const file of files) scenarios.push({ file, scenario: await load(file) });
+    for (const file of files) {
+      const scenario = await load(file);
+      try {
+        checkTransport(scenario, transport);
+      } catch (err) {
+        throw new UsageError(`${file}: ${(err as Error).message}`);
+      }
+      scenarios.push({ file, scenario });
+    }
     const captureDag = html !== undefined;
 
     if (runs === undefined && scenarios.length === 1) {
       const { file, scenario } = scenarios[0]!;
       const report = await runScenario(scenario, {
+        transport,
         ...(seed !== undefined ? { seed } : {}),
         captureDag,
         ...(progress

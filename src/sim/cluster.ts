@@ -3,6 +3,10 @@
  * simulator, benchmarks): homeservers on fake-indexeddb over an in-process
  * network, plus a convergence probe.
  */
+import type { ServerIdentity } from '../server/identity.ts';
+import { createNodeTransport } from '../net/node.ts';
+import type { Libp2pTransport } from '../net/libp2p-transport.ts';
+import { type Relay, startRelay } from '../net/relay.ts';
 import { IDBFactory } from 'fake-indexeddb';
 import { HomeserverClient } from '../server/client.ts';
 import type { Clock } from '../server/clock.ts';
@@ -77,6 +81,12 @@ export interface ClusterOptions {
   random?: () => number;
   /** Called with every server once it is up (first start, restart, wipe). */
   onStart?: (server: ClusterServer) => void;
+  /**
+   * 'libp2p': every server is a real libp2p node on 127.0.0.1 (TCP), meeting
+   * the others through a relay; partitions are enforced by each transport's
+   * block list. Link faults, pause and wipe need the in-process network.
+   */
+  transport?: 'in-process' | 'libp2p';
 }
 
 export class Cluster {
@@ -93,13 +103,60 @@ export class Cluster {
     this.net = new InProcessNetwork(opts.random ? { random: opts.random } : {});
   }
 
+  /** libp2p mode: the relay every server bootstraps from, and each server's transport. */
+  private relay?: Relay;
+  private readonly libp2p = new Map<string, Libp2pTransport>();
+  /** libp2p mode: pairs (by name, "a b" with a < b) that must not talk. */
+  private readonly blockedPairs = new Set<string>();
+
+  private async libp2pTransport(identity: ServerIdentity): Promise<Libp2pTransport> {
+    this.relay ??= await startRelay({ port: 0, tcpPort: 0, gossipHeartbeatMs: 200 });
+    const t = await createNodeTransport(identity, {
+      bootstrap: [this.relay.tcpAddr],
+      announceMs: 500,
+      bootstrapRetryMs: 500,
+      gossipHeartbeatMs: 200,
+      requestTimeoutMs: 10_000,
+    });
+    this.libp2p.set(identity.serverName, t);
+    // A restarted server honours the partition it comes back into.
+    for (const pair of this.blockedPairs) {
+      const [a, b] = pair.split(' ') as [string, string];
+      if (a === identity.serverName) t.block(b);
+      if (b === identity.serverName) t.block(a);
+    }
+    return t;
+  }
+
+  private applyLibp2pBlocks(): void {
+    for (const [name, t] of this.libp2p) {
+      for (const other of this.libp2p.keys()) {
+        if (other === name) continue;
+        const blocked = this.blockedPairs.has([name, other].sort().join(' '));
+        if (blocked && !t.isBlocked(other)) t.block(other);
+        if (!blocked && t.isBlocked(other)) t.unblock(other);
+      }
+    }
+  }
+
+  /** Ends every partition and link fault. */
+  healAll(): void {
+    this.net.healAll();
+    this.blockedPairs.clear();
+    this.applyLibp2pBlocks();
+  }
+
   async add(label: string, idb: IDBFactory = new IDBFactory(), replaces?: string): Promise<ClusterServer> {
     const store = await openNodeStore(`hearth-${label}`, { indexedDB: idb });
     const clock = new PausableClock();
     const hs = await Homeserver.open({
       store,
       clock,
-      transport: (name) => {
+      transport: (name, identity) => {
+        if (this.opts.transport === 'libp2p') {
+          this.starting.set(label, name);
+          return this.libp2pTransport(identity);
+        }
         this.starting.set(label, name);
         // A wiped server takes its predecessor's place in the network (its cuts and link faults)
         // before its transport starts, so it does not get a moment of connectivity it should not have.
@@ -172,6 +229,7 @@ export class Cluster {
     if (s.clock.isPaused) this.net.resume(s.hs.serverName);
     await s.hs.stop();
     this.net.detach(s.hs.serverName);
+    this.libp2p.delete(s.hs.serverName);
   }
 
   isRunning(label: string): boolean {
@@ -192,6 +250,21 @@ export class Cluster {
    */
   partition(groups: string[][]): void {
     const nameGroups = groups.map((g) => g.map((l) => this.name(l)));
+    if (this.opts.transport === 'libp2p') {
+      const groupOf = new Map<string, number>();
+      nameGroups.forEach((g, i) => {
+        for (const n of g) groupOf.set(n, i);
+      });
+      const all = [...this.servers.keys()].map((l) => this.name(l));
+      this.blockedPairs.clear();
+      for (const a of all) {
+        for (const b of all) {
+          if (a < b && (groupOf.get(a) === undefined || groupOf.get(a) !== groupOf.get(b))) this.blockedPairs.add(`${a} ${b}`);
+        }
+      }
+      this.applyLibp2pBlocks();
+      return;
+    }
     this.net.partition(nameGroups);
     const groupOf = new Map<string, number>();
     nameGroups.forEach((g, i) => {
@@ -222,6 +295,7 @@ export class Cluster {
 
   async stopAll(): Promise<void> {
     for (const s of this.servers.values()) await s.hs.stop().catch(() => undefined);
+    await this.relay?.stop().catch(() => undefined);
   }
 
   /** Waits until `check` holds, polling; throws with `describe()` on timeout. */

@@ -16,6 +16,7 @@ import { Cluster, type ClusterServer } from './cluster.ts';
 import { Metrics, type MetricsReport, type ServerSample, type ServerTotals } from './metrics.ts';
 import { Rng } from './prng.ts';
 import type { ChaosStep, ExpectStep, LoadKind, LoadStep, PartitionStep, Scenario, Step } from './scenario.ts';
+import { ScenarioError } from './scenario.ts';
 
 export interface RunOptions {
   /** Anti-entropy period: short, so a healed partition converges without new traffic. */
@@ -29,6 +30,8 @@ export interface RunOptions {
   seed?: number;
   /** Replaces the generated schedule of chaos steps, by step index (the shrinker's replays). */
   schedules?: Record<number, ChaosFault[]>;
+  /** The network under the servers (default: the in-process network, which supports every fault). */
+  transport?: 'in-process' | 'libp2p';
   /** Skip the checker (the scale benchmark checks convergence itself). */
   noCheck?: boolean;
   /** Put each room's final DAG (one joined server's view) in the report, for --report. */
@@ -114,7 +117,22 @@ interface RoomInfo {
 
 class StepFailure extends Error {}
 
+/** Steps that need the in-process network's fault injection (libp2p gives us only block/unblock). */
+const IN_PROCESS_ONLY = new Set(['link', 'flap', 'pause', 'wipe', 'chaos']);
+
+/** Throws ScenarioError when the scenario uses a step the chosen transport cannot carry out. */
+export function checkTransport(scenario: Scenario, transport: RunOptions['transport']): void {
+  if (transport !== 'libp2p') return;
+  scenario.steps.forEach((s, i) => {
+    const oneWay = s.do === 'partition' && !('groups' in s);
+    if (IN_PROCESS_ONLY.has(s.do) || oneWay) {
+      throw new ScenarioError(`step ${i}: "${s.do}"${oneWay ? ' (one-way)' : ''} needs the in-process network; over libp2p only partition {groups}, heal, crash and restart are available`);
+    }
+  });
+}
+
 export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Promise<SimReport> {
+  checkTransport(scenario, opts.transport);
   const run = new Run(scenario, opts);
   try {
     return await run.execute();
@@ -175,6 +193,7 @@ class Run {
       outbox: { baseBackoffMs: 50, maxBackoffMs: tuning.outbox_max_backoff_ms ?? 1000 },
       random: netRng.next,
       onStart: (server) => this.watch(server),
+      ...(opts.transport ? { transport: opts.transport } : {}),
       ...(opts.log ? { log: opts.log } : {}),
     });
     this.metrics = new Metrics(
@@ -449,7 +468,7 @@ class Run {
   private healAll(): void {
     for (const f of this.flaps) f.cancelled = true;
     this.flaps.clear();
-    this.cluster.net.healAll();
+    this.cluster.healAll();
     this.groupPartitionFault = undefined;
     this.metrics.endAll(['partition', 'flap']);
   }
