@@ -1,5 +1,5 @@
 /** Shared steps for the app's browser tests: they drive the UI only, by accessible names. */
-import { type Page, expect } from '@playwright/test';
+import { type Browser, type BrowserContext, type Page, expect } from '@playwright/test';
 
 /** Opens the app and creates this homeserver's account; returns the user ID shown. */
 export async function onboard(page: Page, displayName: string): Promise<string> {
@@ -33,4 +33,35 @@ export async function send(page: Page, text: string, shown = text): Promise<void
 /** The message row in the Timeline whose body contains `text`. */
 export function message(page: Page, text: string) {
   return page.getByRole('log', { name: 'Timeline' }).getByRole('article').filter({ hasText: text });
+}
+
+/** One person's browser (a context) with their homeserver, onboarded and connected to the relay. */
+export interface Person {
+  context: BrowserContext;
+  page: Page;
+  id: string;
+}
+
+export async function person(browser: Browser, name: string): Promise<Person> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const id = await onboard(page, name);
+  // The homeserver is reachable once the relay has reserved it a slot.
+  await expect(page.getByText(/relay connected/)).toBeVisible({ timeout: 30_000 });
+  return { context, page, id };
+}
+
+/** `from` invites `to` into the open room; `to` accepts and sees the room open. */
+export async function invite(from: Person, to: Person, room: string): Promise<void> {
+  await from.page.getByRole('button', { name: 'Invite', exact: true }).click();
+  await from.page.getByRole('textbox', { name: 'User ID' }).fill(to.id);
+  await from.page.getByRole('button', { name: 'Send invite' }).click();
+  await to.page.getByRole('button', { name: 'Accept', exact: true }).click({ timeout: 30_000 });
+  await expect(to.page.getByRole('heading', { level: 2, name: room, exact: true })).toBeVisible({ timeout: 30_000 });
+}
+
+/** Opens the Network panel unless it is open already. */
+export async function openNetwork(p: Person): Promise<void> {
+  if (await p.page.getByRole('switch', { name: 'Offline' }).isVisible()) return;
+  await p.page.getByRole('button', { name: 'Network', exact: true }).click();
 }

@@ -4,8 +4,8 @@
  * the 2 MiB cap; and across two homeservers through the relay, the other side
  * fetches the image over the network.
  */
-import { type Browser, type BrowserContext, type Page, expect, test } from '@playwright/test';
-import { createRoom, message, onboard, send } from './app-helpers.ts';
+import { type Page, expect, test } from '@playwright/test';
+import { createRoom, invite, message, onboard, person, send } from './app-helpers.ts';
 
 /** A `width`×`height` PNG drawn by the browser itself. */
 async function png(page: Page, width: number, height: number): Promise<Buffer> {
@@ -108,28 +108,8 @@ test('older items load when scrolling to the top, keeping the place', async ({ p
   await expect(log.locator(`[data-event-id="${firstId}"]`)).toBeInViewport();
 });
 
-interface Person {
-  context: BrowserContext;
-  page: Page;
-  id: string;
-}
 
-async function person(browser: Browser, name: string): Promise<Person> {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const id = await onboard(page, name);
-  // The homeserver is reachable once the relay has reserved it a slot.
-  await expect(page.getByText(/relay connected/)).toBeVisible({ timeout: 30_000 });
-  return { context, page, id };
-}
 
-async function invite(from: Person, to: Person, room: string): Promise<void> {
-  await from.page.getByRole('button', { name: 'Invite', exact: true }).click();
-  await from.page.getByRole('textbox', { name: 'User ID' }).fill(to.id);
-  await from.page.getByRole('button', { name: 'Send invite' }).click();
-  await to.page.getByRole('button', { name: 'Accept', exact: true }).click({ timeout: 30_000 });
-  await expect(to.page.getByRole('heading', { level: 2, name: room, exact: true })).toBeVisible({ timeout: 30_000 });
-}
 
 test.describe('images between homeservers', () => {
   test.setTimeout(180_000);

@@ -4,35 +4,12 @@
  * connection, the worker runs libp2p over it), and keep talking — gossip and
  * federation requests — after both have lost the relay.
  */
-import { type Browser, type BrowserContext, type Page, expect, test } from '@playwright/test';
-import { createRoom, message, onboard, send } from './app-helpers.ts';
+import { expect, test } from '@playwright/test';
+import { type Person, createRoom, invite, message, openNetwork, person, send } from './app-helpers.ts';
 
-interface Person {
-  context: BrowserContext;
-  page: Page;
-  id: string;
-}
 
-async function person(browser: Browser, name: string): Promise<Person> {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const id = await onboard(page, name);
-  await expect(page.getByText(/relay connected/)).toBeVisible({ timeout: 30_000 });
-  return { context, page, id };
-}
 
-async function invite(from: Person, to: Person, room: string): Promise<void> {
-  await from.page.getByRole('button', { name: 'Invite', exact: true }).click();
-  await from.page.getByRole('textbox', { name: 'User ID' }).fill(to.id);
-  await from.page.getByRole('button', { name: 'Send invite' }).click();
-  await to.page.getByRole('button', { name: 'Accept', exact: true }).click({ timeout: 30_000 });
-  await expect(to.page.getByRole('heading', { level: 2, name: room, exact: true })).toBeVisible({ timeout: 30_000 });
-}
 
-async function openNetwork(p: Person): Promise<void> {
-  if (await p.page.getByRole('switch', { name: 'Offline' }).isVisible()) return;
-  await p.page.getByRole('button', { name: 'Network', exact: true }).click();
-}
 
 /** The network panel's row for the server of `other` (server name = the part of the user ID after the colon). */
 function peerRow(p: Person, other: Person) {
