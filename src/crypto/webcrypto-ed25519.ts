@@ -43,30 +43,42 @@ function keyCacheId(publicKey: Uint8Array): string {
 
 export function createWebCryptoVerifier(): Ed25519Verifier {
   const keys = new Map<string, Promise<CryptoKey>>();
-  const s = subtle();
-  if (!s) throw new Error('WebCrypto is not available on this platform');
+  // Imported keys, once ready: with one at hand, verify() hands the job to
+  // WebCrypto synchronously, so a batch's verifications start while the
+  // caller is still preparing the next events instead of a microtask later.
+  const ready = new Map<string, CryptoKey>();
+  const maybe = subtle();
+  if (!maybe) throw new Error('WebCrypto is not available on this platform');
+  const s: Subtle = maybe;
   const importKey = (publicKey: Uint8Array): Promise<CryptoKey> => {
     const id = keyCacheId(publicKey);
     let key = keys.get(id);
     if (!key) {
       if (keys.size >= KEY_CACHE_LIMIT) keys.clear();
+      if (keys.size >= KEY_CACHE_LIMIT) ready.clear();
       key = s.importKey('raw', publicKey.slice(), { name: 'Ed25519' }, false, ['verify']);
       keys.set(id, key);
+      void key.then((k) => ready.set(id, k)).catch(() => undefined);
     }
     return key;
   };
   return {
     name: 'WebCrypto Ed25519 (strict precheck)',
-    async verify(signature, message, publicKey) {
-      if (precheckSignature(signature, publicKey) !== undefined) return false;
-      try {
-        const key = await importKey(publicKey);
-        return await s.verify({ name: 'Ed25519' }, key, signature.slice(), message.slice());
-      } catch {
-        return false;
-      }
+    verify(signature, message, publicKey) {
+      if (precheckSignature(signature, publicKey) !== undefined) return Promise.resolve(false);
+      const known = ready.get(keyCacheId(publicKey));
+      if (known) return s.verify({ name: 'Ed25519' }, known, signature.slice(), message.slice()).catch(() => false);
+      return verifyAfterImport(signature, message, publicKey);
     },
   };
+  async function verifyAfterImport(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): Promise<boolean> {
+    try {
+      const key = await importKey(publicKey);
+      return await s.verify({ name: 'Ed25519' }, key, signature.slice(), message.slice());
+    } catch {
+      return false;
+    }
+  }
 }
 
 /** Raw WebCrypto verify without the precheck: for benchmarks and differential tests only. */

@@ -57,13 +57,15 @@ export async function preparePdu(e: Engine, room: Room, raw: unknown): Promise<P
     throw new Error(`the event is not canonical JSON: ${(err as Error).message}`);
   }
   const signingBytes = referenceHashInput(clean, room.rules);
-  // Both digests off the main thread where the platform allows (WebCrypto).
-  const [contentHash, referenceHash] = await Promise.all([sha256Async(contentInput), sha256Async(signingBytes)]);
+  // The signature check starts first (it needs the signing bytes, not a hash):
+  // WebCrypto verifies off the main thread while the digests, and the next
+  // events of the batch, are prepared.
+  const senderServer = domainOf(pdu.sender);
+  const signature = isEventSignedByAsync(clean, senderServer, room.rules, e.identity.verifier, {}, signingBytes);
+  const [contentHash, referenceHash, signed] = await Promise.all([sha256Async(contentInput), sha256Async(signingBytes), signature]);
   const claimed = claimedContentHash(clean);
   const hashOk = claimed !== undefined && sameBytes(claimed, contentHash);
   const eventId = eventIdFromReferenceHash(referenceHash);
-  const senderServer = domainOf(pdu.sender);
-  const signed = await isEventSignedByAsync(clean, senderServer, room.rules, e.identity.verifier, {}, signingBytes);
   if (!signed) throw new Error(`event ${eventId} is not validly signed by ${senderServer}, the sender's server`);
   if (!hashOk) {
     // Step 3: the content was tampered with (or redacted on the way): keep the redacted form.
