@@ -5,6 +5,7 @@
  */
 import { chromium } from '@playwright/test';
 import { createServer } from 'vite';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../scripts/chromium.ts';
 
 export interface BrowserBench {
   ok: boolean;
@@ -20,8 +21,8 @@ export async function benchBrowser(): Promise<BrowserBench> {
   const address = server.httpServer?.address();
   const port = typeof address === 'object' && address ? address.port : 5173;
   const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    executablePath: CHROMIUM_PATH,
+    args: CHROMIUM_ARGS,
   });
   try {
     const page = await browser.newPage();

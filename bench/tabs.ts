@@ -31,17 +31,9 @@ import { build } from 'vite';
 import { createServer } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { type Browser, type Page, chromium } from '@playwright/test';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../scripts/chromium.ts';
 
 const ROOT = new URL('../', import.meta.url);
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 
 export interface TabBench {
   /** Tab-to-tab message latency through the relay (ms). */
@@ -292,7 +284,7 @@ async function tabRun(messages: number, navRuns: number): Promise<TabBench> {
   try {
     const sizes = await initialJsSizes();
     const base = `http://127.0.0.1:${port}/`;
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
     const ctxA = await browser.newContext();
     const ctxB = await browser.newContext();
     const a = await ctxA.newPage();

@@ -395,18 +395,7 @@ function ServerColumns(props: { run: LabRun }) {
     <section class="lab-panel" aria-labelledby="lab-servers-h">
       <div class="lab-row">
         <h2 id="lab-servers-h">What each server sees</h2>
-        {rooms.length > 1 && (
-          <label>
-            Room{' '}
-            <select value={room} onChange={(e) => setRoom((e.currentTarget as HTMLSelectElement).value)}>
-              {rooms.map((x) => (
-                <option key={x} value={x}>
-                  {x}
-                </option>
-              ))}
-            </select>
-          </label>
-        )}
+        <RoomPicker rooms={rooms} room={room} onPick={setRoom} />
       </div>
       {!ready && <p class="muted">The servers start with the first step.</p>}
       <div class="lab-columns">
@@ -500,18 +489,7 @@ function GraphPanel(props: { run: LabRun }) {
             ))}
           </select>
         </label>
-        {rooms.length > 1 && (
-          <label>
-            Room{' '}
-            <select value={room} onChange={(e) => setRoom((e.currentTarget as HTMLSelectElement).value)}>
-              {rooms.map((x) => (
-                <option key={x} value={x}>
-                  {x}
-                </option>
-              ))}
-            </select>
-          </label>
-        )}
+        <RoomPicker rooms={rooms} room={room} onPick={setRoom} />
       </div>
       <p class="small-text muted">
         Every message or change is an event that points to the events its server had seen last. While the network is split, each side
@@ -524,5 +502,22 @@ function GraphPanel(props: { run: LabRun }) {
         <p class="muted">{roomId ? `Server ${label} does not hold the room yet.` : 'No room yet.'}</p>
       )}
     </section>
+  );
+}
+
+/** Which scenario room the views show (only when the scenario has several). */
+function RoomPicker(props: { rooms: string[]; room: string; onPick: (room: string) => void }) {
+  if (props.rooms.length <= 1) return null;
+  return (
+    <label>
+      Room{' '}
+      <select value={props.room} onChange={(e) => props.onPick((e.currentTarget as HTMLSelectElement).value)}>
+        {props.rooms.map((x) => (
+          <option key={x} value={x}>
+            {x}
+          </option>
+        ))}
+      </select>
+    </label>
   );
 }

@@ -5,8 +5,6 @@
  * Transport and Clock interfaces.
  */
 import { isValidUserId, localpartError } from '../core/ids.ts';
-import type { JsonObject } from '../core/json.ts';
-import type { RoomEvent } from '../core/pdu.ts';
 import { isSupportedRoomVersion, roomVersion } from '../core/room-versions/registry.ts';
 import { type Clock, type RandomSource, cryptoRandom, systemClock } from './clock.ts';
 import type { Engine, EngineLimits, EngineStats, Ephemeral } from './engine.ts';
@@ -335,4 +333,3 @@ export class Homeserver implements Engine {
   }
 }
 
-export type { RoomEvent, JsonObject };
