@@ -35,6 +35,12 @@ export type IngestSource = 'live' | 'backfill';
 export interface PreparedEvent {
   ev: RoomEvent;
   hashMismatch: boolean;
+  /**
+   * Already in the DAG (the same event ID): not verified again and not
+   * placed. Gossip and the outbox both deliver every PDU, and a room of N
+   * servers forwards each event N-1 times, so this is the common case.
+   */
+  duplicate?: boolean;
 }
 
 /** Result per event ID, as the send-transaction response reports it. */
@@ -49,6 +55,19 @@ export async function preparePdu(e: Engine, room: Room, raw: unknown): Promise<P
   const pdu: Pdu = validatePdu(raw, { canonicalChecked: true });
   if (pdu.room_id !== room.roomId) throw new Error(`event is for room ${pdu.room_id}, not ${room.roomId}`);
   const { event_id: _given, ...clean } = pdu;
+  let signingBytes: Uint8Array;
+  try {
+    signingBytes = referenceHashInput(clean, room.rules);
+  } catch (err) {
+    throw new Error(`the event is not canonical JSON: ${(err as Error).message}`);
+  }
+  const eventId = eventIdFromReferenceHash(await sha256Async(signingBytes));
+  // The event ID covers everything the signature covers, so an event we already hold (placed,
+  // rejected or soft-failed) needs no second verification: whatever this copy's signatures or
+  // unredacted content say, ours is kept.
+  if (room.isDagNode(eventId) && room.events.get(eventId)?.status !== 'outlier') {
+    return { ev: { ...(clean as Pdu), event_id: eventId }, hashMismatch: false, duplicate: true };
+  }
   let contentInput: Uint8Array;
   try {
     // Canonicalises everything but unsigned/signatures/hashes: refuses floats and unsafe integers.
@@ -56,16 +75,13 @@ export async function preparePdu(e: Engine, room: Room, raw: unknown): Promise<P
   } catch (err) {
     throw new Error(`the event is not canonical JSON: ${(err as Error).message}`);
   }
-  const signingBytes = referenceHashInput(clean, room.rules);
-  // The signature check starts first (it needs the signing bytes, not a hash):
-  // WebCrypto verifies off the main thread while the digests, and the next
-  // events of the batch, are prepared.
+  // The signature check starts before the content hash: WebCrypto verifies off the main thread
+  // while the digest, and the next events of the batch, are prepared.
   const senderServer = domainOf(pdu.sender);
   const signature = isEventSignedByAsync(clean, senderServer, room.rules, e.identity.verifier, {}, signingBytes);
-  const [contentHash, referenceHash, signed] = await Promise.all([sha256Async(contentInput), sha256Async(signingBytes), signature]);
+  const [contentHash, signed] = await Promise.all([sha256Async(contentInput), signature]);
   const claimed = claimedContentHash(clean);
   const hashOk = claimed !== undefined && sameBytes(claimed, contentHash);
-  const eventId = eventIdFromReferenceHash(referenceHash);
   if (!signed) throw new Error(`event ${eventId} is not validly signed by ${senderServer}, the sender's server`);
   if (!hashOk) {
     // Step 3: the content was tampered with (or redacted on the way): keep the redacted form.

@@ -75,6 +75,30 @@ describe('the receipt pipeline', () => {
     expect(p.a.client.messageBodies(p.alice, p.roomId)).toEqual(['once']);
   });
 
+  it('a known event is not verified again: a copy with a forged signature or altered body is acknowledged and ours kept', async () => {
+    const p = await pair();
+    const id = await p.b.client.sendMessage(p.bob, p.roomId, 'original');
+    await converge(cluster, p.roomId);
+    const pdu = structuredClone(p.b.client.event(p.roomId, id).event) as unknown as JsonObject;
+    delete pdu.event_id;
+    const sigs = pdu.signatures as Record<string, Record<string, string>>;
+    sigs[p.b.hs.serverName]![SERVER_KEY_ID] = 'A'.repeat(86);
+    (pdu.content as JsonObject).body = 'altered';
+    const verifier = p.a.hs.identity.verifier;
+    let verifications = 0;
+    const spy = { ...verifier, verify: (...args: Parameters<typeof verifier.verify>) => (verifications++, verifier.verify(...args)) };
+    (p.a.hs.identity as { verifier: typeof verifier }).verifier = spy;
+    try {
+      const dups = p.a.hs.stats.duplicates;
+      expect(results(await send(p, [pdu]))[id]).toEqual({});
+      expect(verifications).toBe(0);
+      expect(p.a.hs.stats.duplicates).toBe(dups + 1);
+      expect(p.a.client.messageBodies(p.alice, p.roomId)).toEqual(['original']);
+    } finally {
+      (p.a.hs.identity as { verifier: typeof verifier }).verifier = verifier;
+    }
+  });
+
   it('an event whose prev_events nobody can supply is dropped with a reason, and the room is unchanged', async () => {
     const p = await pair();
     const before = p.a.client.acceptedEventIds(p.roomId);
