@@ -86,7 +86,13 @@ describe('the receipt pipeline', () => {
     (pdu.content as JsonObject).body = 'altered';
     const verifier = p.a.hs.identity.verifier;
     let verifications = 0;
-    const spy = { ...verifier, verify: (...args: Parameters<typeof verifier.verify>) => (verifications++, verifier.verify(...args)) };
+    const spy = {
+      ...verifier,
+      verify: (...args: Parameters<typeof verifier.verify>) => {
+        verifications++;
+        return verifier.verify(...args);
+      },
+    };
     (p.a.hs.identity as { verifier: typeof verifier }).verifier = spy;
     try {
       const dups = p.a.hs.stats.duplicates;

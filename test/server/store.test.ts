@@ -7,7 +7,7 @@ import { IDBDatabase, IDBFactory } from 'fake-indexeddb';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { MIGRATIONS, SCHEMA_VERSION, STORE_NAMES } from '../../src/server/store/idb-store.ts';
 import { deleteNodeStore, listNodeStores, openNodeStore } from '../../src/server/store/node.ts';
-import { StoreError } from '../../src/server/store/types.ts';
+import { type StoredEvent, StoreError } from '../../src/server/store/types.ts';
 import { storeAcceptanceSuite } from './store-suite.ts';
 
 let factory: IDBFactory;
@@ -31,7 +31,7 @@ function rawOpen(name: string, version?: number): Promise<IDBDatabase> {
 }
 
 describe('IndexedDB store specifics', () => {
-  it('creates the v1 schema: stores, key paths and the by_room_stream index', async () => {
+  it('creates the current schema: stores, key paths and the by_event_id index over event chunks', async () => {
     const store = await openNodeStore('schema', { indexedDB: factory });
     await store.close();
     const db = await rawOpen('schema');
@@ -42,8 +42,9 @@ describe('IndexedDB store specifics', () => {
     expect(tx.objectStore('meta').keyPath).toBeNull();
     expect(tx.objectStore('accounts').keyPath).toBe('user_id');
     expect(tx.objectStore('rooms').keyPath).toBe('room_id');
-    expect(tx.objectStore('events').keyPath).toBe('event_id');
-    expect(tx.objectStore('events').index('by_room_stream').keyPath).toEqual(['room_id', 'stream']);
+    expect(tx.objectStore('events').keyPath).toEqual(['room_id', 'seq']);
+    expect(tx.objectStore('events').index('by_event_id').keyPath).toBe('ids');
+    expect(tx.objectStore('events').index('by_event_id').multiEntry).toBe(true);
     expect(tx.objectStore('state_groups').keyPath).toEqual(['room_id', 'id']);
     expect(tx.objectStore('outbox').keyPath).toEqual(['destination', 'seq']);
     expect(tx.objectStore('receipts').keyPath).toBeNull();
@@ -51,7 +52,83 @@ describe('IndexedDB store specifics', () => {
     db.close();
   });
 
-  it('opening an existing v1 database fires no upgrade', async () => {
+  it('migrates a v1 database (one record per event) to event chunks, keeping every event', async () => {
+    const v1 = await new Promise<IDBDatabase>((resolve, reject) => {
+      const req = factory.open('v1', 1);
+      req.onupgradeneeded = () => {
+        const db = req.result;
+        for (const n of ['meta', 'receipts']) db.createObjectStore(n);
+        db.createObjectStore('accounts', { keyPath: 'user_id' });
+        db.createObjectStore('rooms', { keyPath: 'room_id' });
+        db.createObjectStore('events', { keyPath: 'event_id' }).createIndex('by_room_stream', ['room_id', 'stream']);
+        db.createObjectStore('state_groups', { keyPath: ['room_id', 'id'] });
+        db.createObjectStore('outbox', { keyPath: ['destination', 'seq'] });
+        db.createObjectStore('media', { keyPath: 'media_id' });
+      };
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    const ev = (room: string, stream: number): StoredEvent => ({
+      event_id: `$${room}-${stream}`,
+      room_id: room,
+      stream,
+      status: 'accepted',
+      pdu: { room_id: room, sender: '@a:x', type: 'm.room.message', content: { body: `#${stream}` } } as unknown as StoredEvent['pdu'],
+    });
+    const rows = [...Array.from({ length: 150 }, (_, i) => ev('!a:x', 150 - i)), ev('!b:x', 7)];
+    await new Promise<void>((resolve, reject) => {
+      const tx = v1.transaction('events', 'readwrite');
+      for (const r of rows) tx.objectStore('events').put(r);
+      tx.oncomplete = () => resolve();
+      tx.onerror = () => reject(tx.error);
+    });
+    v1.close();
+    const store = await openNodeStore('v1', { indexedDB: factory });
+    const a = await store.roomEvents('!a:x');
+    expect(a.map((e) => e.stream)).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
+    expect(await store.roomEvents('!b:x')).toEqual([ev('!b:x', 7)]);
+    expect(await store.getEvent('$!a:x-42')).toEqual(ev('!a:x', 42));
+    await store.write({ events: [ev('!a:x', 151), { ...ev('!a:x', 3), status: 'rejected' }] });
+    expect((await store.roomEvents('!a:x')).map((e) => e.stream)).toHaveLength(151);
+    expect((await store.getEvent('$!a:x-3'))?.status).toBe('rejected');
+    await store.close();
+  });
+
+  it('an event written again leaves no old copy behind (redacted content is purged), across reopen', async () => {
+    const store = await openNodeStore('purge', { indexedDB: factory });
+    const room = '!p:x';
+    const ev = (i: number, body: string): StoredEvent => ({
+      event_id: `$p${i}`,
+      room_id: room,
+      stream: i,
+      status: 'accepted',
+      pdu: { room_id: room, type: 'm.room.message', content: { body } } as unknown as StoredEvent['pdu'],
+    });
+    await store.roomEvents(room);
+    await store.write({ events: Array.from({ length: 10 }, (_, i) => ev(i, `secret ${i}`)) });
+    await store.write({ events: [{ ...ev(4, ''), pdu: { ...ev(4, '').pdu, content: {} }, redacted_by: '$r' }] });
+    await store.close();
+    const again = await openNodeStore('purge', { indexedDB: factory });
+    const events = await again.roomEvents(room);
+    expect(events).toHaveLength(10);
+    expect(events.find((e) => e.event_id === '$p4')?.redacted_by).toBe('$r');
+    // Redact again after the reopen (the connection learns locations from roomEvents).
+    await again.write({ events: [{ ...ev(5, ''), pdu: { ...ev(5, '').pdu, content: {} }, redacted_by: '$r2' }] });
+    await again.close();
+    const raw = await rawOpen('purge');
+    const chunks = await new Promise<unknown[]>((resolve) => {
+      const req = raw.transaction('events').objectStore('events').getAll();
+      req.onsuccess = () => resolve(req.result);
+    });
+    raw.close();
+    const dump = JSON.stringify(chunks);
+    expect(dump).not.toContain('secret 4');
+    expect(dump).not.toContain('secret 5');
+    expect(dump).toContain('secret 6');
+    expect(dump.match(/"\$p4"/g)).toHaveLength(2); // once in ids, once as the event
+  });
+
+  it('opening an existing database fires no upgrade', async () => {
     await (await openNodeStore('again', { indexedDB: factory })).close();
     const upgrade = vi.fn();
     const db = await new Promise<IDBDatabase>((resolve, reject) => {

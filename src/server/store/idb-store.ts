@@ -11,6 +11,7 @@
  */
 import { type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames, unwrap, wrap } from 'idb';
 import type { JsonValue } from '../../core/json.ts';
+import { type EventChunk, EventLog, newestCopy, packV1Events } from './event-log.ts';
 import {
   type AccountRecord,
   type MediaRecord,
@@ -30,7 +31,8 @@ export interface HearthDbSchema extends DBSchema {
   meta: { key: string; value: JsonValue };
   accounts: { key: string; value: AccountRecord };
   rooms: { key: string; value: RoomRecord };
-  events: { key: string; value: StoredEvent; indexes: { by_room_stream: [string, number] } };
+  /** Events packed into chunks keyed [room_id, seq] (event-log.ts); by_event_id indexes each chunk's ids. */
+  events: { key: [string, number]; value: EventChunk; indexes: { by_event_id: string } };
   /**
    * Keyed [room_id, id] so a room's groups are a primary-key range (no index
    * to maintain on every write) and group ids need only be unique per room.
@@ -73,12 +75,23 @@ export const MIGRATIONS: readonly Migration[] = [
     db.createObjectStore('meta');
     db.createObjectStore('accounts', { keyPath: 'user_id' });
     db.createObjectStore('rooms', { keyPath: 'room_id' });
-    const events = db.createObjectStore('events', { keyPath: 'event_id' });
+    // v1 kept one record per event (keyPath event_id, index by_room_stream); v2 replaces it.
+    const events = (db as unknown as IDBPDatabase).createObjectStore('events', { keyPath: 'event_id' });
     events.createIndex('by_room_stream', ['room_id', 'stream']);
     db.createObjectStore('state_groups', { keyPath: ['room_id', 'id'] });
     db.createObjectStore('outbox', { keyPath: ['destination', 'seq'] });
     db.createObjectStore('receipts');
     db.createObjectStore('media', { keyPath: 'media_id' });
+  },
+  async function v2EventChunks(db, tx) {
+    // One request per event was the ingest bottleneck: events move into chunks (event-log.ts).
+    const rows = (await (tx as unknown as IDBPTransaction<unknown, ['events'], 'versionchange'>)
+      .objectStore('events')
+      .getAll()) as StoredEvent[];
+    db.deleteObjectStore('events');
+    const events = db.createObjectStore('events', { keyPath: ['room_id', 'seq'] });
+    events.createIndex('by_event_id', 'ids', { multiEntry: true });
+    await Promise.all(packV1Events(rows).map((chunk) => events.put(chunk)));
   },
 ];
 
@@ -148,7 +161,7 @@ function receiptKey(r: ReceiptRecord): [string, string, string, string] {
 const BATCH_WRITERS: readonly {
   store: HearthStoreName;
   has(b: WriteBatch): boolean;
-  apply(os: IDBObjectStore, b: WriteBatch): void;
+  apply(os: IDBObjectStore, b: WriteBatch, log: EventLog, undo: (() => void)[]): void;
 }[] = [
   {
     store: 'meta',
@@ -160,7 +173,13 @@ const BATCH_WRITERS: readonly {
   putAll('accounts', (b) => b.accounts),
   putAll('rooms', (b) => b.rooms),
   putAll('state_groups', (b) => b.stateGroups),
-  putAll('events', (b) => b.events),
+  {
+    store: 'events',
+    has: (b) => (b.events?.length ?? 0) > 0,
+    apply(os, b, log, undo) {
+      undo.push(log.write(os, b.events ?? []).undo);
+    },
+  },
   {
     store: 'outbox',
     has: (b) => (b.outboxDelete?.length ?? 0) > 0 || (b.outboxPut?.length ?? 0) > 0,
@@ -276,10 +295,38 @@ export async function openIdbStore(name: string, opts?: IdbStoreOptions): Promis
     }
   }
 
+  const log = new EventLog();
+  /** A room's last chunk seq, read once per connection (roomEvents normally does it first). */
+  const seqReads = new Map<string, Promise<void>>();
+  function learnSeq(roomId: string): Promise<void> {
+    let p = seqReads.get(roomId);
+    if (!p) {
+      p = (async () => {
+        const cursor = await db.transaction('events').store.openKeyCursor(roomPrefix(roomId), 'prev');
+        if (!log.knowsRoom(roomId)) log.setLastSeq(roomId, cursor ? (cursor.key as [string, number])[1] : 0);
+      })();
+      seqReads.set(roomId, p);
+      p.catch(() => seqReads.delete(roomId));
+    }
+    return p;
+  }
+
   async function write(batch: WriteBatch): Promise<void> {
     const parts = BATCH_WRITERS.filter((w) => w.has(batch));
     if (parts.length === 0) return;
     if (closed) throw new StoreError(`write: database ${closed}`, name, parts.map((p) => p.store).join(','));
+    const unknownRooms = new Set<string>();
+    for (const ev of batch.events ?? []) {
+      if (typeof ev?.room_id === 'string' && !log.knowsRoom(ev.room_id)) unknownRooms.add(ev.room_id);
+    }
+    if (unknownRooms.size > 0) {
+      try {
+        await Promise.all([...unknownRooms].map(learnSeq));
+      } catch (e) {
+        throw fail('write', 'events', e);
+      }
+    }
+    const undo: (() => void)[] = [];
     let tx: IDBPTransaction<HearthDbSchema, HearthStoreName[], 'readwrite'>;
     try {
       // Relaxed durability: the transaction commits once the engine's data is
@@ -307,9 +354,10 @@ export async function openIdbStore(name: string, opts?: IdbStoreOptions): Promis
     try {
       for (const part of parts) {
         current = part.store;
-        part.apply(raw.objectStore(part.store), batch);
+        part.apply(raw.objectStore(part.store), batch, log, undo);
       }
     } catch (e) {
+      for (const u of undo) u();
       // A put that throws (value cannot be cloned, key path missing or not a
       // valid key) does NOT abort the transaction by itself: abort it, so
       // nothing written earlier in this batch is committed.
@@ -324,6 +372,7 @@ export async function openIdbStore(name: string, opts?: IdbStoreOptions): Promis
     try {
       await tx.done;
     } catch (e) {
+      for (const u of undo) u();
       throw fail('write', failedStore ?? parts.map((p) => p.store).join(','), e);
     }
   }
@@ -369,11 +418,10 @@ export async function openIdbStore(name: string, opts?: IdbStoreOptions): Promis
     listAccounts: () => read('accounts', 'listAccounts', () => db.getAll('accounts')),
     listRooms: () => read('rooms', 'listRooms', () => db.getAll('rooms')),
     getRoom: (roomId) => read('rooms', 'getRoom', () => db.get('rooms', roomId)),
-    getEvent: (eventId) => read('events', 'getEvent', () => db.get('events', eventId)),
+    getEvent: (eventId) =>
+      read('events', 'getEvent', async () => newestCopy(await db.getAllFromIndex('events', 'by_event_id', eventId), eventId)),
     roomEvents: (roomId) =>
-      read('events', 'roomEvents', () =>
-        db.getAllFromIndex('events', 'by_room_stream', keyRange().bound([roomId, -Infinity], [roomId, Infinity])),
-      ),
+      read('events', 'roomEvents', async () => log.load(roomId, await db.getAll('events', roomPrefix(roomId)))),
     roomStateGroups: (roomId) =>
       read('state_groups', 'roomStateGroups', () => db.getAll('state_groups', roomPrefix(roomId))),
     roomReceipts: (roomId) => read('receipts', 'roomReceipts', () => db.getAll('receipts', roomPrefix(roomId))),
