@@ -13,6 +13,8 @@ export interface BrowserBench {
   store?: { perTxn: number; batched100: number; oneTxn: number };
   ingest?: { events: number; eventsPerSecond: number; storageBytesPerEvent: number; canonicalBytesPerEvent: number };
   rawVerify?: number;
+  poolVerify?: number;
+  poolHelpers?: number;
 }
 
 export async function benchBrowser(): Promise<BrowserBench> {

@@ -103,15 +103,25 @@ async function main(): Promise<void> {
 
     const b = await benchBrowser();
     if (b.ok && b.ingest && b.store && b.rawVerify) {
-      const bLimit = Math.min(b.rawVerify, b.store.batched100);
-      results.push({ name: 'Chromium worker: raw WebCrypto verify', value: b.rawVerify, unit: 'ops/s' });
+      // The verify limit is the best the worker can get: in-thread, or through its helper pool.
+      const bestVerify = Math.max(b.rawVerify, b.poolVerify ?? 0);
+      const bLimit = Math.min(bestVerify, b.store.batched100);
+      results.push({ name: 'Chromium worker: raw WebCrypto verify, in-thread', value: b.rawVerify, unit: 'ops/s' });
+      if (b.poolVerify !== undefined) {
+        results.push({
+          name: 'Chromium worker: verify through the helper pool',
+          value: b.poolVerify,
+          unit: 'ops/s',
+          detail: `${b.poolHelpers} helper worker(s); strict precheck included`,
+        });
+      }
       results.push({ name: 'Chromium worker: IndexedDB writes, batches of 100', value: b.store.batched100, unit: 'rec/s' });
       results.push({ name: 'Chromium worker: IndexedDB writes, one txn per record', value: b.store.perTxn, unit: 'rec/s' });
       results.push({
         name: 'Chromium worker: ingest on IndexedDB',
         value: b.ingest.eventsPerSecond,
         unit: 'ev/s',
-        detail: `${pct(b.ingest.eventsPerSecond, bLimit)} of min(raw verify, raw batched write) (target ≥ 50%)`,
+        detail: `${pct(b.ingest.eventsPerSecond, bLimit)} of min(best raw verify ${Math.round(bestVerify)}, raw batched write ${Math.round(b.store.batched100)}) (target ≥ 50%)`,
       });
     } else {
       results.push({ name: 'Chromium worker benchmarks', value: Number.NaN, unit: '', detail: `failed: ${b.error ?? 'no result'}` });

@@ -4,6 +4,7 @@
  * guarded by a Web Lock so only one tab opens it — and acts for that
  * homeserver's one person (its first account).
  */
+import type { Ed25519Verifier } from '../core/ed25519.ts';
 import type { JsonObject } from '../core/json.ts';
 import { type CreateRoomOptions, HomeserverClient } from '../server/client.ts';
 import { Homeserver } from '../server/homeserver.ts';
@@ -76,7 +77,11 @@ export class HomeserverService {
   private readonly blocked = new Set<string>();
   private readonly rtts = new Map<string, number>();
 
-  constructor(private readonly makeTransport: TransportFactory) {}
+  constructor(
+    private readonly makeTransport: TransportFactory,
+    /** Signature verification off this thread (verify-helpers.ts); undefined = in-thread. */
+    private readonly makeVerifier: () => Promise<Ed25519Verifier | undefined> = async () => undefined,
+  ) {}
 
   /** Databases of homeservers in this browser profile, and whether another tab holds each. */
   async listHomeservers(): Promise<{ dbName: string; inUse: boolean }[]> {
@@ -104,6 +109,7 @@ export class HomeserverService {
       store,
       transport: (_name, identity) => this.makeTransport(identity, opts.relays ?? []),
       log: this.log,
+      verifier: await this.makeVerifier().catch(() => undefined),
     });
     this.client = new HomeserverClient(this.hs);
     this.dbName = dbName;

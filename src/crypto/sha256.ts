@@ -19,6 +19,17 @@ const isNode = typeof nodeProcess?.versions?.node === 'string';
 const nodeCrypto = isNode ? nodeProcess?.getBuiltinModule?.('node:crypto') : undefined;
 const subtle = isNode ? undefined : (globalThis as { crypto?: Crypto }).crypto?.subtle;
 
+/**
+ * Synchronous SHA-256 (Node's OpenSSL, else the pure one): for short inputs
+ * whose digest is needed at once — an event ID decides whether the event is
+ * verified at all, and a synchronous ID lets a batch's verifications be
+ * issued together.
+ */
+export function sha256Sync(bytes: Uint8Array): Uint8Array {
+  if (nodeCrypto) return new Uint8Array(nodeCrypto.createHash('sha256').update(bytes).digest());
+  return sha256(bytes);
+}
+
 export async function sha256Async(bytes: Uint8Array): Promise<Uint8Array> {
   if (nodeCrypto) return new Uint8Array(nodeCrypto.createHash('sha256').update(bytes).digest());
   if (subtle) {

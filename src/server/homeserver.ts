@@ -12,6 +12,7 @@ import { MatrixError, forbidden, invalidParam, notFound } from './errors.ts';
 import { handleFederationRequest } from './federation-server.ts';
 import type { FederationRequest, FederationResponse } from './federation/types.ts';
 import { FederationError } from './federation/types.ts';
+import type { Ed25519Verifier } from '../core/ed25519.ts';
 import { type ServerIdentity, loadOrCreateIdentity } from './identity.ts';
 import { type PduResults, ingestPrepared, prepareBatch } from './ingest.ts';
 import { type Logger, silentLogger } from './log.ts';
@@ -35,6 +36,11 @@ export interface HomeserverOptions {
   /** How often to compare forward extremities with reachable peers (0 = only on reconnect). */
   antiEntropyMs?: number;
   limits?: Partial<EngineLimits>;
+  /**
+   * Signature verification; default: the best in-thread verifier (WebCrypto,
+   * else the pure one). The browser worker passes a pool of helper workers.
+   */
+  verifier?: Ed25519Verifier | undefined;
 }
 
 export class Homeserver implements Engine {
@@ -93,7 +99,7 @@ export class Homeserver implements Engine {
   static async open(opts: HomeserverOptions): Promise<Homeserver> {
     const clock = opts.clock ?? systemClock;
     const random = opts.random ?? cryptoRandom;
-    const identity = await loadOrCreateIdentity(opts.store, random);
+    const identity = await loadOrCreateIdentity(opts.store, random, opts.verifier);
     const transport = await opts.transport(identity.serverName, identity);
     const hs = new Homeserver(identity, opts.store, transport, clock, random, opts.log ?? silentLogger, opts);
     await hs.load();

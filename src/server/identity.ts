@@ -22,7 +22,7 @@ export interface ServerIdentity {
 
 const SEED_META = 'server_key_seed';
 
-export async function identityFromSeed(seed: Uint8Array): Promise<ServerIdentity> {
+export async function identityFromSeed(seed: Uint8Array, given?: Ed25519Verifier): Promise<ServerIdentity> {
   const { publicKey } = keyPairFromSeed(seed);
   let sign: (m: Uint8Array) => Promise<Uint8Array>;
   try {
@@ -33,7 +33,7 @@ export async function identityFromSeed(seed: Uint8Array): Promise<ServerIdentity
   }
   let verifier: Ed25519Verifier;
   try {
-    verifier = await bestVerifier();
+    verifier = given ?? (await bestVerifier());
   } catch {
     verifier = nobleVerifier;
   }
@@ -41,10 +41,10 @@ export async function identityFromSeed(seed: Uint8Array): Promise<ServerIdentity
 }
 
 /** Loads the server key from the store, creating and persisting one on first start. */
-export async function loadOrCreateIdentity(store: Store, random: RandomSource): Promise<ServerIdentity> {
+export async function loadOrCreateIdentity(store: Store, random: RandomSource, verifier?: Ed25519Verifier): Promise<ServerIdentity> {
   const saved = await store.getMeta(SEED_META);
-  if (typeof saved === 'string') return identityFromSeed(decodeBase64(saved));
+  if (typeof saved === 'string') return identityFromSeed(decodeBase64(saved), verifier);
   const seed = random(32);
   await store.write({ meta: { [SEED_META]: encodeBase64(seed) } });
-  return identityFromSeed(seed);
+  return identityFromSeed(seed, verifier);
 }

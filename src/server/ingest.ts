@@ -20,7 +20,7 @@ import {
   referenceHashInput,
   sameBytes,
 } from '../core/hashing.ts';
-import { sha256Async } from '../crypto/sha256.ts';
+import { sha256Async, sha256Sync } from '../crypto/sha256.ts';
 import { type Pdu, type RoomEvent, stateKey, validatePdu } from '../core/pdu.ts';
 import { redactEvent } from '../core/redaction.ts';
 import { type Placement, placeInDag } from './dag.ts';
@@ -61,7 +61,7 @@ export async function preparePdu(e: Engine, room: Room, raw: unknown): Promise<P
   } catch (err) {
     throw new Error(`the event is not canonical JSON: ${(err as Error).message}`);
   }
-  const eventId = eventIdFromReferenceHash(await sha256Async(signingBytes));
+  const eventId = eventIdFromReferenceHash(sha256Sync(signingBytes));
   // The event ID covers everything the signature covers, so an event we already hold (placed,
   // rejected or soft-failed) needs no second verification: whatever this copy's signatures or
   // unredacted content say, ours is kept.

@@ -1,6 +1,6 @@
 import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   L,
   P,
@@ -12,11 +12,22 @@ import {
   signSync,
   verifyStrictSync,
 } from '../../src/core/ed25519.ts';
+import { createVerifyPool, serveVerifications } from '../../src/crypto/verify-pool.ts';
 import { createWebCryptoSigner, createWebCryptoVerifier } from '../../src/crypto/webcrypto-ed25519.ts';
 
 const Point = ed.Point;
 type Pt = InstanceType<typeof Point>;
 const webcrypto = createWebCryptoVerifier();
+/** The browser's off-thread path, over a MessageChannel: its helper runs the WebCrypto verifier. */
+function channelPool() {
+  const channel = new MessageChannel();
+  serveVerifications(channel.port2, createWebCryptoVerifier());
+  channel.port1.start();
+  channel.port2.start();
+  return { pool: createVerifyPool([channel.port1], nobleVerifier), channel };
+}
+const { pool } = channelPool();
+afterAll(() => pool.close());
 
 function le(n: bigint, len = 32): Uint8Array {
   const out = new Uint8Array(len);
@@ -156,10 +167,11 @@ describe('Ed25519 acceptance rule', () => {
   });
 
   for (const v of vectors()) {
-    it(`${v.name}: both backends say ${v.valid ? 'valid' : 'invalid'}`, async () => {
+    it(`${v.name}: every backend says ${v.valid ? 'valid' : 'invalid'}`, async () => {
       expect(verifyStrictSync(v.sig, v.msg, v.key)).toBe(v.valid);
       expect(await nobleVerifier.verify(v.sig, v.msg, v.key)).toBe(v.valid);
       expect(await webcrypto.verify(v.sig, v.msg, v.key)).toBe(v.valid);
+      expect(await pool.verify(v.sig, v.msg, v.key)).toBe(v.valid);
     });
   }
 
@@ -186,6 +198,52 @@ describe('Ed25519 acceptance rule', () => {
       expect(await webcrypto.verify(sig, m, pk)).toBe(a);
       expect(a).toBe(i % 2 === 0);
     }
+  });
+
+  it('the verify pool answers a large concurrent batch in order, like the in-thread verifier', async () => {
+    const jobs = Array.from({ length: 100 }, (_, i) => {
+      const s = new Uint8Array(32).fill(i + 1);
+      const { publicKey: pk } = keyPairFromSeed(s);
+      const m = new Uint8Array(200 + i).fill(i);
+      const sig = signSync(m, s);
+      if (i % 3 === 0) sig[5]! ^= 4;
+      return { sig, m, pk, valid: i % 3 !== 0 };
+    });
+    const got = await Promise.all(jobs.map((j) => pool.verify(j.sig, j.m, j.pk)));
+    expect(got).toEqual(jobs.map((j) => j.valid));
+    // Inputs of the wrong length never reach the packed buffers: refused by the rule itself.
+    expect(await pool.verify(jobs[1]!.sig.subarray(0, 63), jobs[1]!.m, jobs[1]!.pk)).toBe(false);
+  });
+
+  it('a verify pool whose helper dies or answers garbage falls back to the in-thread verifier', async () => {
+    const good = vectors().find((v) => v.valid)!;
+    const bad = vectors().find((v) => !v.valid)!;
+    // A helper that answers with the wrong number of verdicts.
+    const liar = new MessageChannel();
+    liar.port2.addEventListener('message', (ev: MessageEvent) => liar.port2.postMessage({ id: ev.data.id, verdicts: new Uint8Array([1, 1, 1, 1, 1]) }));
+    liar.port1.start();
+    liar.port2.start();
+    const p1 = createVerifyPool([liar.port1], nobleVerifier);
+    expect(await Promise.all([p1.verify(good.sig, good.msg, good.key), p1.verify(bad.sig, bad.msg, bad.key)])).toEqual([true, false]);
+    // Once retired, it gets no more work: the fallback answers.
+    expect(await p1.verify(bad.sig, bad.msg, bad.key)).toBe(false);
+    // A helper that never answers, then reports an error.
+    const dead = new MessageChannel();
+    dead.port1.start();
+    const listeners: ((ev: Event) => void)[] = [];
+    const port = {
+      postMessage: (m: unknown, t: Transferable[]) => dead.port1.postMessage(m, t),
+      addEventListener: (type: string, l: (ev: never) => void) => {
+        if (type === 'error') listeners.push(l as (ev: Event) => void);
+      },
+    };
+    const p2 = createVerifyPool([port], nobleVerifier);
+    const pending = p2.verify(good.sig, good.msg, good.key);
+    await new Promise((r) => setTimeout(r, 10));
+    for (const l of listeners) l(new Event('error'));
+    expect(await pending).toBe(true);
+    p1.close();
+    p2.close();
   });
 
   it('WebCrypto signatures are byte-identical to the pure signer (deterministic Ed25519)', async () => {
