@@ -43,6 +43,8 @@ export interface NetworkStatus {
   offline: boolean;
   /** False while the tab's homeserver has no network transport (it works alone). */
   available: boolean;
+  /** How signatures are verified: in this worker, or by its helper workers (and how many). */
+  verifier: string;
 }
 
 export type TransportFactory = (identity: ServerIdentity, relays: readonly string[]) => Promise<Transport>;
@@ -258,7 +260,16 @@ export class HomeserverService {
     const n = this.c().network();
     const t = this.libp2p();
     if (!t) {
-      return { serverName: n.serverName, relay: { state: 'none' }, peers: n.peers.map((peer) => ({ peer, blocked: false })), outbox: n.outbox, outboxByRoom: n.outboxByRoom, offline: false, available: false };
+      return {
+        serverName: n.serverName,
+        relay: { state: 'none' },
+        peers: n.peers.map((peer) => ({ peer, blocked: false })),
+        outbox: n.outbox,
+        outboxByRoom: n.outboxByRoom,
+        offline: false,
+        available: false,
+        verifier: this.requireHs().identity.verifier.name,
+      };
     }
     const relayIds = this.relays.map((a) => a.split('/p2p/').pop() ?? '');
     const conns = t.node.getConnections();
@@ -282,6 +293,7 @@ export class HomeserverService {
       outboxByRoom: n.outboxByRoom,
       offline: t.offline,
       available: true,
+      verifier: this.requireHs().identity.verifier.name,
     };
   }
   /** Partition control, enforced in the transport: no connection, stream or gossip with `peer`. */

@@ -50,6 +50,8 @@ export function NetworkPanel() {
               </>
             )}
           </dd>
+          <dt>Signature checks</dt>
+          <dd class="small-text verifier">{n?.verifier ?? '…'}</dd>
         </dl>
         {n && !n.available && (
           <p class="muted small-text">
