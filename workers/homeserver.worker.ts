@@ -7,5 +7,6 @@
 import * as Comlink from 'comlink';
 import { HomeserverService } from '../src/app/service.ts';
 import { createBrowserTransport } from '../src/app/browser-transport.ts';
+import { startVerifyHelpers } from '../src/app/verify-helpers.ts';
 
-Comlink.expose(new HomeserverService(createBrowserTransport));
+Comlink.expose(new HomeserverService(createBrowserTransport, () => startVerifyHelpers()));
