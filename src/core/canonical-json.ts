@@ -35,21 +35,6 @@ function remapUnit(u: number): number {
 
 /** Serialises a JSON value to its canonical JSON text. Throws CanonicalJsonError. */
 export function canonicalJson(value: unknown): string {
-  // Fast path: the engine's own JSON.stringify over a view in canonical key
-  // order is ~4x faster than the writer below (one native buffer instead of
-  // a string per member) and gives the same text whenever the view exists.
-  const view = canonicalView(value);
-  if (view !== SLOW) return JSON.stringify(view);
-  try {
-    return write(value);
-  } catch (err) {
-    if (err instanceof PathError) throw new CanonicalJsonError(err.message, err.path || '$');
-    throw err;
-  }
-}
-
-/** The careful writer alone (no fast path): for differential tests of the fast path. */
-export function canonicalJsonCareful(value: unknown): string {
   try {
     return write(value);
   } catch (err) {
@@ -88,74 +73,6 @@ function sortedKeys(obj: object): string[] {
     if (NEEDS_CODEPOINT_SORT.test(k)) return keys.sort(compareCodePoints);
   }
   return keys;
-}
-
-const SLOW: unique symbol = Symbol('slow');
-
-/** Keys JSON.stringify would not emit in insertion order (V8 puts array-index keys first). */
-const INDEX_LIKE = /^[0-9]/;
-
-/**
- * `value` itself when it is canonical-ready (plain JSON, integers in range,
- * keys in code-point order), else a copy with its objects' keys inserted in
- * that order, or SLOW when JSON.stringify could not produce the canonical
- * text: a number without a canonical form, undefined in an array, a
- * non-JSON value, a key starting with a digit (enumerated first whatever its
- * place) or a key whose code units sort differently from its code points.
- * The careful writer handles (and reports) those.
- */
-function canonicalView(value: unknown): unknown {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return value;
-    case 'number':
-      return Number.isInteger(value) && value <= MAX_SAFE && value >= -MAX_SAFE ? value : SLOW;
-    case 'object': {
-      if (value === null) return value;
-      if (Array.isArray(value)) {
-        let copy: unknown[] | undefined;
-        for (let i = 0; i < value.length; i++) {
-          const v: unknown = value[i];
-          if (v === undefined) return SLOW;
-          const view = canonicalView(v);
-          if (view === SLOW) return SLOW;
-          if (view !== v && !copy) copy = value.slice(0, i);
-          if (copy) copy.push(view);
-        }
-        return copy ?? value;
-      }
-      const proto = Object.getPrototypeOf(value);
-      if (proto !== Object.prototype && proto !== null) return SLOW;
-      const keys = Object.keys(value);
-      let inOrder = true;
-      let changed = false;
-      const views: unknown[] = new Array(keys.length);
-      for (let i = 0; i < keys.length; i++) {
-        const k = keys[i]!;
-        if (INDEX_LIKE.test(k) || NEEDS_CODEPOINT_SORT.test(k)) return SLOW;
-        if (i > 0 && keys[i - 1]! > k) inOrder = false;
-        const v = (value as Record<string, unknown>)[k];
-        if (v === undefined) {
-          views[i] = v; // omitted by JSON.stringify, as by the writer
-          continue;
-        }
-        const view = canonicalView(v);
-        if (view === SLOW) return SLOW;
-        if (view !== v) changed = true;
-        views[i] = view;
-      }
-      if (inOrder && !changed) return value;
-      const order = keys.map((_, i) => i);
-      if (!inOrder) order.sort((a, b) => (keys[a]! < keys[b]! ? -1 : 1));
-      // A null-prototype object: a "__proto__" key stays an ordinary member.
-      const out = Object.create(null) as Record<string, unknown>;
-      for (const i of order) out[keys[i]!] = views[i];
-      return out;
-    }
-    default:
-      return SLOW;
-  }
 }
 
 // Paths are only built when an error is reported, so the hot path stays cheap.

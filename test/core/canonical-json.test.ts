@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, canonicalJsonCareful, compareCodePoints } from '../../src/core/canonical-json.ts';
+import { canonicalJson, compareCodePoints } from '../../src/core/canonical-json.ts';
 import { CanonicalJsonError } from '../../src/core/errors.ts';
 
 describe('canonicalJson', () => {
@@ -56,50 +56,6 @@ describe('canonicalJson', () => {
       }),
       { numRuns: 300 },
     );
-  });
-
-  it('the fast path and the careful writer agree on every value, valid or not (property)', () => {
-    const key = fc.oneof(
-      fc.string(),
-      fc.constantFrom('__proto__', '10', '9', '0', '01', 'a', 'b', '\uffff', '\u{10000}', '\ue000', 'toJSON', ''),
-    );
-    const leaf = fc.oneof(
-      fc.string({ unit: 'binary' }),
-      fc.integer(),
-      fc.constantFrom(0.5, -0, 2 ** 53, -(2 ** 53), Number.NaN, Number.POSITIVE_INFINITY, 1e21, true, false, null, undefined),
-      fc.bigInt().map((b) => b as unknown),
-    );
-    const { value } = fc.letrec((tie) => ({
-      value: fc.oneof({ depthSize: 'small' }, leaf, tie('array'), tie('object')),
-      array: fc.array(tie('value'), { maxLength: 5 }),
-      object: fc
-        .array(fc.tuple(key, tie('value')), { maxLength: 6 })
-        .map((entries) => {
-          // JSON.parse-like: own "__proto__" members are ordinary properties.
-          const o: Record<string, unknown> = {};
-          for (const [k, v] of entries) Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
-          return o;
-        }),
-    }));
-    const outcome = (f: (v: unknown) => string, v: unknown) => {
-      try {
-        return { text: f(v) };
-      } catch (err) {
-        return { error: (err as Error).message };
-      }
-    };
-    fc.assert(
-      fc.property(value, (v) => {
-        expect(outcome(canonicalJson, v)).toEqual(outcome(canonicalJsonCareful, v));
-      }),
-      { numRuns: 2000 },
-    );
-    // Shapes the fast path must copy or refuse: unsorted, index-like keys, __proto__, nested.
-    const tricky = JSON.parse('{"b":1,"a":{"d":[1,{"z":0,"y":-0}],"c":"x"},"__proto__":{"q":2},"10":3,"9":4}');
-    expect(canonicalJson(tricky)).toBe(canonicalJsonCareful(tricky));
-    expect(canonicalJson(tricky)).toBe('{"10":3,"9":4,"__proto__":{"q":2},"a":{"c":"x","d":[1,{"y":0,"z":0}]},"b":1}');
-    const noIndex = JSON.parse('{"b":1,"__proto__":{"q":2},"a":[{"z":1,"y":2}]}');
-    expect(canonicalJson(noIndex)).toBe('{"__proto__":{"q":2},"a":[{"y":2,"z":1}],"b":1}');
   });
 
   it('does not depend on key insertion order (property)', () => {
