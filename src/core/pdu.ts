@@ -94,28 +94,48 @@ function describeValue(v: unknown): string {
   return typeof v === 'number' ? `the number ${v}` : typeof v;
 }
 
+/** Refuses an event whose canonical JSON is over the 64 KiB limit. */
+export function checkPduSize(bytes: number): void {
+  if (bytes > MAX_PDU_BYTES) fail(`the event is ${bytes} bytes as canonical JSON; the limit is ${MAX_PDU_BYTES}`);
+}
+
+/**
+ * Canonical size of a whole event from the byte length of its content hash
+ * input (the canonical event without `hashes`, `signatures`, `unsigned`) and
+ * those three members: the receipt pipeline canonicalises the event for its
+ * content hash anyway, so the size limit needs no second serialisation of
+ * the whole event. Throws CanonicalJsonError if a member has no canonical form.
+ */
+export function pduSizeFromParts(contentInputBytes: number, ev: Readonly<Record<string, unknown>>): number {
+  const extra: number[] = [];
+  for (const key of ['hashes', 'signatures', 'unsigned'] as const) {
+    const v = ev[key];
+    if (v !== undefined) extra.push(key.length + 3 + utf8Length(canonicalJson(v))); // "key":value
+  }
+  if (extra.length === 0) return contentInputBytes;
+  const sum = extra.reduce((a, b) => a + b, 0);
+  // `{}` has no member to put a comma after; otherwise each extra member adds one comma.
+  return contentInputBytes > 2 ? contentInputBytes + sum + extra.length : 2 + sum + extra.length - 1;
+}
+
 /**
  * Checks that `raw` is a well-formed v4+ PDU and returns it typed. Throws
  * InvalidPduError saying which field is wrong. `prev_events` is capped at 20
  * and `auth_events` at 10 (the Server-Server API's limits on PDUs).
  */
-export function validatePdu(raw: unknown, opts: { canonicalChecked?: boolean } = {}): Pdu {
+export function validatePdu(raw: unknown, opts: { sizeCheckedByCaller?: boolean } = {}): Pdu {
   if (!isJsonObject(raw)) fail(`a PDU must be a JSON object, got ${describeValue(raw)}`);
-  let size: number;
-  const { event_id: _ignored, ...rest } = raw;
-  if (opts.canonicalChecked) {
-    // The caller canonicalises the event anyway (content hash): JSON.stringify
-    // of a canonicalisable value has exactly the canonical byte length.
-    size = utf8Length(JSON.stringify(rest));
-  } else {
+  if (!opts.sizeCheckedByCaller) {
+    const { event_id: _ignored, ...rest } = raw;
+    let size: number;
     try {
       // Canonical form of the event as sent (event_id is not part of v4+ events).
       size = utf8Length(canonicalJson(rest));
     } catch (err) {
       fail(`the event is not canonical JSON: ${(err as Error).message}`);
     }
+    checkPduSize(size);
   }
-  if (size > MAX_PDU_BYTES) fail(`the event is ${size} bytes as canonical JSON; the limit is ${MAX_PDU_BYTES}`);
 
   const roomId = requireString(raw, 'room_id', MAX_ID_BYTES);
   try {

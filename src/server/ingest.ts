@@ -21,7 +21,8 @@ import {
   sameBytes,
 } from '../core/hashing.ts';
 import { sha256Async, sha256Sync } from '../crypto/sha256.ts';
-import { type Pdu, type RoomEvent, stateKey, validatePdu } from '../core/pdu.ts';
+import { InvalidPduError } from '../core/errors.ts';
+import { type Pdu, type RoomEvent, checkPduSize, pduSizeFromParts, stateKey, validatePdu } from '../core/pdu.ts';
 import { redactEvent } from '../core/redaction.ts';
 import { type Placement, placeInDag } from './dag.ts';
 import type { Engine } from './engine.ts';
@@ -52,13 +53,18 @@ function domainOf(userId: string): string {
 
 /** Steps 1–3 for one raw PDU. Throws a message (the PDU is dropped) or returns the event to place. */
 export async function preparePdu(e: Engine, room: Room, raw: unknown): Promise<PreparedEvent> {
-  const pdu: Pdu = validatePdu(raw, { canonicalChecked: true });
+  const pdu: Pdu = validatePdu(raw, { sizeCheckedByCaller: true });
   if (pdu.room_id !== room.roomId) throw new Error(`event is for room ${pdu.room_id}, not ${room.roomId}`);
   const { event_id: _given, ...clean } = pdu;
   let signingBytes: Uint8Array;
+  let contentInput: Uint8Array;
   try {
+    // Canonicalises everything but unsigned/signatures/hashes: refuses floats and unsafe integers.
+    contentInput = contentHashInput(clean);
+    checkPduSize(pduSizeFromParts(contentInput.length, clean));
     signingBytes = referenceHashInput(clean, room.rules);
   } catch (err) {
+    if (err instanceof InvalidPduError) throw err;
     throw new Error(`the event is not canonical JSON: ${(err as Error).message}`);
   }
   const eventId = eventIdFromReferenceHash(sha256Sync(signingBytes));
@@ -67,13 +73,6 @@ export async function preparePdu(e: Engine, room: Room, raw: unknown): Promise<P
   // unredacted content say, ours is kept.
   if (room.isDagNode(eventId) && room.events.get(eventId)?.status !== 'outlier') {
     return { ev: { ...(clean as Pdu), event_id: eventId }, hashMismatch: false, duplicate: true };
-  }
-  let contentInput: Uint8Array;
-  try {
-    // Canonicalises everything but unsigned/signatures/hashes: refuses floats and unsafe integers.
-    contentInput = contentHashInput(clean);
-  } catch (err) {
-    throw new Error(`the event is not canonical JSON: ${(err as Error).message}`);
   }
   // The signature check starts before the content hash: WebCrypto verifies off the main thread
   // while the digest, and the next events of the batch, are prepared.

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidPduError } from '../../src/core/errors.ts';
 import type { JsonObject } from '../../src/core/json.ts';
-import { MAX_PDU_BYTES, validatePdu } from '../../src/core/pdu.ts';
+import { canonicalJson } from '../../src/core/canonical-json.ts';
+import { MAX_PDU_BYTES, checkPduSize, pduSizeFromParts, validatePdu } from '../../src/core/pdu.ts';
 
 const ID = (c: string) => `$${c.repeat(43)}`;
 const good: JsonObject = {
@@ -63,5 +64,35 @@ describe('PDU format validation', () => {
     const base = size(pad(0));
     expect(() => validatePdu(pad(MAX_PDU_BYTES - base))).not.toThrow();
     expect(() => validatePdu(pad(MAX_PDU_BYTES - base + 1))).toThrow(/limit is 65536/);
+  });
+});
+
+describe('PDU size from the content hash input', () => {
+  const base = {
+    room_id: '!r:hs.example',
+    sender: '@a:hs.example',
+    type: 'm.room.message',
+    content: { body: 'héllo ✓', n: 1e3 },
+    origin_server_ts: 1,
+    depth: 2,
+    prev_events: [],
+    auth_events: [],
+  };
+  const cases: [string, Record<string, unknown>][] = [
+    ['all three members', { ...base, hashes: { sha256: 'abc' }, signatures: { 'hs.example': { 'ed25519:1': 'sig' } }, unsigned: { age: 5 } }],
+    ['no unsigned', { ...base, hashes: { sha256: 'abc', other: 'x' }, signatures: {} }],
+    ['nothing but the three', { hashes: { sha256: 'abc' }, signatures: {}, unsigned: { 'ü': ['é', 2] } }],
+    ['none of the three', { ...base }],
+    ['empty event', {}],
+  ];
+  it.each(cases)('%s: equals the canonical length of the whole event', (_name, ev) => {
+    const { hashes: _h, signatures: _s, unsigned: _u, ...rest } = ev;
+    const contentInput = new TextEncoder().encode(canonicalJson(rest)).length;
+    expect(pduSizeFromParts(contentInput, ev)).toBe(new TextEncoder().encode(canonicalJson(ev)).length);
+  });
+
+  it('checkPduSize refuses more than 64 KiB with the size in the message', () => {
+    expect(() => checkPduSize(MAX_PDU_BYTES)).not.toThrow();
+    expect(() => checkPduSize(MAX_PDU_BYTES + 1)).toThrow(/65537 bytes as canonical JSON; the limit is 65536/);
   });
 });
