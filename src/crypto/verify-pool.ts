@@ -51,6 +51,8 @@ interface Helper {
   inFlight: Map<number, Job[]>;
   jobs: number;
   alive: boolean;
+  /** Armed while batches are out: a helper silent for `answerTimeoutMs` is retired. */
+  watchdog?: ReturnType<typeof setTimeout>;
 }
 
 /** Jobs sent at once when many are waiting: early batches start verifying while later ones are prepared. */
@@ -61,15 +63,28 @@ export interface VerifyPool extends Ed25519Verifier {
   close(): void;
 }
 
-export function createVerifyPool(ports: readonly PoolPort[], fallback: Ed25519Verifier): VerifyPool {
+export interface VerifyPoolOptions {
+  /** A helper with work out that has not answered for this long is retired (default 10 s). */
+  answerTimeoutMs?: number;
+}
+
+export function createVerifyPool(ports: readonly PoolPort[], fallback: Ed25519Verifier, opts: VerifyPoolOptions = {}): VerifyPool {
+  const answerTimeoutMs = opts.answerTimeoutMs ?? 10_000;
   const helpers: Helper[] = ports.map((port) => ({ port, inFlight: new Map(), jobs: 0, alive: true }));
   let queue: Job[] = [];
   let scheduled = false;
   let nextId = 1;
 
+  // Re-armed on every answer: fires only if the helper went quiet with work outstanding.
+  const arm = (h: Helper) => {
+    if (h.watchdog !== undefined) clearTimeout(h.watchdog);
+    h.watchdog = h.inFlight.size > 0 ? setTimeout(() => retire(h, 'no answer'), answerTimeoutMs) : undefined;
+  };
+
   const retire = (h: Helper, why: string) => {
     if (!h.alive) return;
     h.alive = false;
+    if (h.watchdog !== undefined) clearTimeout(h.watchdog);
     const orphans = [...h.inFlight.values()].flat();
     h.inFlight.clear();
     h.jobs = 0;
@@ -95,6 +110,7 @@ export function createVerifyPool(ports: readonly PoolPort[], fallback: Ed25519Ve
       if (!jobs) return;
       h.inFlight.delete(res.id);
       h.jobs -= jobs.length;
+      arm(h);
       const verdicts = res.verdicts;
       if (!(verdicts instanceof Uint8Array) || verdicts.length !== jobs.length) {
         for (const job of jobs) runFallback(job);
@@ -129,6 +145,7 @@ export function createVerifyPool(ports: readonly PoolPort[], fallback: Ed25519Ve
     const id = nextId++;
     h.inFlight.set(id, jobs);
     h.jobs += n;
+    if (h.watchdog === undefined) arm(h);
     const req: VerifyRequest = { id, sigs, keys, msgs, offsets };
     try {
       h.port.postMessage(req, [sigs.buffer, keys.buffer, msgs.buffer, offsets.buffer]);

@@ -242,8 +242,14 @@ describe('Ed25519 acceptance rule', () => {
     await new Promise((r) => setTimeout(r, 10));
     for (const l of listeners) l(new Event('error'));
     expect(await pending).toBe(true);
+    // A helper that never answers at all: retired after the answer timeout.
+    const silent = new MessageChannel();
+    silent.port1.start();
+    const p3 = createVerifyPool([silent.port1], nobleVerifier, { answerTimeoutMs: 20 });
+    expect(await Promise.all([p3.verify(good.sig, good.msg, good.key), p3.verify(bad.sig, bad.msg, bad.key)])).toEqual([true, false]);
     p1.close();
     p2.close();
+    p3.close();
   });
 
   it('WebCrypto signatures are byte-identical to the pure signer (deterministic Ed25519)', async () => {
