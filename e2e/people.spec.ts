@@ -165,6 +165,16 @@ test.describe('people: three homeservers in one room', () => {
     for (const p of all) {
       await expect(message(p.page, first).getByRole('button', { name: /^👍 1, from bob$/ })).toBeVisible(ARRIVAL);
     }
+    // Carol adds hers by pressing the reaction, then takes it back by pressing it again.
+    await message(carol.page, first).getByRole('button', { name: /^👍 1, from bob$/ }).click();
+    for (const p of all) {
+      await expect(message(p.page, first).getByRole('button', { name: /^👍 2, from bob, carol$/ })).toBeVisible(ARRIVAL);
+    }
+    await expect(message(carol.page, first).getByRole('button', { name: /^👍 2/ })).toHaveAttribute('aria-pressed', 'true');
+    await message(carol.page, first).getByRole('button', { name: /^👍 2/ }).click();
+    for (const p of all) {
+      await expect(message(p.page, first).getByRole('button', { name: /^👍 1, from bob$/ })).toBeVisible(ARRIVAL);
+    }
 
     // Carol edits her last message with Up; the others see the new text, marked edited.
     const box = carol.page.getByRole('textbox', { name: 'Message' });

@@ -211,6 +211,10 @@ export class HomeserverService {
   react(roomId: string, eventId: string, key: string) {
     return this.c().react(this.me(), roomId, eventId, key);
   }
+  /** Takes back our reaction `key` to `eventId` (redacts our reaction events with that key). */
+  unreact(roomId: string, eventId: string, key: string) {
+    return this.c().unreact(this.me(), roomId, eventId, key);
+  }
   redact(roomId: string, eventId: string, reason?: string) {
     return this.c().redact(this.me(), roomId, eventId, reason);
   }

@@ -17,7 +17,9 @@ import {
   imageMessage,
   isMessageEvent,
   messageBody,
+  REACTION_TYPE,
   reaction,
+  relationOf,
   textMessage,
 } from './content/index.ts';
 import { recordReceipt, setTyping, typingUsers } from './edus.ts';
@@ -331,6 +333,26 @@ export class HomeserverClient {
     const draft = reaction(targetId, key);
     const ev = await this.send(room, { type: draft.type, sender: userId, content: draft.content });
     return ev.event_id;
+  }
+
+  /**
+   * Takes back `userId`'s reaction `key` to `targetId`: redacts each of their
+   * reaction events with that key (normally one). Returns the redactions' IDs;
+   * none when there was nothing to take back.
+   */
+  async unreact(userId: string, roomId: string, targetId: string, key: string): Promise<string[]> {
+    const room = this.joinedRoom(userId, roomId);
+    const mine: string[] = [];
+    for (const [id, stored] of room.events) {
+      if (stored.status !== 'accepted' || stored.redacted_by !== undefined) continue;
+      const ev = room.get(id);
+      if (!ev || ev.type !== REACTION_TYPE || ev.sender !== userId) continue;
+      const rel = relationOf(ev);
+      if (rel?.rel_type === 'm.annotation' && rel.event_id === targetId && rel.key === key) mine.push(id);
+    }
+    const out: string[] = [];
+    for (const id of mine) out.push(await this.redact(userId, roomId, id));
+    return out;
   }
 
   async redact(userId: string, roomId: string, targetId: string, reason?: string): Promise<string> {

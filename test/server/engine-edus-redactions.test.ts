@@ -61,6 +61,30 @@ describe('EDUs', () => {
 });
 
 describe.each(ROOM_VERSIONS)('redactions, room version %s', (version) => {
+  it('taking back a reaction redacts only our own reaction with that key, on every server', async () => {
+    const { a, b, alice, bob, roomId } = await pair(version);
+    const m = await a.client.sendMessage(alice, roomId, 'react to me');
+    await converge(cluster, roomId);
+    await a.client.react(alice, roomId, m, '👍');
+    await a.client.react(alice, roomId, m, '🎉');
+    await b.client.react(bob, roomId, m, '👍');
+    await converge(cluster, roomId);
+    const reactions = (s: ClusterServer, user: string) =>
+      s.client.timeline(user, roomId).items.find((i) => i.event_id === m)?.reactions.map((r) => `${r.key}:${r.senders.join('+')}`);
+    expect(reactions(b, bob)).toEqual([`👍:${alice}+${bob}`, `🎉:${alice}`]);
+    const redactions = await a.client.unreact(alice, roomId, m, '👍');
+    expect(redactions).toHaveLength(1);
+    await converge(cluster, roomId);
+    for (const [s, user] of [
+      [a, alice],
+      [b, bob],
+    ] as const) {
+      expect(reactions(s, user)?.sort()).toEqual([`👍:${bob}`, `🎉:${alice}`].sort());
+    }
+    // Nothing left to take back: no event is sent.
+    expect(await a.client.unreact(alice, roomId, m, '👍')).toEqual([]);
+  });
+
   it('a redacted message shows as redacted on every server', async () => {
     const { a, b, alice, bob, roomId } = await pair(version);
     const m1 = await a.client.sendMessage(alice, roomId, 'oops');

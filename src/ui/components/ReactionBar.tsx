@@ -1,9 +1,9 @@
 import type { TimelineItem } from '../api.ts';
 import { nameOf } from '../format.ts';
-import { react } from '../state/actions.ts';
+import { react, unreact } from '../state/actions.ts';
 import { displayNames, myUserId } from '../state/store.ts';
 
-/** Reactions with counts; pressing one you have not made adds yours. */
+/** Reactions with counts; pressing one adds yours, pressing yours again takes it back. */
 export function ReactionBar(props: { item: TimelineItem }) {
   const { reactions } = props.item;
   if (reactions.length === 0) return null;
@@ -19,9 +19,9 @@ export function ReactionBar(props: { item: TimelineItem }) {
               type="button"
               class={mine ? 'reaction mine' : 'reaction'}
               aria-pressed={mine}
-              title={who}
+              title={mine ? `${who} — press to take yours back` : who}
               aria-label={`${r.key} ${r.count}, from ${who}`}
-              onClick={() => !mine && react(props.item.event_id, r.key)}
+              onClick={() => (mine ? unreact(props.item.event_id, r.key) : react(props.item.event_id, r.key))}
             >
               {r.key} <span class="count">{r.count}</span>
             </button>

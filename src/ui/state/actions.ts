@@ -457,6 +457,11 @@ export async function react(eventId: string, key: string): Promise<void> {
   if (roomId) await attempt('Could not react', () => service().react(roomId, eventId, key));
 }
 
+export async function unreact(eventId: string, key: string): Promise<void> {
+  const roomId = currentRoomId.value;
+  if (roomId) await attempt('Could not remove the reaction', () => service().unreact(roomId, eventId, key));
+}
+
 export async function redact(eventId: string): Promise<void> {
   const roomId = currentRoomId.value;
   if (roomId) await attempt('Could not delete', () => service().redact(roomId, eventId));
