@@ -17,7 +17,7 @@ export interface BrowserBench {
   poolHelpers?: number;
 }
 
-export async function benchBrowser(): Promise<BrowserBench> {
+export async function benchBrowser(query = ''): Promise<BrowserBench> {
   const server = await createServer({ server: { host: '127.0.0.1', port: 0 }, logLevel: 'error' });
   await server.listen();
   const address = server.httpServer?.address();
@@ -28,7 +28,7 @@ export async function benchBrowser(): Promise<BrowserBench> {
   });
   try {
     const page = await browser.newPage();
-    await page.goto(`http://127.0.0.1:${port}/bench/browser/index.html`);
+    await page.goto(`http://127.0.0.1:${port}/bench/browser/index.html${query}`);
     const handle = await page.waitForFunction(() => (window as unknown as { __benchResult?: unknown }).__benchResult, undefined, {
       timeout: 240_000,
     });

@@ -6,4 +6,6 @@ worker.onmessage = (ev: MessageEvent) => {
   (window as unknown as { __benchResult: unknown }).__benchResult = ev.data;
   out.textContent = JSON.stringify(ev.data, null, 2);
 };
-worker.postMessage({ ingestEvents: 1000 });
+// ?nopool: verify in the worker's own thread (to compare with the helper pool); ?events=N.
+const params = new URLSearchParams(location.search);
+worker.postMessage({ ingestEvents: Number(params.get('events') ?? 2000), pool: !params.has('nopool') });

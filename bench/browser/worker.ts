@@ -36,7 +36,7 @@ async function poolVerifyRate(pool: Ed25519Verifier): Promise<number> {
   return (done * 1000) / (performance.now() - start);
 }
 
-self.onmessage = async (ev: MessageEvent<{ ingestEvents: number }>) => {
+self.onmessage = async (ev: MessageEvent<{ ingestEvents: number; pool: boolean }>) => {
   try {
     const tag = `${Date.now()}`;
     const names: string[] = [];
@@ -45,7 +45,7 @@ self.onmessage = async (ev: MessageEvent<{ ingestEvents: number }>) => {
       return openIdbStore(name);
     };
     const store = await benchStoreWrites(openIdbStore, { records: 1000, cleanup: (n) => deleteIdbStore(n) });
-    const pool = await startVerifyHelpers();
+    const pool = ev.data.pool ? await startVerifyHelpers() : undefined;
     const ingest = await benchIngest(open, ev.data.ingestEvents, tag, pool ? { verifier: pool } : {});
     const rawVerify = await rawVerifyRate();
     const poolVerify = pool ? await poolVerifyRate(pool) : undefined;
