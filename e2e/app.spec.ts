@@ -87,6 +87,18 @@ test('room settings save the name and topic', async ({ page }) => {
   await expect(page.getByRole('navigation', { name: 'Rooms' }).getByRole('button', { name: 'After' })).toBeVisible();
   const log = page.getByRole('log', { name: 'Timeline' });
   await expect(log.getByText(/changed the room name to .After./)).toBeVisible();
+  // A level for one event type: only admins (100) may change the topic from now on.
+  await page.getByRole('button', { name: 'Room settings' }).click();
+  await dialog.getByRole('textbox', { name: 'Add an event type' }).fill('m.room.topic');
+  await dialog.getByRole('button', { name: 'Add to Event types' }).click();
+  await dialog.getByRole('spinbutton', { name: 'm.room.topic' }).fill('100');
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  await expect(page.getByRole('dialog')).toHaveCount(0);
+  await page.getByRole('button', { name: 'Room settings' }).click();
+  await expect(dialog.getByRole('spinbutton', { name: 'm.room.topic' })).toHaveValue('100');
+  await dialog.getByRole('button', { name: 'Remove m.room.topic from power levels' }).click();
+  await expect(dialog.getByRole('spinbutton', { name: 'm.room.topic' })).toHaveCount(0);
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
 });
 
 test('reload keeps identity, rooms and history', async ({ page }) => {

@@ -258,7 +258,7 @@ test.describe('people: three homeservers in one room', () => {
     await alice.page.getByRole('button', { name: 'Room settings' }).click();
     let dialog = alice.page.getByRole('dialog', { name: 'Room settings' });
     await dialog.getByRole('textbox', { name: 'Add a person' }).fill(bob.id);
-    await dialog.getByRole('button', { name: 'Add', exact: true }).click();
+    await dialog.getByRole('button', { name: 'Add to People' }).click();
     await expect(dialog.getByRole('spinbutton', { name: bob.id })).toHaveValue('50');
     await dialog.getByRole('button', { name: 'Save' }).click();
     await expect(alice.page.getByRole('dialog')).toHaveCount(0);

@@ -19,6 +19,69 @@ function str(v: unknown, d = ''): string {
   return typeof v === 'string' ? v : d;
 }
 
+/**
+ * A power-level map (users or event types → level): each entry editable and
+ * removable, new entries added at 50 (the usual moderator level).
+ */
+function LevelMap(props: {
+  title: string;
+  entries: Record<string, number>;
+  onChange: (next: Record<string, number>) => void;
+  keyClass: string;
+  addLabel: string;
+  placeholder: string;
+  valid: (key: string) => boolean;
+}) {
+  const [draft, setDraft] = useState('');
+  const { entries, onChange } = props;
+  const key = draft.trim();
+  return (
+    <>
+      <h3>{props.title}</h3>
+      <ul class="plain-list">
+        {Object.entries(entries).map(([k, lvl]) => (
+          <li key={k} class="level-user">
+            <label class="level">
+              <span class={props.keyClass}>{k}</span>
+              <input type="number" value={lvl} onInput={(e) => onChange({ ...entries, [k]: Number(e.currentTarget.value) || 0 })} />
+            </label>
+            <button
+              type="button"
+              class="small"
+              aria-label={`Remove ${k} from power levels`}
+              onClick={() => {
+                const next = { ...entries };
+                delete next[k];
+                onChange(next);
+              }}
+            >
+              Remove
+            </button>
+          </li>
+        ))}
+      </ul>
+      <div class="add-user">
+        <label>
+          {props.addLabel}
+          <input type="text" placeholder={props.placeholder} value={draft} onInput={(e) => setDraft(e.currentTarget.value)} />
+        </label>
+        <button
+          type="button"
+          class="small"
+          aria-label={`Add to ${props.title}`}
+          disabled={!props.valid(key) || key in entries}
+          onClick={() => {
+            onChange({ ...entries, [key]: 50 });
+            setDraft('');
+          }}
+        >
+          Add
+        </button>
+      </div>
+    </>
+  );
+}
+
 /** Name, topic, join rules, history visibility and power levels; saves only what changed. */
 export function RoomSettingsDialog() {
   const roomId = currentRoomId.value!;
@@ -41,7 +104,7 @@ export function RoomSettingsDialog() {
     return out;
   });
   const [users, setUsers] = useState<Record<string, number>>(() => ({ ...((pl0.users ?? {}) as Record<string, number>) }));
-  const [newUser, setNewUser] = useState('');
+  const [events, setEvents] = useState<Record<string, number>>(() => ({ ...((pl0.events ?? {}) as Record<string, number>) }));
   const [busy, setBusy] = useState(false);
   const p = powers.value;
   const may = (type: string) => p.mine >= p.event(type);
@@ -54,7 +117,7 @@ export function RoomSettingsDialog() {
     if (topic !== initial.topic) changes.push(['m.room.topic', { topic }]);
     if (joinRule !== initial.joinRule) changes.push(['m.room.join_rules', { join_rule: joinRule }]);
     if (history !== initial.history) changes.push(['m.room.history_visibility', { history_visibility: history }]);
-    const nextPl: Json = { ...pl0, ...levels, users };
+    const nextPl: Json = { ...pl0, ...levels, users, events };
     if (JSON.stringify(nextPl) !== JSON.stringify(pl0)) changes.push(['m.room.power_levels', nextPl]);
     let ok = true;
     for (const [type, content] of changes) {
@@ -116,50 +179,24 @@ export function RoomSettingsDialog() {
               </label>
             ))}
           </div>
-          <h3>People</h3>
-          <ul class="plain-list">
-            {Object.entries(users).map(([u, lvl]) => (
-              <li key={u} class="level-user">
-                <label class="level">
-                  <span class="member-id">{u}</span>
-                  <input
-                    type="number"
-                    value={lvl}
-                    onInput={(e) => setUsers({ ...users, [u]: Number(e.currentTarget.value) || 0 })}
-                  />
-                </label>
-                <button
-                  type="button"
-                  class="small"
-                  aria-label={`Remove ${u} from power levels`}
-                  onClick={() => {
-                    const next = { ...users };
-                    delete next[u];
-                    setUsers(next);
-                  }}
-                >
-                  Remove
-                </button>
-              </li>
-            ))}
-          </ul>
-          <div class="add-user">
-            <label>
-              Add a person
-              <input type="text" placeholder="@name:server" value={newUser} onInput={(e) => setNewUser(e.currentTarget.value)} />
-            </label>
-            <button
-              type="button"
-              class="small"
-              disabled={!/^@[^:]+:.+$/.test(newUser.trim())}
-              onClick={() => {
-                setUsers({ ...users, [newUser.trim()]: 50 });
-                setNewUser('');
-              }}
-            >
-              Add
-            </button>
-          </div>
+          <LevelMap
+            title="People"
+            entries={users}
+            onChange={setUsers}
+            keyClass="member-id"
+            addLabel="Add a person"
+            placeholder="@name:server"
+            valid={(k) => /^@[^:]+:.+$/.test(k)}
+          />
+          <LevelMap
+            title="Event types"
+            entries={events}
+            onChange={setEvents}
+            keyClass="event-type"
+            addLabel="Add an event type"
+            placeholder="m.room.topic"
+            valid={(k) => /^[^\s]{1,255}$/.test(k)}
+          />
         </fieldset>
         <div class="dialog-actions">
           <button type="button" onClick={closeDialog}>
