@@ -7,8 +7,9 @@
  * 86–160 µs per event as single records, 13 µs per event as chunks).
  *
  * A chunk is keyed [room_id, seq] (seq grows per room), so a room's events
- * are one key range and load in write order. A multiEntry index over each
- * chunk's `ids` finds an event by ID. An event written again (a redaction
+ * are one key range and load in write order. There is no index by event ID
+ * (a multiEntry index over the chunk's IDs doubled a write's cost; the engine keeps
+ * rooms in memory and never looks events up here). An event written again (a redaction
  * rewrites its target, an outlier is placed, a status changes) goes into the
  * new chunk and is removed from its old one in the same transaction — the
  * old content must not linger (redacted content is purged). Should an old
@@ -20,8 +21,6 @@ import type { StoredEvent } from './types.ts';
 export interface EventChunk {
   room_id: string;
   seq: number;
-  /** event_id of each entry of `events`, for the by_event_id multiEntry index. */
-  ids: string[];
   events: StoredEvent[];
 }
 
@@ -123,7 +122,7 @@ export class EventLog {
             }
             this.where.set(ev.event_id, seq);
           }
-          const chunk: EventChunk = { room_id: roomId, seq, ids: part.map((ev) => ev.event_id), events: part };
+          const chunk: EventChunk = { room_id: roomId, seq, events: part };
           os.put(chunk);
         }
         for (const [oldSeq, ids] of stale) removeFromChunk(os, roomId, oldSeq, ids);
@@ -145,11 +144,11 @@ function removeFromChunk(os: IDBObjectStore, roomId: string, seq: number, ids: R
     const keep = chunk.events.filter((ev) => !ids.has(ev.event_id));
     if (keep.length === chunk.events.length) return;
     if (keep.length === 0) os.delete(chunkKey(roomId, seq));
-    else os.put({ ...chunk, ids: keep.map((ev) => ev.event_id), events: keep });
+    else os.put({ ...chunk, events: keep });
   };
 }
 
-/** The newest copy of `eventId` among the chunks holding it (the index may list an old one too). */
+/** The newest copy of `eventId` among `chunks` (an old copy may survive; see the header). */
 export function newestCopy(chunks: readonly EventChunk[], eventId: string): StoredEvent | undefined {
   let best: { seq: number; ev: StoredEvent } | undefined;
   for (const chunk of chunks) {
@@ -173,7 +172,7 @@ export function packV1Events(rows: readonly StoredEvent[]): EventChunk[] {
     list.sort((a, b) => a.stream - b.stream);
     for (let i = 0, seq = 1; i < list.length; i += CHUNK_EVENTS, seq++) {
       const part = list.slice(i, i + CHUNK_EVENTS);
-      out.push({ room_id: roomId, seq, ids: part.map((ev) => ev.event_id), events: part });
+      out.push({ room_id: roomId, seq, events: part });
     }
   }
   return out;

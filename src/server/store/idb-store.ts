@@ -31,8 +31,12 @@ export interface HearthDbSchema extends DBSchema {
   meta: { key: string; value: JsonValue };
   accounts: { key: string; value: AccountRecord };
   rooms: { key: string; value: RoomRecord };
-  /** Events packed into chunks keyed [room_id, seq] (event-log.ts); by_event_id indexes each chunk's ids. */
-  events: { key: [string, number]; value: EventChunk; indexes: { by_event_id: string } };
+  /**
+   * Events packed into chunks keyed [room_id, seq] (event-log.ts). No index by
+   * event ID: its per-event index entries doubled the cost of a write, and the
+   * engine keeps its rooms in memory, so it never looks an event up here.
+   */
+  events: { key: [string, number]; value: EventChunk };
   /**
    * Keyed [room_id, id] so a room's groups are a primary-key range (no index
    * to maintain on every write) and group ids need only be unique per room.
@@ -90,7 +94,6 @@ export const MIGRATIONS: readonly Migration[] = [
       .getAll()) as StoredEvent[];
     db.deleteObjectStore('events');
     const events = db.createObjectStore('events', { keyPath: ['room_id', 'seq'] });
-    events.createIndex('by_event_id', 'ids', { multiEntry: true });
     await Promise.all(packV1Events(rows).map((chunk) => events.put(chunk)));
   },
 ];
@@ -418,8 +421,8 @@ export async function openIdbStore(name: string, opts?: IdbStoreOptions): Promis
     listAccounts: () => read('accounts', 'listAccounts', () => db.getAll('accounts')),
     listRooms: () => read('rooms', 'listRooms', () => db.getAll('rooms')),
     getRoom: (roomId) => read('rooms', 'getRoom', () => db.get('rooms', roomId)),
-    getEvent: (eventId) =>
-      read('events', 'getEvent', async () => newestCopy(await db.getAllFromIndex('events', 'by_event_id', eventId), eventId)),
+    // A scan of every chunk: for tools and tests (the engine never needs it).
+    getEvent: (eventId) => read('events', 'getEvent', async () => newestCopy(await db.getAll('events'), eventId)),
     roomEvents: (roomId) =>
       read('events', 'roomEvents', async () => log.load(roomId, await db.getAll('events', roomPrefix(roomId)))),
     roomStateGroups: (roomId) =>
