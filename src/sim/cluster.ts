@@ -308,8 +308,24 @@ export class Cluster {
     return Date.now() - start;
   }
 
-  /** Whether every server in `labels` holds the same accepted event set and current state for the room. */
+  /**
+   * Whether every server in `labels` holds the same accepted event set and
+   * current state for the room. A cheap pass first (counts of accepted events
+   * and state entries): sorting and serialising every server's event set is
+   * only worth it once those agree — with 100 servers of 10,000 events each,
+   * doing it on every poll ate most of the process.
+   */
   converged(roomId: string, labels: string[] = [...this.servers.keys()]): boolean {
+    let counts: string | undefined;
+    for (const l of labels) {
+      const room = this.get(l).hs.rooms.get(roomId);
+      if (!room || room.currentGroup < 0) return false;
+      let accepted = 0;
+      for (const e of room.events.values()) if (e.status === 'accepted' || e.status === 'soft_failed') accepted++;
+      const sig = `${accepted} ${room.currentState().size}`;
+      if (counts === undefined) counts = sig;
+      else if (sig !== counts) return false;
+    }
     let first: string | undefined;
     for (const l of labels) {
       const c = this.get(l).client;

@@ -38,6 +38,8 @@ export interface RunOptions {
   captureDag?: boolean;
   /** Called with the cluster and the room IDs (by label) after the checker, before shutdown: for digging into a failure. */
   inspect?: (cluster: Cluster, rooms: ReadonlyMap<string, string>, report: SimReport) => void;
+  /** Called once with the cluster before the first server starts: for watching a long run as it goes. */
+  onCluster?: (cluster: Cluster) => void;
 }
 
 export interface StepReport {
@@ -211,6 +213,7 @@ class Run {
   }
 
   async execute(): Promise<SimReport> {
+    this.opts.onCluster?.(this.cluster);
     for (const label of this.scenario.servers) await this.cluster.add(label);
     for (const [user, server] of Object.entries(this.scenario.users)) {
       this.userIds.set(user, await this.cluster.get(server).hs.register(user));
@@ -305,10 +308,15 @@ class Run {
     return this.cluster.get(label);
   }
 
+  /** Scenario users by server label (built once: converge asks for every server on every poll). */
+  private usersByServer: Map<string, string[]> | undefined;
+
   private localUsers(server: string): string[] {
-    return Object.entries(this.scenario.users)
-      .filter(([, s]) => s === server)
-      .map(([u]) => u);
+    if (!this.usersByServer) {
+      this.usersByServer = new Map();
+      for (const [u, s] of Object.entries(this.scenario.users)) this.usersByServer.set(s, [...(this.usersByServer.get(s) ?? []), u]);
+    }
+    return this.usersByServer.get(server) ?? [];
   }
 
   private holdsRoom(label: string, roomId: string): boolean {
@@ -773,10 +781,16 @@ class Run {
       clearTimeout(timer);
     }
     const pending = () => [...this.rooms.entries()].filter(([, r]) => !this.cluster.converged(r.roomId, this.joinedServers(r.roomId)));
+    let checked = performance.now();
     let left = pending();
+    let cost = performance.now() - checked;
     while (left.length > 0 && performance.now() - start < timeoutMs) {
-      await new Promise((r) => setTimeout(r, 10));
+      // Every 10 ms, or less often when the check itself is slow (many servers, large rooms):
+      // polling must not take the CPU the servers need to converge.
+      await new Promise((r) => setTimeout(r, Math.max(10, 4 * cost)));
+      checked = performance.now();
       left = pending();
+      cost = performance.now() - checked;
     }
     if (left.length === 0) {
       const ms = Math.round(performance.now() - start);
