@@ -47,9 +47,7 @@ function requireRoom(e: Engine, roomId: unknown): Room {
  * learn it is out. What it may read is still limited by history visibility.
  */
 function requireParticipant(room: Room, origin: string): void {
-  for (const m of room.members()) {
-    if (m.userId.endsWith(`:${origin}`) && m.membership !== 'ban') return;
-  }
+  if (room.participantServers().has(origin)) return;
   if (room.senderServers.has(origin)) return;
   throw forbidden(`${origin} has no user in ${room.roomId}`);
 }

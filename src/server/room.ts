@@ -22,6 +22,27 @@ export class Mutex {
   }
 }
 
+/** A Set that counts its changes, so that values derived from it can be cached. */
+export class ChangeCountingSet<T> extends Set<T> {
+  changes = 0;
+
+  override add(value: T): this {
+    if (!this.has(value)) this.changes++;
+    return super.add(value);
+  }
+
+  override delete(value: T): boolean {
+    const deleted = super.delete(value);
+    if (deleted) this.changes++;
+    return deleted;
+  }
+
+  override clear(): void {
+    this.changes++;
+    super.clear();
+  }
+}
+
 export class Room {
   readonly events = new Map<string, StoredEvent>();
   /** The PDU with its event_id, as auth and state resolution consume it. */
@@ -35,7 +56,9 @@ export class Room {
   /** Redactions whose target has not arrived yet: target ID -> redaction ID. */
   readonly pendingRedactions = new Map<string, string>();
   currentGroup: number;
-  servers = new Set<string>();
+  readonly servers = new ChangeCountingSet<string>();
+  /** `servers` sorted, as of its `changes` count: the room record is written with every event. */
+  private sortedServers: { changes: number; list: string[] } | undefined;
   meta: Record<string, unknown>;
   /** Memo of resolutions keyed by the sorted input group ids. */
   private readonly resolved = new Map<string, number>();
@@ -71,9 +94,16 @@ export class Room {
       room_version: this.rules.id,
       extremities: [...this.extremities],
       state_group: this.currentGroup,
-      servers: [...this.servers].sort(),
+      servers: this.serverList(),
       meta: this.meta as RoomRecord['meta'] & object,
     };
+  }
+
+  private serverList(): string[] {
+    if (this.sortedServers?.changes !== this.servers.changes) {
+      this.sortedServers = { changes: this.servers.changes, list: [...this.servers].sort() };
+    }
+    return this.sortedServers.list.slice();
   }
 
   /** Adds or updates an event in memory (no I/O). */
@@ -175,8 +205,34 @@ export class Room {
     });
   }
 
-  /** Servers with a joined member in a state (we fan out to them). */
-  joinedServers(state: StateMap = this.currentState()): Set<string> {
+  /** joinedServers and participantServers per state map (state maps are never mutated once made). */
+  private readonly joinedMemo = new WeakMap<StateMap, ReadonlySet<string>>();
+  private readonly participantMemo = new WeakMap<StateMap, ReadonlySet<string>>();
+
+  /**
+   * Servers with a member in any membership but ban in a state: who may
+   * read the room over federation. Memoised: every federation read asks.
+   */
+  participantServers(state: StateMap = this.currentState()): ReadonlySet<string> {
+    const memo = this.participantMemo.get(state);
+    if (memo) return memo;
+    const out = new Set<string>();
+    for (const m of this.members(state)) {
+      const colon = m.userId.indexOf(':');
+      if (m.membership !== 'ban' && colon > 0) out.add(m.userId.slice(colon + 1));
+    }
+    this.participantMemo.set(state, out);
+    return out;
+  }
+
+  /**
+   * Servers with a joined member in a state (we fan out to them). Memoised:
+   * every event received or sent asks, and a room of 100 servers has 100+
+   * member entries to walk.
+   */
+  joinedServers(state: StateMap = this.currentState()): ReadonlySet<string> {
+    const memo = this.joinedMemo.get(state);
+    if (memo) return memo;
     const out = new Set<string>();
     for (const [k, id] of state) {
       const [type, sk] = splitStateKey(k);
@@ -187,6 +243,7 @@ export class Room {
         if (colon > 0) out.add(sk.slice(colon + 1));
       }
     }
+    this.joinedMemo.set(state, out);
     return out;
   }
 
