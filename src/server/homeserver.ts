@@ -25,6 +25,9 @@ import type { RoomBroadcast, Transport } from './transport/types.ts';
 import type { Update, UpdateListener } from './updates.ts';
 import { handleEdus } from './edus.ts';
 
+/** Peers compared per periodic anti-entropy round (see `antiEntropyPeers`). */
+const ANTI_ENTROPY_FANOUT = 3;
+
 export interface HomeserverOptions {
   store: Store;
   /** The transport, built once the server name (our PeerId) is known. */
@@ -64,6 +67,7 @@ export class Homeserver implements Engine {
   private antiEntropyTimer: unknown;
   private running = false;
   private catchingUp = new Set<string>();
+  private antiEntropyCursor = 0;
 
   private constructor(
     readonly identity: ServerIdentity,
@@ -156,7 +160,7 @@ export class Homeserver implements Engine {
     if (every > 0) {
       const tick = () => {
         if (!this.running) return;
-        for (const peer of this.transport.reachablePeers()) void this.catchUp(peer);
+        for (const peer of this.antiEntropyPeers()) void this.catchUp(peer, { periodic: true });
         this.antiEntropyTimer = this.clock.setTimeout(tick, every);
       };
       this.antiEntropyTimer = this.clock.setTimeout(tick, every);
@@ -258,15 +262,40 @@ export class Homeserver implements Engine {
   }
 
   /**
+   * The peers of this anti-entropy round: reachable servers we share a room
+   * with, at most ANTI_ENTROPY_FANOUT of them, taken in turn. Any member can
+   * serve any event, so a few peers per round suffice, and a room of 100
+   * servers does not have each one query all 99 others every round.
+   */
+  private antiEntropyPeers(): string[] {
+    const inRooms = new Set<string>();
+    for (const r of this.rooms.values()) if (r.currentGroup >= 0) for (const s of r.servers) inRooms.add(s);
+    const peers = this.transport
+      .reachablePeers()
+      .filter((p) => inRooms.has(p))
+      .sort();
+    if (peers.length <= ANTI_ENTROPY_FANOUT) return peers;
+    const start = this.antiEntropyCursor % peers.length;
+    this.antiEntropyCursor = start + ANTI_ENTROPY_FANOUT;
+    return Array.from({ length: ANTI_ENTROPY_FANOUT }, (_, i) => peers[(start + i) % peers.length]!);
+  }
+
+  /**
    * Anti-entropy with one peer: compare forward extremities for the rooms
    * we share and pull what we lack (the events, then their missing history
-   * through get_missing_events). Any member can serve any event.
+   * through get_missing_events). Any member can serve any event. A periodic
+   * round leaves alone a room whose incoming events are still queued for
+   * processing: the extremities we lack are then most likely among them,
+   * and pulling them again would only add to the backlog (the outbox
+   * delivers them durably anyway). A reconnection always compares.
    */
-  async catchUp(peer: string): Promise<void> {
+  async catchUp(peer: string, opts: { periodic?: boolean } = {}): Promise<void> {
     if (this.catchingUp.has(peer) || !this.running) return;
     this.catchingUp.add(peer);
     try {
-      const shared = [...this.rooms.values()].filter((r) => r.currentGroup >= 0 && r.servers.has(peer));
+      const shared = [...this.rooms.values()].filter(
+        (r) => r.currentGroup >= 0 && r.servers.has(peer) && !(opts.periodic && r.lock.pending > 0 && !r.needsBackfill),
+      );
       if (shared.length === 0) return;
       const res = await this.transport.request(peer, { kind: 'extremities', room_ids: shared.map((r) => r.roomId) });
       if (!res.ok) return;

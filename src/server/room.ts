@@ -15,10 +15,21 @@ import type { RoomRecord, StoredEvent } from './store/types.ts';
 /** Serialises async work: one mutation of a room at a time. */
 export class Mutex {
   private tail: Promise<unknown> = Promise.resolve();
+  private queued = 0;
   run<T>(fn: () => Promise<T>): Promise<T> {
+    this.queued++;
+    const done = () => {
+      this.queued--;
+    };
     const next = this.tail.then(fn, fn);
+    next.then(done, done);
     this.tail = next.catch(() => undefined);
     return next;
+  }
+
+  /** Tasks running or waiting for their turn. */
+  get pending(): number {
+    return this.queued;
   }
 }
 
