@@ -90,6 +90,7 @@ export class Homeserver implements Engine {
           return res;
         },
         loadPdu: (id) => this.findStoredPdu(id),
+        held: (destination, ids) => this.heldBy(destination, ids),
       },
       { baseBackoffMs: opts.outbox?.baseBackoffMs ?? 250, maxBackoffMs: opts.outbox?.maxBackoffMs ?? 30_000 },
     );
@@ -220,6 +221,23 @@ export class Homeserver implements Engine {
 
   isLocalUser(userId: string): boolean {
     return this.accounts.has(userId);
+  }
+
+  /** The events (of any room) that `server` is known to hold, among `eventIds` (Room.heldBy). */
+  private heldBy(server: string, eventIds: readonly string[]): Set<string> {
+    const byRoom = new Map<Room, string[]>();
+    for (const id of eventIds) {
+      for (const room of this.rooms.values()) {
+        if (!room.events.has(id)) continue;
+        const list = byRoom.get(room) ?? [];
+        list.push(id);
+        byRoom.set(room, list);
+        break;
+      }
+    }
+    const out = new Set<string>();
+    for (const [room, ids] of byRoom) for (const id of room.heldBy(server, ids)) out.add(id);
+    return out;
   }
 
   private findStoredPdu(eventId: string) {

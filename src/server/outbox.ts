@@ -5,6 +5,13 @@
  * queue as transactions of at most 50 PDUs and 100 EDUs (the spec's limits),
  * retrying with exponential backoff while the destination is unreachable.
  * When the transport reports the peer back, the backoff is cleared at once.
+ *
+ * A PDU the destination demonstrably holds already is not sent again: room
+ * traffic also reaches every server by broadcast, and once the destination
+ * has created an event that descends from ours (`held`), it has ours. The
+ * entry is then acknowledged as if delivered. This is only ever proof, never
+ * a guess: an entry not shown to be held is sent as before, so delivery
+ * stays durable across partitions.
  */
 import type { JsonObject } from '../core/json.ts';
 import type { Pdu } from '../core/pdu.ts';
@@ -26,6 +33,8 @@ export interface OutboxDeps {
   origin: string;
   send(destination: string, txnId: string, txn: Transaction): Promise<FederationResponse>;
   loadPdu(eventId: string): Pdu | undefined;
+  /** Which of these event IDs the destination is known to hold (see the header). */
+  held?(destination: string, eventIds: readonly string[]): Set<string>;
 }
 
 interface Queue {
@@ -44,7 +53,7 @@ export class Outbox {
   private seq = 0;
   private txnCounter = 0;
   private stopped = false;
-  readonly stats = { transactions: 0, pdusSent: 0, edusSent: 0, failures: 0 };
+  readonly stats = { transactions: 0, pdusSent: 0, edusSent: 0, failures: 0, pdusSkipped: 0 };
 
   constructor(
     private readonly deps: OutboxDeps,
@@ -145,10 +154,32 @@ export class Outbox {
     void this.flush(destination, q);
   }
 
+  /**
+   * Takes out of the queue the PDUs the destination already holds (nothing
+   * is in flight for it now); the caller deletes them from the store.
+   */
+  private takeHeld(destination: string, q: Queue): OutboxEntry[] {
+    if (!this.deps.held) return [];
+    const ids = q.entries.filter((e) => e.kind === 'pdu' && e.event_id).map((e) => e.event_id!);
+    if (ids.length === 0) return [];
+    const held = this.deps.held(destination, ids);
+    if (held.size === 0) return [];
+    const isHeld = (e: OutboxEntry) => e.kind === 'pdu' && e.event_id !== undefined && held.has(e.event_id);
+    const taken = q.entries.filter(isHeld);
+    q.entries = q.entries.filter((e) => !isHeld(e));
+    this.stats.pdusSkipped += taken.length;
+    return taken;
+  }
+
   private async flush(destination: string, q: Queue): Promise<void> {
     q.inFlight = true;
     try {
       while (!this.stopped && q.entries.length > 0) {
+        const held = this.takeHeld(destination, q);
+        if (held.length > 0) {
+          await this.deps.store.write({ outboxDelete: held.map((e) => ({ destination, seq: e.seq })) });
+          if (q.entries.length === 0) break;
+        }
         const batch: OutboxEntry[] = [];
         const pdus: Pdu[] = [];
         const edus: Transaction['edus'] = [];

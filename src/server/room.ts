@@ -64,6 +64,13 @@ export class Room {
   readonly lock = new Mutex();
   /** Servers whose users sent any event we hold (members, past members, rejected joiners). */
   readonly senderServers = new Set<string>();
+  /**
+   * Per server, the deepest accepted event one of its users created (joins,
+   * knocks and leaves excepted: those are built on another server's
+   * make_* template, so their prev events say nothing about what the
+   * sender holds). See `heldBy`.
+   */
+  private readonly latestBy = new Map<string, { id: string; depth: number }>();
   /** Redactions whose target has not arrived yet: target ID -> redaction ID. */
   readonly pendingRedactions = new Map<string, string>();
   currentGroup: number;
@@ -122,7 +129,13 @@ export class Room {
     const existed = this.events.get(ev.event_id);
     this.events.set(ev.event_id, ev);
     this.roomEvents.set(ev.event_id, { ...ev.pdu, event_id: ev.event_id });
-    this.senderServers.add(ev.pdu.sender.slice(ev.pdu.sender.indexOf(':') + 1));
+    const server = ev.pdu.sender.slice(ev.pdu.sender.indexOf(':') + 1);
+    this.senderServers.add(server);
+    if ((ev.status === 'accepted' || ev.status === 'soft_failed') && ev.state_group !== undefined) {
+      const ownMembership = ev.pdu.type === 'm.room.member' && ev.pdu.state_key === ev.pdu.sender;
+      const latest = this.latestBy.get(server);
+      if (!ownMembership && (!latest || ev.pdu.depth >= latest.depth)) this.latestBy.set(server, { id: ev.event_id, depth: ev.pdu.depth });
+    }
     if (!existed || existed.state_group === undefined) {
       if (ev.state_group !== undefined) {
         for (const p of ev.pdu.prev_events) {
@@ -139,6 +152,44 @@ export class Room {
 
   get(id: string): RoomEvent | undefined {
     return this.roomEvents.get(id);
+  }
+
+  /**
+   * Which of `candidates` the server demonstrably holds: those that are
+   * ancestors of the latest event it created here (to create an event, a
+   * server must hold its prev events, and they their own). The walk goes
+   * back from that event and stops below the shallowest candidate, so it
+   * covers only the recent part of the DAG. Conservative: an event it
+   * cannot prove held (a lying depth, more than 20 forward extremities left
+   * out of prev_events) is reported as not held.
+   */
+  heldBy(server: string, candidates: readonly string[]): Set<string> {
+    const held = new Set<string>();
+    const latest = this.latestBy.get(server);
+    if (!latest || candidates.length === 0) return held;
+    const wanted = new Set<string>();
+    let minDepth = Number.POSITIVE_INFINITY;
+    for (const id of candidates) {
+      const ev = this.get(id);
+      if (!ev) continue;
+      wanted.add(id);
+      minDepth = Math.min(minDepth, ev.depth);
+    }
+    if (latest.depth < minDepth) return held;
+    const seen = new Set<string>([latest.id]);
+    const stack = [latest.id];
+    for (let id = stack.pop(); id !== undefined && held.size < wanted.size; id = stack.pop()) {
+      const ev = this.get(id);
+      if (!ev || ev.depth < minDepth) continue;
+      if (wanted.has(id)) held.add(id);
+      for (const p of ev.prev_events) {
+        if (!seen.has(p)) {
+          seen.add(p);
+          stack.push(p);
+        }
+      }
+    }
+    return held;
   }
 
   /** An event placed in the DAG (its state is known), whatever its status. */
