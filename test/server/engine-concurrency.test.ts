@@ -6,19 +6,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { handleFederationRequest } from '../../src/server/federation-server.ts';
 import { Cluster } from '../../src/sim/cluster.ts';
-import { converge, expectRefused, waitFor } from './engine-helpers.ts';
+import { addThreeServers, converge, expectRefused, waitFor } from './engine-helpers.ts';
 
 let cluster: Cluster;
 afterEach(() => cluster?.stopAll());
 
 async function three(historyVisibility?: string) {
   cluster = new Cluster();
-  const a = await cluster.add('a');
-  const b = await cluster.add('b');
-  const c = await cluster.add('c');
-  const alice = await a.hs.register('alice');
-  const bob = await b.hs.register('bob');
-  const carol = await c.hs.register('carol');
+  const { a, b, c, alice, bob, carol } = await addThreeServers(cluster);
   const roomId = await a.client.createRoom(alice, { preset: 'public_chat', ...(historyVisibility ? { historyVisibility } : {}) });
   return { a, b, c, alice, bob, carol, roomId };
 }

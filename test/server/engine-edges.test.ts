@@ -13,7 +13,7 @@ import { handleFederationRequest } from '../../src/server/federation-server.ts';
 import type { FederationResponse } from '../../src/server/federation/types.ts';
 import { type EventTemplate, buildEvent, choosePrevEvents } from '../../src/server/local-events.ts';
 import { Cluster, type ClusterServer } from '../../src/sim/cluster.ts';
-import { converge, expectRefused, waitFor } from './engine-helpers.ts';
+import { addThreeServers, converge, expectRefused, waitFor } from './engine-helpers.ts';
 
 let cluster: Cluster;
 afterEach(() => cluster?.stopAll());
@@ -254,12 +254,7 @@ describe('joins and history', () => {
 
   it('a third server joins through a member server while the creator is partitioned from it', async () => {
     cluster = new Cluster();
-    const a = await cluster.add('a');
-    const b = await cluster.add('b');
-    const c = await cluster.add('c');
-    const alice = await a.hs.register('alice');
-    const bob = await b.hs.register('bob');
-    const carol = await c.hs.register('carol');
+    const { a, b, c, alice, bob, carol } = await addThreeServers(cluster);
     const roomId = await a.client.createRoom(alice, { preset: 'public_chat' });
     await b.client.join(bob, roomId);
     await a.client.sendMessage(alice, roomId, 'early');

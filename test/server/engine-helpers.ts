@@ -3,7 +3,7 @@
  * say what differs on timeout, and refusal assertions on MatrixErrors.
  */
 import { expect } from 'vitest';
-import type { Cluster } from '../../src/sim/cluster.ts';
+import type { Cluster, ClusterServer } from '../../src/sim/cluster.ts';
 
 export const ROOM_VERSIONS = ['10', '11', 'I.1'] as const;
 
@@ -45,4 +45,21 @@ export async function expectRefused(p: Promise<unknown>, errcode: string, messag
 /** Waits for `check` with a description for the timeout message. */
 export function waitFor(cluster: Cluster, check: () => boolean, what: string, timeoutMs = 5000): Promise<number> {
   return cluster.until(check, timeoutMs, () => what);
+}
+
+export interface ThreeServers {
+  a: ClusterServer;
+  b: ClusterServer;
+  c: ClusterServer;
+  alice: string;
+  bob: string;
+  carol: string;
+}
+
+/** Adds servers a, b and c to the cluster, with alice@a, bob@b and carol@c. */
+export async function addThreeServers(cluster: Cluster): Promise<ThreeServers> {
+  const a = await cluster.add('a');
+  const b = await cluster.add('b');
+  const c = await cluster.add('c');
+  return { a, b, c, alice: await a.hs.register('alice'), bob: await b.hs.register('bob'), carol: await c.hs.register('carol') };
 }

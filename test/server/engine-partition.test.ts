@@ -5,30 +5,19 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Cluster, type ClusterServer } from '../../src/sim/cluster.ts';
-import { ROOM_VERSIONS, converge, waitFor } from './engine-helpers.ts';
+import { ROOM_VERSIONS, type ThreeServers, addThreeServers, converge, waitFor } from './engine-helpers.ts';
 
 let cluster: Cluster;
 afterEach(() => cluster?.stopAll());
 
-interface Setup {
-  a: ClusterServer;
-  b: ClusterServer;
-  c: ClusterServer;
-  alice: string;
-  bob: string;
-  carol: string;
+interface Setup extends ThreeServers {
   roomId: string;
 }
 
 /** alice@a creates a public room with the given power levels for bob; bob@b and carol@c join. */
 async function threeServers(version: string, bobLevel: number, plEventLevel = 100): Promise<Setup> {
   cluster = new Cluster();
-  const a = await cluster.add('a');
-  const b = await cluster.add('b');
-  const c = await cluster.add('c');
-  const alice = await a.hs.register('alice');
-  const bob = await b.hs.register('bob');
-  const carol = await c.hs.register('carol');
+  const { a, b, c, alice, bob, carol } = await addThreeServers(cluster);
   const roomId = await a.client.createRoom(alice, { roomVersion: version, preset: 'public_chat', topic: 'initial' });
   await b.client.join(bob, roomId);
   await c.client.join(carol, roomId);

@@ -5,19 +5,14 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Cluster } from '../../src/sim/cluster.ts';
-import { converge, waitFor } from './engine-helpers.ts';
+import { addThreeServers, converge, waitFor } from './engine-helpers.ts';
 
 let cluster: Cluster;
 afterEach(() => cluster?.stopAll());
 
 async function threeServers() {
   cluster = new Cluster();
-  const a = await cluster.add('a');
-  const b = await cluster.add('b');
-  const c = await cluster.add('c');
-  const alice = await a.hs.register('alice');
-  const bob = await b.hs.register('bob');
-  const carol = await c.hs.register('carol');
+  const { a, b, c, alice, bob, carol } = await addThreeServers(cluster);
   const roomId = await a.client.createRoom(alice, { preset: 'public_chat' });
   await b.client.join(bob, roomId);
   await c.client.join(carol, roomId);
