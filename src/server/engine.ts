@@ -37,6 +37,8 @@ export interface Ephemeral {
 export interface EngineLimits {
   /** get_missing_events rounds (of 100 events) before falling back to state_ids. */
   missingEventRounds: number;
+  /** Broadcast PDUs a room's inbox holds while the room is busy; more are shed (the outbox delivers them). */
+  broadcastInbox: number;
 }
 
 export interface Engine {

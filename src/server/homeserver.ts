@@ -14,7 +14,7 @@ import type { FederationRequest, FederationResponse } from './federation/types.t
 import { FederationError } from './federation/types.ts';
 import type { Ed25519Verifier } from '../core/ed25519.ts';
 import { type ServerIdentity, loadOrCreateIdentity } from './identity.ts';
-import { type PduResults, ingestPrepared, prepareBatch } from './ingest.ts';
+import { type PduResults, type PreparedEvent, ingestPrepared, prepareBatch } from './ingest.ts';
 import { type Logger, silentLogger } from './log.ts';
 import { backfillHistory } from './membership.ts';
 import { Outbox } from './outbox.ts';
@@ -27,6 +27,8 @@ import { handleEdus } from './edus.ts';
 
 /** Peers compared per periodic anti-entropy round (see `antiEntropyPeers`). */
 const ANTI_ENTROPY_FANOUT = 3;
+/** Broadcast PDUs ingested per turn of the room's lock (see `onBroadcast`). */
+const INBOX_BATCH = 100;
 
 export interface HomeserverOptions {
   store: Store;
@@ -68,6 +70,10 @@ export class Homeserver implements Engine {
   private running = false;
   private catchingUp = new Set<string>();
   private antiEntropyCursor = 0;
+  /** Broadcast PDUs waiting for their room's lock, per room (see onBroadcast). */
+  private readonly inbox = new Map<string, { from: string; pdu: unknown }[]>();
+  /** Broadcast batches ingested, and broadcast PDUs shed because the inbox was full. */
+  readonly gossipStats = { batches: 0, shed: 0 };
 
   private constructor(
     readonly identity: ServerIdentity,
@@ -78,7 +84,7 @@ export class Homeserver implements Engine {
     readonly log: Logger,
     private readonly opts: HomeserverOptions,
   ) {
-    this.limits = { missingEventRounds: 50, ...(opts.limits ?? {}) };
+    this.limits = { missingEventRounds: 50, broadcastInbox: 2000, ...(opts.limits ?? {}) };
     this.outbox = new Outbox(
       {
         store,
@@ -265,18 +271,69 @@ export class Homeserver implements Engine {
     void this.catchUp(peer);
   }
 
+  /**
+   * Room broadcasts (gossip) wait in a per-room inbox while the room is
+   * busy, and are then ingested together: one store transaction for the
+   * batch instead of one per event. The inbox is bounded: a server that
+   * cannot keep up sheds broadcasts beyond `limits.broadcastInbox` — gossip
+   * is only the fast path; the senders' outboxes deliver every event durably.
+   */
   private async onBroadcast(from: string, msg: RoomBroadcast): Promise<void> {
     const room = typeof msg?.room_id === 'string' ? this.rooms.get(msg.room_id) : undefined;
     if (!room || room.currentGroup < 0) return;
     if (Array.isArray(msg.pdus) && msg.pdus.length > 0) {
-      await room.lock.run(async () => {
-        const results: PduResults = {};
-        const prepared = await prepareBatch(this, room, msg.pdus!.slice(0, 50), results);
-        const fresh = prepared.filter((p) => !room.isDagNode(p.ev.event_id));
-        if (fresh.length) await ingestPrepared(this, room, fresh, { origin: from, source: 'live', fetchMissing: true });
-      });
+      let box = this.inbox.get(room.roomId);
+      const idle = box === undefined;
+      if (!box) {
+        box = [];
+        this.inbox.set(room.roomId, box);
+      }
+      for (const pdu of msg.pdus.slice(0, 50)) {
+        if (box.length < this.limits.broadcastInbox) box.push({ from, pdu });
+        else this.gossipStats.shed++;
+      }
+      if (idle) await this.drainInbox(room);
     }
     if (Array.isArray(msg.edus)) await handleEdus(this, from, msg.edus.slice(0, 100));
+  }
+
+  /** Ingests up to INBOX_BATCH broadcast PDUs of a room under its lock; queues itself again for the rest. */
+  private async drainInbox(room: Room): Promise<void> {
+    await room.lock.run(async () => {
+      const box = this.inbox.get(room.roomId) ?? [];
+      const batch = box.splice(0, INBOX_BATCH);
+      if (box.length === 0) this.inbox.delete(room.roomId);
+      else {
+        // Behind whatever else waits for the room (local sends, transactions), not ahead of it.
+        void this.drainInbox(room).catch((err) =>
+          this.log(this.running ? 'warn' : 'debug', 'handling broadcasts failed', { room: room.roomId, error: String(err) }),
+        );
+      }
+      if (batch.length === 0) return;
+      this.gossipStats.batches++;
+      const byOrigin = new Map<string, unknown[]>();
+      for (const { from, pdu } of batch) byOrigin.set(from, [...(byOrigin.get(from) ?? []), pdu]);
+      const prepared = (
+        await Promise.all(
+          [...byOrigin].map(async ([from, raws]) => (await prepareBatch(this, room, raws, {})).map((p) => ({ p, from }))),
+        )
+      ).flat();
+      // Events whose prev events are known (or come earlier in the batch) go in together; the others
+      // are ingested with their sender, from which their missing history is fetched.
+      const ready: PreparedEvent[] = [];
+      const readyOrigin = prepared[0]?.from ?? '';
+      const waiting = new Map<string, PreparedEvent[]>();
+      const seen = new Set<string>();
+      for (const { p, from } of prepared.sort((a, b) => a.p.ev.depth - b.p.ev.depth)) {
+        const id = p.ev.event_id;
+        if (seen.has(id) || room.isDagNode(id)) continue;
+        seen.add(id);
+        if (p.ev.prev_events.every((prev) => room.isDagNode(prev) || seen.has(prev))) ready.push(p);
+        else waiting.set(from, [...(waiting.get(from) ?? []), p]);
+      }
+      if (ready.length > 0) await ingestPrepared(this, room, ready, { origin: readyOrigin, source: 'live', fetchMissing: true });
+      for (const [from, list] of waiting) await ingestPrepared(this, room, list, { origin: from, source: 'live', fetchMissing: true });
+    });
   }
 
   /**

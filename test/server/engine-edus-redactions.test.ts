@@ -7,21 +7,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLocalEventLocked } from '../../src/server/local-events.ts';
 import { Cluster, type ClusterServer } from '../../src/sim/cluster.ts';
-import { ROOM_VERSIONS, converge, expectRefused, waitFor } from './engine-helpers.ts';
+import { ROOM_VERSIONS, converge, expectRefused, twoServersInRoom, waitFor } from './engine-helpers.ts';
 
 let cluster: Cluster;
 afterEach(() => cluster?.stopAll());
 
-async function pair(version = 'I.1'): Promise<{ a: ClusterServer; b: ClusterServer; alice: string; bob: string; roomId: string }> {
+function pair(version = 'I.1') {
   cluster = new Cluster();
-  const a = await cluster.add('a');
-  const b = await cluster.add('b');
-  const alice = await a.hs.register('alice');
-  const bob = await b.hs.register('bob');
-  const roomId = await a.client.createRoom(alice, { roomVersion: version, preset: 'public_chat' });
-  await b.client.join(bob, roomId);
-  await converge(cluster, roomId);
-  return { a, b, alice, bob, roomId };
+  return twoServersInRoom(cluster, version);
 }
 
 describe('EDUs', () => {

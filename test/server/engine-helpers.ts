@@ -63,3 +63,18 @@ export async function addThreeServers(cluster: Cluster): Promise<ThreeServers> {
   const c = await cluster.add('c');
   return { a, b, c, alice: await a.hs.register('alice'), bob: await b.hs.register('bob'), carol: await c.hs.register('carol') };
 }
+
+/** Servers a and b with alice@a and bob@b, both joined to a public room alice created. */
+export async function twoServersInRoom(
+  cluster: Cluster,
+  roomVersion?: string,
+): Promise<{ a: ClusterServer; b: ClusterServer; alice: string; bob: string; roomId: string }> {
+  const a = await cluster.add('a');
+  const b = await cluster.add('b');
+  const alice = await a.hs.register('alice');
+  const bob = await b.hs.register('bob');
+  const roomId = await a.client.createRoom(alice, { ...(roomVersion ? { roomVersion } : {}), preset: 'public_chat' });
+  await b.client.join(bob, roomId);
+  await converge(cluster, roomId);
+  return { a, b, alice, bob, roomId };
+}
