@@ -9,6 +9,7 @@ import { computeEventId } from '../core/hashing.ts';
 import { type JsonObject, isJsonObject } from '../core/json.ts';
 import { type Pdu, type RoomEvent, validatePdu } from '../core/pdu.ts';
 import { isSupportedRoomVersion } from '../core/room-versions/registry.ts';
+import { BinaryHeap } from '../core/state-res/heap.ts';
 import { handleEdus } from './edus.ts';
 import type { Engine } from './engine.ts';
 import { MatrixError, badJson, forbidden, notFound } from './errors.ts';
@@ -322,6 +323,25 @@ function onEventAuth(e: Engine, origin: string, roomId: string, eventId: string)
   return { auth_chain: authChainOf(room, [eventId]).map((c) => pduWithoutId(eventForServer(room, c, origin))) };
 }
 
+/**
+ * Event IDs popped deepest first, equal depths in the order they were pushed
+ * (a heap: re-sorting the whole queue for every event made a page of 100
+ * from a wide DAG cost more than the events themselves).
+ */
+function deepestFirst(room: Room, ids: readonly string[]): { size: number; push(id: string): void; pop(): string | undefined } {
+  let seq = 0;
+  const heap = new BinaryHeap<{ id: string; depth: number; seq: number }>((a, b) => a.depth > b.depth || (a.depth === b.depth && a.seq < b.seq));
+  const push = (id: string) => heap.push({ id, depth: room.get(id)?.depth ?? 0, seq: seq++ });
+  for (const id of ids) push(id);
+  return {
+    get size() {
+      return heap.size;
+    },
+    push,
+    pop: () => heap.pop()?.id,
+  };
+}
+
 /** backfill: up to `limit` events from `v` backwards by prev_events (v included), newest first. */
 function onBackfill(e: Engine, origin: string, roomId: string, v: string[], limit: number): JsonObject {
   const room = requireRoom(e, roomId);
@@ -331,11 +351,10 @@ function onBackfill(e: Engine, origin: string, roomId: string, v: string[], limi
   const max = Math.max(1, Math.min(Number.isInteger(limit) ? limit : 100, 1000));
   const out: RoomEvent[] = [];
   const seen = new Set<string>();
-  const queue = v.filter((id) => typeof id === 'string');
-  while (queue.length > 0 && out.length < max) {
-    // Deepest first, so a page is a contiguous slice of history.
-    queue.sort((a, b) => (room.get(b)?.depth ?? 0) - (room.get(a)?.depth ?? 0));
-    const id = queue.shift()!;
+  // Deepest first, so a page is a contiguous slice of history.
+  const queue = deepestFirst(room, v.filter((id) => typeof id === 'string'));
+  while (queue.size > 0 && out.length < max) {
+    const id = queue.pop()!;
     if (seen.has(id)) continue;
     seen.add(id);
     const ev = room.get(id);
@@ -364,12 +383,10 @@ function onMissing(
   const limit = Math.max(1, Math.min(typeof body.limit === 'number' ? body.limit : 10, 1000));
   const minDepth = typeof body.min_depth === 'number' ? body.min_depth : 0;
   const seen = new Set<string>([...body.latest_events, ...earliest]);
-  const queue: string[] = [];
-  for (const id of body.latest_events) for (const p of room.get(id)?.prev_events ?? []) queue.push(p);
+  const queue = deepestFirst(room, body.latest_events.flatMap((id) => room.get(id)?.prev_events ?? []));
   const out: RoomEvent[] = [];
-  while (queue.length > 0 && out.length < limit) {
-    queue.sort((a, b) => (room.get(b)?.depth ?? 0) - (room.get(a)?.depth ?? 0));
-    const id = queue.shift()!;
+  while (queue.size > 0 && out.length < limit) {
+    const id = queue.pop()!;
     if (seen.has(id)) continue;
     seen.add(id);
     const ev = room.get(id);
