@@ -6,6 +6,7 @@ worker.onmessage = (ev: MessageEvent) => {
   (window as unknown as { __benchResult: unknown }).__benchResult = ev.data;
   out.textContent = JSON.stringify(ev.data, null, 2);
 };
-// ?nopool: verify in the worker's own thread (to compare with the helper pool); ?events=N.
+// ?pool=off|auto|force: verification in the worker's own thread, as the app decides (default), or
+// through a helper even where the app would not start one (to compare); ?events=N.
 const params = new URLSearchParams(location.search);
-worker.postMessage({ ingestEvents: Number(params.get('events') ?? 2000), pool: !params.has('nopool') });
+worker.postMessage({ ingestEvents: Number(params.get('events') ?? 2000), pool: params.get('pool') ?? 'auto' });

@@ -36,7 +36,7 @@ async function poolVerifyRate(pool: Ed25519Verifier): Promise<number> {
   return (done * 1000) / (performance.now() - start);
 }
 
-self.onmessage = async (ev: MessageEvent<{ ingestEvents: number; pool: boolean }>) => {
+self.onmessage = async (ev: MessageEvent<{ ingestEvents: number; pool: 'off' | 'auto' | 'force' }>) => {
   try {
     const tag = `${Date.now()}`;
     const names: string[] = [];
@@ -45,7 +45,8 @@ self.onmessage = async (ev: MessageEvent<{ ingestEvents: number; pool: boolean }
       return openIdbStore(name);
     };
     const store = await benchStoreWrites(openIdbStore, { records: 1000, cleanup: (n) => deleteIdbStore(n) });
-    const pool = ev.data.pool ? await startVerifyHelpers() : undefined;
+    const pool =
+      ev.data.pool === 'off' ? undefined : ev.data.pool === 'force' ? await startVerifyHelpers(3, 1) : await startVerifyHelpers();
     const ingest = await benchIngest(open, ev.data.ingestEvents, tag, pool ? { verifier: pool } : {});
     const rawVerify = await rawVerifyRate();
     const poolVerify = pool ? await poolVerifyRate(pool) : undefined;
