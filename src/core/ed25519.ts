@@ -63,25 +63,33 @@ export function isCanonicalScalar(s: Uint8Array): boolean {
   return bytesToBigIntLE(s) < L;
 }
 
-/** y < p and not the (x = 0, sign = 1) encoding. Works on the raw 32 bytes. */
+/** y < p and not the (x = 0, sign = 1) encoding. Works on the raw 32 bytes (no BigInt: it runs per signature). */
 export function isCanonicalPointEncoding(enc: Uint8Array): boolean {
   if (enc.length !== 32) return false;
-  const sign = enc[31]! >> 7;
-  const yBytes = enc.slice();
-  yBytes[31]! &= 0x7f;
+  const top = enc[31]! & 0x7f;
   // y >= p only when y is in [p, 2^255): bytes ed..ff ff .. 7f.
-  let yAtLeastP = yBytes[0]! >= 0xed && yBytes[31] === 0x7f;
-  for (let i = 1; yAtLeastP && i < 31; i++) if (yBytes[i] !== 0xff) yAtLeastP = false;
+  let yAtLeastP = enc[0]! >= 0xed && top === 0x7f;
+  for (let i = 1; yAtLeastP && i < 31; i++) if (enc[i] !== 0xff) yAtLeastP = false;
   if (yAtLeastP) return false;
-  if (sign === 1) {
+  if (enc[31]! >> 7 === 1) {
     // x = 0 exactly when y = 1 or y = p - 1 (the identity and the point of order 2).
-    if (isY(yBytes, 1n) || isY(yBytes, P - 1n)) return false;
+    if (isYOne(enc, top) || isYPMinusOne(enc, top)) return false;
   }
   return true;
 }
 
-function isY(yBytes: Uint8Array, y: bigint): boolean {
-  return bytesToBigIntLE(yBytes) === y;
+/** y (sign bit cleared: `top` is byte 31 without it) equals 1. */
+function isYOne(enc: Uint8Array, top: number): boolean {
+  if (enc[0] !== 1 || top !== 0) return false;
+  for (let i = 1; i < 31; i++) if (enc[i] !== 0) return false;
+  return true;
+}
+
+/** y equals p - 1 = 2^255 - 20: bytes ec ff … ff 7f. */
+function isYPMinusOne(enc: Uint8Array, top: number): boolean {
+  if (enc[0] !== 0xec || top !== 0x7f) return false;
+  for (let i = 1; i < 31; i++) if (enc[i] !== 0xff) return false;
+  return true;
 }
 
 function hex(bytes: Uint8Array): string {
@@ -125,7 +133,11 @@ const SMALL_ORDER_ENCODINGS: ReadonlySet<string> = (() => {
   return out;
 })();
 
+/** First bytes of the small-order encodings: nearly every R is ruled out without building a string. */
+const SMALL_ORDER_FIRST_BYTES: ReadonlySet<number> = new Set([...SMALL_ORDER_ENCODINGS].map((h) => Number.parseInt(h.slice(0, 2), 16)));
+
 export function isSmallOrderEncoding(enc: Uint8Array): boolean {
+  if (enc.length === 32 && !SMALL_ORDER_FIRST_BYTES.has(enc[0]!)) return false;
   return SMALL_ORDER_ENCODINGS.has(hex(enc));
 }
 

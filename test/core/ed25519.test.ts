@@ -164,6 +164,23 @@ describe('Ed25519 acceptance rule', () => {
     const negZero = le(1n);
     negZero[31]! |= 0x80; // x = 0 with the sign bit set
     expect(isCanonicalPointEncoding(negZero)).toBe(false);
+    const negOrder2 = le(P - 1n);
+    negOrder2[31]! |= 0x80; // y = p - 1 (x = 0) with the sign bit set
+    expect(isCanonicalPointEncoding(negOrder2)).toBe(false);
+    expect(isCanonicalPointEncoding(le(P - 1n))).toBe(true);
+    // Byte-level rule against the BigInt definition, on edge and random encodings.
+    const reference = (enc: Uint8Array) => {
+      const y = fromLe(enc) & ((1n << 255n) - 1n);
+      return y < P && !(enc[31]! >> 7 === 1 && (y === 1n || y === P - 1n));
+    };
+    const edges = [0n, 1n, 2n, P - 2n, P - 1n, P, P + 1n, (1n << 255n) - 1n].flatMap((y) => {
+      const a = le(y);
+      const b = le(y);
+      b[31]! |= 0x80;
+      return [a, b];
+    });
+    const random = Array.from({ length: 500 }, () => new Uint8Array(32).map(() => Math.floor(Math.random() * 256)));
+    for (const enc of [...edges, ...random]) expect(isCanonicalPointEncoding(enc)).toBe(reference(enc));
   });
 
   for (const v of vectors()) {
