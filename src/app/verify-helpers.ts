@@ -26,5 +26,7 @@ export async function startVerifyHelpers(max = 3, reservedCores = 2): Promise<Ve
     for (const p of ports) p.terminate();
     return undefined;
   }
-  return createVerifyPool(ports, fallback);
+  return createVerifyPool(ports, fallback, {
+    onRetire: (why) => console.warn(`a signature-check helper stopped (${why}); verifying in the homeserver worker instead`),
+  });
 }

@@ -66,6 +66,8 @@ export interface VerifyPool extends Ed25519Verifier {
 export interface VerifyPoolOptions {
   /** A helper with work out that has not answered for this long is retired (default 10 s). */
   answerTimeoutMs?: number;
+  /** Told when a helper is retired (not on close), with why: the in-thread path took over its work. */
+  onRetire?: (reason: string) => void;
 }
 
 export function createVerifyPool(ports: readonly PoolPort[], fallback: Ed25519Verifier, opts: VerifyPoolOptions = {}): VerifyPool {
@@ -81,6 +83,7 @@ export function createVerifyPool(ports: readonly PoolPort[], fallback: Ed25519Ve
     h.watchdog = h.inFlight.size > 0 ? setTimeout(() => retire(h, 'no answer'), answerTimeoutMs) : undefined;
   };
 
+  let closing = false;
   const retire = (h: Helper, why: string) => {
     if (!h.alive) return;
     h.alive = false;
@@ -95,8 +98,7 @@ export function createVerifyPool(ports: readonly PoolPort[], fallback: Ed25519Ve
     } catch {
       // already gone
     }
-    // Kept quiet in the product (the in-thread path takes over); visible to whoever debugs it.
-    void why;
+    if (!closing) opts.onRetire?.(why);
   };
 
   const runFallback = (job: Job) => {
@@ -188,6 +190,7 @@ export function createVerifyPool(ports: readonly PoolPort[], fallback: Ed25519Ve
       });
     },
     close() {
+      closing = true;
       for (const h of helpers) retire(h, 'closed');
     },
   };

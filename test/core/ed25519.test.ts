@@ -262,8 +262,10 @@ describe('Ed25519 acceptance rule', () => {
     // A helper that never answers at all: retired after the answer timeout.
     const silent = new MessageChannel();
     silent.port1.start();
-    const p3 = createVerifyPool([silent.port1], nobleVerifier, { answerTimeoutMs: 20 });
+    const retired: string[] = [];
+    const p3 = createVerifyPool([silent.port1], nobleVerifier, { answerTimeoutMs: 20, onRetire: (why) => retired.push(why) });
     expect(await Promise.all([p3.verify(good.sig, good.msg, good.key), p3.verify(bad.sig, bad.msg, bad.key)])).toEqual([true, false]);
+    expect(retired).toEqual(['no answer']);
     p1.close();
     p2.close();
     p3.close();
