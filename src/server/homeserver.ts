@@ -70,6 +70,8 @@ export class Homeserver implements Engine {
   private running = false;
   private catchingUp = new Set<string>();
   private antiEntropyCursor = 0;
+  /** Per destination, the latest events it had created when the outbox last asked what it holds. */
+  private readonly heldChecked = new Map<string, string>();
   /** Broadcast PDUs waiting for their room's lock, per room (see onBroadcast). */
   private readonly inbox = new Map<string, { from: string; pdu: unknown }[]>();
   /** Broadcast batches ingested, and broadcast PDUs shed because the inbox was full. */
@@ -229,8 +231,17 @@ export class Homeserver implements Engine {
     return this.accounts.has(userId);
   }
 
-  /** The events (of any room) that `server` is known to hold, among `eventIds` (Room.heldBy). */
+  /**
+   * The events (of any room) that `server` is known to hold, among `eventIds`
+   * (Room.heldBy), for the outbox, which drops what is found. When the
+   * server's latest events are the ones of the previous call, nothing can
+   * have become provably held since (an entry queued after that call is
+   * newer than what the server had built on then), so the walk is skipped.
+   */
   private heldBy(server: string, eventIds: readonly string[]): Set<string> {
+    const latest = [...this.rooms.values()].map((r) => r.latestOf(server) ?? '').join(' ');
+    if (this.heldChecked.get(server) === latest) return new Set();
+    this.heldChecked.set(server, latest);
     const byRoom = new Map<Room, string[]>();
     for (const id of eventIds) {
       for (const room of this.rooms.values()) {
