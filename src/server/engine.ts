@@ -63,5 +63,12 @@ export interface Engine {
   /** Creates (in memory) a room we just learned about; the caller commits its record. */
   openRoom(roomId: string, roomVersion: string): Room;
   request(destination: string, request: FederationRequest): Promise<FederationResponse>;
+  /**
+   * Resolves once the room's broadcast PDUs that arrived before this call
+   * have been ingested; undefined when none are waiting. A transaction
+   * waits for them, so events are ingested in the order they arrived,
+   * whichever way they came (and its PDUs are then mostly held already).
+   */
+  broadcastsBefore(roomId: string): Promise<void> | undefined;
   isLocalUser(userId: string): boolean;
 }

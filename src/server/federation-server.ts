@@ -118,10 +118,41 @@ async function onSend(e: Engine, origin: string, txn: Transaction): Promise<Json
   }
   for (const [roomId, list] of byRoom) {
     const room = e.rooms.get(roomId)!;
+    // Broadcasts that arrived first go first: this transaction's PDUs build on them (or are
+    // them), and taken the other way round they would be fetched again as missing history.
+    const earlier = e.broadcastsBefore(roomId);
+    if (earlier) await earlier;
+    if (acknowledgeHeld(e, room, list, results)) continue;
     await room.lock.run(() => ingestRaw(e, room, list, { origin, source: 'live', fetchMissing: true }, results));
   }
   await handleEdus(e, origin, edus);
   return { pdus: results as JsonObject };
+}
+
+/**
+ * A transaction whose PDUs are all held already (placed, by ID: the ID
+ * covers everything the signature does) is acknowledged without taking
+ * the room's lock or writing anything — the usual case, since every PDU
+ * also comes by broadcast. Returns false, touching nothing, otherwise.
+ */
+function acknowledgeHeld(e: Engine, room: Room, pdus: readonly unknown[], results: PduResults): boolean {
+  const ids: string[] = [];
+  for (const raw of pdus) {
+    if (!isJsonObject(raw)) return false;
+    const { event_id: _given, ...pdu } = raw;
+    let id: string;
+    try {
+      id = computeEventId(pdu, room.rules);
+    } catch {
+      return false;
+    }
+    const held = room.events.get(id);
+    if (held?.state_group === undefined || held.status === 'outlier') return false;
+    ids.push(id);
+  }
+  for (const id of ids) results[id] = {};
+  e.stats.duplicates += ids.length;
+  return true;
 }
 
 /** make_join / make_knock / make_leave: a template event the caller signs. */

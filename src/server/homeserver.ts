@@ -29,6 +29,8 @@ import { handleEdus } from './edus.ts';
 const ANTI_ENTROPY_FANOUT = 3;
 /** Broadcast PDUs ingested per turn of the room's lock (see `onBroadcast`). */
 const INBOX_BATCH = 100;
+/** The longest a transaction waits for the broadcasts that arrived before it (see `broadcastsBefore`). */
+const BROADCASTS_WAIT_MS = 300_000;
 
 export interface HomeserverOptions {
   store: Store;
@@ -74,6 +76,8 @@ export class Homeserver implements Engine {
   private readonly heldChecked = new Map<string, string>();
   /** Broadcast PDUs waiting for their room's lock, per room (see onBroadcast). */
   private readonly inbox = new Map<string, { from: string; pdu: unknown }[]>();
+  /** Per room: broadcast PDUs queued in the inbox so far, ingested so far, and who waits for which (broadcastsBefore). */
+  private readonly inboxProgress = new Map<string, { queued: number; ingested: number; waiters: { upTo: number; resolve: () => void }[] }>();
   /** Broadcast batches ingested, and broadcast PDUs shed because the inbox was full. */
   readonly gossipStats = { batches: 0, shed: 0 };
 
@@ -86,7 +90,7 @@ export class Homeserver implements Engine {
     readonly log: Logger,
     private readonly opts: HomeserverOptions,
   ) {
-    this.limits = { missingEventRounds: 50, broadcastInbox: 2000, ...(opts.limits ?? {}) };
+    this.limits = { missingEventRounds: 50, broadcastInbox: 10_000, ...(opts.limits ?? {}) };
     this.outbox = new Outbox(
       {
         store,
@@ -299,9 +303,12 @@ export class Homeserver implements Engine {
         box = [];
         this.inbox.set(room.roomId, box);
       }
+      const progress = this.progressOf(room.roomId);
       for (const pdu of msg.pdus.slice(0, 50)) {
-        if (box.length < this.limits.broadcastInbox) box.push({ from, pdu });
-        else this.gossipStats.shed++;
+        if (box.length < this.limits.broadcastInbox) {
+          box.push({ from, pdu });
+          progress.queued++;
+        } else this.gossipStats.shed++;
       }
       if (idle) await this.drainInbox(room);
     }
@@ -320,31 +327,75 @@ export class Homeserver implements Engine {
           this.log(this.running ? 'warn' : 'debug', 'handling broadcasts failed', { room: room.roomId, error: String(err) }),
         );
       }
-      if (batch.length === 0) return;
-      this.gossipStats.batches++;
-      const byOrigin = new Map<string, unknown[]>();
-      for (const { from, pdu } of batch) byOrigin.set(from, [...(byOrigin.get(from) ?? []), pdu]);
-      const prepared = (
-        await Promise.all(
-          [...byOrigin].map(async ([from, raws]) => (await prepareBatch(this, room, raws, {})).map((p) => ({ p, from }))),
-        )
-      ).flat();
-      // Events whose prev events are known (or come earlier in the batch) go in together; the others
-      // are ingested with their sender, from which their missing history is fetched.
-      const ready: PreparedEvent[] = [];
-      const readyOrigin = prepared[0]?.from ?? '';
-      const waiting = new Map<string, PreparedEvent[]>();
-      const seen = new Set<string>();
-      for (const { p, from } of prepared.sort((a, b) => a.p.ev.depth - b.p.ev.depth)) {
-        const id = p.ev.event_id;
-        if (seen.has(id) || room.isDagNode(id)) continue;
-        seen.add(id);
-        if (p.ev.prev_events.every((prev) => room.isDagNode(prev) || seen.has(prev))) ready.push(p);
-        else waiting.set(from, [...(waiting.get(from) ?? []), p]);
+      try {
+        await this.ingestBroadcasts(room, batch);
+      } finally {
+        this.ingested(room.roomId, batch.length);
       }
-      if (ready.length > 0) await ingestPrepared(this, room, ready, { origin: readyOrigin, source: 'live', fetchMissing: true });
-      for (const [from, list] of waiting) await ingestPrepared(this, room, list, { origin: from, source: 'live', fetchMissing: true });
     });
+  }
+
+  /** Ingests broadcast PDUs (under the room's lock): one batch, and the stragglers with their senders. */
+  private async ingestBroadcasts(room: Room, batch: readonly { from: string; pdu: unknown }[]): Promise<void> {
+    if (batch.length === 0) return;
+    this.gossipStats.batches++;
+    const byOrigin = new Map<string, unknown[]>();
+    for (const { from, pdu } of batch) byOrigin.set(from, [...(byOrigin.get(from) ?? []), pdu]);
+    const prepared = (
+      await Promise.all(
+        [...byOrigin].map(async ([from, raws]) => (await prepareBatch(this, room, raws, {})).map((p) => ({ p, from }))),
+      )
+    ).flat();
+    // Events whose prev events are known (or come earlier in the batch) go in together; the others
+    // are ingested with their sender, from which their missing history is fetched.
+    const ready: PreparedEvent[] = [];
+    const readyOrigin = prepared[0]?.from ?? '';
+    const waiting = new Map<string, PreparedEvent[]>();
+    const seen = new Set<string>();
+    for (const { p, from } of prepared.sort((a, b) => a.p.ev.depth - b.p.ev.depth)) {
+      const id = p.ev.event_id;
+      if (seen.has(id) || room.isDagNode(id)) continue;
+      seen.add(id);
+      if (p.ev.prev_events.every((prev) => room.isDagNode(prev) || seen.has(prev))) ready.push(p);
+      else waiting.set(from, [...(waiting.get(from) ?? []), p]);
+    }
+    if (ready.length > 0) await ingestPrepared(this, room, ready, { origin: readyOrigin, source: 'live', fetchMissing: true });
+    for (const [from, list] of waiting) await ingestPrepared(this, room, list, { origin: from, source: 'live', fetchMissing: true });
+  }
+
+  broadcastsBefore(roomId: string): Promise<void> | undefined {
+    const progress = this.inboxProgress.get(roomId);
+    if (!progress || progress.ingested >= progress.queued) return undefined;
+    const upTo = progress.queued;
+    return new Promise((resolve) => {
+      // Never wait forever: past BROADCASTS_WAIT_MS the transaction goes ahead as it would have.
+      const timer = this.clock.setTimeout(resolve, BROADCASTS_WAIT_MS);
+      progress.waiters.push({
+        upTo,
+        resolve: () => {
+          this.clock.clearTimeout(timer);
+          resolve();
+        },
+      });
+    });
+  }
+
+  private progressOf(roomId: string) {
+    let progress = this.inboxProgress.get(roomId);
+    if (!progress) {
+      progress = { queued: 0, ingested: 0, waiters: [] };
+      this.inboxProgress.set(roomId, progress);
+    }
+    return progress;
+  }
+
+  private ingested(roomId: string, n: number): void {
+    const progress = this.progressOf(roomId);
+    progress.ingested += n;
+    const ready = progress.waiters.filter((w) => w.upTo <= progress.ingested);
+    if (ready.length === 0) return;
+    progress.waiters = progress.waiters.filter((w) => w.upTo > progress.ingested);
+    for (const w of ready) w.resolve();
   }
 
   /**

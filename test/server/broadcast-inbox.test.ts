@@ -4,6 +4,7 @@
  * and the senders' outboxes still deliver every event.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { handleFederationRequest } from '../../src/server/federation-server.ts';
 import { Cluster } from '../../src/sim/cluster.ts';
 import { converge, twoServersInRoom } from './engine-helpers.ts';
 
@@ -15,27 +16,63 @@ function twoServers(opts: ConstructorParameters<typeof Cluster>[0] = {}) {
   return twoServersInRoom(cluster);
 }
 
+/** A frozen tab: b is paused while alice sends n messages, so everything sent to b arrives at once; then converge. */
+async function burstToFrozenB(s: Awaited<ReturnType<typeof twoServers>>, n: number): Promise<string[]> {
+  const bodies = Array.from({ length: n }, (_, i) => `m${i}`);
+  cluster.pause('b');
+  for (const body of bodies) await s.a.client.sendMessage(s.alice, s.roomId, body);
+  cluster.resume('b');
+  await converge(cluster, s.roomId);
+  return bodies;
+}
+
 describe('broadcast inbox', () => {
   it('broadcasts that arrive together are ingested as a batch', async () => {
-    const { a, b, alice, bob, roomId } = await twoServers();
+    const s = await twoServers();
+    const { b, bob, roomId } = s;
     const before = b.hs.gossipStats.batches;
-    // A frozen tab: everything sent to b waits, then arrives at once.
-    cluster.pause('b');
-    for (let i = 0; i < 30; i++) await a.client.sendMessage(alice, roomId, `m${i}`);
-    cluster.resume('b');
-    await converge(cluster, roomId);
-    expect(b.client.messageBodies(bob, roomId)).toEqual(Array.from({ length: 30 }, (_, i) => `m${i}`));
+    const bodies = await burstToFrozenB(s, 30);
+    expect(b.client.messageBodies(bob, roomId)).toEqual(bodies);
     expect(b.hs.gossipStats.batches - before).toBeLessThanOrEqual(3);
     expect(b.hs.gossipStats.shed).toBe(0);
   });
 
   it('beyond its bound the inbox sheds broadcasts, and the outbox still delivers every event', async () => {
-    const { a, b, alice, bob, roomId } = await twoServers({ limits: { broadcastInbox: 5 } });
-    cluster.pause('b');
-    for (let i = 0; i < 20; i++) await a.client.sendMessage(alice, roomId, `m${i}`);
-    cluster.resume('b');
+    const s = await twoServers({ limits: { broadcastInbox: 5 } });
+    const bodies = await burstToFrozenB(s, 20);
+    expect(s.b.hs.gossipStats.shed).toBeGreaterThan(0);
+    expect(s.b.client.messageBodies(s.bob, s.roomId)).toEqual(bodies);
+  });
+});
+
+describe('transactions after broadcasts', () => {
+  it('a transaction whose PDUs are all held is acknowledged without a store write', async () => {
+    const { a, b, alice, roomId } = await twoServers();
+    const id = await a.client.sendMessage(alice, roomId, 'already there');
     await converge(cluster, roomId);
-    expect(b.hs.gossipStats.shed).toBeGreaterThan(0);
-    expect(b.client.messageBodies(bob, roomId)).toEqual(Array.from({ length: 20 }, (_, i) => `m${i}`));
+    const { event_id: _id, ...pdu } = a.client.event(roomId, id).event;
+    let writes = 0;
+    const write = b.store.write.bind(b.store);
+    b.store.write = (batch) => {
+      writes++;
+      return write(batch);
+    };
+    const send = (pdus: unknown[]) =>
+      handleFederationRequest(b.hs, a.hs.serverName, {
+        kind: 'send',
+        txn_id: `t${pdus.length}`,
+        body: { origin: a.hs.serverName, origin_server_ts: Date.now(), pdus: pdus as never[], edus: [] },
+      });
+    const res = await send([pdu]);
+    expect(res.ok && res.body.pdus).toEqual({ [id]: {} });
+    expect(writes).toBe(0);
+  });
+
+  it('broadcasts and transactions arriving together: every event ingested once, nothing fetched as missing', async () => {
+    const s = await twoServers();
+    const fetches = s.b.hs.stats.missingFetches;
+    const bodies = await burstToFrozenB(s, 20);
+    expect(s.b.client.messageBodies(s.bob, s.roomId)).toEqual(bodies);
+    expect(s.b.hs.stats.missingFetches - fetches).toBe(0);
   });
 });
