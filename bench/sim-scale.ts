@@ -1,37 +1,61 @@
 /**
- * `node --expose-gc --import tsx bench/sim-scale.ts [SERVERS] [MESSAGES]`:
- * the simulation-scale figure of docs/benchmarks.md. Runs the
- * scenarios/scale-100.json shape (SERVERS servers in one public room over
- * the in-process network, MESSAGES messages from every user at 200/s, then
- * converge) and prints time per phase and memory per server (process RSS
- * and V8 heap after the run, minus before it, over SERVERS).
+ * The simulation-scale figures of docs/benchmarks.md:
+ *
+ *   node --expose-gc --max-old-space-size=20000 --import tsx bench/sim-scale.ts [SERVERS] [MESSAGES] [--rate R] [--progress]
+ *   node --expose-gc --import tsx bench/sim-scale.ts --scenario FILE [--transport libp2p] [--progress]
+ *
+ * The first runs the scenarios/scale-100.json shape: SERVERS servers in one
+ * public room over the in-process network, MESSAGES messages from every user
+ * at R per second (default 200), then converge. The second runs a scenario
+ * file, e.g. scenarios/libp2p-20.json over real libp2p. Both print the time
+ * per phase (joins, load, each converge) and memory per server (process RSS
+ * and V8 heap after the run, minus before it, over the servers). `--progress`
+ * prints every step, and one line every 10 s to stderr: accepted events
+ * (min/max over the servers), PDUs still queued in outboxes, PDUs received,
+ * duplicates, broadcasts shed, and the server furthest behind.
  */
+import { readFile } from 'node:fs/promises';
 import '../src/platform/node-polyfills.ts';
+import type { Cluster } from '../src/sim/cluster.ts';
 import { runScenario } from '../src/sim/runner.ts';
 import { parseScenario } from '../src/sim/scenario.ts';
 
-const servers = Number(process.argv[2] ?? 100);
-const messages = Number(process.argv[3] ?? 10_000);
-const rate = 200;
+const argv = process.argv.slice(2);
+const flag = (name: string) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const valueFlags = new Set(['--rate', '--scenario', '--transport']);
+const args = argv.filter((a, i) => !a.startsWith('--') && !valueFlags.has(argv[i - 1] ?? ''));
+const progress = argv.includes('--progress');
+const file = flag('--scenario');
+const transport = flag('--transport') === 'libp2p' ? 'libp2p' : 'in-process';
 const gc = (globalThis as { gc?: () => void }).gc;
 
-const labels = Array.from({ length: servers }, (_, i) => `s${String(i).padStart(3, '0')}`);
-const users = Object.fromEntries(labels.map((s, i) => [`u${String(i).padStart(3, '0')}`, s]));
-const names = Object.keys(users);
-const scenario = parseScenario({
-  name: `scale-${servers}`,
-  tuning: { anti_entropy_ms: 2000, outbox_max_backoff_ms: 1000, sample_ms: 1000 },
-  servers: labels,
-  users,
-  steps: [
-    { do: 'createRoom', as: names[0], room: 'r', preset: 'public_chat' },
-    ...names.slice(1).map((u) => ({ do: 'join', as: u, room: 'r' })),
-    { do: 'converge', timeout_ms: 120_000 },
-    { do: 'load', as: names, room: 'r', rate_per_s: rate, duration_ms: (messages / rate) * 1000, kind: 'message' },
-    { do: 'converge', timeout_ms: 1_200_000 },
-    { do: 'expect', server: 'all', room: 'r', messages: { count: messages } },
-  ],
-});
+function scaleShape(servers: number, messages: number, rate: number) {
+  const labels = Array.from({ length: servers }, (_, i) => `s${String(i).padStart(3, '0')}`);
+  const users = Object.fromEntries(labels.map((s, i) => [`u${String(i).padStart(3, '0')}`, s]));
+  const names = Object.keys(users);
+  return {
+    name: `scale-${servers}`,
+    tuning: { anti_entropy_ms: 2000, outbox_max_backoff_ms: 1000, sample_ms: 1000 },
+    servers: labels,
+    users,
+    steps: [
+      { do: 'createRoom', as: names[0], room: 'r', preset: 'public_chat' },
+      ...names.slice(1).map((u) => ({ do: 'join', as: u, room: 'r' })),
+      { do: 'converge', timeout_ms: 120_000 },
+      { do: 'load', as: names, room: 'r', rate_per_s: rate, duration_ms: (messages / rate) * 1000, kind: 'message' },
+      { do: 'converge', timeout_ms: 3_600_000 },
+      { do: 'expect', server: 'all', room: 'r', messages: { count: messages } },
+    ],
+  };
+}
+
+const scenario = parseScenario(
+  file ? JSON.parse(await readFile(file, 'utf8')) : scaleShape(Number(args[0] ?? 100), Number(args[1] ?? 10_000), Number(flag('--rate') ?? 200)),
+);
+const servers = scenario.servers.length;
 
 gc?.();
 const before = process.memoryUsage();
@@ -40,35 +64,89 @@ let peakRss = before.rss;
 const peak = setInterval(() => {
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
 }, 500);
+const outbox = { transactions: 0, pdus_sent: 0, pdus_skipped: 0, missing_fetches: 0 };
+const gossip = { batches: 0, shed: 0 };
+let ticker: ReturnType<typeof setInterval> | undefined;
+const watch = (cluster: Cluster) => {
+  ticker = setInterval(() => {
+    let min = Number.POSITIVE_INFINITY;
+    let max = 0;
+    let queued = 0;
+    let received = 0;
+    let duplicates = 0;
+    let shed = 0;
+    let laggard = '';
+    for (const [label, { hs }] of cluster.servers) {
+      const room = [...hs.rooms.values()][0];
+      const n = room ? room.acceptedIds().length : 0;
+      if (n < min) {
+        const s = hs.stats;
+        const held = room?.lock.heldFor();
+        laggard = `${label} (room tasks queued ${room?.lock.pending ?? 0}${held === undefined ? '' : `, the running one for ${Math.round(held / 1000)} s`}, missing fetches ${s.missingFetches}, backfills ${s.backfills}, dropped ${s.dropped})`;
+      }
+      min = Math.min(min, n);
+      max = Math.max(max, n);
+      queued += hs.outbox.totalPending();
+      received += hs.stats.pdusReceived;
+      duplicates += hs.stats.duplicates;
+      shed += hs.gossipStats.shed;
+    }
+    const s = Math.round((performance.now() - t0) / 1000);
+    const rss = Math.round(process.memoryUsage().rss / 2 ** 20);
+    process.stderr.write(
+      `${s} s: events ${min}..${max}, outbox ${queued}, received ${received}, duplicates ${duplicates}, shed ${shed}, rss ${rss} MB; last: ${laggard}\n`,
+    );
+  }, 10_000);
+};
 const report = await runScenario(scenario, {
+  transport,
   noCheck: servers > 60,
   stepTimeoutMs: 3_600_000,
   onStep: (s) => {
-    if (s.ms > 1000 || !s.ok) process.stderr.write(`step ${s.i} ${s.do}: ${s.ok ? 'ok' : `FAILED ${s.error}`} (${s.ms} ms)\n`);
+    if (progress || s.ms > 1000 || !s.ok) process.stderr.write(`step ${s.i} ${s.do}: ${s.ok ? 'ok' : `FAILED ${s.error}`} (${s.ms} ms)\n`);
+  },
+  ...(progress ? { onCluster: watch } : {}),
+  inspect: (cluster) => {
+    for (const { hs } of cluster.servers.values()) {
+      outbox.transactions += hs.outbox.stats.transactions;
+      outbox.pdus_sent += hs.outbox.stats.pdusSent;
+      outbox.pdus_skipped += hs.outbox.stats.pdusSkipped;
+      outbox.missing_fetches += hs.stats.missingFetches;
+      gossip.batches += hs.gossipStats.batches;
+      gossip.shed += hs.gossipStats.shed;
+    }
   },
 });
 clearInterval(peak);
+clearInterval(ticker);
 const total = performance.now() - t0;
 gc?.();
 const after = process.memoryUsage();
-const joins = report.steps.filter((s) => s.do === 'join').reduce((n, s) => n + s.ms, 0);
-const load = report.steps.find((s) => s.do === 'load')!;
-const converge = report.steps.filter((s) => s.do === 'converge').at(-1)!;
+const seconds = (ms: number) => Math.round(ms / 100) / 10;
+const sum = (kind: string) => seconds(report.steps.filter((s) => s.do === kind).reduce((n, s) => n + s.ms, 0));
 const mb = (b: number) => Math.round((b / 1024 / 1024) * 10) / 10;
 const totals = Object.values(report.metrics.totals);
 const out = {
   ok: report.ok,
+  scenario: scenario.name,
+  transport,
   servers,
-  messages,
-  sent: load.load,
-  total_s: Math.round(total / 100) / 10,
-  joins_s: Math.round(joins / 100) / 10,
-  load_s: Math.round(load.ms / 100) / 10,
-  converge_after_load_s: Math.round(converge.ms / 100) / 10,
+  messages: report.steps.reduce((n, s) => n + (s.load?.sent ?? 0), 0),
+  total_s: seconds(total),
+  joins_s: sum('join'),
+  load_s: sum('load'),
+  /** Each converge step in order (the last one follows the load, or the heal). */
+  converge_s: report.steps.filter((s) => s.do === 'converge').map((s) => seconds(s.ms)),
+  heals: report.metrics.heals,
   rss_mb: { before: mb(before.rss), after: mb(after.rss), peak: mb(peakRss) },
   heap_mb: { before: mb(before.heapUsed), after: mb(after.heapUsed) },
-  per_server_mb: { rss: Math.round(((after.rss - before.rss) / servers / 1024 / 1024) * 100) / 100, heap: Math.round(((after.heapUsed - before.heapUsed) / servers / 1024 / 1024) * 100) / 100 },
+  per_server_mb: {
+    rss: Math.round(((after.rss - before.rss) / servers / 1024 / 1024) * 100) / 100,
+    heap: Math.round(((after.heapUsed - before.heapUsed) / servers / 1024 / 1024) * 100) / 100,
+  },
   duplicates: totals.reduce((n, t) => n + t.duplicates, 0),
+  outbox,
+  gossip,
   federation_mb: mb(totals.reduce((n, t) => n + t.federation.bytes, 0)),
   gossip_mb: mb(totals.reduce((n, t) => n + t.gossip.bytes, 0)),
   failed: report.steps.filter((s) => !s.ok).map((s) => `${s.i} ${s.do}: ${s.error}`),

@@ -16,12 +16,18 @@ import type { RoomRecord, StoredEvent } from './store/types.ts';
 export class Mutex {
   private tail: Promise<unknown> = Promise.resolve();
   private queued = 0;
+  private started: number | undefined;
   run<T>(fn: () => Promise<T>): Promise<T> {
     this.queued++;
+    const start = () => {
+      this.started = Date.now();
+      return fn();
+    };
     const done = () => {
       this.queued--;
+      this.started = undefined;
     };
-    const next = this.tail.then(fn, fn);
+    const next = this.tail.then(start, start);
     next.then(done, done);
     this.tail = next.catch(() => undefined);
     return next;
@@ -30,6 +36,11 @@ export class Mutex {
   /** Tasks running or waiting for their turn. */
   get pending(): number {
     return this.queued;
+  }
+
+  /** How long the running task has held the lock (ms), if one does. */
+  heldFor(now = Date.now()): number | undefined {
+    return this.started === undefined ? undefined : now - this.started;
   }
 }
 
