@@ -59,6 +59,8 @@ export interface Engine {
   allocateGroupId(): number;
   /** Persists a batch plus the engine counters, atomically. */
   commit(batch: WriteBatch): Promise<void>;
+  /** A failed write waits to be written again with the next commit (nothing held may be skipped). */
+  readonly hasUnstoredWrites: boolean;
   emit(update: Update): void;
   /** Creates (in memory) a room we just learned about; the caller commits its record. */
   openRoom(roomId: string, roomVersion: string): Room;

@@ -14,7 +14,7 @@ import { handleEdus } from './edus.ts';
 import type { Engine } from './engine.ts';
 import { MatrixError, badJson, forbidden, notFound } from './errors.ts';
 import type { FederationRequest, FederationResponse, Transaction } from './federation/types.ts';
-import { type PduResults, ingestPrepared, ingestRaw, prepareBatch } from './ingest.ts';
+import { type PduResults, ingestPrepared, prepareBatch, startPreparing } from './ingest.ts';
 import { buildEvent, choosePrevEvents, cosign, pduWithoutId } from './local-events.ts';
 import { serveMedia } from './media.ts';
 import { inviteReceived, strippedState } from './membership.ts';
@@ -123,7 +123,14 @@ async function onSend(e: Engine, origin: string, txn: Transaction): Promise<Json
     const earlier = e.broadcastsBefore(roomId);
     if (earlier) await earlier;
     if (acknowledgeHeld(e, room, list, results)) continue;
-    await room.lock.run(() => ingestRaw(e, room, list, { origin, source: 'live', fetchMissing: true }, results));
+    // Steps 1–3 (signatures, hashes) need no lock: they run while earlier transactions (from other
+    // origins) are placed and written. The response waits for this batch's write (a 200 means
+    // stored), but the room's lock is released as soon as the write is issued.
+    const started = startPreparing(e, room, list, results);
+    const outcome = await room.lock.run(() =>
+      ingestPrepared(e, room, started, { origin, source: 'live', fetchMissing: true, detachCommit: true }, results),
+    );
+    await outcome.committed;
   }
   await handleEdus(e, origin, edus);
   return { pdus: results as JsonObject };
@@ -136,6 +143,8 @@ async function onSend(e: Engine, origin: string, txn: Transaction): Promise<Json
  * also comes by broadcast. Returns false, touching nothing, otherwise.
  */
 function acknowledgeHeld(e: Engine, room: Room, pdus: readonly unknown[], results: PduResults): boolean {
+  // After a failed write, what is held in memory may not be stored: take the path that writes.
+  if (e.hasUnstoredWrites) return false;
   const ids: string[] = [];
   for (const raw of pdus) {
     if (!isJsonObject(raw)) return false;

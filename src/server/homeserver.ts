@@ -20,6 +20,7 @@ import { backfillHistory } from './membership.ts';
 import { Outbox } from './outbox.ts';
 import { redactsOf } from './redactions.ts';
 import { Room } from './room.ts';
+import { mergeWriteBatches } from './store/merge.ts';
 import type { AccountRecord, Store, WriteBatch } from './store/types.ts';
 import type { RoomBroadcast, Transport } from './transport/types.ts';
 import type { Update, UpdateListener } from './updates.ts';
@@ -74,6 +75,8 @@ export class Homeserver implements Engine {
   private antiEntropyCursor = 0;
   /** Per destination, the latest events it had created when the outbox last asked what it holds. */
   private readonly heldChecked = new Map<string, string>();
+  /** Batches whose store write failed, written again with the next one (see commit). */
+  private unstored: WriteBatch[] = [];
   /** Broadcast PDUs waiting for their room's lock, per room (see onBroadcast). */
   private readonly inbox = new Map<string, { from: string; pdu: unknown }[]>();
   /** Per room: broadcast PDUs queued in the inbox so far, ingested so far, and who waits for which (broadcastsBefore). */
@@ -200,8 +203,28 @@ export class Homeserver implements Engine {
     return ++this.groupPos;
   }
 
+  /**
+   * Writes one batch. A batch whose write failed (a full disk, say) is
+   * already part of the rooms in memory, and its events count as held: a
+   * sender's retry would be acknowledged without them ever being stored. So
+   * it is kept and written again in front of the next batch, and until then
+   * `hasUnstoredWrites` tells the fast paths not to skip writing.
+   */
   async commit(batch: WriteBatch): Promise<void> {
-    await this.store.write({ ...batch, meta: { ...(batch.meta ?? {}), stream_pos: this.streamPos, group_pos: this.groupPos } });
+    const carried = this.unstored;
+    this.unstored = [];
+    const merged = carried.length > 0 ? mergeWriteBatches([...carried, batch]) : batch;
+    try {
+      await this.store.write({ ...merged, meta: { ...(merged.meta ?? {}), stream_pos: this.streamPos, group_pos: this.groupPos } });
+    } catch (err) {
+      this.unstored.push(merged);
+      this.log('warn', 'a store write failed; it is retried with the next one', { error: String(err) });
+      throw err;
+    }
+  }
+
+  get hasUnstoredWrites(): boolean {
+    return this.unstored.length > 0;
   }
 
   emit(update: Update): void {

@@ -117,11 +117,51 @@ export interface IngestOptions {
   source: IngestSource;
   /** Fetch missing prev/auth events from `origin` (off for events that are themselves fetched). */
   fetchMissing: boolean;
+  /**
+   * Return once the batch is placed in memory and its store write issued,
+   * without waiting for the write to complete: the caller awaits
+   * `committed` after releasing the room's lock, so the next batch can be
+   * placed while this one's write is in flight. Writes commit in the order
+   * they are issued (the store's transactions share object stores, which
+   * IndexedDB runs in creation order), so a batch is never durable before
+   * the history it builds on.
+   */
+  detachCommit?: boolean;
 }
 
 export interface IngestOutcome {
   results: PduResults;
   placed: StoredEvent[];
+  /** Settles when the batch is in the store (already settled unless `detachCommit`). */
+  committed: Promise<void>;
+}
+
+/**
+ * Starts steps 1–3 for every raw PDU at once, in depth order, and returns
+ * one promise per PDU (undefined for a dropped one, whose error is in
+ * `results`). Needs no lock: it reads only the room's rules and which
+ * events it already holds (a copy found held is skipped again when placed).
+ */
+export function startPreparing(
+  e: Engine,
+  room: Room,
+  raws: readonly unknown[],
+  results: PduResults,
+): Promise<PreparedEvent | undefined>[] {
+  const depthOf = (r: unknown) => {
+    const d = (r as { depth?: unknown } | null)?.depth;
+    return typeof d === 'number' ? d : 0;
+  };
+  const order = raws.map((raw, i) => ({ raw, i })).sort((a, b) => depthOf(a.raw) - depthOf(b.raw) || a.i - b.i);
+  return order.map(({ raw, i }) =>
+    preparePdu(e, room, raw).catch((err: unknown) => {
+      e.stats.dropped++;
+      const given = (raw as { event_id?: unknown } | null)?.event_id;
+      results[typeof given === 'string' ? given : `#${i}`] = { error: (err as Error).message ?? String(err) };
+      e.log('warn', 'dropped a PDU', { room: room.roomId, error: String((err as Error).message ?? err) });
+      return undefined;
+    }),
+  );
 }
 
 /**
@@ -137,21 +177,7 @@ export async function ingestRaw(
   opts: IngestOptions,
   results: PduResults = {},
 ): Promise<IngestOutcome> {
-  const depthOf = (r: unknown) => {
-    const d = (r as { depth?: unknown } | null)?.depth;
-    return typeof d === 'number' ? d : 0;
-  };
-  const order = raws.map((raw, i) => ({ raw, i })).sort((a, b) => depthOf(a.raw) - depthOf(b.raw) || a.i - b.i);
-  const started = order.map(({ raw, i }) =>
-    preparePdu(e, room, raw).catch((err: unknown) => {
-      e.stats.dropped++;
-      const given = (raw as { event_id?: unknown } | null)?.event_id;
-      results[typeof given === 'string' ? given : `#${i}`] = { error: (err as Error).message ?? String(err) };
-      e.log('warn', 'dropped a PDU', { room: room.roomId, error: String((err as Error).message ?? err) });
-      return undefined;
-    }),
-  );
-  return ingestPrepared(e, room, started, opts, results);
+  return ingestPrepared(e, room, startPreparing(e, room, raws, results), opts, results);
 }
 
 /**
@@ -297,15 +323,24 @@ export async function ingestPrepared(
   }
   const redactionUpdates = applyRedactions(room, placed);
   for (const s of room.joinedServers()) if (s !== e.serverName) room.servers.add(s);
-  await e.commit({
-    events: [...outliers, ...placed, ...redactionUpdates],
-    stateGroups: placements.flatMap((p) => p.groups),
-    rooms: [room.record()],
-  });
-  for (const s of placed) {
-    e.emit({ kind: 'event', roomId: room.roomId, eventId: s.event_id, status: s.status, stream: s.stream });
-  }
-  return { results, placed };
+  // Live updates only for what is stored: a listener may act on them (read receipts, UI).
+  const committed = e
+    .commit({
+      events: [...outliers, ...placed, ...redactionUpdates],
+      stateGroups: placements.flatMap((p) => p.groups),
+      rooms: [room.record()],
+    })
+    .then(() => {
+      for (const s of placed) {
+        e.emit({ kind: 'event', roomId: room.roomId, eventId: s.event_id, status: s.status, stream: s.stream });
+      }
+    });
+  if (opts.detachCommit) {
+    // Handled by the caller once it has released the lock; marked here so the
+    // rejection is not reported as unhandled in between.
+    committed.catch(() => undefined);
+  } else await committed;
+  return { results, placed, committed };
 }
 
 const MISSING_PAGE = 100;

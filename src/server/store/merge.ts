@@ -1,0 +1,27 @@
+/**
+ * Merges write batches into one, in order: list fields are concatenated
+ * (a record written twice ends as the later copy, as the store applies a
+ * batch's puts in order), meta keys of later batches win, and an outbox
+ * entry put by one batch and deleted by a later one is dropped (the store
+ * applies a batch's outbox deletes before its puts).
+ */
+import type { WriteBatch } from './types.ts';
+
+type ListKey = Exclude<keyof WriteBatch, 'meta'>;
+const LIST_KEYS: readonly ListKey[] = ['accounts', 'rooms', 'events', 'stateGroups', 'outboxPut', 'outboxDelete', 'receipts', 'media'];
+
+export function mergeWriteBatches(batches: readonly WriteBatch[]): WriteBatch {
+  const out: Record<string, unknown[]> & { meta?: WriteBatch['meta'] } = {};
+  for (const b of batches) {
+    if (b.outboxDelete && out.outboxPut) {
+      const gone = new Set(b.outboxDelete.map((d) => `${d.destination}\n${d.seq}`));
+      out.outboxPut = (out.outboxPut as { destination: string; seq: number }[]).filter((e) => !gone.has(`${e.destination}\n${e.seq}`));
+    }
+    if (b.meta) out.meta = { ...(out.meta ?? {}), ...b.meta };
+    for (const key of LIST_KEYS) {
+      const list = b[key];
+      if (list && list.length > 0) out[key] = [...(out[key] ?? []), ...list];
+    }
+  }
+  return out as WriteBatch;
+}
