@@ -6,12 +6,16 @@
 import { chromium } from '@playwright/test';
 import { createServer } from 'vite';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../scripts/chromium.ts';
+import type { IngestResult } from './engine.ts';
 
 export interface BrowserBench {
   ok: boolean;
   error?: string;
   store?: { perTxn: number; batched100: number; oneTxn: number };
-  ingest?: { events: number; eventsPerSecond: number; storageBytesPerEvent: number; canonicalBytesPerEvent: number };
+  ingest?: IngestResult;
+  /** The same with `origins` servers sending at once (bench/engine.ts benchIngest). */
+  ingestOrigins?: IngestResult;
+  origins?: number;
   rawVerify?: number;
   poolVerify?: number;
   poolHelpers?: number;

@@ -7,6 +7,11 @@ worker.onmessage = (ev: MessageEvent) => {
   out.textContent = JSON.stringify(ev.data, null, 2);
 };
 // ?pool=off|auto|force: verification in the worker's own thread, as the app decides (default), or
-// through a helper even where the app would not start one (to compare); ?events=N.
+// through a helper even where the app would not start one (to compare); ?events=N; ?origins=K for the
+// several-origins ingest run (default 4; 0 skips it).
 const params = new URLSearchParams(location.search);
-worker.postMessage({ ingestEvents: Number(params.get('events') ?? 2000), pool: params.get('pool') ?? 'auto' });
+worker.postMessage({
+  ingestEvents: Number(params.get('events') ?? 2000),
+  pool: params.get('pool') ?? 'auto',
+  origins: Number(params.get('origins') ?? 4),
+});

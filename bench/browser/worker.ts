@@ -36,7 +36,7 @@ async function poolVerifyRate(pool: Ed25519Verifier): Promise<number> {
   return (done * 1000) / (performance.now() - start);
 }
 
-self.onmessage = async (ev: MessageEvent<{ ingestEvents: number; pool: 'off' | 'auto' | 'force' }>) => {
+self.onmessage = async (ev: MessageEvent<{ ingestEvents: number; pool: 'off' | 'auto' | 'force'; origins: number }>) => {
   try {
     const tag = `${Date.now()}`;
     const names: string[] = [];
@@ -46,13 +46,16 @@ self.onmessage = async (ev: MessageEvent<{ ingestEvents: number; pool: 'off' | '
     };
     const store = await benchStoreWrites(openIdbStore, { records: 1000, cleanup: (n) => deleteIdbStore(n) });
     const pool =
-      ev.data.pool === 'off' ? undefined : ev.data.pool === 'force' ? await startVerifyHelpers(3, 1) : await startVerifyHelpers();
+      ev.data.pool === 'off' ? undefined : ev.data.pool === 'force' ? await startVerifyHelpers(3, 0) : await startVerifyHelpers();
     const ingest = await benchIngest(open, ev.data.ingestEvents, tag, pool ? { verifier: pool } : {});
+    const origins = ev.data.origins;
+    const ingestOrigins =
+      origins > 1 ? await benchIngest(open, ev.data.ingestEvents, `${tag}-k`, { ...(pool ? { verifier: pool } : {}), origins }) : undefined;
     const rawVerify = await rawVerifyRate();
     const poolVerify = pool ? await poolVerifyRate(pool) : undefined;
     pool?.close();
     for (const n of names) await deleteIdbStore(n).catch(() => undefined);
-    self.postMessage({ ok: true, store, ingest, rawVerify, poolVerify, poolHelpers: pool?.size ?? 0 });
+    self.postMessage({ ok: true, store, ingest, ingestOrigins, origins, rawVerify, poolVerify, poolHelpers: pool?.size ?? 0 });
   } catch (err) {
     self.postMessage({ ok: false, error: String((err as Error)?.stack ?? err) });
   }

@@ -1,18 +1,22 @@
 /**
  * Starts the homeserver worker's verification helpers (src/crypto/verify-pool.ts):
- * one per core beyond two, at most 3, when this context can start workers
- * (Chromium and Firefox can from a dedicated worker). Two cores are left to
- * the homeserver worker and to everything else a tab needs at the same time
- * (the page, the browser's storage process): on a 2-core machine a helper
- * competed with those and ingest was slower with it (4.7–4.8k vs 5.2–5.7k
- * events/s, bench/browser ?nopool). Undefined when there is no core to
- * spare or no Worker: the engine then verifies in-thread.
+ * one per core beyond the first, at most 3, when this context can start
+ * workers (Chromium and Firefox can from a dedicated worker). Chromium checks
+ * an Ed25519 signature on the calling thread, so without helpers the
+ * homeserver worker spends more time verifying than on everything else a
+ * received event needs. On a 2-core machine one helper made ingest faster
+ * once transactions from different servers overlap (their signatures are
+ * checked outside the room's lock): median of 5 alternating runs, 4 origins,
+ * 6.1k vs 4.9k events/s; one origin 4.9k vs 4.0k (bench/browser ?pool=off).
+ * (Before that change the helper lost on 2 cores, and needed 3.) Undefined
+ * when there is no core to spare or no Worker: the engine then verifies
+ * in-thread.
  */
 import type { Ed25519Verifier } from '../core/ed25519.ts';
 import { type VerifyPool, createVerifyPool } from '../crypto/verify-pool.ts';
 import { bestVerifier } from '../crypto/webcrypto-ed25519.ts';
 
-export async function startVerifyHelpers(max = 3, reservedCores = 2): Promise<VerifyPool | undefined> {
+export async function startVerifyHelpers(max = 3, reservedCores = 1): Promise<VerifyPool | undefined> {
   const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
   const count = Math.min(max, cores - reservedCores);
   if (count < 1 || typeof Worker === 'undefined') return undefined;
