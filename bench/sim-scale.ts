@@ -82,7 +82,7 @@ const watch = (cluster: Cluster) => {
       if (n < min) {
         const s = hs.stats;
         const held = room?.lock.heldFor();
-        laggard = `${label} (room tasks queued ${room?.lock.pending ?? 0}${held === undefined ? '' : `, the running one for ${Math.round(held / 1000)} s`}, missing fetches ${s.missingFetches}, backfills ${s.backfills}, dropped ${s.dropped})`;
+        laggard = `${label} (room tasks queued ${room?.lock.pending ?? 0}${held === undefined ? '' : `, the running one for ${Math.round(held / 1000)} s`}, missing fetches ${s.missingFetches}, backfills ${s.backfills}, dropped ${s.dropped}, rejected ${s.rejected}, soft-failed ${s.softFailed}, in the DAG ${room ? room.events.size : 0}, inbox ${hs.inboxSize(room?.roomId ?? '')})`;
       }
       min = Math.min(min, n);
       max = Math.max(max, n);

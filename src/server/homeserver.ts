@@ -386,6 +386,11 @@ export class Homeserver implements Engine {
     for (const [from, list] of waiting) await ingestPrepared(this, room, list, { origin: from, source: 'live', fetchMissing: true });
   }
 
+  /** Broadcast PDUs of a room waiting in its inbox (for progress reports). */
+  inboxSize(roomId: string): number {
+    return this.inbox.get(roomId)?.length ?? 0;
+  }
+
   broadcastsBefore(roomId: string): Promise<void> | undefined {
     const progress = this.inboxProgress.get(roomId);
     if (!progress || progress.ingested >= progress.queued) return undefined;
