@@ -68,6 +68,8 @@ const outbox = { transactions: 0, pdus_sent: 0, pdus_skipped: 0, missing_fetches
 const gossip = { batches: 0, shed: 0 };
 let ticker: ReturnType<typeof setInterval> | undefined;
 const watch = (cluster: Cluster) => {
+  // For a debugger attached with `kill -USR1` (Runtime.evaluate reaches it by this name).
+  (globalThis as { __hearthCluster?: Cluster }).__hearthCluster = cluster;
   ticker = setInterval(() => {
     let min = Number.POSITIVE_INFINITY;
     let max = 0;
@@ -82,7 +84,7 @@ const watch = (cluster: Cluster) => {
       if (n < min) {
         const s = hs.stats;
         const held = room?.lock.heldFor();
-        laggard = `${label} (room tasks queued ${room?.lock.pending ?? 0}${held === undefined ? '' : `, the running one for ${Math.round(held / 1000)} s`}, missing fetches ${s.missingFetches}, backfills ${s.backfills}, dropped ${s.dropped}, rejected ${s.rejected}, soft-failed ${s.softFailed}, in the DAG ${room ? room.events.size : 0}, inbox ${hs.inboxSize(room?.roomId ?? '')})`;
+        laggard = `${label} (room tasks queued ${room?.lock.pending ?? 0}${held === undefined ? '' : `, the running one (${room?.lock.holder}) for ${Math.round(held / 1000)} s`}, missing fetches ${s.missingFetches}, backfills ${s.backfills}, dropped ${s.dropped}, rejected ${s.rejected}, soft-failed ${s.softFailed}, in the DAG ${room ? room.events.size : 0}, inbox ${hs.inboxSize(room?.roomId ?? '')})`;
       }
       min = Math.min(min, n);
       max = Math.max(max, n);

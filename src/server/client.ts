@@ -88,7 +88,7 @@ export class HomeserverClient {
 
   /** Runs one local event under the room's lock. */
   private send(room: Room, t: EventTemplate, transform?: (ev: RoomEvent) => Promise<RoomEvent>): Promise<RoomEvent> {
-    return room.lock.run(() => createLocalEventLocked(this.hs, room, t, transform));
+    return room.lock.run(() => createLocalEventLocked(this.hs, room, t, transform), 'local event');
   }
 
   private joinedRoom(userId: string, roomId: string): Room {

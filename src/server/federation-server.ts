@@ -127,8 +127,9 @@ async function onSend(e: Engine, origin: string, txn: Transaction): Promise<Json
     // origins) are placed and written. The response waits for this batch's write (a 200 means
     // stored), but the room's lock is released as soon as the write is issued.
     const started = startPreparing(e, room, list, results);
-    const outcome = await room.lock.run(() =>
-      ingestPrepared(e, room, started, { origin, source: 'live', fetchMissing: true, detachCommit: true }, results),
+    const outcome = await room.lock.run(
+      () => ingestPrepared(e, room, started, { origin, source: 'live', fetchMissing: true, detachCommit: true }, results),
+      'transaction',
     );
     await outcome.committed;
   }
@@ -202,7 +203,7 @@ async function makeMembership(
     const verdict = checkAuthAgainstState(probe, room.lookup(before), room.rules, { ...room.authCtx, isSignedBy: () => true });
     if (!verdict.allowed) throw forbidden(verdict.reason);
     return { event: proto as unknown as JsonObject, room_version: room.rules.id };
-  });
+  }, 'make_membership');
 }
 
 /** Whether `userId` is joined to a room listed in the room's restricted join rule `allow` (one we are in). */
@@ -292,7 +293,7 @@ async function sendMembership(
       members_omitted: false,
       servers_in_room: [...room.joinedServers()].sort(),
     } as unknown as JsonObject;
-  });
+  }, 'send_membership');
 }
 
 async function onInvite(e: Engine, origin: string, req: Extract<FederationRequest, { kind: 'invite' }>): Promise<JsonObject> {

@@ -14,7 +14,7 @@ import type { FederationRequest, FederationResponse } from './federation/types.t
 import { FederationError } from './federation/types.ts';
 import type { Ed25519Verifier } from '../core/ed25519.ts';
 import { type ServerIdentity, loadOrCreateIdentity } from './identity.ts';
-import { type PduResults, type PreparedEvent, ingestPrepared, prepareBatch } from './ingest.ts';
+import { type PduResults, type PreparedEvent, ingestPrepared, prepareBatch, preparePdu } from './ingest.ts';
 import { type Logger, silentLogger } from './log.ts';
 import { backfillHistory } from './membership.ts';
 import { Outbox } from './outbox.ts';
@@ -28,8 +28,20 @@ import { handleEdus } from './edus.ts';
 
 /** Peers compared per periodic anti-entropy round (see `antiEntropyPeers`). */
 const ANTI_ENTROPY_FANOUT = 3;
+/**
+ * A broadcast PDU waiting for its room's lock, with its checks (format,
+ * signature, hashes) already started: they need no lock, and a room that is
+ * behind would otherwise take each turn of its lock waiting for a batch's
+ * verifications (under Node, behind every other verification in the
+ * process's thread pool). Undefined when the PDU was dropped.
+ */
+interface InboxEntry {
+  from: string;
+  prepared: Promise<PreparedEvent | undefined>;
+}
+
 /** Broadcast PDUs ingested per turn of the room's lock (see `onBroadcast`). */
-const INBOX_BATCH = 100;
+const INBOX_BATCH = 1000;
 /** The longest a transaction waits for the broadcasts that arrived before it (see `broadcastsBefore`). */
 const BROADCASTS_WAIT_MS = 300_000;
 
@@ -78,7 +90,7 @@ export class Homeserver implements Engine {
   /** Batches whose store write failed, written again with the next one (see commit). */
   private unstored: WriteBatch[] = [];
   /** Broadcast PDUs waiting for their room's lock, per room (see onBroadcast). */
-  private readonly inbox = new Map<string, { from: string; pdu: unknown }[]>();
+  private readonly inbox = new Map<string, InboxEntry[]>();
   /** Per room: broadcast PDUs queued in the inbox so far, ingested so far, and who waits for which (broadcastsBefore). */
   private readonly inboxProgress = new Map<string, { queued: number; ingested: number; waiters: { upTo: number; resolve: () => void }[] }>();
   /** Broadcast batches ingested, and broadcast PDUs shed because the inbox was full. */
@@ -329,7 +341,7 @@ export class Homeserver implements Engine {
       const progress = this.progressOf(room.roomId);
       for (const pdu of msg.pdus.slice(0, 50)) {
         if (box.length < this.limits.broadcastInbox) {
-          box.push({ from, pdu });
+          box.push({ from, prepared: this.prepareBroadcast(room, pdu) });
           progress.queued++;
         } else this.gossipStats.shed++;
       }
@@ -355,20 +367,27 @@ export class Homeserver implements Engine {
       } finally {
         this.ingested(room.roomId, batch.length);
       }
+    }, 'broadcasts');
+  }
+
+  /** Starts a broadcast PDU's checks as it arrives (see InboxEntry). */
+  private prepareBroadcast(room: Room, pdu: unknown): Promise<PreparedEvent | undefined> {
+    return preparePdu(this, room, pdu).catch((err: unknown) => {
+      this.stats.dropped++;
+      this.log('warn', 'dropped a broadcast PDU', { room: room.roomId, error: String((err as Error)?.message ?? err) });
+      return undefined;
     });
   }
 
   /** Ingests broadcast PDUs (under the room's lock): one batch, and the stragglers with their senders. */
-  private async ingestBroadcasts(room: Room, batch: readonly { from: string; pdu: unknown }[]): Promise<void> {
+  private async ingestBroadcasts(room: Room, batch: readonly InboxEntry[]): Promise<void> {
     if (batch.length === 0) return;
     this.gossipStats.batches++;
-    const byOrigin = new Map<string, unknown[]>();
-    for (const { from, pdu } of batch) byOrigin.set(from, [...(byOrigin.get(from) ?? []), pdu]);
-    const prepared = (
-      await Promise.all(
-        [...byOrigin].map(async ([from, raws]) => (await prepareBatch(this, room, raws, {})).map((p) => ({ p, from }))),
-      )
-    ).flat();
+    const prepared: { p: PreparedEvent; from: string }[] = [];
+    for (const { from, prepared: pending } of batch) {
+      const p = await pending;
+      if (p) prepared.push({ p, from });
+    }
     // Events whose prev events are known (or come earlier in the batch) go in together; the others
     // are ingested with their sender, from which their missing history is fetched.
     const ready: PreparedEvent[] = [];
@@ -485,7 +504,7 @@ export class Homeserver implements Engine {
           const results: PduResults = {};
           const prepared = await prepareBatch(this, room, pdus, results);
           await ingestPrepared(this, room, prepared, { origin: peer, source: 'live', fetchMissing: true });
-        });
+        }, 'catch-up');
       }
     } catch (err) {
       if (!(err instanceof FederationError)) this.log('debug', `catch-up with ${peer} failed`, { error: String(err) });

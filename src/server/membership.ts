@@ -192,7 +192,7 @@ export async function remoteJoin(e: Engine, userId: string, roomId: string, via:
     const { event_id, ...pdu } = ev;
     const body = await call(e, server, { kind: 'send_join', room_id: roomId, event_id, body: pdu as Pdu });
     const room = e.rooms.get(roomId)!;
-    await room.lock.run(() => completeJoin(e, room, server, ev, body));
+    await room.lock.run(() => completeJoin(e, room, server, ev, body), 'join');
     await dropPending(e, 'invites', roomId, userId);
     await dropPending(e, 'knocks', roomId, userId);
     e.transport.subscribe(roomId);
@@ -315,7 +315,7 @@ async function fetchAndPlaceHistory(
     if (upgradable.length > 0) {
       await ingestPrepared(e, room, upgradable, { origin: server, source: 'backfill', fetchMissing: false });
     }
-  });
+  }, 'backfill');
   // Done only when nothing before our events is missing any more: a peer that lacks the
   // history itself (e.g. one that re-joined moments ago) gives no progress, not completion.
   const gaps = new Set<string>();

@@ -17,20 +17,29 @@ export class Mutex {
   private tail: Promise<unknown> = Promise.resolve();
   private queued = 0;
   private started: number | undefined;
-  run<T>(fn: () => Promise<T>): Promise<T> {
+  private current: string | undefined;
+  /** `what` names the task for progress reports (`holder`). */
+  run<T>(fn: () => Promise<T>, what = 'task'): Promise<T> {
     this.queued++;
     const start = () => {
       this.started = Date.now();
+      this.current = what;
       return fn();
     };
     const done = () => {
       this.queued--;
       this.started = undefined;
+      this.current = undefined;
     };
     const next = this.tail.then(start, start);
     next.then(done, done);
     this.tail = next.catch(() => undefined);
     return next;
+  }
+
+  /** What the running task is, if one runs. */
+  get holder(): string | undefined {
+    return this.current;
   }
 
   /** Tasks running or waiting for their turn. */

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { handleFederationRequest } from '../../src/server/federation-server.ts';
 import { Cluster } from '../../src/sim/cluster.ts';
-import { converge, twoServersInRoom } from './engine-helpers.ts';
+import { converge, twoServersInRoom, waitFor } from './engine-helpers.ts';
 
 let cluster: Cluster;
 afterEach(() => cluster?.stopAll());
@@ -35,6 +35,34 @@ describe('broadcast inbox', () => {
     expect(b.client.messageBodies(bob, roomId)).toEqual(bodies);
     expect(b.hs.gossipStats.batches - before).toBeLessThanOrEqual(3);
     expect(b.hs.gossipStats.shed).toBe(0);
+  });
+
+  it('a broadcast’s signature is checked as it arrives, while its room is busy', async () => {
+    const s = await twoServers();
+    const { a, b, alice, bob, roomId } = s;
+    const verifier = b.hs.identity.verifier;
+    let verified = 0;
+    (b.hs.identity as { verifier: typeof verifier }).verifier = {
+      name: 'counting',
+      verify: (...args) => {
+        verified++;
+        return verifier.verify(...args);
+      },
+    };
+    // A message b has not seen (a is cut off from b), handed to b as a broadcast while b's room is busy.
+    cluster.net.cut(a.hs.serverName, b.hs.serverName);
+    const id = await a.client.sendMessage(alice, roomId, 'while b is busy');
+    const { event_id: _id, ...pdu } = a.client.event(roomId, id).event;
+    let release!: () => void;
+    const busy = b.hs.rooms.get(roomId)!.lock.run(() => new Promise<void>((r) => (release = r)), 'test holds the room');
+    const onBroadcast = (b.hs as unknown as { onBroadcast(from: string, msg: unknown): Promise<void> }).onBroadcast.bind(b.hs);
+    const handled = onBroadcast(a.hs.serverName, { room_id: roomId, origin: a.hs.serverName, pdus: [pdu] });
+    await waitFor(cluster, () => verified > 0, 'the broadcast to be verified');
+    expect(b.client.messageBodies(bob, roomId)).toEqual([]);
+    release();
+    await Promise.all([busy, handled]);
+    expect(b.client.messageBodies(bob, roomId)).toEqual(['while b is busy']);
+    expect(verified).toBe(1);
   });
 
   it('beyond its bound the inbox sheds broadcasts, and the outbox still delivers every event', async () => {
