@@ -89,6 +89,9 @@ export class Homeserver implements Engine {
   private readonly heldChecked = new Map<string, string>();
   /** Batches whose store write failed, written again with the next one (see commit). */
   private unstored: WriteBatch[] = [];
+  /** The store write in flight, and the batches waiting to go together after it (see commit). */
+  private writing: Promise<void> | undefined;
+  private nextWrite: { batches: WriteBatch[]; done: Promise<void> } | undefined;
   /** Broadcast PDUs waiting for their room's lock, per room (see onBroadcast). */
   private readonly inbox = new Map<string, InboxEntry[]>();
   /** Per room: broadcast PDUs queued in the inbox so far, ingested so far, and who waits for which (broadcastsBefore). */
@@ -216,23 +219,59 @@ export class Homeserver implements Engine {
   }
 
   /**
-   * Writes one batch. A batch whose write failed (a full disk, say) is
-   * already part of the rooms in memory, and its events count as held: a
-   * sender's retry would be acknowledged without them ever being stored. So
-   * it is kept and written again in front of the next batch, and until then
-   * `hasUnstoredWrites` tells the fast paths not to skip writing.
+   * Writes one batch — grouped: while a write is in flight, the batches that
+   * come meanwhile wait and go together in the next one (one store
+   * transaction for all of them). IndexedDB runs a server's transactions one
+   * after the other anyway, and each costs a few turns of the event loop;
+   * under load (a hundred federating servers, or one catching up) a queue of
+   * small transactions made every write wait seconds. Each caller's promise
+   * settles when the write holding its batch does, so "written" still means
+   * written, and batches are written in the order they were committed.
+   *
+   * A batch whose write failed (a full disk, say) is already part of the
+   * rooms in memory, and its events count as held: a sender's retry would be
+   * acknowledged without them ever being stored. So it is kept and written
+   * again in front of the next batch, and until then `hasUnstoredWrites`
+   * tells the fast paths not to skip writing.
    */
-  async commit(batch: WriteBatch): Promise<void> {
-    const carried = this.unstored;
-    this.unstored = [];
-    const merged = carried.length > 0 ? mergeWriteBatches([...carried, batch]) : batch;
-    try {
-      await this.store.write({ ...merged, meta: { ...(merged.meta ?? {}), stream_pos: this.streamPos, group_pos: this.groupPos } });
-    } catch (err) {
-      this.unstored.push(merged);
-      this.log('warn', 'a store write failed; it is retried with the next one', { error: String(err) });
-      throw err;
+  commit(batch: WriteBatch): Promise<void> {
+    if (this.nextWrite) {
+      this.nextWrite.batches.push(batch);
+      return this.nextWrite.done;
     }
+    const inFlight = this.writing;
+    if (!inFlight) return this.startWrite([batch]);
+    const group: { batches: WriteBatch[]; done: Promise<void> } = { batches: [batch], done: Promise.resolve() };
+    group.done = inFlight.then(
+      () => this.startNext(group),
+      () => this.startNext(group),
+    );
+    this.nextWrite = group;
+    return group.done;
+  }
+
+  private startNext(group: { batches: WriteBatch[] }): Promise<void> {
+    this.nextWrite = undefined;
+    return this.startWrite(group.batches);
+  }
+
+  private startWrite(batches: WriteBatch[]): Promise<void> {
+    const all = [...this.unstored, ...batches];
+    this.unstored = [];
+    const merged = all.length === 1 ? all[0]! : mergeWriteBatches(all);
+    const write = this.store
+      .write({ ...merged, meta: { ...(merged.meta ?? {}), stream_pos: this.streamPos, group_pos: this.groupPos } })
+      .catch((err: unknown) => {
+        this.unstored.push(merged);
+        this.log('warn', 'a store write failed; it is retried with the next one', { error: String(err) });
+        throw err;
+      });
+    this.writing = write;
+    const settled = () => {
+      if (this.writing === write) this.writing = undefined;
+    };
+    write.then(settled, settled);
+    return write;
   }
 
   get hasUnstoredWrites(): boolean {

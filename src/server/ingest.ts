@@ -323,18 +323,21 @@ export async function ingestPrepared(
   }
   const redactionUpdates = applyRedactions(room, placed);
   for (const s of room.joinedServers()) if (s !== e.serverName) room.servers.add(s);
+  // Nothing new (every PDU held already, or dropped): nothing to write.
+  const nothing = placed.length === 0 && outliers.length === 0 && redactionUpdates.length === 0 && !e.hasUnstoredWrites;
+  const written = nothing
+    ? Promise.resolve()
+    : e.commit({
+        events: [...outliers, ...placed, ...redactionUpdates],
+        stateGroups: placements.flatMap((p) => p.groups),
+        rooms: [room.record()],
+      });
   // Live updates only for what is stored: a listener may act on them (read receipts, UI).
-  const committed = e
-    .commit({
-      events: [...outliers, ...placed, ...redactionUpdates],
-      stateGroups: placements.flatMap((p) => p.groups),
-      rooms: [room.record()],
-    })
-    .then(() => {
-      for (const s of placed) {
-        e.emit({ kind: 'event', roomId: room.roomId, eventId: s.event_id, status: s.status, stream: s.stream });
-      }
-    });
+  const committed = written.then(() => {
+    for (const s of placed) {
+      e.emit({ kind: 'event', roomId: room.roomId, eventId: s.event_id, status: s.status, stream: s.stream });
+    }
+  });
   if (opts.detachCommit) {
     // Handled by the caller once it has released the lock; marked here so the
     // rejection is not reported as unhandled in between.
