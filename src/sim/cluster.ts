@@ -87,6 +87,14 @@ export interface ClusterOptions {
    * block list. Link faults, pause and wipe need the in-process network.
    */
   transport?: 'in-process' | 'libp2p';
+  /**
+   * libp2p: how often each server re-announces itself on the discovery topic
+   * (default 500 ms, so a few servers meet at once). Every announcement is
+   * signed, verified and merged into the peer store by every other server,
+   * all in this one process: twenty servers at 500 ms starved everything else
+   * (a room's first events took 50 s). The runner scales it with the servers.
+   */
+  libp2pAnnounceMs?: number;
 }
 
 export class Cluster {
@@ -113,7 +121,7 @@ export class Cluster {
     this.relay ??= await startRelay({ port: 0, tcpPort: 0, gossipHeartbeatMs: 200 });
     const t = await createNodeTransport(identity, {
       bootstrap: [this.relay.tcpAddr],
-      announceMs: 500,
+      announceMs: this.opts.libp2pAnnounceMs ?? 500,
       bootstrapRetryMs: 500,
       gossipHeartbeatMs: 200,
       requestTimeoutMs: 10_000,

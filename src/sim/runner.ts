@@ -196,6 +196,8 @@ class Run {
       random: netRng.next,
       onStart: (server) => this.watch(server),
       ...(opts.transport ? { transport: opts.transport } : {}),
+      // 250 ms per server: each announcement costs every other server a verification (see Cluster).
+      libp2pAnnounceMs: Math.max(500, scenario.servers.length * 250),
       ...(opts.log ? { log: opts.log } : {}),
     });
     this.metrics = new Metrics(
