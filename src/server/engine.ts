@@ -57,7 +57,7 @@ export interface Engine {
   /** Next stream position (local arrival order). */
   nextStream(): number;
   allocateGroupId(): number;
-  /** Persists a batch plus the engine counters, atomically. */
+  /** Persists a batch plus the engine counters, atomically; batches land in the order requested (possibly grouped). */
   commit(batch: WriteBatch): Promise<void>;
   /** A failed write waits to be written again with the next commit (nothing held may be skipped). */
   readonly hasUnstoredWrites: boolean;

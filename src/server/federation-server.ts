@@ -125,7 +125,7 @@ async function onSend(e: Engine, origin: string, txn: Transaction): Promise<Json
     if (acknowledgeHeld(e, room, list, results)) continue;
     // Steps 1–3 (signatures, hashes) need no lock: they run while earlier transactions (from other
     // origins) are placed and written. The response waits for this batch's write (a 200 means
-    // stored), but the room's lock is released as soon as the write is issued.
+    // stored), but the room's lock is released as soon as the write is requested.
     const started = startPreparing(e, room, list, results);
     const outcome = await room.lock.run(
       () => ingestPrepared(e, room, started, { origin, source: 'live', fetchMissing: true, detachCommit: true }, results),

@@ -118,13 +118,12 @@ export interface IngestOptions {
   /** Fetch missing prev/auth events from `origin` (off for events that are themselves fetched). */
   fetchMissing: boolean;
   /**
-   * Return once the batch is placed in memory and its store write issued,
+   * Return once the batch is placed in memory and its write requested,
    * without waiting for the write to complete: the caller awaits
    * `committed` after releasing the room's lock, so the next batch can be
-   * placed while this one's write is in flight. Writes commit in the order
-   * they are issued (the store's transactions share object stores, which
-   * IndexedDB runs in creation order), so a batch is never durable before
-   * the history it builds on.
+   * placed while this one's write is in flight. Writes land in the order
+   * they were requested (`Engine.commit`), so a batch is never stored
+   * before the history it builds on.
    */
   detachCommit?: boolean;
 }
@@ -137,7 +136,9 @@ export interface IngestOutcome {
 }
 
 /**
- * Starts steps 1–3 for every raw PDU at once, in depth order, and returns
+ * Starts steps 1–3 for every raw PDU at once, in depth order (signature
+ * verification, off the thread where the platform allows, overlaps with
+ * the placement of the PDUs whose checks are done), and returns
  * one promise per PDU (undefined for a dropped one, whose error is in
  * `results`). Needs no lock: it reads only the room's rules and which
  * events it already holds (a copy found held is skipped again when placed).
@@ -162,22 +163,6 @@ export function startPreparing(
       return undefined;
     }),
   );
-}
-
-/**
- * Receives raw PDUs: steps 1–3 start for all of them at once, and each event
- * is placed (steps 4–6) as soon as its own checks are done, in depth order —
- * so signature verification (off the main thread with WebCrypto) overlaps
- * with auth and state work instead of preceding it.
- */
-export async function ingestRaw(
-  e: Engine,
-  room: Room,
-  raws: readonly unknown[],
-  opts: IngestOptions,
-  results: PduResults = {},
-): Promise<IngestOutcome> {
-  return ingestPrepared(e, room, startPreparing(e, room, raws, results), opts, results);
 }
 
 /**
