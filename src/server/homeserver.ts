@@ -14,7 +14,7 @@ import type { FederationRequest, FederationResponse } from './federation/types.t
 import { FederationError } from './federation/types.ts';
 import type { Ed25519Verifier } from '../core/ed25519.ts';
 import { type ServerIdentity, loadOrCreateIdentity } from './identity.ts';
-import { type PduResults, type PreparedEvent, ingestPrepared, prepareBatch, preparePdu } from './ingest.ts';
+import { type PduResults, type PreparedEvent, ingestPrepared, prepareBatch, startPreparing } from './ingest.ts';
 import { type Logger, silentLogger } from './log.ts';
 import { backfillHistory } from './membership.ts';
 import { Outbox } from './outbox.ts';
@@ -33,7 +33,8 @@ const ANTI_ENTROPY_FANOUT = 3;
  * signature, hashes) already started: they need no lock, and a room that is
  * behind would otherwise take each turn of its lock waiting for a batch's
  * verifications (under Node, behind every other verification in the
- * process's thread pool). Undefined when the PDU was dropped.
+ * process's thread pool). Undefined when the PDU was dropped (startPreparing
+ * counts and logs it).
  */
 interface InboxEntry {
   from: string;
@@ -111,7 +112,10 @@ export class Homeserver implements Engine {
     this.limits = { missingEventRounds: 50, broadcastInbox: 10_000, ...(opts.limits ?? {}) };
     this.outbox = new Outbox(
       {
-        store,
+        // Deletions of delivered entries go through the grouped commit: a server in a room of a
+        // hundred has ~99 queues acknowledging, and one store transaction each queued its other
+        // writes (its own new events included) behind them.
+        write: (batch) => this.commit(batch),
         clock,
         log,
         origin: identity.serverName,
@@ -380,7 +384,7 @@ export class Homeserver implements Engine {
       const progress = this.progressOf(room.roomId);
       for (const pdu of msg.pdus.slice(0, 50)) {
         if (box.length < this.limits.broadcastInbox) {
-          box.push({ from, prepared: this.prepareBroadcast(room, pdu) });
+          box.push({ from, prepared: startPreparing(this, room, [pdu], {})[0]! });
           progress.queued++;
         } else this.gossipStats.shed++;
       }
@@ -409,15 +413,6 @@ export class Homeserver implements Engine {
     }, 'broadcasts');
   }
 
-  /** Starts a broadcast PDU's checks as it arrives (see InboxEntry). */
-  private prepareBroadcast(room: Room, pdu: unknown): Promise<PreparedEvent | undefined> {
-    return preparePdu(this, room, pdu).catch((err: unknown) => {
-      this.stats.dropped++;
-      this.log('warn', 'dropped a broadcast PDU', { room: room.roomId, error: String((err as Error)?.message ?? err) });
-      return undefined;
-    });
-  }
-
   /** Ingests broadcast PDUs (under the room's lock): one batch, and the stragglers with their senders. */
   private async ingestBroadcasts(room: Room, batch: readonly InboxEntry[]): Promise<void> {
     if (batch.length === 0) return;
@@ -438,7 +433,11 @@ export class Homeserver implements Engine {
       if (seen.has(id) || room.isDagNode(id)) continue;
       seen.add(id);
       if (p.ev.prev_events.every((prev) => room.isDagNode(prev) || seen.has(prev))) ready.push(p);
-      else waiting.set(from, [...(waiting.get(from) ?? []), p]);
+      else {
+        const list = waiting.get(from);
+        if (list) list.push(p);
+        else waiting.set(from, [p]);
+      }
     }
     if (ready.length > 0) await ingestPrepared(this, room, ready, { origin: readyOrigin, source: 'live', fetchMissing: true });
     for (const [from, list] of waiting) await ingestPrepared(this, room, list, { origin: from, source: 'live', fetchMissing: true });

@@ -19,7 +19,7 @@ import type { Clock } from './clock.ts';
 import type { FederationResponse, Transaction } from './federation/types.ts';
 import { UnreachableError } from './federation/types.ts';
 import type { Logger } from './log.ts';
-import type { OutboxEntry, Store } from './store/types.ts';
+import type { OutboxEntry, WriteBatch } from './store/types.ts';
 
 export interface OutboxOptions {
   baseBackoffMs: number;
@@ -27,7 +27,8 @@ export interface OutboxOptions {
 }
 
 export interface OutboxDeps {
-  store: Store;
+  /** Writes to the store (the engine's grouped commit: deletions ride with whatever else is written). */
+  write(batch: WriteBatch): Promise<void>;
   clock: Clock;
   log: Logger;
   origin: string;
@@ -59,9 +60,6 @@ export class Outbox {
     private readonly deps: OutboxDeps,
     private readonly opts: OutboxOptions,
   ) {}
-
-  /** Store deletions waiting for the next turn (see removeStored). */
-  private nextRemoval: { keys: { destination: string; seq: number }[]; done: Promise<void> } | undefined;
 
   /** Restores pending entries after a restart. */
   load(entries: readonly OutboxEntry[]): void {
@@ -174,38 +172,13 @@ export class Outbox {
     return taken;
   }
 
-  /**
-   * Deletes delivered entries from the store. Deletions requested in the
-   * same turn of the event loop — by the queues of every destination — go
-   * in one write: a server in a room of a hundred has ~99 queues finishing
-   * transactions, and one store transaction per acknowledgement queued every
-   * other write of the server (its own new events included) behind them.
-   * A deletion lost in a crash only means one more delivery of a PDU the
-   * destination then acknowledges as held.
-   */
-  private removeStored(keys: { destination: string; seq: number }[]): Promise<void> {
-    let next = this.nextRemoval;
-    if (!next) {
-      const batch: { destination: string; seq: number }[] = [];
-      const done = new Promise<void>((resolve, reject) => {
-        this.deps.clock.setTimeout(() => {
-          this.nextRemoval = undefined;
-          this.deps.store.write({ outboxDelete: batch }).then(resolve, reject);
-        }, 0);
-      });
-      next = this.nextRemoval = { keys: batch, done };
-    }
-    next.keys.push(...keys);
-    return next.done;
-  }
-
   private async flush(destination: string, q: Queue): Promise<void> {
     q.inFlight = true;
     try {
       while (!this.stopped && q.entries.length > 0) {
         const held = this.takeHeld(destination, q);
         if (held.length > 0) {
-          await this.removeStored(held.map((e) => ({ destination, seq: e.seq })));
+          await this.deps.write({ outboxDelete: held.map((e) => ({ destination, seq: e.seq })) });
           if (q.entries.length === 0) break;
         }
         const batch: OutboxEntry[] = [];
@@ -236,7 +209,7 @@ export class Outbox {
         const sent = new Set(batch);
         q.entries = q.entries.filter((e) => !sent.has(e));
         q.attempts = 0;
-        await this.removeStored(batch.map((e) => ({ destination, seq: e.seq })));
+        await this.deps.write({ outboxDelete: batch.map((e) => ({ destination, seq: e.seq })) });
       }
     } catch (err) {
       this.stats.failures++;

@@ -174,6 +174,11 @@ export class Room {
     return this.roomEvents.get(id);
   }
 
+  /** The latest event `server` created here, as `heldBy` starts from (undefined: none). */
+  latestOf(server: string): string | undefined {
+    return this.latestBy.get(server)?.id;
+  }
+
   /**
    * Which of `candidates` the server demonstrably holds: those that are
    * ancestors of the latest event it created here (to create an event, a
@@ -183,11 +188,6 @@ export class Room {
    * cannot prove held (a lying depth, more than 20 forward extremities left
    * out of prev_events) is reported as not held.
    */
-  /** The latest event `server` created here, as `heldBy` starts from (undefined: none). */
-  latestOf(server: string): string | undefined {
-    return this.latestBy.get(server)?.id;
-  }
-
   heldBy(server: string, candidates: readonly string[]): Set<string> {
     const held = new Set<string>();
     const latest = this.latestBy.get(server);
