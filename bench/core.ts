@@ -71,6 +71,21 @@ async function concurrentRate(n: number, fn: (i: number) => Promise<unknown>, mi
   return (done * 1000) / (performance.now() - start);
 }
 
+/**
+ * The raw WebCrypto verify rate alone (as in benchCore), for measuring it
+ * again right beside each ingest run: on a shared machine the rate drifts by
+ * a third within minutes, and a ratio is only meaningful against the rate of
+ * the same moment.
+ */
+export async function rawVerifyRate(minMs = 1500): Promise<number> {
+  const N = 512;
+  const signed = Array.from({ length: N }, (_, i) => signEvent(makeEvent(i), rules, SERVER, KEY_ID, seed));
+  const messages = signed.map((e) => eventSigningBytes(e, rules));
+  const sigs = signed.map((e) => findSignature(e, SERVER, KEY_ID)!);
+  const key = await crypto.subtle.importKey('raw', publicKey.slice(), { name: 'Ed25519' }, false, ['verify']);
+  return concurrentRate(N, (i) => rawWebCryptoVerify(sigs[i]!, messages[i]!, key), minMs);
+}
+
 export async function benchCore(): Promise<BenchResult[]> {
   const N = 512;
   const events = Array.from({ length: N }, (_, i) => makeEvent(i));
