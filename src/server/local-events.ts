@@ -7,6 +7,7 @@
  */
 import { checkAuth, selectAuthEvents } from '../core/auth/index.ts';
 import { encodeBase64 } from '../core/base64.ts';
+import { sortedDeep } from '../core/canonical-json.ts';
 import { addContentHash, computeEventId, eventSigningBytes } from '../core/hashing.ts';
 import type { JsonObject } from '../core/json.ts';
 import { MAX_PREV_EVENTS, type Pdu, type RoomEvent } from '../core/pdu.ts';
@@ -38,19 +39,22 @@ export function choosePrevEvents(room: Room): string[] {
 /** Builds an unsigned event (hashes/signatures empty) on top of `prevs`, with its auth events chosen. */
 export function buildEvent(e: Engine, room: Room, t: EventTemplate, prevs: string[], before: StateMap): Pdu {
   const depth = Math.min(Number.MAX_SAFE_INTEGER, Math.max(0, ...prevs.map((p) => room.get(p)?.depth ?? 0)) + 1);
+  // Keys in canonical (code point) order, content included: every server that
+  // canonicalises this event for its hashes and signature — each receiver, twice
+  // — then takes canonicalJson's fast path (JSON.stringify of a sorted object).
   const proto: Pdu = {
+    auth_events: [],
+    content: sortedDeep(t.content) as Pdu['content'],
+    depth,
+    hashes: { sha256: '' },
+    origin_server_ts: e.clock.now(),
+    prev_events: prevs,
+    ...(t.redacts !== undefined ? { redacts: t.redacts } : {}),
     room_id: room.roomId,
     sender: t.sender,
-    type: t.type,
-    content: t.content,
-    ...(t.state_key !== undefined ? { state_key: t.state_key } : {}),
-    ...(t.redacts !== undefined ? { redacts: t.redacts } : {}),
-    origin_server_ts: e.clock.now(),
-    depth,
-    prev_events: prevs,
-    auth_events: [],
-    hashes: { sha256: '' },
     signatures: {},
+    ...(t.state_key !== undefined ? { state_key: t.state_key } : {}),
+    type: t.type,
   };
   proto.auth_events = selectAuthEvents(proto, room.lookup(before), room.rules).map((a) => a.event_id);
   return proto;
