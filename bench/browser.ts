@@ -6,16 +6,16 @@
 import { chromium } from '@playwright/test';
 import { createServer } from 'vite';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../scripts/chromium.ts';
-import type { IngestResult } from './engine.ts';
+import type { PairedIngestRound } from './engine.ts';
 
 export interface BrowserBench {
   ok: boolean;
   error?: string;
   store?: { perTxn: number; batched100: number; oneTxn: number };
-  ingest?: IngestResult;
-  /** The same with `origins` servers sending at once (bench/engine.ts benchIngest). */
-  ingestOrigins?: IngestResult;
+  /** Paired rounds: one origin, then `origins` servers sending at once, each beside its verify rate. */
+  rounds?: PairedIngestRound[];
   origins?: number;
+  /** Medians over the measurements taken between the rounds. */
   rawVerify?: number;
   poolVerify?: number;
   poolHelpers?: number;

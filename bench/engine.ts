@@ -53,6 +53,19 @@ function converged(nodes: Node[], roomId: string): boolean {
   return nodes.every((n) => sig(n) === first) && first !== '';
 }
 
+/**
+ * One paired round of the ingest benchmark: one origin, then several at once,
+ * each compared with the verify rate measured right before and after it (the
+ * mean of the two) — on a shared machine that rate drifts by a third within
+ * minutes, so a ratio is only meaningful against the rate of the same moment.
+ */
+export interface PairedIngestRound {
+  one: IngestResult;
+  many?: IngestResult;
+  verifyOne: number;
+  verifyMany?: number;
+}
+
 export interface IngestResult {
   events: number;
   eventsPerSecond: number;

@@ -8,10 +8,11 @@ worker.onmessage = (ev: MessageEvent) => {
 };
 // ?pool=off|auto|force: verification in the worker's own thread, as the app decides (default), or
 // through a helper even where the app would not start one (to compare); ?events=N; ?origins=K for the
-// several-origins ingest run (default 4; 0 skips it).
+// several-origins ingest run (default 4; 0 skips it); ?rounds=N paired rounds (default 3).
 const params = new URLSearchParams(location.search);
 worker.postMessage({
   ingestEvents: Number(params.get('events') ?? 2000),
   pool: params.get('pool') ?? 'auto',
   origins: Number(params.get('origins') ?? 4),
+  rounds: Number(params.get('rounds') ?? 3),
 });

@@ -1,6 +1,6 @@
 /// <reference lib="webworker" />
 import { deleteIdbStore, openIdbStore } from '../../src/server/store/idb-store.ts';
-import { benchIngest } from '../engine.ts';
+import { type PairedIngestRound, benchIngest } from '../engine.ts';
 import { benchStoreWrites } from '../store.ts';
 import { type Ed25519Verifier, keyPairFromSeed, signSync } from '../../src/core/ed25519.ts';
 import { startVerifyHelpers } from '../../src/app/verify-helpers.ts';
@@ -36,7 +36,7 @@ async function poolVerifyRate(pool: Ed25519Verifier): Promise<number> {
   return (done * 1000) / (performance.now() - start);
 }
 
-self.onmessage = async (ev: MessageEvent<{ ingestEvents: number; pool: 'off' | 'auto' | 'force'; origins: number }>) => {
+self.onmessage = async (ev: MessageEvent<{ ingestEvents: number; pool: 'off' | 'auto' | 'force'; origins: number; rounds?: number }>) => {
   try {
     const tag = `${Date.now()}`;
     const names: string[] = [];
@@ -47,15 +47,41 @@ self.onmessage = async (ev: MessageEvent<{ ingestEvents: number; pool: 'off' | '
     const store = await benchStoreWrites(openIdbStore, { records: 1000, cleanup: (n) => deleteIdbStore(n) });
     const pool =
       ev.data.pool === 'off' ? undefined : ev.data.pool === 'force' ? await startVerifyHelpers(3, 0) : await startVerifyHelpers();
-    const ingest = await benchIngest(open, ev.data.ingestEvents, tag, pool ? { verifier: pool } : {});
     const origins = ev.data.origins;
-    const ingestOrigins =
-      origins > 1 ? await benchIngest(open, ev.data.ingestEvents, `${tag}-k`, { ...(pool ? { verifier: pool } : {}), origins }) : undefined;
-    const rawVerify = await rawVerifyRate();
-    const poolVerify = pool ? await poolVerifyRate(pool) : undefined;
+    // The raw rates drift by a third within minutes here: each ingest run is compared with the
+    // best verify rate measured right before and after it (as bench/run.ts does in Node).
+    const raws: number[] = [];
+    const pools: number[] = [];
+    const best = async () => {
+      const raw = await rawVerifyRate();
+      const viaPool = pool ? await poolVerifyRate(pool) : undefined;
+      raws.push(raw);
+      if (viaPool !== undefined) pools.push(viaPool);
+      return Math.max(raw, viaPool ?? 0);
+    };
+    const rounds: PairedIngestRound[] = [];
+    let before = await best();
+    for (let r = 0; r < Math.max(1, ev.data.rounds ?? 3); r++) {
+      const one = await benchIngest(open, ev.data.ingestEvents, `${tag}-${r}`, pool ? { verifier: pool } : {});
+      const mid = await best();
+      const many =
+        origins > 1 ? await benchIngest(open, ev.data.ingestEvents, `${tag}-${r}-k`, { ...(pool ? { verifier: pool } : {}), origins }) : undefined;
+      const after = many ? await best() : mid;
+      rounds.push({ one, verifyOne: (before + mid) / 2, ...(many ? { many, verifyMany: (mid + after) / 2 } : {}) });
+      before = after;
+      for (const n of names.splice(0)) await deleteIdbStore(n).catch(() => undefined);
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     pool?.close();
-    for (const n of names) await deleteIdbStore(n).catch(() => undefined);
-    self.postMessage({ ok: true, store, ingest, ingestOrigins, origins, rawVerify, poolVerify, poolHelpers: pool?.size ?? 0 });
+    self.postMessage({
+      ok: true,
+      store,
+      rounds,
+      origins,
+      rawVerify: median(raws),
+      poolVerify: pools.length > 0 ? median(pools) : undefined,
+      poolHelpers: pool?.size ?? 0,
+    });
   } catch (err) {
     self.postMessage({ ok: false, error: String((err as Error)?.stack ?? err) });
   }
