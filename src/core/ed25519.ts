@@ -159,7 +159,29 @@ const keyVerdicts = new Map<string, string | null>();
 const decodedKeys = new Map<string, InstanceType<typeof Point>>();
 const KEY_CACHE_LIMIT = 4096;
 
+/**
+ * The same verdicts by array identity: a server's key is one cached array
+ * (core/peer-id.ts), so most checks need neither a hex string nor a map
+ * lookup by it. The bytes are kept and compared, so an array changed after
+ * it was checked is checked again.
+ */
+const verdictsByArray = new WeakMap<Uint8Array, { bytes: Uint8Array; verdict: string | null }>();
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 function checkPublicKey(publicKey: Uint8Array): string | undefined {
+  const known = verdictsByArray.get(publicKey);
+  if (known && sameBytes(known.bytes, publicKey)) return known.verdict ?? undefined;
+  const verdict = checkPublicKeyByValue(publicKey);
+  verdictsByArray.set(publicKey, { bytes: publicKey.slice(), verdict: verdict ?? null });
+  return verdict;
+}
+
+function checkPublicKeyByValue(publicKey: Uint8Array): string | undefined {
   const k = hex(publicKey);
   const cached = keyVerdicts.get(k);
   if (cached !== undefined) return cached ?? undefined;

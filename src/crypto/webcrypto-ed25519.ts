@@ -62,11 +62,21 @@ export function createWebCryptoVerifier(): Ed25519Verifier {
     }
     return key;
   };
+  // The imported key by array identity (a server's key is one cached array, core/peer-id.ts):
+  // no 32-character cache ID per verification. Bytes compared, as arrays can change.
+  const byArray = new WeakMap<Uint8Array, { bytes: Uint8Array; key: CryptoKey }>();
+  const readyKey = (publicKey: Uint8Array): CryptoKey | undefined => {
+    const hit = byArray.get(publicKey);
+    if (hit && hit.bytes.length === publicKey.length && hit.bytes.every((b, i) => b === publicKey[i])) return hit.key;
+    const key = ready.get(keyCacheId(publicKey));
+    if (key) byArray.set(publicKey, { bytes: publicKey.slice(), key });
+    return key;
+  };
   return {
     name: 'WebCrypto Ed25519 (strict precheck)',
     verify(signature, message, publicKey) {
       if (precheckSignature(signature, publicKey) !== undefined) return Promise.resolve(false);
-      const known = ready.get(keyCacheId(publicKey));
+      const known = readyKey(publicKey);
       if (known) return s.verify({ name: 'Ed25519' }, known, signature.slice(), message.slice()).catch(() => false);
       return verifyAfterImport(signature, message, publicKey);
     },

@@ -204,6 +204,23 @@ describe('Ed25519 acceptance rule', () => {
     expect(precheckSignature(byName.get('non-canonical S (S + L)')!.sig, publicKey)).toMatch(/S >= L/);
   });
 
+  it('verdicts cached per key array follow the array’s bytes when it changes', async () => {
+    const byName = new Map(vectors().map((v) => [v.name, v]));
+    const identityKey = byName.get('small-order A (identity) forges any message')!;
+    const key = publicKey.slice();
+    const sig = signSync(message, seed);
+    expect(precheckSignature(sig, key)).toBeUndefined();
+    expect(await webcrypto.verify(sig, message, key)).toBe(true);
+    expect(await webcrypto.verify(sig, message, key)).toBe(true);
+    // The same array, now holding the identity point: refused, not answered from the cache.
+    key.set(identityKey.key);
+    expect(precheckSignature(identityKey.sig, key)).toMatch(/small order/);
+    // ...and another honest key: the signature by the first key no longer verifies.
+    key.set(keyPairFromSeed(new Uint8Array(32).fill(5)).publicKey);
+    expect(precheckSignature(sig, key)).toBeUndefined();
+    expect(await webcrypto.verify(sig, message, key)).toBe(false);
+  });
+
   it('agrees with WebCrypto on random honest and tampered signatures', async () => {
     for (let i = 0; i < 50; i++) {
       const s = new Uint8Array(32).map(() => Math.floor(Math.random() * 256));
