@@ -52,20 +52,19 @@ export function canonicalJsonReference(value: unknown): string {
 }
 
 /**
- * The common case without building the text in JavaScript: one walk checks
- * that the value has a canonical form and collects every object key, then
- * the engine's JSON.stringify writes it with the code-point-sorted key list as
- * its property list — which makes each object's members come out in that
- * order (ECMA-262 SerializeJSONObject) and leaves arrays alone. About 3x
- * faster than `write` and a quarter of its garbage on an event (the ingest
- * path canonicalises every event twice). Strings and keys are escaped by the
- * same JSON.stringify `write` uses, so the bytes are the same.
+ * The common case without building the text in JavaScript: when every
+ * object's keys are already in code-point order (events this server builds,
+ * and so events that arrive from other Hearth servers, whose JSON keeps the
+ * order) and every value has a canonical form, JSON.stringify writes exactly
+ * the canonical bytes — strings and keys escaped by the same JSON.stringify
+ * `write` uses. One walk checks it; 5.3 -> 3.4 us per canonicalisation on real
+ * PDUs, and far less garbage (ingest canonicalises every event twice).
  *
- * Returns undefined whenever `write` must decide (it gives the error and
- * its path): a non-integral or unsafe number, a non-plain object, a
- * non-JSON type, an `undefined` array element — and a key that is also a
- * property of Object.prototype (`__proto__`, `constructor`, …), because a
- * property list is looked up through the prototype chain of every object.
+ * Returns undefined whenever `write` must decide: keys out of order
+ * (integer-like keys enumerate first, numerically, so they count as out of
+ * order unless that is also their code-point order), an `undefined` member or
+ * array element, a non-integral or unsafe number, a non-plain object, a
+ * non-JSON type — `write` gives the output, or the error with its path.
  */
 export function canonicalJsonFast(value: unknown): string | undefined {
   return alreadyCanonical(value) ? JSON.stringify(value) : undefined;

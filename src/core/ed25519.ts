@@ -24,6 +24,7 @@
  */
 import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
+import { sameBytes } from './bytes.ts';
 
 ed.hashes.sha512 = sha512;
 
@@ -166,12 +167,6 @@ const KEY_CACHE_LIMIT = 4096;
  * it was checked is checked again.
  */
 const verdictsByArray = new WeakMap<Uint8Array, { bytes: Uint8Array; verdict: string | null }>();
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 function checkPublicKey(publicKey: Uint8Array): string | undefined {
   const known = verdictsByArray.get(publicKey);

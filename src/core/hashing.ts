@@ -17,6 +17,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { decodeBase64, encodeBase64, encodeBase64Url } from './base64.ts';
+import { sameBytes } from './bytes.ts';
 import { canonicalJsonBytes } from './canonical-json.ts';
 import { type JsonObject, type JsonRecord, isJsonObject } from './json.ts';
 import { redactEvent } from './redaction.ts';
@@ -57,12 +58,6 @@ export function claimedContentHash(event: JsonRecord): Uint8Array | undefined {
   } catch {
     return undefined;
   }
-}
-
-export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** Unpadded base64 of the content hash. */

@@ -7,6 +7,7 @@
  * libraries differ) are enforced by `precheckSignature` before WebCrypto is
  * asked. Imported keys are cached: importKey costs about as much as a verify.
  */
+import { sameBytes } from '../core/bytes.ts';
 import { type Ed25519Verifier, nobleVerifier, precheckSignature } from '../core/ed25519.ts';
 
 type Subtle = SubtleCrypto;
@@ -67,7 +68,7 @@ export function createWebCryptoVerifier(): Ed25519Verifier {
   const byArray = new WeakMap<Uint8Array, { bytes: Uint8Array; key: CryptoKey }>();
   const readyKey = (publicKey: Uint8Array): CryptoKey | undefined => {
     const hit = byArray.get(publicKey);
-    if (hit && hit.bytes.length === publicKey.length && hit.bytes.every((b, i) => b === publicKey[i])) return hit.key;
+    if (hit && sameBytes(hit.bytes, publicKey)) return hit.key;
     const key = ready.get(keyCacheId(publicKey));
     if (key) byArray.set(publicKey, { bytes: publicKey.slice(), key });
     return key;

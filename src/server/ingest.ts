@@ -13,13 +13,8 @@
  */
 import { checkAuth, checkAuthAgainstState, selectAuthEvents } from '../core/auth/index.ts';
 import { isEventSignedByAsync } from '../core/event-signatures.ts';
-import {
-  claimedContentHash,
-  contentHashInput,
-  eventIdFromReferenceHash,
-  referenceHashInput,
-  sameBytes,
-} from '../core/hashing.ts';
+import { sameBytes } from '../core/bytes.ts';
+import { claimedContentHash, contentHashInput, eventIdFromReferenceHash, referenceHashInput } from '../core/hashing.ts';
 import { sha256Async, sha256Sync } from '../crypto/sha256.ts';
 import { InvalidPduError } from '../core/errors.ts';
 import { type Pdu, type RoomEvent, checkPduSize, pduSizeFromParts, stateKey, validatePdu } from '../core/pdu.ts';
