@@ -53,6 +53,12 @@ function converged(nodes: Node[], roomId: string): boolean {
   return nodes.every((n) => sig(n) === first) && first !== '';
 }
 
+/** The median (upper median for an even count) of a non-empty list. */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
 /**
  * One paired round of the ingest benchmark: one origin, then several at once,
  * each compared with the verify rate measured right before and after it (the

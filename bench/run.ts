@@ -14,7 +14,7 @@ import { IDBFactory } from 'fake-indexeddb';
 import { openNodeStore } from '../src/server/store/node.ts';
 import { benchBrowser } from './browser.ts';
 import { type BenchResult, benchCore, rawVerifyRate } from './core.ts';
-import { type PairedIngestRound, benchIngest, benchPartitionHeal } from './engine.ts';
+import { type PairedIngestRound, benchIngest, benchPartitionHeal, median } from './engine.ts';
 import { benchLibp2pHeal, benchRelayedBackfill } from './net.ts';
 import { benchStateRes } from './state-res.ts';
 import { benchStoreWrites } from './store.ts';
@@ -28,11 +28,6 @@ const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(0)}%`;
 const INGEST_ORIGINS = 4;
 /** Paired ingest measurements (each beside its own raw verify rate); their median is reported. */
 const INGEST_ROUNDS = 3;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 /** The one-origin and several-origins rows of paired ingest rounds: median rate, median ratio, every run's ratio. */
 function pairedIngestRows(

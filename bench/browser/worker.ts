@@ -1,6 +1,6 @@
 /// <reference lib="webworker" />
 import { deleteIdbStore, openIdbStore } from '../../src/server/store/idb-store.ts';
-import { type PairedIngestRound, benchIngest } from '../engine.ts';
+import { type PairedIngestRound, benchIngest, median } from '../engine.ts';
 import { benchStoreWrites } from '../store.ts';
 import { type Ed25519Verifier, keyPairFromSeed, signSync } from '../../src/core/ed25519.ts';
 import { startVerifyHelpers } from '../../src/app/verify-helpers.ts';
@@ -71,7 +71,6 @@ self.onmessage = async (ev: MessageEvent<{ ingestEvents: number; pool: 'off' | '
       before = after;
       for (const n of names.splice(0)) await deleteIdbStore(n).catch(() => undefined);
     }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     pool?.close();
     self.postMessage({
       ok: true,
