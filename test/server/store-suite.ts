@@ -305,6 +305,44 @@ export function storeAcceptanceSuite(name: string, open: (dbName: string) => Pro
       expect(await store.roomEvents(ROOM_A)).toHaveLength(1);
     });
 
+    // Events are stored as JSON text: what JSON would silently change must be refused instead.
+    it.each([
+      ['NaN', Number.NaN],
+      ['Infinity', Number.POSITIVE_INFINITY],
+      ['a Map', new Map([['a', 1]])],
+      ['a Date', new Date(0)],
+      ['a Uint8Array', new Uint8Array([1])],
+      ['a BigInt', 1n],
+      ['a symbol', Symbol('s')],
+      ['undefined in an array', [1, undefined, 2]],
+    ])('an event holding %s is refused, not stored changed', async (_what, value) => {
+      const dbName = freshName();
+      const store = await openTracked(dbName);
+      const bad = event(ROOM_A, 2);
+      (bad.pdu.content as Record<string, unknown>).field = value;
+      await expectStoreError(store.write({ events: [event(ROOM_A, 1), bad] }), dbName, 'events');
+      expect(await store.roomEvents(ROOM_A)).toEqual([]);
+      // Optional members left undefined are simply absent.
+      const optional = { ...event(ROOM_A, 3), reason: undefined, redacted_by: undefined };
+      await store.write({ events: [optional] });
+      const [back] = await store.roomEvents(ROOM_A);
+      expect(back).toEqual(event(ROOM_A, 3));
+      expect(Object.hasOwn(back!, 'reason')).toBe(false);
+    });
+
+    it('events come back exactly as written: unicode, lone surrogates, __proto__ keys, nesting', async () => {
+      const store = await openTracked(freshName());
+      const ev = event(ROOM_A, 1);
+      const content: Record<string, unknown> = { body: 'caf\u00e9 \u{1F600} \ud800 "q" \\ \n', deep: [[{ a: [null, true, -0.5, 9007199254740991] }]] };
+      Object.defineProperty(content, '__proto__', { value: { x: 1 }, enumerable: true, writable: true, configurable: true });
+      (ev.pdu as unknown as { content: unknown }).content = content;
+      await store.write({ events: [ev] });
+      const [back] = await store.roomEvents(ROOM_A);
+      expect(back).toEqual(ev);
+      expect(Object.hasOwn(back!.pdu.content as object, '__proto__')).toBe(true);
+      expect((back!.pdu.content as { body: string }).body).toBe(content.body);
+    });
+
     it('a batch that violates a key path applies nothing and names the store', async () => {
       const dbName = freshName();
       const store = await openTracked(dbName);

@@ -5,6 +5,7 @@
  */
 import { IDBDatabase, IDBFactory } from 'fake-indexeddb';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { type EventChunk, chunkEvents } from '../../src/server/store/event-log.ts';
 import { MIGRATIONS, SCHEMA_VERSION, STORE_NAMES } from '../../src/server/store/idb-store.ts';
 import { deleteNodeStore, listNodeStores, openNodeStore } from '../../src/server/store/node.ts';
 import { type StoredEvent, StoreError } from '../../src/server/store/types.ts';
@@ -93,6 +94,54 @@ describe('IndexedDB store specifics', () => {
     await store.close();
   });
 
+  it('migrates v2 event chunks (objects) to JSON text, keeping every event', async () => {
+    const v2 = await new Promise<IDBDatabase>((resolve, reject) => {
+      const req = factory.open('v2', 2);
+      req.onupgradeneeded = () => {
+        const db = req.result;
+        for (const n of ['meta', 'receipts']) db.createObjectStore(n);
+        db.createObjectStore('accounts', { keyPath: 'user_id' });
+        db.createObjectStore('rooms', { keyPath: 'room_id' });
+        db.createObjectStore('events', { keyPath: ['room_id', 'seq'] });
+        db.createObjectStore('state_groups', { keyPath: ['room_id', 'id'] });
+        db.createObjectStore('outbox', { keyPath: ['destination', 'seq'] });
+        db.createObjectStore('media', { keyPath: 'media_id' });
+      };
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    const ev = (stream: number): StoredEvent => ({
+      event_id: `$e${stream}`,
+      room_id: '!a:x',
+      stream,
+      status: 'accepted',
+      state_group: stream,
+      pdu: { room_id: '!a:x', sender: '@a:x', type: 'm.room.message', content: { body: `#${stream}` } } as unknown as StoredEvent['pdu'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      const tx = v2.transaction('events', 'readwrite');
+      tx.objectStore('events').put({ room_id: '!a:x', seq: 1, events: [ev(1), ev(2)] });
+      tx.objectStore('events').put({ room_id: '!a:x', seq: 2, events: [ev(3)] });
+      tx.oncomplete = () => resolve();
+      tx.onerror = () => reject(tx.error);
+    });
+    v2.close();
+    const store = await openNodeStore('v2', { indexedDB: factory });
+    expect(await store.roomEvents('!a:x')).toEqual([ev(1), ev(2), ev(3)]);
+    await store.write({ events: [ev(4)] });
+    expect(await store.roomEvents('!a:x')).toHaveLength(4);
+    await store.close();
+    const raw = await rawOpen('v2');
+    const chunks = await new Promise<EventChunk[]>((resolve) => {
+      const req = raw.transaction('events').objectStore('events').getAll();
+      req.onsuccess = () => resolve(req.result as EventChunk[]);
+    });
+    raw.close();
+    expect(chunks.map((c) => typeof c.json)).toEqual(['string', 'string', 'string']);
+    expect(chunks.every((c) => c.events === undefined)).toBe(true);
+    expect(chunks.flatMap(chunkEvents)).toEqual([ev(1), ev(2), ev(3), ev(4)]);
+  });
+
   it('an event written again leaves no old copy behind (redacted content is purged), across reopen', async () => {
     const store = await openNodeStore('purge', { indexedDB: factory });
     const room = '!p:x';
@@ -124,7 +173,8 @@ describe('IndexedDB store specifics', () => {
     expect(dump).not.toContain('secret 4');
     expect(dump).not.toContain('secret 5');
     expect(dump).toContain('secret 6');
-    expect(dump.match(/"\$p4"/g)).toHaveLength(1);
+    const stored = (chunks as EventChunk[]).flatMap(chunkEvents);
+    expect(stored.filter((e) => e.event_id === '$p4')).toHaveLength(1);
   });
 
   it('opening an existing database fires no upgrade', async () => {

@@ -11,7 +11,7 @@
  */
 import { type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames, unwrap, wrap } from 'idb';
 import type { JsonValue } from '../../core/json.ts';
-import { type EventChunk, EventLog, newestCopy, packV1Events } from './event-log.ts';
+import { type EventChunk, EventLog, chunkEvents, makeChunk, newestCopy, packV1Events } from './event-log.ts';
 import {
   type AccountRecord,
   type MediaRecord,
@@ -95,6 +95,15 @@ export const MIGRATIONS: readonly Migration[] = [
     db.deleteObjectStore('events');
     const events = db.createObjectStore('events', { keyPath: ['room_id', 'seq'] });
     await Promise.all(packV1Events(rows).map((chunk) => events.put(chunk)));
+  },
+  async function v3ChunksAsJsonText(_db, tx) {
+    // A chunk's events become JSON text (event-log.ts): structured clone of the objects cost the
+    // ingesting thread more than anything else in a write. Same keys; the events are unchanged.
+    const events = tx.objectStore('events');
+    const chunks = await events.getAll();
+    await Promise.all(
+      chunks.filter((c) => typeof c.json !== 'string').map((c) => events.put(makeChunk(c.room_id, c.seq, chunkEvents(c)))),
+    );
   },
 ];
 
@@ -392,9 +401,14 @@ export async function openIdbStore(name: string, opts?: IdbStoreOptions): Promis
         const [values, keys] = await Promise.all([store.getAll(), store.getAllKeys()]);
         let bytes = 0;
         // Binary payloads count their byte length instead of JSON's "{"0":…}" rendering.
-        const replacer = (_k: string, v: unknown) => {
+        // Event chunks hold JSON text: count its characters, not its escaped JSON-in-JSON rendering.
+        const replacer = (k: string, v: unknown) => {
           if (ArrayBuffer.isView(v)) {
             bytes += v.byteLength;
+            return undefined;
+          }
+          if (storeName === 'events' && k === 'json' && typeof v === 'string') {
+            bytes += v.length;
             return undefined;
           }
           return v;
