@@ -31,6 +31,25 @@ function rawOpen(name: string, version?: number): Promise<IDBDatabase> {
   });
 }
 
+/** A database as an older Hearth left it: the stores every version has, and `events` as that version had it. */
+function oldSchema(name: string, version: number, events: (db: IDBDatabase) => void): Promise<IDBDatabase> {
+  return new Promise((resolve, reject) => {
+    const req = factory.open(name, version);
+    req.onupgradeneeded = () => {
+      const db = req.result;
+      for (const n of ['meta', 'receipts']) db.createObjectStore(n);
+      db.createObjectStore('accounts', { keyPath: 'user_id' });
+      db.createObjectStore('rooms', { keyPath: 'room_id' });
+      events(db);
+      db.createObjectStore('state_groups', { keyPath: ['room_id', 'id'] });
+      db.createObjectStore('outbox', { keyPath: ['destination', 'seq'] });
+      db.createObjectStore('media', { keyPath: 'media_id' });
+    };
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
 describe('IndexedDB store specifics', () => {
   it('creates the current schema: stores and key paths (event chunks keyed by room and seq)', async () => {
     const store = await openNodeStore('schema', { indexedDB: factory });
@@ -53,21 +72,9 @@ describe('IndexedDB store specifics', () => {
   });
 
   it('migrates a v1 database (one record per event) to event chunks, keeping every event', async () => {
-    const v1 = await new Promise<IDBDatabase>((resolve, reject) => {
-      const req = factory.open('v1', 1);
-      req.onupgradeneeded = () => {
-        const db = req.result;
-        for (const n of ['meta', 'receipts']) db.createObjectStore(n);
-        db.createObjectStore('accounts', { keyPath: 'user_id' });
-        db.createObjectStore('rooms', { keyPath: 'room_id' });
-        db.createObjectStore('events', { keyPath: 'event_id' }).createIndex('by_room_stream', ['room_id', 'stream']);
-        db.createObjectStore('state_groups', { keyPath: ['room_id', 'id'] });
-        db.createObjectStore('outbox', { keyPath: ['destination', 'seq'] });
-        db.createObjectStore('media', { keyPath: 'media_id' });
-      };
-      req.onsuccess = () => resolve(req.result);
-      req.onerror = () => reject(req.error);
-    });
+    const v1 = await oldSchema('v1', 1, (db) =>
+      db.createObjectStore('events', { keyPath: 'event_id' }).createIndex('by_room_stream', ['room_id', 'stream']),
+    );
     const ev = (room: string, stream: number): StoredEvent => ({
       event_id: `$${room}-${stream}`,
       room_id: room,
@@ -95,21 +102,7 @@ describe('IndexedDB store specifics', () => {
   });
 
   it('migrates v2 event chunks (objects) to JSON text, keeping every event', async () => {
-    const v2 = await new Promise<IDBDatabase>((resolve, reject) => {
-      const req = factory.open('v2', 2);
-      req.onupgradeneeded = () => {
-        const db = req.result;
-        for (const n of ['meta', 'receipts']) db.createObjectStore(n);
-        db.createObjectStore('accounts', { keyPath: 'user_id' });
-        db.createObjectStore('rooms', { keyPath: 'room_id' });
-        db.createObjectStore('events', { keyPath: ['room_id', 'seq'] });
-        db.createObjectStore('state_groups', { keyPath: ['room_id', 'id'] });
-        db.createObjectStore('outbox', { keyPath: ['destination', 'seq'] });
-        db.createObjectStore('media', { keyPath: 'media_id' });
-      };
-      req.onsuccess = () => resolve(req.result);
-      req.onerror = () => reject(req.error);
-    });
+    const v2 = await oldSchema('v2', 2, (db) => db.createObjectStore('events', { keyPath: ['room_id', 'seq'] }));
     const ev = (stream: number): StoredEvent => ({
       event_id: `$e${stream}`,
       room_id: '!a:x',
