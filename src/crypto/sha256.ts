@@ -18,7 +18,12 @@ interface NodeHash {
   update(b: Uint8Array): NodeHash;
   digest(): Uint8Array;
 }
-type GetBuiltin = (id: 'node:crypto') => { createHash(alg: 'sha256'): NodeHash } | undefined;
+interface NodeCrypto {
+  createHash(alg: 'sha256'): NodeHash;
+  /** One-shot digest (Node 20.12+): no Hash object, ~1 µs less per event-sized input. */
+  hash?(alg: 'sha256', data: Uint8Array, encoding: 'buffer'): Uint8Array;
+}
+type GetBuiltin = (id: 'node:crypto') => NodeCrypto | undefined;
 const nodeProcess = (globalThis as { process?: { versions?: { node?: string }; getBuiltinModule?: GetBuiltin } }).process;
 const isNode = typeof nodeProcess?.versions?.node === 'string';
 // Node's own OpenSSL hash is several times faster than both (and synchronous); reached without an
@@ -33,7 +38,7 @@ const subtle = isNode ? undefined : (globalThis as { crypto?: Crypto }).crypto?.
  * issued together.
  */
 export function sha256Sync(bytes: Uint8Array): Uint8Array {
-  if (nodeCrypto) return new Uint8Array(nodeCrypto.createHash('sha256').update(bytes).digest());
+  if (nodeCrypto) return nodeSha256(nodeCrypto, bytes);
   if (wasmSha256) return wasmSha256(bytes);
   return sha256(bytes);
 }
@@ -45,6 +50,10 @@ export function hasherSha256(hasher: IHasher): (bytes: Uint8Array) => Uint8Array
     hasher.update(bytes);
     return hasher.digest('binary');
   };
+}
+
+function nodeSha256(c: NodeCrypto, bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(c.hash ? c.hash('sha256', bytes, 'buffer') : c.createHash('sha256').update(bytes).digest());
 }
 
 let wasmSha256: ((bytes: Uint8Array) => Uint8Array) | undefined;
@@ -60,7 +69,7 @@ if (!nodeCrypto) {
 }
 
 export async function sha256Async(bytes: Uint8Array): Promise<Uint8Array> {
-  if (nodeCrypto) return new Uint8Array(nodeCrypto.createHash('sha256').update(bytes).digest());
+  if (nodeCrypto) return nodeSha256(nodeCrypto, bytes);
   // Cheaper for this thread than a WebCrypto digest (8–12 vs ~11 µs just to issue one for a
   // 1.3 KB event), and no work for another thread: on 2 cores that one shares a core with the
   // signature checks.
