@@ -34,7 +34,7 @@ export async function benchBrowser(query = ''): Promise<BrowserBench> {
     const page = await browser.newPage();
     await page.goto(`http://127.0.0.1:${port}/bench/browser/index.html${query}`);
     const handle = await page.waitForFunction(() => (window as unknown as { __benchResult?: unknown }).__benchResult, undefined, {
-      timeout: 240_000,
+      timeout: 600_000,
     });
     return (await handle.jsonValue()) as BrowserBench;
   } finally {

@@ -26,8 +26,11 @@ const withBrowser = !process.argv.includes('--no-browser');
 const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(0)}%`;
 /** Origins sending at once in the second ingest run: a room with a few active servers. */
 const INGEST_ORIGINS = 4;
-/** Paired ingest measurements (each beside its own raw verify rate); their median is reported. */
-const INGEST_ROUNDS = 3;
+/**
+ * Paired ingest measurements (each beside its own raw verify rate); their median is reported.
+ * Five, not three: single runs here spread over ±10 points, and a median of three moved with them.
+ */
+const INGEST_ROUNDS = 5;
 
 /** The one-origin and several-origins rows of paired ingest rounds: median rate, median ratio, every run's ratio. */
 function pairedIngestRows(
@@ -141,7 +144,7 @@ async function main(): Promise<void> {
       results.push({ name: 'app tabs through the relay', value: Number.NaN, unit: '', detail: `failed: ${(err as Error).message.split('\n')[0]}` });
     }
 
-    const b = await benchBrowser();
+    const b = await benchBrowser(`?rounds=${INGEST_ROUNDS}`);
     if (b.ok && b.store && b.rawVerify) {
       // The verify limit is the best the worker can get: in-thread, or through its helper pool
       // (medians here; each ingest run is compared with the rates measured beside it).
@@ -172,7 +175,8 @@ async function main(): Promise<void> {
 
   const report = {
     date: new Date().toISOString(),
-    machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`,
+    // The pool size changes the Node ingest figures (scripts/sized-pool.mjs says why): recorded with them.
+    machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, libuv pool ${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}`,
     results,
   };
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
