@@ -99,11 +99,20 @@ export const MIGRATIONS: readonly Migration[] = [
   async function v3ChunksAsJsonText(_db, tx) {
     // A chunk's events become JSON text (event-log.ts): structured clone of the objects cost the
     // ingesting thread more than anything else in a write. Same keys; the events are unchanged.
+    // A chunk holding something JSON cannot represent stays as it is (readers take both forms):
+    // refusing it would fail the upgrade and leave the database unopenable.
     const events = tx.objectStore('events');
     const chunks = await events.getAll();
-    await Promise.all(
-      chunks.filter((c) => typeof c.json !== 'string').map((c) => events.put(makeChunk(c.room_id, c.seq, chunkEvents(c)))),
-    );
+    const converted: EventChunk[] = [];
+    for (const c of chunks) {
+      if (typeof c.json === 'string') continue;
+      try {
+        converted.push(makeChunk(c.room_id, c.seq, chunkEvents(c)));
+      } catch {
+        // kept in the v2 form
+      }
+    }
+    await Promise.all(converted.map((c) => events.put(c)));
   },
 ];
 
