@@ -12,12 +12,11 @@
 // be set before the process starts: the pool is created when the module
 // loader first reads a file, before any script runs.
 import { spawn } from 'node:child_process';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, constants } from 'node:os';
 
 const env = { ...process.env, UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? String(availableParallelism()) };
 const child = spawn(process.execPath, process.argv.slice(2), { stdio: 'inherit', env });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
-child.on('exit', (code, signal) => {
-  if (signal) process.kill(process.pid, signal);
-  else process.exit(code ?? 1);
-});
+// A child killed by a signal exits the shell way (128 + its number): re-raising the signal here
+// would only reach the forwarding handlers above and leave this process running.
+child.on('exit', (code, signal) => process.exit(signal ? 128 + (constants.signals[signal] ?? 0) : (code ?? 1)));

@@ -32,10 +32,9 @@ const nodeCrypto = isNode ? nodeProcess?.getBuiltinModule?.('node:crypto') : und
 const subtle = isNode ? undefined : (globalThis as { crypto?: Crypto }).crypto?.subtle;
 
 /**
- * Synchronous SHA-256: for short inputs
- * whose digest is needed at once — an event ID decides whether the event is
- * verified at all, and a synchronous ID lets a batch's verifications be
- * issued together.
+ * Synchronous SHA-256: for short inputs whose digest is needed at once — an
+ * event ID decides whether the event is verified at all, and a synchronous ID
+ * lets a batch's verifications be issued together.
  */
 export function sha256Sync(bytes: Uint8Array): Uint8Array {
   if (nodeCrypto) return nodeSha256(nodeCrypto, bytes);
