@@ -448,6 +448,29 @@ export function storeAcceptanceSuite(name: string, open: (dbName: string) => Pro
       expect(used['rooms']).toBe(0);
     });
 
+    it('keeps client data per (user, kind, key): put, replace, delete, reopen', async () => {
+      const dbName = freshName();
+      const store = await openTracked(dbName);
+      await store.write({
+        clientData: [
+          { user_id: '@u:x', kind: 'account_data', key: 'm.push_rules', value: { a: [1, 2] }, stream: 3 },
+          { user_id: '@u:x', kind: 'filter', key: '0', value: { room: {} } },
+          { user_id: '', kind: 'alias', key: '#r:x', value: '!r:x' },
+        ],
+      });
+      await store.write({
+        clientData: [{ user_id: '@u:x', kind: 'account_data', key: 'm.push_rules', value: { a: [3] }, stream: 9 }],
+        clientDataDelete: [{ user_id: '@u:x', kind: 'filter', key: '0' }],
+      });
+      await store.close();
+      const again = await openTracked(dbName);
+      const all = (await again.listClientData()).sort((a, b) => (a.kind < b.kind ? -1 : 1));
+      expect(all).toEqual([
+        { user_id: '@u:x', kind: 'account_data', key: 'm.push_rules', value: { a: [3] }, stream: 9 },
+        { user_id: '', kind: 'alias', key: '#r:x', value: '!r:x' },
+      ]);
+    });
+
     it('rejects calls after close with a StoreError', async () => {
       const dbName = freshName();
       const store = await openTracked(dbName);

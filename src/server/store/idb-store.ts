@@ -14,6 +14,7 @@ import type { JsonValue } from '../../core/json.ts';
 import { type EventChunk, EventLog, chunkEvents, makeChunk, newestCopy, packV1Events } from './event-log.ts';
 import {
   type AccountRecord,
+  type ClientDataRecord,
   type MediaRecord,
   type OutboxEntry,
   type ReceiptRecord,
@@ -51,6 +52,8 @@ export interface HearthDbSchema extends DBSchema {
    */
   receipts: { key: [string, string, string, string]; value: ReceiptRecord };
   media: { key: string; value: MediaRecord };
+  /** Keyed [user_id, kind, key] (Client-Server API data: account data, filters, transaction IDs). */
+  client_data: { key: [string, string, string]; value: ClientDataRecord };
 }
 
 export type HearthStoreName = StoreNames<HearthDbSchema>;
@@ -66,6 +69,7 @@ export const STORE_NAMES: readonly HearthStoreName[] = [
   'outbox',
   'receipts',
   'media',
+  'client_data',
 ];
 
 /**
@@ -113,6 +117,9 @@ export const MIGRATIONS: readonly Migration[] = [
       }
     }
     await Promise.all(converted.map((c) => events.put(c)));
+  },
+  function v4ClientData(db) {
+    db.createObjectStore('client_data', { keyPath: ['user_id', 'kind', 'key'] });
   },
 ];
 
@@ -218,6 +225,14 @@ const BATCH_WRITERS: readonly {
     },
   },
   putAll('media', (b) => b.media),
+  {
+    store: 'client_data',
+    has: (b) => (b.clientData?.length ?? 0) > 0 || (b.clientDataDelete?.length ?? 0) > 0,
+    apply(os, b) {
+      for (const d of b.clientDataDelete ?? []) os.delete([d.user_id, d.kind, d.key]);
+      for (const r of b.clientData ?? []) os.put(r);
+    },
+  },
 ];
 
 function putAll(store: HearthStoreName, pick: (b: WriteBatch) => readonly unknown[] | undefined) {
@@ -453,6 +468,7 @@ export async function openIdbStore(name: string, opts?: IdbStoreOptions): Promis
     roomReceipts: (roomId) => read('receipts', 'roomReceipts', () => db.getAll('receipts', roomPrefix(roomId))),
     outbox: () => read('outbox', 'outbox', () => db.getAll('outbox')),
     getMedia: (mediaId) => read('media', 'getMedia', () => db.get('media', mediaId)),
+    listClientData: () => read('client_data', 'listClientData', () => db.getAll('client_data')),
     write,
     usage,
     async close() {

@@ -3,12 +3,25 @@
  * (a record written twice ends as the later copy, as the store applies a
  * batch's puts in order), meta keys of later batches win, and an outbox
  * entry put by one batch and deleted by a later one is dropped (the store
- * applies a batch's outbox deletes before its puts).
+ * applies a batch's outbox deletes before its puts); client data likewise.
  */
 import type { WriteBatch } from './types.ts';
 
 type ListKey = Exclude<keyof WriteBatch, 'meta'>;
-const LIST_KEYS: readonly ListKey[] = ['accounts', 'rooms', 'events', 'stateGroups', 'outboxPut', 'outboxDelete', 'receipts', 'media'];
+const LIST_KEYS: readonly ListKey[] = [
+  'accounts',
+  'rooms',
+  'events',
+  'stateGroups',
+  'outboxPut',
+  'outboxDelete',
+  'receipts',
+  'media',
+  'clientData',
+  'clientDataDelete',
+];
+
+const clientKey = (r: { user_id: string; kind: string; key: string }) => `${r.user_id}\n${r.kind}\n${r.key}`;
 
 export function mergeWriteBatches(batches: readonly WriteBatch[]): WriteBatch {
   const out: Record<string, unknown[]> & { meta?: WriteBatch['meta'] } = {};
@@ -16,6 +29,11 @@ export function mergeWriteBatches(batches: readonly WriteBatch[]): WriteBatch {
     if (b.outboxDelete && out.outboxPut) {
       const gone = new Set(b.outboxDelete.map((d) => `${d.destination}\n${d.seq}`));
       out.outboxPut = (out.outboxPut as { destination: string; seq: number }[]).filter((e) => !gone.has(`${e.destination}\n${e.seq}`));
+    }
+    if (b.clientDataDelete && out.clientData) {
+      // Same rule for client data: the store applies a batch's deletes before its puts.
+      const gone = new Set(b.clientDataDelete.map(clientKey));
+      out.clientData = (out.clientData as { user_id: string; kind: string; key: string }[]).filter((r) => !gone.has(clientKey(r)));
     }
     if (b.meta) out.meta = { ...(out.meta ?? {}), ...b.meta };
     for (const key of LIST_KEYS) {

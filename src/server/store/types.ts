@@ -64,11 +64,39 @@ export interface RoomRecord {
   meta?: JsonObject;
 }
 
+export interface DeviceRecord {
+  device_id: string;
+  display_name: string;
+  created_ts: number;
+  /** SHA-256 (unpadded base64) of the device's current access token; none: no client session. */
+  token_hash?: string;
+  last_seen_ts?: number;
+}
+
 export interface AccountRecord {
   user_id: string;
   display_name: string;
-  devices: { device_id: string; display_name: string; created_ts: number }[];
+  devices: DeviceRecord[];
   created_ts: number;
+  /** Slow KDF of the account password (see client-api/passwords.ts); none: no password login. */
+  password_hash?: string;
+  /** Profile avatar (mxc:// URI). */
+  avatar_url?: string;
+  /** The account was deactivated: no login, no token accepted. */
+  deactivated?: boolean;
+}
+
+/**
+ * Per-user data the Client-Server API keeps (account data, filters,
+ * transaction IDs, ...): one record per (user, kind, key). `user_id` '' is
+ * server-wide data (room aliases). `stream` orders changes for /sync.
+ */
+export interface ClientDataRecord {
+  user_id: string;
+  kind: string;
+  key: string;
+  value: JsonValue;
+  stream?: number;
 }
 
 /** A PDU or persistent EDU waiting to be delivered to one destination. */
@@ -109,6 +137,8 @@ export interface WriteBatch {
   outboxDelete?: { destination: string; seq: number }[];
   receipts?: ReceiptRecord[];
   media?: MediaRecord[];
+  clientData?: ClientDataRecord[];
+  clientDataDelete?: { user_id: string; kind: string; key: string }[];
 }
 
 export interface Store {
@@ -127,6 +157,8 @@ export interface Store {
   /** Every pending outbox entry, ordered by destination then seq. */
   outbox(): Promise<OutboxEntry[]>;
   getMedia(mediaId: string): Promise<MediaRecord | undefined>;
+  /** Every client-data record (small: the engine keeps them in memory). */
+  listClientData(): Promise<ClientDataRecord[]>;
   /** Applies the batch atomically (one IndexedDB transaction). */
   write(batch: WriteBatch): Promise<void>;
   /** Approximate bytes used by each object store (for benchmarks and the network panel). */
