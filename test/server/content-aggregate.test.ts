@@ -102,6 +102,19 @@ for (const f of formats) {
           expect(items.map((i) => i.event_id).filter((id) => id !== '$p')).toEqual(['$m']);
         });
       }
+      it('an edit replaces the formatted body with its m.new_content one, or drops it', () => {
+        const H = 'org.matrix.custom.html';
+        const rich = aggregateTimeline([ev('$m', A, textMessage(f, 'v0', { html: '<b>v0</b>' })), ev('$e', A, editMessage(f, '$m', 'v1', { html: '<i>v1</i>' }))]);
+        expect(byId(rich, '$m')).toMatchObject({ body: 'v1', format: H, formatted_body: '<i>v1</i>', edited: true });
+        // m.new_content replaces the content wholesale: a plain edit leaves no stale markup behind.
+        const plain = aggregateTimeline([ev('$m', A, textMessage(f, 'v0', { html: '<b>v0</b>' })), ev('$e', A, editMessage(f, '$m', 'v1'))]);
+        expect(byId(plain, '$m').body).toBe('v1');
+        expect(byId(plain, '$m').format).toBeUndefined();
+        expect(byId(plain, '$m').formatted_body).toBeUndefined();
+        // An invalid edit (another sender) changes neither.
+        const forged = aggregateTimeline([ev('$m', A, textMessage(f, 'v0', { html: '<b>v0</b>' })), ev('$e', B, editMessage(f, '$m', 'x', { html: '<i>x</i>' }))]);
+        expect(byId(forged, '$m')).toMatchObject({ body: 'v0', formatted_body: '<b>v0</b>', edited: false });
+      });
       it('edit of a reply keeps replyTo', () => {
         const items = aggregateTimeline([ev('$p', B, textMessage(f, 'q')), ev('$m', A, textMessage(f, 'a', { replyTo: '$p' })), ev('$e', A, editMessage(f, '$m', 'a2'))]);
         expect(byId(items, '$m').replyTo).toEqual({ event_id: '$p', sender: B, body: 'q' });
@@ -128,6 +141,17 @@ for (const f of formats) {
     it('reactions to an edit are not counted on the original', () => {
       const items = aggregateTimeline([ev('$m', A, textMessage(f, 'hi')), ev('$e', A, editMessage(f, '$m', 'hi!')), ev('$r', B, reaction('$e', '👍'))]);
       expect(byId(items, '$m').reactions).toEqual([]);
+    });
+
+    it('text messages carry their formatted body; plain ones and images carry none', () => {
+      const img = imageMessage(f, { url: 'mxc://hs1/i', mimetype: 'image/png', size: 1, alt: 'pic' });
+      if (f === 'classic') Object.assign(img.content, { format: 'org.matrix.custom.html', formatted_body: '<b>caption</b>' });
+      const items = aggregateTimeline([ev('$h', A, textMessage(f, 'hi', { html: '<b>hi</b>' })), ev('$p', A, textMessage(f, 'plain')), ev('$i', A, img)]);
+      expect(byId(items, '$h')).toMatchObject({ kind: 'message', body: 'hi', format: 'org.matrix.custom.html', formatted_body: '<b>hi</b>' });
+      for (const id of ['$p', '$i']) {
+        expect(byId(items, id).format).toBeUndefined();
+        expect(byId(items, id).formatted_body).toBeUndefined();
+      }
     });
 
     it('redacted messages lose body, edits and reactions', () => {

@@ -5,6 +5,7 @@ import {
   type ContentFormat,
   type EventDraft,
   editMessage,
+  formattedBody,
   imageMessage,
   imageOf,
   isMessageEvent,
@@ -182,6 +183,27 @@ describe('messageBody / isMessageEvent', () => {
   it('plainText accepts the early bare-string form', () => expect(plainText('s')).toBe('s'));
 });
 
+describe('formattedBody', () => {
+  const H = 'org.matrix.custom.html';
+  const cases: [string, JsonObject, ReturnType<typeof formattedBody>][] = [
+    ['classic html', { type: 'm.room.message', content: { msgtype: 'm.text', body: 'x', format: H, formatted_body: '<b>x</b>' } }, { format: H, formatted_body: '<b>x</b>' }],
+    ['classic, unknown format kept for the UI to refuse', { type: 'm.room.message', content: { body: 'x', format: 'x.md', formatted_body: '*x*' } }, { format: 'x.md', formatted_body: '*x*' }],
+    ['classic, no format', { type: 'm.room.message', content: { body: 'x', formatted_body: '<b>x</b>' } }, undefined],
+    ['classic, formatted_body not a string', { type: 'm.room.message', content: { body: 'x', format: H, formatted_body: 5 } }, undefined],
+    ['classic, plain', { type: 'm.room.message', content: { msgtype: 'm.text', body: 'x' } }, undefined],
+    ['extensible html rep', { type: 'm.message', content: { 'm.text': [{ body: 'x' }, { mimetype: 'text/html', body: '<i>x</i>' }] } }, { format: H, formatted_body: '<i>x</i>' }],
+    ['extensible, plain only', { type: 'm.message', content: { 'm.text': [{ body: 'x' }] } }, undefined],
+    ['extensible, m.text garbage', { type: 'm.message', content: { 'm.text': [null, { mimetype: 'text/html', body: 1 }] } }, undefined],
+    ['state event', { type: 'm.room.message', state_key: '', content: { format: H, formatted_body: '<b>x</b>' } }, undefined],
+  ];
+  for (const [name, event, want] of cases) it(name, () => expect(formattedBody(event)).toEqual(want));
+  for (const f of formats) {
+    it(`reads what textMessage builds (${f})`, () => {
+      expect(formattedBody(textMessage(f, 'hi', { html: '<b>hi</b>' }))).toEqual({ format: H, formatted_body: '<b>hi</b>' });
+    });
+  }
+});
+
 describe('relationOf', () => {
   const cases: [string, unknown, ReturnType<typeof relationOf>][] = [
     ['none', { body: 'x' }, undefined],
@@ -213,6 +235,7 @@ describe('readers never throw on arbitrary JSON', () => {
       fc.property(types, fc.jsonValue(), fc.option(fc.string(), { nil: undefined }), (type, content, stateKey) => {
         const event = { type, content, state_key: stateKey };
         messageBody(event);
+        formattedBody(event);
         isMessageEvent(event);
         relationOf(event);
         imageOf(event);

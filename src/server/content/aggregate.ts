@@ -22,6 +22,7 @@ import {
   type ImageInfo,
   REACTION_TYPE,
   type Relation,
+  formattedBody,
   imageOf,
   isMessageEvent,
   messageBody,
@@ -56,6 +57,13 @@ export interface TimelineItem {
   kind: 'message' | 'image' | 'notice' | 'redacted';
   /** Plain text with the latest valid edit applied (alt text for images); absent if redacted. */
   body?: string;
+  /**
+   * Text messages with a rich rendition (the latest valid edit's, which replaces it
+   * wholesale): the markup's name and the markup as sent, unsanitized — the UI renders
+   * it only through its sanitizer and falls back to `body` for formats it does not know.
+   */
+  format?: string;
+  formatted_body?: string;
   edited: boolean;
   reactions: ReactionSummary[];
   replyTo?: { event_id: string; sender?: string; body?: string };
@@ -440,6 +448,11 @@ function messageItem(
   const isReply = rel?.in_reply_to !== undefined && !(inThread !== undefined && rel.is_falling_back === true);
   if (body !== undefined && rel?.in_reply_to !== undefined) body = stripReplyFallback(body);
   if (body !== undefined) item.body = body;
+  const rich = image ? undefined : formattedBody(effective);
+  if (rich) {
+    item.format = rich.format;
+    item.formatted_body = rich.formatted_body;
+  }
   if (image) item.image = image;
   item.edited = latest !== undefined;
   item.reactions = countReactions(reactions);

@@ -81,7 +81,7 @@ export const CLASSIC_MESSAGE_TYPE = 'm.room.message';
 export const EXTENSIBLE_MESSAGE_TYPE = 'm.message';
 export const EXTENSIBLE_IMAGE_TYPE = 'm.image';
 export const REACTION_TYPE = 'm.reaction';
-const HTML_FORMAT = 'org.matrix.custom.html';
+export const HTML_FORMAT = 'org.matrix.custom.html';
 
 /**
  * Extensible event types that carry an `m.text` fallback and are shown as messages.
@@ -224,6 +224,36 @@ export function messageBody(event: EventLike): string | undefined {
   if (!content) return undefined;
   if (event.type === CLASSIC_MESSAGE_TYPE) return typeof content.body === 'string' ? content.body : undefined;
   return plainText(content['m.text']);
+}
+
+/** A message's rich-text rendition: `format` names the markup (the spec knows only `org.matrix.custom.html`). */
+export interface FormattedBody {
+  format: string;
+  formatted_body: string;
+}
+
+/**
+ * The formatted rendition of a text message of either format, as sent — unsanitized: the
+ * renderer must sanitize it. Classic: `format` + `formatted_body` (both strings, else none);
+ * extensible: the `m.text` representation with mimetype `text/html`, reported with the
+ * classic format name so the UI has one case to handle.
+ */
+export function formattedBody(event: EventLike): FormattedBody | undefined {
+  if (!isMessageEvent(event)) return undefined;
+  const content = contentOf(event);
+  if (!content) return undefined;
+  if (event.type === CLASSIC_MESSAGE_TYPE) {
+    const { format, formatted_body } = content;
+    return typeof format === 'string' && typeof formatted_body === 'string' ? { format, formatted_body } : undefined;
+  }
+  const block = content['m.text'];
+  if (!Array.isArray(block)) return undefined;
+  for (const rep of block) {
+    if (isJsonObject(rep) && rep.mimetype === 'text/html' && typeof rep.body === 'string') {
+      return { format: HTML_FORMAT, formatted_body: rep.body };
+    }
+  }
+  return undefined;
 }
 
 export interface ImageInfo {
