@@ -7,7 +7,9 @@
  * included) is forgotten when the process exits. `--data` names the
  * database, which only matters within one process for now.
  */
+import { type ClientHttpServer, serveClientApi } from '../net/client-http.ts';
 import { createNodeTransport } from '../net/node.ts';
+import { ClientApi } from '../server/client-api/index.ts';
 import type { Libp2pTransport } from '../net/libp2p-transport.ts';
 import { Homeserver } from '../server/homeserver.ts';
 import type { Logger } from '../server/log.ts';
@@ -23,11 +25,11 @@ const stderrLogger: Logger = (level, message, data) => {
 };
 
 export const serveCommand: Command = {
-  args: '[--data NAME] [--relay MULTIADDR] [--port N] [--user NAME]',
+  args: '[--data NAME] [--relay MULTIADDR] [--port N] [--user NAME] [--client-port N [--client-host H]]',
   summary:
-    'runs a headless homeserver over libp2p until SIGINT/SIGTERM (in-memory store); prints {"server_name","multiaddrs","user_id"}',
+    'runs a headless homeserver over libp2p until SIGINT/SIGTERM (in-memory store); prints {"server_name","multiaddrs","user_id","client_url"}; --client-port serves the Matrix Client-Server API over HTTP',
   async run(argv) {
-    const f = parseFlags(argv, { optional: ['data', 'relay', 'port', 'user'] });
+    const f = parseFlags(argv, { optional: ['data', 'relay', 'port', 'user', 'client-port', 'client-host'] });
     const relay = f.relay;
     if (relay !== undefined) {
       if (!relay.startsWith('/') || !relay.includes('/p2p/')) {
@@ -65,10 +67,21 @@ export const serveCommand: Command = {
         await new Promise((r) => setTimeout(r, 50));
       }
     }
+    let clientHttp: ClientHttpServer | undefined;
+    if (f['client-port'] !== undefined) {
+      const api = await ClientApi.open(hs, { log: stderrLogger });
+      clientHttp = await serveClientApi(api, { port: portFlag('client-port', f['client-port'], 0), ...(f['client-host'] ? { host: f['client-host'] } : {}) });
+    } else if (f['client-host'] !== undefined) throw new UsageError('--client-host needs --client-port');
     process.stdout.write(
-      `${JSON.stringify({ server_name: hs.serverName, multiaddrs: transport!.multiaddrs(), ...(userId ? { user_id: userId } : {}) })}\n`,
+      `${JSON.stringify({
+        server_name: hs.serverName,
+        multiaddrs: transport!.multiaddrs(),
+        ...(userId ? { user_id: userId } : {}),
+        ...(clientHttp ? { client_url: clientHttp.url } : {}),
+      })}\n`,
     );
     const sig = await untilSignal();
+    await clientHttp?.close();
     await hs.stop();
     return JSON.stringify({ stopped: sig });
   },

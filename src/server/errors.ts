@@ -17,7 +17,16 @@ export type MatrixErrcode =
   | 'M_INCOMPATIBLE_ROOM_VERSION'
   | 'M_USER_IN_USE'
   | 'M_INVALID_USERNAME'
-  | 'M_UNAVAILABLE';
+  | 'M_UNAVAILABLE'
+  | 'M_UNRECOGNIZED'
+  | 'M_MISSING_TOKEN'
+  | 'M_UNKNOWN_TOKEN'
+  | 'M_NOT_JSON'
+  | 'M_MISSING_PARAM'
+  | 'M_USER_DEACTIVATED'
+  | 'M_EXCLUSIVE'
+  | 'M_ROOM_IN_USE'
+  | 'M_BAD_STATE';
 
 const STATUS: Record<MatrixErrcode, number> = {
   M_FORBIDDEN: 403,
@@ -32,6 +41,15 @@ const STATUS: Record<MatrixErrcode, number> = {
   M_USER_IN_USE: 400,
   M_INVALID_USERNAME: 400,
   M_UNAVAILABLE: 503,
+  M_UNRECOGNIZED: 404,
+  M_MISSING_TOKEN: 401,
+  M_UNKNOWN_TOKEN: 401,
+  M_NOT_JSON: 400,
+  M_MISSING_PARAM: 400,
+  M_USER_DEACTIVATED: 403,
+  M_EXCLUSIVE: 400,
+  M_ROOM_IN_USE: 400,
+  M_BAD_STATE: 400,
 };
 
 export class MatrixError extends Error {
@@ -39,15 +57,21 @@ export class MatrixError extends Error {
   constructor(
     readonly errcode: MatrixErrcode,
     readonly reason: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; status?: number; extra?: Record<string, unknown> },
   ) {
     super(`${errcode}: ${reason}`, options);
+    this.statusOverride = options?.status;
+    this.extra = options?.extra;
   }
+  /** A status other than the errcode's usual one (e.g. 405 M_UNRECOGNIZED for a known path, wrong method). */
+  private readonly statusOverride: number | undefined;
+  /** Extra members of the error body (e.g. `retry_after_ms`, `soft_logout`). */
+  readonly extra: Record<string, unknown> | undefined;
   get status(): number {
-    return STATUS[this.errcode];
+    return this.statusOverride ?? STATUS[this.errcode];
   }
   toBody(): MatrixErrorBody {
-    return { errcode: this.errcode, error: this.reason };
+    return { ...(this.extra ?? {}), errcode: this.errcode, error: this.reason } as MatrixErrorBody;
   }
 }
 

@@ -218,6 +218,11 @@ export class Homeserver implements Engine {
     return ++this.streamPos;
   }
 
+  /** The latest stream position handed out (every event placed so far has one at most this). */
+  get currentStream(): number {
+    return this.streamPos;
+  }
+
   allocateGroupId(): number {
     return ++this.groupPos;
   }
@@ -553,8 +558,12 @@ export class Homeserver implements Engine {
 
   // ---- Accounts ----------------------------------------------------------
 
-  /** Creates a local account `@localpart:<server>` with one device. */
-  async register(localpart: string, displayName?: string): Promise<string> {
+  /**
+   * Creates a local account `@localpart:<server>`: by default with the tab's
+   * one device; `extra` replaces fields (the Client-Server API's accounts
+   * start with no device and a password hash).
+   */
+  async register(localpart: string, displayName?: string, extra: Partial<Pick<AccountRecord, 'devices' | 'password_hash'>> = {}): Promise<string> {
     const err = localpartError(localpart);
     if (err) throw new MatrixError('M_INVALID_USERNAME', err);
     const userId = `@${localpart}:${this.serverName}`;
@@ -566,6 +575,7 @@ export class Homeserver implements Engine {
       display_name: displayName?.trim() || localpart,
       devices: [{ device_id: 'HEARTH', display_name: 'Hearth tab', created_ts: now }],
       created_ts: now,
+      ...extra,
     };
     await this.store.write({ accounts: [account] });
     this.accounts.set(userId, account);
