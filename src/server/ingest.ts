@@ -263,6 +263,7 @@ export async function ingestPrepared(
     if (status === 'rejected') e.stats.rejected++;
     if (status === 'soft_failed') e.stats.softFailed++;
     const placement = placeInDag(e, room, ev, status, beforeGroup.group, reason);
+    if (opts.source === 'backfill') placement.stored.historical = true;
     placement.groups.unshift(...extraGroups);
     placements.push(placement);
     results[ev.event_id] = status === 'rejected' ? { error: reason ?? 'rejected' } : {};

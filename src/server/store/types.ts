@@ -35,6 +35,12 @@ export interface StoredEvent {
   pdu: Pdu;
   /** Event ID of the redaction that redacted this event, if any. */
   redacted_by?: string;
+  /**
+   * Placed by a backfill of history older than what this server held (after
+   * a join, or filling a gap): clients page back to it with /messages, and
+   * /sync does not present it as new.
+   */
+  historical?: boolean;
 }
 
 /**
