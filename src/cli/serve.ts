@@ -3,9 +3,10 @@
  * over libp2p (TCP on 127.0.0.1, plus the relay's circuit if given) — for
  * bots, tests and always-on peers that keep a room's history available.
  *
- * Storage is fake-indexeddb, in memory: the server (its key, so its name,
- * included) is forgotten when the process exits. `--data` names the
- * database, which only matters within one process for now.
+ * Storage: with `--data DIR`, SQLite files in DIR (created if missing;
+ * one process at a time), so the server's key (hence its name), accounts,
+ * rooms, outbox and media survive a restart. Without it, fake-indexeddb in
+ * memory: everything is forgotten when the process exits.
  */
 import { type ClientHttpServer, serveClientApi } from '../net/client-http.ts';
 import { createNodeTransport } from '../net/node.ts';
@@ -25,9 +26,9 @@ const stderrLogger: Logger = (level, message, data) => {
 };
 
 export const serveCommand: Command = {
-  args: '[--data NAME] [--relay MULTIADDR] [--port N] [--user NAME] [--client-port N [--client-host H]]',
+  args: '[--data DIR] [--relay MULTIADDR] [--port N] [--user NAME] [--client-port N [--client-host H]]',
   summary:
-    'runs a headless homeserver over libp2p until SIGINT/SIGTERM (in-memory store); prints {"server_name","multiaddrs","user_id","client_url"}; --client-port serves the Matrix Client-Server API over HTTP',
+    'runs a headless homeserver over libp2p until SIGINT/SIGTERM (on disk in --data DIR, else in memory); prints {"server_name","multiaddrs","user_id","client_url"}; --client-port serves the Matrix Client-Server API over HTTP',
   async run(argv) {
     const f = parseFlags(argv, { optional: ['data', 'relay', 'port', 'user', 'client-port', 'client-host'] });
     const relay = f.relay;
@@ -41,7 +42,10 @@ export const serveCommand: Command = {
         );
       }
     }
-    const store = await openNodeStore(`hearth-serve-${f.data ?? 'default'}`);
+    const store =
+      f.data === undefined
+        ? await openNodeStore('hearth-serve-default')
+        : await (await import('../server/store/sqlite-store.ts')).openSqliteStore(f.data);
     let transport: Libp2pTransport | undefined;
     const hs = await Homeserver.open({
       store,

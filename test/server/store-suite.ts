@@ -95,7 +95,19 @@ async function expectStoreError(p: Promise<unknown>, database: string, objectSto
   return se;
 }
 
-export function storeAcceptanceSuite(name: string, open: (dbName: string) => Promise<Store>): void {
+export interface SuiteOptions {
+  /**
+   * The `name` a store opened as `dbName` reports, which its StoreErrors name
+   * (default: `dbName` itself; a directory-based store reports the path it made of it).
+   */
+  nameOf?: (dbName: string) => string;
+}
+
+export function storeAcceptanceSuite(
+  name: string,
+  open: (dbName: string) => Promise<Store>,
+  { nameOf = (dbName) => dbName }: SuiteOptions = {},
+): void {
   describe(`Store acceptance: ${name}`, () => {
     const opened: Store[] = [];
     let seq = 0;
@@ -289,7 +301,7 @@ export function storeAcceptanceSuite(name: string, open: (dbName: string) => Pro
           outboxPut: [{ destination: 'hs2', seq: 1, kind: 'pdu', event_id: '$x' }],
           receipts: [receipt(ROOM_A, '@u:x', '$1')],
         }),
-        dbName,
+        nameOf(dbName),
         'events',
       );
       expect(await store.getMeta('before')).toBe(1);
@@ -320,7 +332,7 @@ export function storeAcceptanceSuite(name: string, open: (dbName: string) => Pro
       const store = await openTracked(dbName);
       const bad = event(ROOM_A, 2);
       (bad.pdu.content as Record<string, unknown>).field = value;
-      await expectStoreError(store.write({ events: [event(ROOM_A, 1), bad] }), dbName, 'events');
+      await expectStoreError(store.write({ events: [event(ROOM_A, 1), bad] }), nameOf(dbName), 'events');
       expect(await store.roomEvents(ROOM_A)).toEqual([]);
     });
 
@@ -352,13 +364,13 @@ export function storeAcceptanceSuite(name: string, open: (dbName: string) => Pro
       const noRoom = { id: 5, delta: {}, chain: 0 } as unknown as StateGroupRecord;
       await expectStoreError(
         store.write({ meta: { x: 1 }, events: [event(ROOM_A, 1)], stateGroups: [stateGroup(ROOM_A, 1), noRoom] }),
-        dbName,
+        nameOf(dbName),
         'state_groups',
       );
       const noId = { ...event(ROOM_A, 2), event_id: undefined } as unknown as StoredEvent;
       await expectStoreError(
         store.write({ accounts: [account], events: [event(ROOM_A, 1), noId] }),
-        dbName,
+        nameOf(dbName),
         'events',
       );
       expect(await store.getMeta('x')).toBeUndefined();
@@ -377,7 +389,7 @@ export function storeAcceptanceSuite(name: string, open: (dbName: string) => Pro
     it('data survives close and reopen', async () => {
       const dbName = freshName();
       const store = await openTracked(dbName);
-      expect(store.name).toBe(dbName);
+      expect(store.name).toBe(nameOf(dbName));
       await store.write({
         meta: { server_name: 'hs1.example' },
         accounts: [account],
@@ -475,7 +487,7 @@ export function storeAcceptanceSuite(name: string, open: (dbName: string) => Pro
       const dbName = freshName();
       const store = await openTracked(dbName);
       await store.close();
-      await expectStoreError(store.getEvent('$x'), dbName, 'events');
+      await expectStoreError(store.getEvent('$x'), nameOf(dbName), 'events');
       await expect(store.write({ rooms: [room(ROOM_A)] })).rejects.toBeInstanceOf(StoreError);
     });
   });

@@ -56,7 +56,7 @@ export function makeChunk(roomId: string, seq: number, events: readonly StoredEv
  * refused, as IndexedDB refuses what it cannot clone. A separate walk (not a
  * replacer) keeps JSON.stringify on its fast path.
  */
-function nonJsonAt(value: unknown, path: string): string | undefined {
+export function nonJsonAt(value: unknown, path: string): string | undefined {
   switch (typeof value) {
     case 'string':
     case 'boolean':
