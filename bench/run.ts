@@ -13,6 +13,7 @@ import os from 'node:os';
 import { IDBFactory } from 'fake-indexeddb';
 import { openNodeStore } from '../src/server/store/node.ts';
 import { benchBrowser } from './browser.ts';
+import { benchClientApi } from './client-api.ts';
 import { type BenchResult, benchCore, rawVerifyRate } from './core.ts';
 import { type PairedIngestRound, benchIngest, benchPartitionHeal, median } from './engine.ts';
 import { benchLibp2pHeal, benchRelayedBackfill } from './net.ts';
@@ -116,6 +117,24 @@ async function main(): Promise<void> {
     });
   } catch (err) {
     results.push({ name: 'convergence after heal over libp2p', value: Number.NaN, unit: '', detail: `failed: ${(err as Error).message}` });
+  }
+
+  try {
+    const c = await benchClientApi();
+    results.push({
+      name: 'Client-Server API: incremental /sync with one new event, Node HTTP, p50',
+      value: c.syncP50,
+      unit: 'ms',
+      detail: `p95 ${c.syncP95.toFixed(1)} ms over ${c.samples} syncs (target p50 < 50 ms)`,
+    });
+    results.push({
+      name: 'Client-Server API: send on A → /sync delivery on B (libp2p TCP), p50',
+      value: c.deliveryP50,
+      unit: 'ms',
+      detail: `p95 ${c.deliveryP95.toFixed(1)} ms over ${c.samples} messages, PUT send → bob's long-poll answer (target p50 < 50 ms)`,
+    });
+  } catch (err) {
+    results.push({ name: 'Client-Server API over HTTP', value: Number.NaN, unit: '', detail: `failed: ${(err as Error).message}` });
   }
 
   if (withBrowser) {
