@@ -52,7 +52,7 @@ async function register(base: string, username: string): Promise<string> {
 
 /** Whether the sync answer's timeline for the room holds a message with this body. */
 function holds(sync: Record<string, unknown>, roomId: string, body: string): boolean {
-  const room = ((sync.rooms as Record<string, Record<string, unknown>>).join ?? {})[roomId] as
+  const room = (sync.rooms as Record<string, Record<string, unknown>>).join?.[roomId] as
     | { timeline?: { events?: { content?: { body?: unknown } }[] } }
     | undefined;
   return room?.timeline?.events?.some((e) => e.content?.body === body) ?? false;
