@@ -1,9 +1,11 @@
 import type { TimelineItem } from '../api.ts';
 import { nameOf, timeOf } from '../format.ts';
+import { MATRIX_HTML_FORMAT } from '../html.ts';
 import { Markdown } from '../markdown.tsx';
 import { openThread } from '../state/actions.ts';
 import { displayNames, presence } from '../state/store.ts';
 import { Avatar } from './Avatar.tsx';
+import { FormattedBody } from './FormattedBody.tsx';
 import { ImageMessage } from './ImageMessage.tsx';
 import { MessageActions } from './MessageActions.tsx';
 import { PresenceDot } from './PresenceDot.tsx';
@@ -14,6 +16,8 @@ export function EventTile(props: { item: TimelineItem; continuation: boolean; re
   const { item } = props;
   const names = displayNames.value;
   const sender = nameOf(item.sender, names);
+  // Rich text from other Matrix clients; any other format (or none) shows the plain body.
+  const html = item.format === MATRIX_HTML_FORMAT ? item.formatted_body : undefined;
   if (item.kind === 'notice') {
     return (
       <div class="notice-row" data-event-id={item.event_id}>
@@ -62,6 +66,11 @@ export function EventTile(props: { item: TimelineItem; continuation: boolean; re
         ) : item.kind === 'image' && item.image ? (
           <div class="body image-body">
             <ImageMessage item={item} />
+          </div>
+        ) : html !== undefined ? (
+          <div class="body formatted">
+            <FormattedBody html={html} fallback={item.body ?? ''} />
+            {item.edited && <span class="edited"> (edited)</span>}
           </div>
         ) : (
           <p class="body">
