@@ -4,8 +4,10 @@
  * guarded by a Web Lock so only one tab opens it — and acts for that
  * homeserver's one person (its first account).
  */
+import * as Comlink from 'comlink';
 import type { Ed25519Verifier } from '../core/ed25519.ts';
 import type { JsonObject } from '../core/json.ts';
+import { ClientApi, type ClientRequest, type ClientResponse } from '../server/client-api/index.ts';
 import { type CreateRoomOptions, HomeserverClient } from '../server/client.ts';
 import { Homeserver } from '../server/homeserver.ts';
 import type { ServerIdentity } from '../server/identity.ts';
@@ -78,6 +80,7 @@ export class HomeserverService {
   private relays: string[] = [];
   private readonly blocked = new Set<string>();
   private readonly rtts = new Map<string, number>();
+  private clientApi?: Promise<ClientApi>;
 
   constructor(
     private readonly makeTransport: TransportFactory,
@@ -118,6 +121,22 @@ export class HomeserverService {
     this.relays = opts.relays ?? [];
     this.startPinging();
     return this.whoami();
+  }
+
+  /**
+   * One Client-Server API request (from the Service Worker, via the page's
+   * bridge: src/app/sw-bridge.ts). The API handler is created on first use.
+   * The answer's body is a fresh exact-size buffer, transferred to the page.
+   */
+  async handleClientRequest(req: ClientRequest): Promise<ClientResponse> {
+    const hs = this.requireHs();
+    this.clientApi ??= ClientApi.open(hs).catch((err: unknown) => {
+      this.clientApi = undefined; // try again on the next request
+      throw err;
+    });
+    const res = await (await this.clientApi).handle(req);
+    const body = res.body.slice();
+    return Comlink.transfer({ ...res, body }, [body.buffer]);
   }
 
   whoami(): StartResult {

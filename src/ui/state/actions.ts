@@ -4,6 +4,7 @@
  * coalesced so a burst of events costs one round trip per read model.
  */
 import { batch } from '@preact/signals';
+import { installSwBridge } from '../../app/sw-bridge.ts';
 import { type Api, type TimelineItem, type Update, connectWorker, errorText, subscribe } from '../api.ts';
 import {
   backfills,
@@ -79,7 +80,11 @@ export async function boot(): Promise<void> {
     api = connectWorker();
     const wanted = sessionStorage.getItem(DB_KEY) ?? undefined;
     const relays = await relayAddresses();
-    const started = await api.start({ ...(wanted ? { dbName: wanted } : {}), relays });
+    const starting = api.start({ ...(wanted ? { dbName: wanted } : {}), relays });
+    // The Service Worker's requests (standard Matrix clients on this origin) go to this tab's homeserver.
+    const hs = api;
+    installSwBridge({ handleClientRequest: (req) => hs.handleClientRequest(req) }, starting);
+    const started = await starting;
     sessionStorage.setItem(DB_KEY, started.dbName);
     session.value = started;
     void navigator.storage?.persist?.().catch(() => false);

@@ -1,0 +1,173 @@
+/**
+ * The browser door: Hearth's Service Worker (public/sw.js) routes same-origin
+ * Matrix requests to a tab's homeserver worker (src/app/sw-bridge.ts →
+ * HomeserverService.handleClientRequest), and a standard client (Hydrogen,
+ * hydrogen.html) talks to it.
+ */
+import { type Page, expect, test } from '@playwright/test';
+
+/** Waits until the page is controlled by the Service Worker (the app registers it at start). */
+async function controlled(page: Page): Promise<void> {
+  await page.evaluate(async () => {
+    const sw = navigator.serviceWorker;
+    await sw.ready;
+    if (!sw.controller) await new Promise((r) => sw.addEventListener('controllerchange', r, { once: true }));
+  });
+}
+
+interface Fetched {
+  status: number;
+  contentType: string | null;
+  json: unknown;
+  text: string;
+}
+
+/** fetch() from inside the page (so through its Service Worker). */
+function pageFetch(page: Page, path: string, init?: { method?: string; body?: unknown; token?: string }): Promise<Fetched> {
+  return page.evaluate(
+    async ({ path, init }) => {
+      const headers: Record<string, string> = {};
+      if (init?.body !== undefined) headers['content-type'] = 'application/json';
+      if (init?.token) headers.authorization = `Bearer ${init.token}`;
+      const res = await fetch(path, {
+        method: init?.method ?? 'GET',
+        headers,
+        ...(init?.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
+      });
+      const text = await res.text();
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+      return { status: res.status, contentType: res.headers.get('content-type'), json, text };
+    },
+    { path, init },
+  );
+}
+
+/** Opens the app: its homeserver starts (the onboarding form shows), and the Service Worker controls the page. */
+async function openApp(page: Page): Promise<void> {
+  await page.goto('/');
+  await expect(page.getByRole('textbox', { name: 'Display name' })).toBeVisible({ timeout: 30_000 });
+  await controlled(page);
+}
+
+test.describe('Service Worker door', () => {
+  test('routes /_matrix/ requests to the tab homeserver: versions, well-known, register, login, whoami, unknown endpoints', async ({ page }) => {
+    await openApp(page);
+    const versions = await pageFetch(page, '/_matrix/client/versions');
+    expect(versions.status).toBe(200);
+    expect(versions.contentType).toContain('application/json');
+    expect((versions.json as { versions: string[] }).versions).toContain('v1.1');
+
+    const wellKnown = await pageFetch(page, '/.well-known/matrix/client');
+    expect(wellKnown.json).toEqual({ 'm.homeserver': { base_url: new URL(page.url()).origin } });
+
+    const reg = await pageFetch(page, '/_matrix/client/v3/register', {
+      method: 'POST',
+      body: { username: 'door', password: 'correct horse battery', auth: { type: 'm.login.dummy' } },
+    });
+    expect(reg.status, reg.text).toBe(200);
+    const userId = (reg.json as { user_id: string }).user_id;
+    expect(userId).toMatch(/^@door:/);
+
+    const login = await pageFetch(page, '/_matrix/client/r0/login', {
+      method: 'POST',
+      body: { type: 'm.login.password', identifier: { type: 'm.id.user', user: 'door' }, password: 'correct horse battery' },
+    });
+    expect(login.status, login.text).toBe(200);
+    const token = (login.json as { access_token: string }).access_token;
+    const whoami = await pageFetch(page, '/_matrix/client/v3/account/whoami', { token });
+    expect(whoami.status).toBe(200);
+    expect((whoami.json as { user_id: string }).user_id).toBe(userId);
+
+    // Unknown endpoints are the homeserver's 404 M_UNRECOGNIZED, never the app's index.html.
+    const unknown = await pageFetch(page, '/_matrix/client/v3/no-such-thing');
+    expect(unknown.status).toBe(404);
+    expect((unknown.json as { errcode: string }).errcode).toBe('M_UNRECOGNIZED');
+
+    // The app's own assets are not intercepted.
+    const config = await pageFetch(page, '/hearth-config.json');
+    expect(config.status).toBe(200);
+    expect(config.json).toHaveProperty('relays');
+  });
+
+  test('a page without a homeserver is served by the tab that has one, and gets 503 M_UNAVAILABLE when none does', async ({ context, page }) => {
+    await openApp(page);
+    // A second page of the same origin that runs no homeserver (a JSON document: no app script).
+    const other = await context.newPage();
+    await other.goto('/hearth-config.json');
+    await controlled(other);
+    const viaApp = await pageFetch(other, '/_matrix/client/versions');
+    expect(viaApp.status).toBe(200);
+    expect(viaApp.json).toHaveProperty('versions');
+
+    await page.close();
+    const none = await pageFetch(other, '/_matrix/client/versions');
+    expect(none.status).toBe(503);
+    expect((none.json as { errcode: string }).errcode).toBe('M_UNAVAILABLE');
+  });
+
+  test('the Service Worker stopped mid-request: that request still ends (failed or served again), the next one is served', async ({ context, page }) => {
+    await openApp(page);
+    const reg = await pageFetch(page, '/_matrix/client/v3/register', {
+      method: 'POST',
+      body: { username: 'sleeper', password: 'correct horse battery', auth: { type: 'm.login.dummy' } },
+    });
+    expect(reg.status, reg.text).toBe(200);
+    const token = (reg.json as { access_token: string }).access_token;
+    const first = await pageFetch(page, '/_matrix/client/v3/sync', { token });
+    expect(first.status, first.text).toBe(200);
+    const since = (first.json as { next_batch: string }).next_batch;
+
+    // A long-poll that nothing will wake: it is in flight in the Service Worker when it is stopped.
+    const polling = page.evaluate(
+      async ({ since, token }) => {
+        try {
+          const res = await fetch(`/_matrix/client/v3/sync?since=${encodeURIComponent(since)}&timeout=5000`, {
+            headers: { authorization: `Bearer ${token}` },
+          });
+          return { status: res.status, body: await res.text() };
+        } catch (err) {
+          return { failed: String(err) };
+        }
+      },
+      { since, token },
+    );
+    await page.waitForTimeout(1000);
+    const cdp = await context.newCDPSession(page);
+    const states: string[] = [];
+    cdp.on('ServiceWorker.workerVersionUpdated', (e) => {
+      for (const v of e.versions) states.push(v.runningStatus);
+    });
+    await cdp.send('ServiceWorker.enable');
+    await cdp.send('ServiceWorker.stopAllWorkers');
+    await expect.poll(() => states).toContain('stopped');
+    // Chromium either fails the in-flight fetch or (what it does today) starts the worker again and
+    // dispatches the request to it; either way the request ends and nothing is left hanging.
+    const outcome = await polling;
+    if ('status' in outcome) {
+      expect(outcome.status, outcome.body).toBe(200);
+      expect(JSON.parse(outcome.body ?? '')).toHaveProperty('next_batch');
+    } else expect(outcome.failed).toMatch(/TypeError|Failed to fetch/);
+
+    // The next request starts the worker again and is served.
+    const after = await pageFetch(page, '/_matrix/client/v3/account/whoami', { token });
+    expect(after.status).toBe(200);
+    expect((after.json as { user_id: string }).user_id).toBe((reg.json as { user_id: string }).user_id);
+  });
+
+  test('after a hard reload the page is claimed and its requests are routed again', async ({ context, page }) => {
+    await openApp(page);
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Page.reload', { ignoreCache: true });
+    await expect(page.getByRole('textbox', { name: 'Display name' })).toBeVisible({ timeout: 30_000 });
+    // Not controlled at first (a hard reload bypasses the Service Worker); the bridge asks it to claim the page.
+    await controlled(page);
+    const versions = await pageFetch(page, '/_matrix/client/versions');
+    expect(versions.status).toBe(200);
+    expect(versions.json).toHaveProperty('versions');
+  });
+});
