@@ -28,7 +28,7 @@ import { handleFederationRequest } from './federation-server.ts';
 import { type Media, downloadMedia, uploadMedia } from './media.ts';
 import { Homeserver } from './homeserver.ts';
 import { type EventTemplate, createLocalEventLocked } from './local-events.ts';
-import { countersignInvite, loadPending, remoteJoin, remoteKnock, remoteLeave } from './membership.ts';
+import { countersignInvite, loadPending, profileOf, remoteJoin, remoteKnock, remoteLeave } from './membership.ts';
 import { redactsOf } from './redactions.ts';
 import type { Room } from './room.ts';
 
@@ -121,7 +121,7 @@ export class HomeserverClient {
         state_key: '',
         content: { room_version: version, ...(rules.auth.creatorFromSender ? {} : { creator: userId }) },
       },
-      { type: 'm.room.member', sender: userId, state_key: userId, content: { membership: 'join', displayname: this.displayName(userId) } },
+      { type: 'm.room.member', sender: userId, state_key: userId, content: { membership: 'join', ...this.profile(userId) } },
       {
         type: 'm.room.power_levels',
         sender: userId,
@@ -168,8 +168,9 @@ export class HomeserverClient {
     return roomId;
   }
 
-  private displayName(userId: string): string {
-    return this.hs.accounts.get(userId)?.display_name ?? userId;
+  /** The profile fields a local user's join carries (display name, avatar). */
+  private profile(userId: string): JsonObject {
+    return profileOf(this.hs, userId);
   }
 
   async invite(userId: string, roomId: string, target: string): Promise<string> {
@@ -188,14 +189,14 @@ export class HomeserverClient {
     const room = this.hs.rooms.get(roomId);
     if (room && room.currentGroup >= 0) {
       if (room.membership(userId) === 'join') return;
-      await this.send(room, { type: 'm.room.member', sender: userId, state_key: userId, content: { membership: 'join', displayname: this.displayName(userId) } });
+      await this.send(room, { type: 'm.room.member', sender: userId, state_key: userId, content: { membership: 'join', ...this.profile(userId) } });
       this.hs.emit({ kind: 'room', roomId });
       return;
     }
     const invite = (await loadPending(this.hs, 'invites')).find((i) => i.room_id === roomId && i.user_id === userId);
     const servers = [...via, ...(invite ? [serverOf(invite.sender)] : []), serverOf(roomId)].filter((s) => s !== this.hs.serverName);
     if (servers.length === 0) throw notFound(`no server to join ${roomId} through`);
-    await remoteJoin(this.hs, userId, roomId, servers);
+    await remoteJoin(this.hs, userId, roomId, servers, this.profile(userId));
   }
 
   async knock(userId: string, roomId: string, via: string[] = [], reason?: string): Promise<void> {

@@ -159,13 +159,24 @@ export async function dropPending(e: Engine, kind: PendingKind, roomId: string, 
   if (kept.length !== list.length) await e.store.write({ meta: { [kind]: kept as unknown as JsonObject[] } });
 }
 
-/** make_X then sign: the template from a resident server, completed and signed by us. */
+/** A local user's profile as member events carry it (display name, avatar). */
+export function profileOf(e: Engine & { accounts?: ReadonlyMap<string, { display_name: string; avatar_url?: string }> }, userId: string): JsonObject {
+  const a = e.accounts?.get(userId);
+  return { displayname: a?.display_name ?? userId, ...(a?.avatar_url ? { avatar_url: a.avatar_url } : {}) };
+}
+
+/**
+ * make_X then sign: the template from a resident server, completed and
+ * signed by us. `content` adds to the template's (a join carries the
+ * joiner's profile: the resident server does not know it).
+ */
 async function makeAndSign(
   e: Engine,
   server: string,
   kind: 'make_join' | 'make_knock' | 'make_leave',
   roomId: string,
   userId: string,
+  content: JsonObject = {},
 ): Promise<{ ev: RoomEvent; version: string }> {
   const req =
     kind === 'make_leave'
@@ -180,15 +191,16 @@ async function makeAndSign(
     throw new MatrixError('M_BAD_JSON', `${server} sent a template for someone else`);
   }
   const room = e.rooms.get(roomId) ?? e.openRoom(roomId, rules.id);
-  const pdu: Pdu = { ...t, origin_server_ts: e.clock.now(), hashes: { sha256: '' }, signatures: {} };
+  const merged = { ...content, ...(isJsonObject(t.content) ? t.content : {}) };
+  const pdu: Pdu = { ...t, content: merged, origin_server_ts: e.clock.now(), hashes: { sha256: '' }, signatures: {} };
   const ev = await signLocal(e, room, pdu);
   return { ev, version: rules.id };
 }
 
 /** Joins a room this server is not in yet, through any of `via`. */
-export async function remoteJoin(e: Engine, userId: string, roomId: string, via: readonly string[]): Promise<void> {
+export async function remoteJoin(e: Engine, userId: string, roomId: string, via: readonly string[], profile: JsonObject = {}): Promise<void> {
   await viaAny(via, async (server) => {
-    const { ev } = await makeAndSign(e, server, 'make_join', roomId, userId);
+    const { ev } = await makeAndSign(e, server, 'make_join', roomId, userId, profile);
     const { event_id, ...pdu } = ev;
     const body = await call(e, server, { kind: 'send_join', room_id: roomId, event_id, body: pdu as Pdu });
     const room = e.rooms.get(roomId)!;
