@@ -122,6 +122,9 @@ function viaOf(ctx: AuthedContext): string[] {
 async function join(ctx: AuthedContext, idOrAlias: string): Promise<{ json: JsonObject }> {
   const { roomId } = resolveRoom(ctx.api, idOrAlias);
   await ctx.api.client.join(ctx.session.userId, roomId, viaOf(ctx));
+  if (ctx.api.getData(ctx.session.userId, 'forgotten', roomId) !== undefined) {
+    await ctx.api.putData([], [{ user_id: ctx.session.userId, kind: 'forgotten', key: roomId }]);
+  }
   return { json: { room_id: roomId } };
 }
 

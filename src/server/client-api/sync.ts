@@ -441,6 +441,8 @@ async function buildSync(c: Ctx, pendingInvites: PendingInvite[], pendingKnocks:
       if (c.since && me.stream <= c.since.pos) continue;
       knock[room.roomId] = { knock_state: { events: [...strippedState(room).map(strippedEvent), strippedEvent(meStripped(me))] } };
     } else {
+      // A room the user left and then forgot is gone from their syncs (until they return to it).
+      if (api.getData(userId, 'forgotten', room.roomId) !== undefined) continue;
       const r = leftRoom(c, room, me);
       if (r) leave[room.roomId] = r;
     }
