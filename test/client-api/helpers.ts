@@ -87,6 +87,13 @@ export async function apiServer(cluster: Cluster, label: string): Promise<Cluste
   return { ...s, api: await ClientApi.open(s.hs, { pbkdf2Iterations: 1000 }) };
 }
 
+/** Servers a and b, each with an API, and alice@a and bob@b registered through it. */
+export async function twoApiServers(cluster: Cluster) {
+  const a = await apiServer(cluster, 'a');
+  const b = await apiServer(cluster, 'b');
+  return { a, b, alice: await register(a.api, 'alice'), bob: await register(b.api, 'bob') };
+}
+
 /** Expects a spec error response: `status` and `errcode`. */
 export function expectError(r: CallResult, status: number, errcode: string): void {
   expect({ status: r.status, errcode: r.json?.errcode }, JSON.stringify(r.json)).toEqual({ status, errcode });

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_MEDIA_BYTES } from '../../src/server/media.ts';
 import { Cluster } from '../../src/sim/cluster.ts';
-import { type ApiUser, apiServer, call, expectError, register } from './helpers.ts';
+import { type ApiUser, call, expectError, twoApiServers } from './helpers.ts';
 
 let cluster: Cluster;
 afterEach(async () => cluster?.stopAll());
@@ -10,11 +10,7 @@ const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...A
 
 async function setup() {
   cluster = new Cluster();
-  const a = await apiServer(cluster, 'a');
-  const b = await apiServer(cluster, 'b');
-  const alice = await register(a.api, 'alice');
-  const bob = await register(b.api, 'bob');
-  return { a, b, alice, bob };
+  return twoApiServers(cluster);
 }
 
 async function upload(api: Parameters<typeof call>[0], user: ApiUser, bytes: Uint8Array, contentType: string, query = '') {
