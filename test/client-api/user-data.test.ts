@@ -311,6 +311,23 @@ describe('client API: room directory', () => {
     expectError(await call(a.api, 'GET', path), 404, 'M_NOT_FOUND');
   });
 
+  it('publishes a room in the directory listing, for those who may', async () => {
+    const { a, alice, bob, b, carol, roomId } = await setup();
+    const path = `/directory/list/room/${enc(roomId)}`;
+    expect((await call(a.api, 'GET', path)).json).toEqual({ visibility: 'private' });
+    expect((await call(a.api, 'PUT', path, { visibility: 'public' }, alice.token)).status).toBe(200);
+    expect((await call(a.api, 'GET', path)).json).toEqual({ visibility: 'public' });
+    expect((await call(a.api, 'PUT', path, { visibility: 'private' }, alice.token)).status).toBe(200);
+    expect((await call(a.api, 'GET', path)).json).toEqual({ visibility: 'private' });
+    await expectRefusals([
+      { name: 'a member without the power', run: () => call(b.api, 'PUT', path, { visibility: 'public' }, bob.token), status: 403, errcode: 'M_FORBIDDEN' },
+      { name: 'not a member', run: () => call(a.api, 'PUT', path, { visibility: 'public' }, carol.token), status: 403, errcode: 'M_FORBIDDEN' },
+      { name: 'unknown visibility', run: () => call(a.api, 'PUT', path, { visibility: 'secret' }, alice.token), status: 400, errcode: 'M_INVALID_PARAM' },
+      { name: 'unknown room', run: () => call(a.api, 'GET', `/directory/list/room/${enc(`!nope:${a.hs.serverName}`)}`), status: 404, errcode: 'M_NOT_FOUND' },
+      { name: 'not a room ID', run: () => call(a.api, 'GET', '/directory/list/room/nope'), status: 400, errcode: 'M_INVALID_PARAM' },
+    ]);
+  });
+
   it('lists public rooms from every reachable server, with search and paging', async () => {
     const { a, b, alice, bob, roomId } = await setup();
     const other = await a.client.createRoom(alice.userId, { preset: 'public_chat', name: 'Coffee corner' });

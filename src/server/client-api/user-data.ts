@@ -424,6 +424,14 @@ function parseAlias(api: ClientApi, alias: string): { local: boolean } {
   return { local: m[2] === api.serverName };
 }
 
+/** Whether `userId` is joined to the room with the power to change its canonical alias (aliases, directory listing). */
+function mayManageDirectory(api: ClientApi, roomId: string, userId: string): boolean {
+  const room = api.hs.rooms.get(roomId);
+  if (!room || room.currentGroup < 0 || room.membership(userId) !== 'join') return false;
+  const pl = room.stateEvent('m.room.power_levels');
+  return powerLevelOf(userId, pl, room.stateEvent('m.room.create'), room.rules) >= requiredPowerForEvent('m.room.canonical_alias', true, pl);
+}
+
 /** The room a local alias points to (rooms.ts may use it for joins by alias). */
 export function resolveAlias(api: ClientApi, alias: string): string | undefined {
   const v = api.getData('', 'alias', alias);
@@ -817,14 +825,7 @@ export const userDataRoutes: Route[] = [
       const me = ctx.session.userId;
       if (api.getData('', 'alias_creator', alias) !== me) {
         // Others need the power to change the room's canonical alias.
-        const room = api.hs.rooms.get(roomId);
-        const allowed =
-          room !== undefined &&
-          room.currentGroup >= 0 &&
-          room.membership(me) === 'join' &&
-          powerLevelOf(me, room.stateEvent('m.room.power_levels'), room.stateEvent('m.room.create'), room.rules) >=
-            requiredPowerForEvent('m.room.canonical_alias', true, room.stateEvent('m.room.power_levels'));
-        if (!allowed) throw new MatrixError('M_FORBIDDEN', `only the creator of ${alias} or a room moderator may delete it`);
+        if (!mayManageDirectory(api, roomId, me)) throw new MatrixError('M_FORBIDDEN', `only the creator of ${alias} or a room moderator may delete it`);
       }
       await api.putData(
         [],
@@ -849,6 +850,43 @@ export const userDataRoutes: Route[] = [
       const readable = room && room.currentGroup >= 0 && stateContent(room, 'm.room.history_visibility')?.history_visibility === 'world_readable';
       if (!readable && room?.membership(ctx.session.userId) !== 'join') throw new MatrixError('M_FORBIDDEN', `you are not a member of ${roomId}`);
       return { json: { aliases: aliasesOf(api, roomId) } };
+    },
+  },
+
+  // Whether a room is published in this server's directory (kind 'published', as createRoom's visibility).
+  {
+    method: 'GET',
+    family: 'client',
+    path: '/directory/list/room/:roomId',
+    auth: 'optional',
+    handle(ctx) {
+      const roomId = ctx.params.roomId!;
+      checkRoomParam(roomId);
+      if (!ctx.api.hs.rooms.get(roomId)) throw new MatrixError('M_NOT_FOUND', `this server does not know room ${roomId}`);
+      return { json: { visibility: ctx.api.getData('', 'published', roomId) === true ? 'public' : 'private' } };
+    },
+  },
+  {
+    method: 'PUT',
+    family: 'client',
+    path: '/directory/list/room/:roomId',
+    auth: 'required',
+    async handle(ctx) {
+      const api = ctx.api;
+      const roomId = ctx.params.roomId!;
+      checkRoomParam(roomId);
+      const visibility = optString(ctx.body(), 'visibility') ?? 'public';
+      if (visibility !== 'public' && visibility !== 'private') {
+        throw new MatrixError('M_INVALID_PARAM', `"visibility" must be "public" or "private", got ${JSON.stringify(visibility)}`);
+      }
+      if (!api.hs.rooms.get(roomId)) throw new MatrixError('M_NOT_FOUND', `this server does not know room ${roomId}`);
+      if (!mayManageDirectory(api, roomId, ctx.session.userId)) {
+        throw new MatrixError('M_FORBIDDEN', `only a joined member who may change the canonical alias of ${roomId} may publish it`);
+      }
+      const key = { user_id: '', kind: 'published', key: roomId };
+      if (visibility === 'public') await api.putData([{ ...key, value: true }]);
+      else await api.putData([], [key]);
+      return { json: {} };
     },
   },
 
