@@ -8,6 +8,7 @@ import * as Comlink from 'comlink';
 import type { Ed25519Verifier } from '../core/ed25519.ts';
 import type { JsonObject } from '../core/json.ts';
 import { ClientApi, type ClientRequest, type ClientResponse } from '../server/client-api/index.ts';
+import { hashPassword } from '../server/client-api/passwords.ts';
 import { type CreateRoomOptions, HomeserverClient } from '../server/client.ts';
 import { Homeserver } from '../server/homeserver.ts';
 import type { ServerIdentity } from '../server/identity.ts';
@@ -137,6 +138,25 @@ export class HomeserverService {
     const res = await (await this.clientApi).handle(req);
     const body = res.body.slice();
     return Comlink.transfer({ ...res, body }, [body.buffer]);
+  }
+
+  /**
+   * Gives this tab's person a password, so a standard Matrix client (Element,
+   * Hydrogen, a bot) can log in to this homeserver as them (m.login.password).
+   */
+  async setPassword(password: string): Promise<void> {
+    if (typeof password !== 'string' || password.length < 8) throw new Error('choose a password of at least 8 characters');
+    const hs = this.requireHs();
+    const account = hs.requireLocalUser(this.me());
+    const password_hash = await hashPassword(password);
+    await hs.commit({ accounts: [{ ...account, password_hash }] });
+    hs.accounts.set(account.user_id, { ...account, password_hash });
+  }
+
+  /** Whether this tab's person can log in from other clients (has a password). */
+  hasPassword(): boolean {
+    const me = [...this.requireHs().accounts.values()][0];
+    return me?.password_hash !== undefined;
   }
 
   whoami(): StartResult {

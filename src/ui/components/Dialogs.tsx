@@ -1,5 +1,6 @@
 import { dialog } from '../state/store.ts';
 import { CreateRoomDialog } from './CreateRoomDialog.tsx';
+import { OtherClientsDialog } from './OtherClientsDialog.tsx';
 import { DmDialog } from './DmDialog.tsx';
 import { ExploreDialog } from './ExploreDialog.tsx';
 import { GraphDialog } from './GraphDialog.tsx';
@@ -24,6 +25,8 @@ export function Dialogs() {
       return <DmDialog />;
     case 'graph':
       return <GraphDialog />;
+    case 'clients':
+      return <OtherClientsDialog />;
     default:
       return null;
   }

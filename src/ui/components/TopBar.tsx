@@ -1,5 +1,5 @@
 import { chatLink } from '../format.ts';
-import { currentRoomId, myUserId, sidePanel } from '../state/store.ts';
+import { currentRoomId, dialog, myUserId, sidePanel } from '../state/store.ts';
 import { ConnectionState } from './ConnectionState.tsx';
 import { CopyButton } from './CopyButton.tsx';
 
@@ -20,6 +20,11 @@ export function TopBar() {
         </div>
       )}
       <ConnectionState />
+      {me && (
+        <button type="button" onClick={() => (dialog.value = 'clients')}>
+          Other clients
+        </button>
+      )}
       <button
         type="button"
         aria-pressed={sidePanel.value === 'network'}

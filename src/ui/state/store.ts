@@ -31,7 +31,7 @@ export const sidePanel = signal<SidePanel>('none');
 export const threadRoot = signal<string | null>(null);
 export const replyTo = signal<TimelineItem | null>(null);
 export const editing = signal<TimelineItem | null>(null);
-export const dialog = signal<'none' | 'create' | 'invite' | 'settings' | 'join' | 'explore' | 'dm' | 'graph'>('none');
+export const dialog = signal<'none' | 'create' | 'invite' | 'settings' | 'join' | 'explore' | 'dm' | 'graph' | 'clients'>('none');
 export const notice = signal<{ text: string; error: boolean } | null>(null);
 /** A user ID from a shared `#/chat/@user:server` link, waiting for one click. */
 export const pendingChat = signal<string | null>(null);
