@@ -34,6 +34,7 @@ import type { Update } from '../updates.ts';
 import type { ClientApi } from './api.ts';
 import { clientEvent, isTimelineEvent, visibleToUser } from './events.ts';
 import { queryBool, queryInt } from './params.ts';
+import { pushRulesFor } from './user-data.ts';
 import type { Route } from './router.ts';
 import type { Session } from './types.ts';
 
@@ -116,10 +117,15 @@ export class SyncNotifier {
     this.wake();
   }
 
-  /** Resolves at the next change, or after `ms`. */
+  /**
+   * Resolves at the next change, or after `ms`. The timer does not keep a
+   * Node process alive: `hearth serve` exits on SIGTERM at once rather than
+   * when the last client's long-poll (up to 30 s) runs out.
+   */
   waitForChange(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
+      (timer as { unref?: () => void }).unref?.();
       function done() {
         clearTimeout(timer);
         resolve();
@@ -493,6 +499,10 @@ async function buildSync(c: Ctx, pendingInvites: PendingInvite[], pendingKnocks:
       if (c.since && (r.stream ?? 0) <= c.since.pos) continue;
       if ((r.stream ?? 0) > c.upTo) continue;
       accountData.push({ type: r.key, content: r.value });
+    }
+    // Clients expect their push rules in the first sync; until the user changes one, they are the defaults (not stored).
+    if (!c.since && api.getData(userId, 'account_data', 'm.push_rules') === undefined) {
+      accountData.push({ type: 'm.push_rules', content: pushRulesFor(api, userId) });
     }
   }
   const empty =
