@@ -97,6 +97,8 @@ describe('Client-Server API: rooms and sync across two servers', () => {
 
     // Alice's own sync carries her transaction ID.
     const sa = await call(apiA, 'GET', '/_matrix/client/v3/sync', undefined, alice.token);
+    const globalData = (sa.json.account_data as JsonObject).events as JsonObject[];
+    expect(globalData.find((e) => e.type === 'm.push_rules')?.content).toHaveProperty('global.override');
     const mine = timelineOf(sa.json, roomId).find((e) => e.event_id === sent.json.event_id);
     expect((mine?.unsigned as JsonObject | undefined)?.transaction_id).toBe("txn1");
 
