@@ -7,10 +7,10 @@
  */
 import { checkAuth, selectAuthEvents } from '../core/auth/index.ts';
 import { encodeBase64 } from '../core/base64.ts';
-import { sortedDeep } from '../core/canonical-json.ts';
+import { canonicalJson, sortedDeep } from '../core/canonical-json.ts';
 import { addContentHash, computeEventId, eventSigningBytes } from '../core/hashing.ts';
 import type { JsonObject } from '../core/json.ts';
-import { MAX_PREV_EVENTS, type Pdu, type RoomEvent } from '../core/pdu.ts';
+import { MAX_PDU_BYTES, MAX_PREV_EVENTS, type Pdu, type RoomEvent } from '../core/pdu.ts';
 import { withSignature } from '../core/signing.ts';
 import { placeInDag } from './dag.ts';
 import type { Engine } from './engine.ts';
@@ -96,6 +96,11 @@ export async function createLocalEventLocked(
   const { group: beforeGroup, created } = prevs.length === all.length ? { group: room.currentGroup, created: undefined } : room.resolveGroups(room.prevGroups(prevs));
   const before = prevs.length === 0 ? new Map() : room.groups.get(beforeGroup);
   let ev = await signLocal(e, room, buildEvent(e, room, t, prevs, before));
+  // Every peer drops a PDU over 64 KiB, and with it every later event that cites it: refuse it here.
+  const size = new TextEncoder().encode(canonicalJson(pduWithoutId(ev))).length;
+  if (size > MAX_PDU_BYTES) {
+    throw new MatrixError('M_TOO_LARGE', `the event would be ${size} bytes; events are limited to ${MAX_PDU_BYTES} bytes (shorten the message)`);
+  }
   const authEvents = ev.auth_events.map((id) => room.get(id)!).filter(Boolean);
   const verdict = checkAuth(ev, authEvents, room.rules, room.authCtx);
   if (!verdict.allowed) throw forbidden(verdict.reason);
