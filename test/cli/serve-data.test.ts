@@ -66,7 +66,7 @@ describe('hearth serve --data DIR', () => {
     const second = await hearth(['serve', '--data', dir], '');
     expect(second.code).not.toBe(0);
     expect(second.stdout).toBe('');
-    expect(second.stderr).toContain(`is in use by process ${first.child.pid}`);
+    expect(second.stderr).toContain(`${dir}: data directory in use by process ${first.child.pid}`);
     expect(second.stderr).toMatch(/lock file .*LOCK/);
 
     first.child.kill('SIGTERM');

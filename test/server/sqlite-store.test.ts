@@ -54,7 +54,7 @@ describe('SQLite store specifics', () => {
     expect(err).toBeInstanceOf(StoreError);
     expect((err as StoreError).database).toBe(dir);
     expect((err as StoreError).message).toContain(dir);
-    expect((err as StoreError).message).toContain(`in use by process ${process.pid}`);
+    expect((err as StoreError).message).toContain(`in use by process ${process.pid} (this one)`);
     // The refused open leaves the holder's lock alone.
     expect(readFileSync(join(dir, LOCK_FILE), 'utf8').trim()).toBe(String(process.pid));
   });
@@ -94,7 +94,7 @@ describe('SQLite store specifics', () => {
     writeFileSync(join(dir, LOCK_FILE), `${process.ppid}\n`);
     const err = await openSqliteStore(dir).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StoreError);
-    expect((err as StoreError).message).toContain(`${dir} is in use by process ${process.ppid}`);
+    expect((err as StoreError).message).toContain(`${dir}: data directory in use by process ${process.ppid}`);
     rmSync(join(dir, LOCK_FILE));
   });
 

@@ -117,7 +117,7 @@ function acquireLock(dir: string): () => void {
       const pid = Number.parseInt(text.trim(), 10);
       if (Number.isSafeInteger(pid) && pid > 0 && processAlive(pid)) {
         throw new StoreError(
-          `data directory ${dir} is in use by process ${pid}${pid === process.pid ? ' (this one)' : ''} (lock file ${path}; delete it only if no Hearth server runs there)`,
+          `data directory in use by process ${pid}${pid === process.pid ? ' (this one)' : ''} (lock file ${path}; delete it only if no Hearth server runs there)`,
           dir,
         );
       }
