@@ -148,6 +148,12 @@ async function main(): Promise<void> {
       });
       results.push({ name: 'tab-to-tab message latency via relay, p95', value: t.p95, unit: 'ms' });
       results.push({
+        name: 'Client-Server API: incremental /sync with one new event, through the Service Worker, p50',
+        value: t.swSyncP50,
+        unit: 'ms',
+        detail: `p95 ${t.swSyncP95.toFixed(1)} ms over ${t.swSyncSamples} syncs, fetch in the page → SW → page → homeserver worker and back (target p50 < 50 ms)`,
+      });
+      results.push({
         name: 'returning person: navigation to usable composer',
         value: t.pageToUsableMs,
         unit: 'ms',

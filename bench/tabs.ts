@@ -57,6 +57,55 @@ export interface TabBench {
   workerJsGzipBytes: number;
   /** gzip bytes of the lazily loaded event-graph chunk (not counted above). */
   lazyJsGzipBytes: number;
+  /** Incremental /sync carrying one new event, from the page through the Service Worker to its homeserver worker (ms). */
+  swSyncP50: number;
+  swSyncP95: number;
+  swSyncSamples: number;
+}
+
+/**
+ * Times incremental /sync round trips through the page's Service Worker:
+ * a Client-Server API user on the tab's homeserver sends a message (not
+ * timed), then `fetch('/_matrix/client/v3/sync?since=…&timeout=0')` is timed
+ * inside the page until its JSON is parsed.
+ */
+async function swSyncRoundTrips(page: Page, samples: number): Promise<number[]> {
+  // Plain JS in a string: tsx would wrap the helper functions below in its own `__name` calls,
+  // which do not exist in the page.
+  const script = `(async (n) => {
+    const sw = navigator.serviceWorker;
+    await sw.ready;
+    if (!sw.controller) await new Promise((r) => sw.addEventListener('controllerchange', r, { once: true }));
+    const call = async (method, path, token, body) => {
+      const res = await fetch(path, {
+        method,
+        headers: Object.assign({ 'content-type': 'application/json' }, token ? { authorization: 'Bearer ' + token } : {}),
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const json = await res.json();
+      if (!res.ok) throw new Error(method + ' ' + path + ': ' + res.status + ' ' + JSON.stringify(json));
+      return json;
+    };
+    const reg = await call('POST', '/_matrix/client/v3/register', undefined, {
+      username: 'bench' + Math.random().toString(36).slice(2, 8),
+      password: 'bench-password',
+      auth: { type: 'm.login.dummy' },
+    });
+    const token = reg.access_token;
+    const room = (await call('POST', '/_matrix/client/v3/createRoom', token, {})).room_id;
+    let since = (await call('GET', '/_matrix/client/v3/sync?timeout=0', token)).next_batch;
+    const out = [];
+    for (let i = 0; i < n; i++) {
+      await call('PUT', '/_matrix/client/v3/rooms/' + encodeURIComponent(room) + '/send/m.room.message/b' + i, token, { msgtype: 'm.text', body: 'b' + i });
+      const t0 = performance.now();
+      const s = await call('GET', '/_matrix/client/v3/sync?since=' + since + '&timeout=0', token);
+      out.push(performance.now() - t0);
+      if (!JSON.stringify(s.rooms).includes('"b' + i + '"')) throw new Error('the incremental sync did not carry the new event');
+      since = s.next_batch;
+    }
+    return out;
+  })(${samples})`;
+  return (await page.evaluate(script)) as number[];
 }
 
 function freePort(): Promise<number> {
@@ -320,9 +369,13 @@ async function tabRun(messages: number, navRuns: number): Promise<TabBench> {
       composerAt.push(r.composerAt);
       relayAt.push(r.relayAt);
     }
+    const sw = await swSyncRoundTrips(a, 40);
     await ctxA.close();
     await ctxB.close();
     return {
+      swSyncP50: quantile(sw, 0.5),
+      swSyncP95: quantile(sw, 0.95),
+      swSyncSamples: sw.length,
       p50: quantile(lat, 0.5),
       p95: quantile(lat, 0.95),
       samples: lat.length,
