@@ -104,10 +104,14 @@ export const accountRoutes: Route[] = [
       if (localpart === undefined) localpart = `user-${encodeBase64Url(api.hs.random(6)).toLowerCase().replace(/[^a-z0-9]/g, '0')}`;
       const err = localpartError(localpart);
       if (err) throw new MatrixError('M_INVALID_USERNAME', err);
+      // Every field is checked before the account exists: a refused request must leave the username free.
+      const inhibitLogin = optBool(body, 'inhibit_login');
+      const deviceId = optString(body, 'device_id');
+      const deviceName = optString(body, 'initial_device_display_name');
       const hash = password === undefined ? undefined : await hashPassword(password, api.pbkdf2Iterations);
       const userId = await api.hs.register(localpart, undefined, { devices: [], ...(hash ? { password_hash: hash } : {}) });
-      if (optBool(body, 'inhibit_login')) return { json: { user_id: userId, home_server: api.serverName } };
-      const t = await api.issueToken(userId, optString(body, 'device_id'), optString(body, 'initial_device_display_name'));
+      if (inhibitLogin) return { json: { user_id: userId, home_server: api.serverName } };
+      const t = await api.issueToken(userId, deviceId, deviceName);
       return loginReply(api, userId, t);
     },
   },
@@ -143,6 +147,7 @@ export const accountRoutes: Route[] = [
       const type = requireString(body, 'type');
       if (type !== 'm.login.password') throw new MatrixError('M_UNKNOWN', `login type ${JSON.stringify(type)} is not supported (use m.login.password)`, { status: 400 });
       let user: string | undefined;
+      if (body.identifier !== undefined && !isJsonObject(body.identifier)) throw new MatrixError('M_BAD_JSON', '"identifier" must be an object');
       if (isJsonObject(body.identifier)) {
         if (body.identifier.type !== 'm.id.user') throw new MatrixError('M_UNKNOWN', 'only m.id.user identifiers are supported', { status: 400 });
         if (typeof body.identifier.user !== 'string') throw new MatrixError('M_BAD_JSON', 'identifier.user must be a string');
