@@ -195,6 +195,8 @@ async function createRoom(ctx: AuthedContext): Promise<{ json: JsonObject }> {
     }
   }
   const plOverride = optObject(body, 'power_level_content_override');
+  // Checked for its type only: its keys (room type, m.federate, predecessor) are not applied yet.
+  optObject(body, 'creation_content');
   const aliasName = optString(body, 'room_alias_name');
   const alias = aliasName !== undefined ? `#${aliasName}:${api.serverName}` : undefined;
   if (alias !== undefined) {
@@ -558,7 +560,7 @@ export const roomRoutes: Route[] = [
     async handle(ctx) {
       const { roomId, receiptType, eventId } = ctx.params as { roomId: string; receiptType: string; eventId: string };
       checkRoomId(roomId);
-      ctx.body();
+      optString(ctx.body(), 'thread_id');
       await receipt(ctx, roomId, receiptType, eventId);
       return { json: {} };
     },
@@ -591,6 +593,10 @@ export const roomRoutes: Route[] = [
       const body = ctx.body();
       const typing = body.typing;
       if (typeof typing !== 'boolean') throw new MatrixError('M_BAD_JSON', '"typing" must be true or false');
+      const timeout = body.timeout;
+      if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 0)) {
+        throw new MatrixError('M_BAD_JSON', '"timeout" must be a non-negative integer (milliseconds)');
+      }
       await ctx.api.client.setTyping(userId, roomId, typing);
       return { json: {} };
     },
