@@ -28,9 +28,10 @@ import { handleFederationRequest } from './federation-server.ts';
 import { type Media, downloadMedia, uploadMedia } from './media.ts';
 import { Homeserver } from './homeserver.ts';
 import { type EventTemplate, createLocalEventLocked } from './local-events.ts';
-import { countersignInvite, loadPending, profileOf, remoteJoin, remoteKnock, remoteLeave } from './membership.ts';
+import { countersignInvite, dropPending, loadPending, profileOf, remoteJoin, remoteKnock, remoteLeave } from './membership.ts';
 import { redactsOf } from './redactions.ts';
 import type { Room } from './room.ts';
+import { visibleToUser } from './visibility.ts';
 
 export type Preset = 'private_chat' | 'public_chat' | 'trusted_private_chat';
 
@@ -190,6 +191,8 @@ export class HomeserverClient {
     if (room && room.currentGroup >= 0) {
       if (room.membership(userId) === 'join') return;
       await this.send(room, { type: 'm.room.member', sender: userId, state_key: userId, content: { membership: 'join', ...this.profile(userId) } });
+      // An invite that also came over federation (the room is held here) is answered: it no longer counts as pending.
+      await dropPending(this.hs, 'invites', roomId, userId);
       this.hs.emit({ kind: 'room', roomId });
       return;
     }
@@ -218,6 +221,8 @@ export class HomeserverClient {
       const m = room.membership(userId);
       if (m === 'leave' || m === 'ban') throw forbidden(`${userId} is not in ${roomId} (membership ${m})`);
       await this.send(room, { type: 'm.room.member', sender: userId, state_key: userId, content: { membership: 'leave', ...(reason ? { reason } : {}) } });
+      await dropPending(this.hs, 'invites', roomId, userId);
+      await dropPending(this.hs, 'knocks', roomId, userId);
       this.hs.emit({ kind: 'room', roomId });
       return;
     }
@@ -468,7 +473,7 @@ export class HomeserverClient {
     const topic = content('m.room.topic')?.topic;
     const joinRule = content('m.room.join_rules')?.join_rule;
     const members = room.members(state).filter((m) => m.membership === 'join');
-    const visible = room.topological((s) => s.status === 'accepted' && isMessageEvent(s.pdu) && !s.redacted_by);
+    const visible = room.topological((s) => s.status === 'accepted' && isMessageEvent(s.pdu) && !s.redacted_by && visibleToUser(room, s, userId));
     const last = visible[visible.length - 1];
     const receipt = this.hs.ephemeral.receipts.get(room.roomId)?.get(userId);
     const readDepth = receipt ? (room.get(receipt.eventId)?.depth ?? 0) : 0;
@@ -488,11 +493,14 @@ export class HomeserverClient {
     };
   }
 
-  /** The timeline as the user sees it: accepted events in causal order, aggregated. */
+  /**
+   * The timeline as the user sees it: accepted events in causal order, aggregated, only those
+   * history visibility lets this user see (nothing after their leave or ban but that event).
+   */
   timeline(userId: string, roomId: string, opts: { limit?: number; before?: string } = {}): { items: TimelineItem[]; hasMore: boolean } {
     this.hs.requireLocalUser(userId);
     const room = this.hs.requireRoom(roomId);
-    const events = room.topological((s) => s.status === 'accepted');
+    const events = room.topological((s) => s.status === 'accepted' && visibleToUser(room, s, userId));
     let end = events.length;
     if (opts.before) {
       const i = events.findIndex((s) => s.event_id === opts.before);

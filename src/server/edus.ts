@@ -5,6 +5,7 @@
  */
 import { type JsonObject, isJsonObject } from '../core/json.ts';
 import type { Engine } from './engine.ts';
+import type { Room } from './room.ts';
 
 const TYPING_TIMEOUT_MS = 30_000;
 
@@ -81,7 +82,7 @@ async function onReceipt(e: Engine, origin: string, c: JsonObject): Promise<void
     for (const [userId, receipt] of Object.entries(byType['m.read'])) {
       if (!ownedBy(userId, origin) || !isJsonObject(receipt) || !Array.isArray(receipt.event_ids)) continue;
       const eventId = receipt.event_ids.find((x): x is string => typeof x === 'string');
-      if (!eventId || room.membership(userId) !== 'join') continue;
+      if (!eventId || eventId.length > 255 || room.membership(userId) !== 'join') continue;
       const ts = isJsonObject(receipt.data) && typeof receipt.data.ts === 'number' ? receipt.data.ts : e.clock.now();
       if (!recordReceipt(e, roomId, userId, eventId, ts)) continue;
       await e.store.write({ receipts: [{ room_id: roomId, user_id: userId, receipt_type: 'm.read', event_id: eventId, ts }] });
@@ -90,17 +91,71 @@ async function onReceipt(e: Engine, origin: string, c: JsonObject): Promise<void
   }
 }
 
+/**
+ * Presence is kept only for users joined to a room one of our users is
+ * joined to (who else would see it?), so a peer cannot fill the table with
+ * made-up users. The table is bounded too (`limits.presenceEntries` remote
+ * entries): past it, entries of users who share no room with us any more go
+ * first, then the least recently updated.
+ */
 function onPresence(e: Engine, origin: string, c: JsonObject): void {
   if (!Array.isArray(c.push)) return;
+  // The rooms where both the origin and one of our users are joined: none, and nothing is kept.
+  const shared = sharedRooms(e, origin);
+  if (shared.length === 0) return;
   for (const p of c.push) {
     if (!isJsonObject(p) || !ownedBy(p.user_id, origin) || typeof p.presence !== 'string') continue;
     if (!['online', 'offline', 'unavailable'].includes(p.presence)) continue;
+    const userId = p.user_id;
+    if (!shared.some((room) => room.membership(userId) === 'join')) continue;
     const ago = typeof p.last_active_ago === 'number' ? p.last_active_ago : 0;
-    e.ephemeral.presence.set(p.user_id, {
+    // Deleted first, so the map's order is the order of the latest updates (eviction takes the oldest).
+    e.ephemeral.presence.delete(userId);
+    e.ephemeral.presence.set(userId, {
       presence: p.presence,
       lastActiveTs: e.clock.now() - ago,
-      ...(typeof p.status_msg === 'string' ? { statusMsg: p.status_msg } : {}),
+      ...(typeof p.status_msg === 'string' ? { statusMsg: p.status_msg.slice(0, MAX_STATUS_MSG) } : {}),
     });
-    e.emit({ kind: 'presence', userId: p.user_id, presence: p.presence });
+    e.emit({ kind: 'presence', userId, presence: p.presence });
   }
+  boundPresence(e);
+}
+
+/** Characters of a remote status message kept. */
+const MAX_STATUS_MSG = 1000;
+
+function sharedRooms(e: Engine, server: string): Room[] {
+  const out: Room[] = [];
+  for (const room of e.rooms.values()) {
+    if (room.currentGroup < 0) continue;
+    const joined = room.joinedServers();
+    if (joined.has(server) && joined.has(e.serverName)) out.push(room);
+  }
+  return out;
+}
+
+/** Keeps the remote presence entries within `limits.presenceEntries` (local users' are never dropped). */
+function boundPresence(e: Engine): void {
+  const table = e.ephemeral.presence;
+  const limit = e.limits.presenceEntries;
+  if (table.size <= limit) return;
+  const remote = [...table.keys()].filter((u) => !e.isLocalUser(u));
+  if (remote.length <= limit) return;
+  // Users no longer joined to any room we are in go first...
+  const ours = [...e.rooms.values()].filter((r) => r.currentGroup >= 0 && r.joinedServers().has(e.serverName));
+  let excess = remote.length - limit;
+  for (const u of remote) {
+    if (excess <= 0) return;
+    if (!ours.some((r) => r.membership(u) === 'join')) {
+      table.delete(u);
+      excess--;
+    }
+  }
+  // ...then the least recently updated (the map keeps update order), with a tenth of slack so this does not run per EDU.
+  excess += Math.floor(limit / 10);
+  for (const u of remote) {
+    if (excess <= 0) break;
+    if (table.delete(u)) excess--;
+  }
+  e.log('info', 'presence table over its bound: forgot the least recently updated entries', { limit });
 }

@@ -7,6 +7,7 @@ import type { Clock, RandomSource } from './clock.ts';
 import type { FederationRequest, FederationResponse } from './federation/types.ts';
 import type { ServerIdentity } from './identity.ts';
 import type { Logger } from './log.ts';
+import type { PendingInvite } from './membership.ts';
 import type { Outbox } from './outbox.ts';
 import type { Room } from './room.ts';
 import type { Store, WriteBatch } from './store/types.ts';
@@ -39,10 +40,19 @@ export interface EngineLimits {
   missingEventRounds: number;
   /** Broadcast PDUs a room's inbox holds while the room is busy; more are shed (the outbox delivers them). */
   broadcastInbox: number;
+  /** Presence entries kept for remote users; beyond it, users sharing no room and then the least recently updated are forgotten (edus.ts). */
+  presenceEntries: number;
+}
+
+/** Invites and knocks for rooms this server is not in, by `room\nuser` (membership.ts; loaded at start). */
+export interface PendingTables {
+  invites: Map<string, PendingInvite>;
+  knocks: Map<string, PendingInvite>;
 }
 
 export interface Engine {
   readonly ephemeral: Ephemeral;
+  readonly pending: PendingTables;
   readonly limits: EngineLimits;
   readonly identity: ServerIdentity;
   readonly serverName: string;

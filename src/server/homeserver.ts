@@ -7,7 +7,7 @@
 import { isValidUserId, localpartError } from '../core/ids.ts';
 import { isSupportedRoomVersion, roomVersion } from '../core/room-versions/registry.ts';
 import { type Clock, type RandomSource, cryptoRandom, systemClock } from './clock.ts';
-import type { Engine, EngineLimits, EngineStats, Ephemeral } from './engine.ts';
+import type { Engine, EngineLimits, EngineStats, Ephemeral, PendingTables } from './engine.ts';
 import { MatrixError, forbidden, invalidParam, notFound } from './errors.ts';
 import { handleFederationRequest } from './federation-server.ts';
 import type { FederationRequest, FederationResponse } from './federation/types.ts';
@@ -16,7 +16,7 @@ import type { Ed25519Verifier } from '../core/ed25519.ts';
 import { type ServerIdentity, loadOrCreateIdentity } from './identity.ts';
 import { type PduResults, type PreparedEvent, ingestPrepared, prepareBatch, startPreparing } from './ingest.ts';
 import { type Logger, silentLogger } from './log.ts';
-import { backfillHistory } from './membership.ts';
+import { backfillHistory, loadPendingTables } from './membership.ts';
 import { Outbox } from './outbox.ts';
 import { redactsOf } from './redactions.ts';
 import { Room } from './room.ts';
@@ -76,6 +76,7 @@ export class Homeserver implements Engine {
     backfills: 0,
   };
   readonly ephemeral: Ephemeral = { typing: new Map(), receipts: new Map(), presence: new Map() };
+  readonly pending: PendingTables = { invites: new Map(), knocks: new Map() };
   readonly accounts = new Map<string, AccountRecord>();
   readonly outbox: Outbox;
   readonly limits: EngineLimits;
@@ -109,7 +110,7 @@ export class Homeserver implements Engine {
     readonly log: Logger,
     private readonly opts: HomeserverOptions,
   ) {
-    this.limits = { missingEventRounds: 50, broadcastInbox: 10_000, ...(opts.limits ?? {}) };
+    this.limits = { missingEventRounds: 50, broadcastInbox: 10_000, presenceEntries: 10_000, ...(opts.limits ?? {}) };
     this.outbox = new Outbox(
       {
         // Deletions of delivered entries go through the grouped commit: a server in a room of a
@@ -174,6 +175,7 @@ export class Homeserver implements Engine {
       }
     }
     this.outbox.load(await this.store.outbox());
+    await loadPendingTables(this);
   }
 
   private async start(): Promise<void> {
@@ -521,7 +523,12 @@ export class Homeserver implements Engine {
     this.catchingUp.add(peer);
     try {
       const shared = [...this.rooms.values()].filter(
-        (r) => r.currentGroup >= 0 && r.servers.has(peer) && !(opts.periodic && r.lock.pending > 0 && !r.needsBackfill),
+        // Only rooms one of our users is joined to: a server that left or was banned stops pulling.
+        (r) =>
+          r.currentGroup >= 0 &&
+          r.servers.has(peer) &&
+          r.joinedServers().has(this.serverName) &&
+          !(opts.periodic && r.lock.pending > 0 && !r.needsBackfill),
       );
       if (shared.length === 0) return;
       const res = await this.transport.request(peer, { kind: 'extremities', room_ids: shared.map((r) => r.roomId) });

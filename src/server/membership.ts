@@ -8,7 +8,7 @@ import { checkAuth } from '../core/auth/index.ts';
 import { encodeBase64 } from '../core/base64.ts';
 import { isEventSignedByAsync } from '../core/event-signatures.ts';
 import { computeEventId, eventSigningBytes } from '../core/hashing.ts';
-import { type JsonObject, isJsonObject } from '../core/json.ts';
+import { type JsonObject, type JsonValue, isJsonObject } from '../core/json.ts';
 import { type Pdu, type RoomEvent, stateKey, validatePdu } from '../core/pdu.ts';
 import { roomVersion } from '../core/room-versions/registry.ts';
 import { withSignature } from '../core/signing.ts';
@@ -19,6 +19,7 @@ import { FederationError, UnreachableError } from './federation/types.ts';
 import { type PduResults, type PreparedEvent, ingestPrepared, prepareBatch, storeOutliers } from './ingest.ts';
 import { signLocal } from './local-events.ts';
 import type { Room } from './room.ts';
+import type { ClientDataRecord } from './store/types.ts';
 
 export interface StrippedEvent {
   type: string;
@@ -123,40 +124,235 @@ export async function inviteReceived(
   }
   const signature = await e.identity.sign(eventSigningBytes(pdu, rules));
   const signed = withSignature(pdu as unknown as JsonObject, e.serverName, e.identity.keyId, encodeBase64(signature));
-  const stripped = Array.isArray(inviteRoomState)
-    ? (inviteRoomState.filter((s) => isJsonObject(s) && typeof s.type === 'string') as unknown as StrippedEvent[])
-    : [];
   const invite: PendingInvite = {
     room_id: roomId,
     user_id: pdu.state_key,
     sender: pdu.sender,
     room_version: version,
     event: signed,
-    invite_room_state: stripped.slice(0, 20),
+    invite_room_state: capStrippedState(inviteRoomState),
     ts: e.clock.now(),
   };
-  await savePending(e, 'invites', invite);
+  // Checked and inserted with no await in between: concurrent invites cannot overshoot the bounds.
+  const refusal = admitInvite(e, invite);
+  if (refusal) {
+    e.log('warn', `refused an invite from ${origin}: ${refusal}`, { room: roomId, user: pdu.state_key });
+    throw new MatrixError('M_LIMIT_EXCEEDED', refusal);
+  }
+  await putPending(e, 'invites', invite);
   e.emit({ kind: 'invite', roomId, userId: pdu.state_key, sender: pdu.sender });
   return signed as unknown as Pdu;
 }
 
+// ---- pending invites and knocks --------------------------------------------------
+//
+// Invites (over federation) and knocks (our own) for rooms this server is not
+// in: one client-data record each (user_id = the invitee or knocker, key =
+// the room ID), mirrored in memory (`Engine.pending`, loaded at start) so
+// /sync reads no store and an invite writes one record, not the whole list.
+//
+// Bounds on invites received (knocks are our own users' doing): at most
+// MAX_INVITES_PER_SERVER pending from one sending server and MAX_INVITES in
+// all, of which servers sharing no room with us (no room where both they and
+// one of our users are joined) may hold at most MAX_INVITES_FROM_STRANGERS,
+// so a flood from strangers (server names are cheap: a new key is a new
+// server) never crowds out invites from servers we know. A re-invite to the
+// same room replaces the earlier one and counts once. Beyond a bound the
+// /invite is refused with M_LIMIT_EXCEEDED and logged.
+
 type PendingKind = 'invites' | 'knocks';
 
-export async function loadPending(e: Engine, kind: PendingKind): Promise<PendingInvite[]> {
-  const v = await e.store.getMeta(kind);
-  return Array.isArray(v) ? (v as unknown as PendingInvite[]) : [];
+/** Pending invites from one sending server. */
+export const MAX_INVITES_PER_SERVER = 20;
+/** Pending invites in all. */
+export const MAX_INVITES = 500;
+/** Pending invites from servers that share no room with us, in all. */
+export const MAX_INVITES_FROM_STRANGERS = 100;
+/** Stripped state an invite carries: entries, bytes per entry (as JSON), bytes in all. */
+export const MAX_STRIPPED_EVENTS = 20;
+export const MAX_STRIPPED_EVENT_BYTES = 4096;
+export const MAX_STRIPPED_BYTES = 16 * 1024;
+
+const RECORD_KIND: Record<PendingKind, string> = { invites: 'pending_invite', knocks: 'pending_knock' };
+const utf8 = new TextEncoder();
+
+function pendingKey(roomId: string, userId: string): string {
+  return `${roomId}\n${userId}`;
 }
 
-async function savePending(e: Engine, kind: PendingKind, item: PendingInvite): Promise<void> {
-  const list = (await loadPending(e, kind)).filter((i) => !(i.room_id === item.room_id && i.user_id === item.user_id));
-  list.push(item);
-  await e.store.write({ meta: { [kind]: list as unknown as JsonObject[] } });
+/**
+ * The stripped state of an invite as we keep it: well-formed entries only
+ * (type, state_key, sender, content; other members dropped), an entry over
+ * MAX_STRIPPED_EVENT_BYTES dropped, at most MAX_STRIPPED_EVENTS entries and
+ * MAX_STRIPPED_BYTES in all (the room's create event and name come first
+ * when the list must be cut).
+ */
+export function capStrippedState(raw: unknown): StrippedEvent[] {
+  if (!Array.isArray(raw)) return [];
+  const entries: StrippedEvent[] = [];
+  for (const s of raw) {
+    if (!isJsonObject(s) || typeof s.type !== 'string' || typeof s.state_key !== 'string' || !isJsonObject(s.content)) continue;
+    entries.push({ type: s.type, state_key: s.state_key, sender: typeof s.sender === 'string' ? s.sender : '', content: s.content });
+    if (entries.length >= MAX_STRIPPED_EVENTS * 4) break; // plenty to choose from; the rest is not looked at
+  }
+  const rank = (t: string) => {
+    const i = STRIPPED_TYPES.indexOf(t);
+    return i < 0 ? STRIPPED_TYPES.length : i;
+  };
+  const ordered = entries.map((s, i) => ({ s, i })).sort((x, y) => rank(x.s.type) - rank(y.s.type) || x.i - y.i);
+  const out: StrippedEvent[] = [];
+  let total = 0;
+  for (const { s } of ordered) {
+    if (out.length >= MAX_STRIPPED_EVENTS) break;
+    const size = utf8.encode(JSON.stringify(s)).length;
+    if (size > MAX_STRIPPED_EVENT_BYTES || total + size > MAX_STRIPPED_BYTES) continue;
+    total += size;
+    out.push(s);
+  }
+  return out;
+}
+
+/** A room where `server` and one of our users are both joined. */
+function sharesRoomWith(e: Engine, server: string): boolean {
+  for (const room of e.rooms.values()) {
+    if (room.currentGroup < 0) continue;
+    const joined = room.joinedServers();
+    if (joined.has(server) && joined.has(e.serverName)) return true;
+  }
+  return false;
+}
+
+/**
+ * Why `invite` may not be kept (a bound is reached), or undefined: then it
+ * is in `e.pending` (the caller persists it). Invites whose invitee has
+ * since joined the room here are forgotten first when a bound is reached.
+ */
+function admitInvite(e: Engine, invite: PendingInvite): string | undefined {
+  const table = e.pending.invites;
+  const key = pendingKey(invite.room_id, invite.user_id);
+  if (table.has(key)) {
+    table.set(key, invite); // a re-invite replaces the earlier one
+    return undefined;
+  }
+  const server = serverOf(invite.sender);
+  const stranger = !sharesRoomWith(e, server);
+  const count = () => {
+    let fromServer = 0;
+    let fromStrangers = 0;
+    const strangerMemo = new Map<string, boolean>();
+    for (const p of table.values()) {
+      const s = serverOf(p.sender);
+      if (s === server) fromServer++;
+      let st = strangerMemo.get(s);
+      if (st === undefined) {
+        st = !sharesRoomWith(e, s);
+        strangerMemo.set(s, st);
+      }
+      if (st) fromStrangers++;
+    }
+    return { fromServer, fromStrangers, total: table.size };
+  };
+  const over = (c: ReturnType<typeof count>): string | undefined => {
+    if (c.fromServer >= MAX_INVITES_PER_SERVER) return `${server} already has ${c.fromServer} invites pending here (the limit per server is ${MAX_INVITES_PER_SERVER})`;
+    if (c.total >= MAX_INVITES) return `this server already holds ${c.total} pending invites (the limit is ${MAX_INVITES})`;
+    if (stranger && c.fromStrangers >= MAX_INVITES_FROM_STRANGERS) {
+      return `${server} shares no room with this server, and servers sharing none already have ${c.fromStrangers} invites pending here (the limit is ${MAX_INVITES_FROM_STRANGERS})`;
+    }
+    return undefined;
+  };
+  let refusal = over(count());
+  if (refusal && prunePending(e) > 0) refusal = over(count());
+  if (refusal) return refusal;
+  table.set(key, invite);
+  return undefined;
+}
+
+/**
+ * Forgets (in memory and, written in the background, in the store) pending
+ * invites whose invitee is joined to the room here by now; how many.
+ */
+function prunePending(e: Engine): number {
+  const gone: PendingInvite[] = [];
+  for (const [key, p] of e.pending.invites) {
+    const room = e.rooms.get(p.room_id);
+    if (room && room.currentGroup >= 0 && room.membership(p.user_id) === 'join') {
+      e.pending.invites.delete(key);
+      gone.push(p);
+    }
+  }
+  if (gone.length > 0) {
+    const deletes = gone.map((p) => ({ user_id: p.user_id, kind: RECORD_KIND.invites, key: p.room_id }));
+    void e.commit({ clientDataDelete: deletes }).catch((err) => e.log('warn', 'forgetting stale pending invites failed', { error: String(err) }));
+  }
+  return gone.length;
+}
+
+/** Pending invites or knocks of every local user (from memory: no store read). */
+export async function loadPending(e: Engine, kind: PendingKind): Promise<PendingInvite[]> {
+  return [...e.pending[kind].values()];
+}
+
+/** The pending invite or knock of `userId` to `roomId`, if any. */
+export function pendingOf(e: Engine, kind: PendingKind, roomId: string, userId: string): PendingInvite | undefined {
+  return e.pending[kind].get(pendingKey(roomId, userId));
+}
+
+async function putPending(e: Engine, kind: PendingKind, item: PendingInvite): Promise<void> {
+  e.pending[kind].set(pendingKey(item.room_id, item.user_id), item);
+  await e.commit({ clientData: [{ user_id: item.user_id, kind: RECORD_KIND[kind], key: item.room_id, value: item as unknown as JsonObject }] });
 }
 
 export async function dropPending(e: Engine, kind: PendingKind, roomId: string, userId: string): Promise<void> {
-  const list = await loadPending(e, kind);
-  const kept = list.filter((i) => !(i.room_id === roomId && i.user_id === userId));
-  if (kept.length !== list.length) await e.store.write({ meta: { [kind]: kept as unknown as JsonObject[] } });
+  if (!e.pending[kind].delete(pendingKey(roomId, userId))) return;
+  await e.commit({ clientDataDelete: [{ user_id: userId, kind: RECORD_KIND[kind], key: roomId }] });
+}
+
+function isPendingInvite(v: unknown): v is PendingInvite {
+  if (!isJsonObject(v)) return false;
+  return (
+    typeof v.room_id === 'string' &&
+    typeof v.user_id === 'string' &&
+    typeof v.sender === 'string' &&
+    typeof v.room_version === 'string' &&
+    isJsonObject(v.event) &&
+    Array.isArray(v.invite_room_state) &&
+    typeof v.ts === 'number'
+  );
+}
+
+/**
+ * Loads the pending invites and knocks into `e.pending` (at start, before
+ * the server takes requests). Lists an older version kept in the store's
+ * meta ('invites', 'knocks': one list each, rewritten whole per change) are
+ * moved to records once, within the bounds (oldest first), and deleted.
+ */
+export async function loadPendingTables(e: Engine): Promise<void> {
+  for (const r of await e.store.listClientData()) {
+    const kind = r.kind === RECORD_KIND.invites ? 'invites' : r.kind === RECORD_KIND.knocks ? 'knocks' : undefined;
+    if (kind && isPendingInvite(r.value)) e.pending[kind].set(pendingKey(r.value.room_id, r.value.user_id), r.value);
+  }
+  const meta: Record<string, JsonValue> = {};
+  const records: ClientDataRecord[] = [];
+  let dropped = 0;
+  for (const kind of ['invites', 'knocks'] as const) {
+    const old = await e.store.getMeta(kind);
+    if (old === undefined) continue;
+    meta[kind] = undefined as unknown as JsonValue; // deletes the key
+    const items = (Array.isArray(old) ? (old as unknown[]) : []).filter(isPendingInvite).sort((x, y) => x.ts - y.ts);
+    for (const item of items) {
+      if (pendingOf(e, kind, item.room_id, item.user_id)) continue;
+      const p = { ...item, invite_room_state: capStrippedState(item.invite_room_state) };
+      if (kind === 'invites' && admitInvite(e, p)) {
+        dropped++;
+        continue;
+      }
+      e.pending[kind].set(pendingKey(p.room_id, p.user_id), p);
+      records.push({ user_id: p.user_id, kind: RECORD_KIND[kind], key: p.room_id, value: p as unknown as JsonObject });
+    }
+  }
+  if (Object.keys(meta).length === 0) return;
+  await e.store.write({ meta, clientData: records });
+  e.log('info', `moved ${records.length} pending invites and knocks to their own records`, { dropped_over_bounds: dropped });
 }
 
 /** A local user's profile as member events carry it (display name, avatar). */
@@ -351,13 +547,13 @@ export async function remoteKnock(e: Engine, userId: string, roomId: string, via
     const { event_id, ...pdu } = ev;
     const body = await call(e, server, { kind: 'send_knock', room_id: roomId, event_id, body: pdu as Pdu });
     const room = e.rooms.get(roomId)!;
-    await savePending(e, 'knocks', {
+    await putPending(e, 'knocks', {
       room_id: roomId,
       user_id: userId,
       sender: userId,
       room_version: room.rules.id,
       event: pdu as unknown as JsonObject,
-      invite_room_state: Array.isArray(body.knock_room_state) ? (body.knock_room_state as unknown as StrippedEvent[]) : [],
+      invite_room_state: capStrippedState(body.knock_room_state),
       ts: e.clock.now(),
     });
     e.emit({ kind: 'room', roomId });
