@@ -29,6 +29,7 @@ import { type Libp2p, type Libp2pOptions, createLibp2p } from 'libp2p';
 import type { FederationRequest, FederationResponse } from '../server/federation/types.ts';
 import { UnreachableError } from '../server/federation/types.ts';
 import { type Logger, silentLogger } from '../server/log.ts';
+import { type InboundLimits, NODE_INBOUND_LIMITS, PendingInboundGate, connectionManagerLimits } from './inbound-limits.ts';
 import type { RequestHandler, RoomBroadcast, Transport, TransportEvents } from '../server/transport/types.ts';
 import {
   DEFAULT_LIMITS,
@@ -73,6 +74,8 @@ export interface Libp2pTransportOptions {
   strikeBanMs?: number;
   /** Gossip heartbeat (ms); tests shorten it so meshes form quickly. */
   gossipHeartbeatMs?: number;
+  /** Limits on inbound connections still in their handshake (default NODE_INBOUND_LIMITS, see inbound-limits.ts). */
+  inboundLimits?: Partial<InboundLimits>;
   log?: Logger;
 }
 
@@ -206,6 +209,8 @@ class Libp2pTransportImpl implements Libp2pTransport {
   async init(identity: { serverName: string; seed: Uint8Array; publicKey: Uint8Array }): Promise<void> {
     const privateKey = libp2pPrivateKey(identity);
     const refusePeer = (p: PeerId) => this.refused(p.toString());
+    const inbound: InboundLimits = { ...NODE_INBOUND_LIMITS, ...(this.opts.inboundLimits ?? {}) };
+    const pending = new PendingInboundGate(inbound.maxPendingPerHost);
     this.node = await createLibp2p<Services>({
       privateKey,
       start: false,
@@ -215,18 +220,22 @@ class Libp2pTransportImpl implements Libp2pTransport {
       streamMuxers: [yamux()],
       // Our own gater replaces the default one, which in browsers refuses
       // private addresses and ws:// — the local relay is both — and is where
-      // block/offline are enforced.
+      // block/offline are enforced, and the per-host limit on pending
+      // handshakes (idle sockets must not lock new peers out).
       connectionGater: {
         denyDialMultiaddr: () => this.isOffline,
         denyDialPeer: refusePeer,
-        denyInboundConnection: () => this.isOffline,
+        denyInboundConnection: (maConn) => this.isOffline || pending.denyInboundConnection(maConn),
         denyInboundEncryptedConnection: refusePeer,
         denyOutboundEncryptedConnection: refusePeer,
-        denyInboundUpgradedConnection: refusePeer,
+        denyInboundUpgradedConnection: (peer, maConn) => {
+          pending.settle(maConn);
+          return refusePeer(peer);
+        },
         denyOutboundUpgradedConnection: refusePeer,
         denyInboundRelayedConnection: (_relay, remote) => refusePeer(remote),
       },
-      connectionManager: { maxConnections: 300 },
+      connectionManager: { maxConnections: 300, ...connectionManagerLimits(inbound) },
       services: {
         identify: identify(),
         ping: ping(),

@@ -22,6 +22,7 @@ import { tcp } from '@libp2p/tcp';
 import { webSockets } from '@libp2p/websockets';
 import { yamux } from '@libp2p/yamux';
 import { type Libp2p, createLibp2p } from 'libp2p';
+import { type InboundLimits, PendingInboundGate, RELAY_INBOUND_LIMITS, connectionManagerLimits } from './inbound-limits.ts';
 import { DISCOVERY_TOPIC, decodeJson } from './protocol.ts';
 
 export interface RelayOptions {
@@ -34,6 +35,8 @@ export interface RelayOptions {
   keyFile?: string;
   maxReservations?: number;
   gossipHeartbeatMs?: number;
+  /** Limits on inbound connections still in their handshake (default RELAY_INBOUND_LIMITS, see inbound-limits.ts). */
+  inboundLimits?: Partial<InboundLimits>;
 }
 
 export interface Relay {
@@ -65,6 +68,9 @@ export async function loadOrCreateKey(file: string): Promise<PrivateKey> {
 export async function startRelay(opts: RelayOptions = {}): Promise<Relay> {
   const host = opts.host ?? '127.0.0.1';
   const privateKey = opts.keyFile ? await loadOrCreateKey(opts.keyFile) : await generateKeyPair('Ed25519');
+  // Every tab comes from one IP (127.0.0.1 in tests): per-host limits are generous here.
+  const inbound: InboundLimits = { ...RELAY_INBOUND_LIMITS, ...(opts.inboundLimits ?? {}) };
+  const pending = new PendingInboundGate(inbound.maxPendingPerHost);
   const node = await createLibp2p({
     privateKey,
     addresses: { listen: [`/ip4/${host}/tcp/${opts.port ?? 9090}/ws`, `/ip4/${host}/tcp/${opts.tcpPort ?? 0}`] },
@@ -72,8 +78,17 @@ export async function startRelay(opts: RelayOptions = {}): Promise<Relay> {
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     // Loopback and private addresses are the whole point of a local relay.
-    connectionGater: { denyDialMultiaddr: () => false },
-    connectionManager: { maxConnections: 2048 },
+    // Idle sockets that never handshake are dropped after a few seconds and
+    // may not take more than their host's share of the pending slots.
+    connectionGater: {
+      denyDialMultiaddr: () => false,
+      denyInboundConnection: (maConn) => pending.denyInboundConnection(maConn),
+      denyInboundUpgradedConnection: (_peer, maConn) => {
+        pending.settle(maConn);
+        return false;
+      },
+    },
+    connectionManager: { maxConnections: 2048, ...connectionManagerLimits(inbound) },
     services: {
       identify: identify(),
       ping: ping(),
