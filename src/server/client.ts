@@ -31,6 +31,7 @@ import { type EventTemplate, createLocalEventLocked } from './local-events.ts';
 import { countersignInvite, dropPending, loadPending, profileOf, remoteJoin, remoteKnock, remoteLeave } from './membership.ts';
 import { redactsOf } from './redactions.ts';
 import type { Room } from './room.ts';
+import { visibleToUser } from './visibility.ts';
 
 export type Preset = 'private_chat' | 'public_chat' | 'trusted_private_chat';
 
@@ -472,7 +473,7 @@ export class HomeserverClient {
     const topic = content('m.room.topic')?.topic;
     const joinRule = content('m.room.join_rules')?.join_rule;
     const members = room.members(state).filter((m) => m.membership === 'join');
-    const visible = room.topological((s) => s.status === 'accepted' && isMessageEvent(s.pdu) && !s.redacted_by);
+    const visible = room.topological((s) => s.status === 'accepted' && isMessageEvent(s.pdu) && !s.redacted_by && visibleToUser(room, s, userId));
     const last = visible[visible.length - 1];
     const receipt = this.hs.ephemeral.receipts.get(room.roomId)?.get(userId);
     const readDepth = receipt ? (room.get(receipt.eventId)?.depth ?? 0) : 0;
@@ -492,11 +493,14 @@ export class HomeserverClient {
     };
   }
 
-  /** The timeline as the user sees it: accepted events in causal order, aggregated. */
+  /**
+   * The timeline as the user sees it: accepted events in causal order, aggregated, only those
+   * history visibility lets this user see (nothing after their leave or ban but that event).
+   */
   timeline(userId: string, roomId: string, opts: { limit?: number; before?: string } = {}): { items: TimelineItem[]; hasMore: boolean } {
     this.hs.requireLocalUser(userId);
     const room = this.hs.requireRoom(roomId);
-    const events = room.topological((s) => s.status === 'accepted');
+    const events = room.topological((s) => s.status === 'accepted' && visibleToUser(room, s, userId));
     let end = events.length;
     if (opts.before) {
       const i = events.findIndex((s) => s.event_id === opts.before);

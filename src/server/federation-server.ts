@@ -41,16 +41,23 @@ function requireRoom(e: Engine, roomId: unknown): Room {
 }
 
 /**
- * The origin must take part in the room: a user of it is a member (in any
- * membership but ban) or sent any event we hold. The second case matters
- * after partitions: a server whose join was resolved out of the room must
+ * The origin may read the room (state, state_ids, event_auth, backfill,
+ * get_missing_events, event, extremities) only by membership in accepted
+ * state, never by having sent something (`Room.readAccess`): a user of it is
+ * joined, invited or knocking now, or — the partition case — it is not
+ * banned and one of its users' joins was accepted here (it was in the room at
+ * some point: after a partition, a server whose join was resolved out must
  * still be able to fetch the events that resolved it out, or it would never
- * learn it is out. What it may read is still limited by history visibility.
+ * learn it is out). A stranger whose only link is a rejected or soft-failed
+ * event, and a server whose users are banned (none joined, invited or
+ * knocking), are refused. Every event served is then limited by history
+ * visibility at that event (`eventForServer`: redacted when none of the
+ * origin's users could see it), so a departed server reads only redacted
+ * forms of what happened after it left.
  */
 function requireParticipant(room: Room, origin: string): void {
-  if (room.participantServers().has(origin)) return;
-  if (room.senderServers.has(origin)) return;
-  throw forbidden(`${origin} has no user in ${room.roomId}`);
+  if (room.readAccess(origin) !== 'none') return;
+  throw forbidden(`${origin} has no user in ${room.roomId} (and none was ever joined, or it is banned)`);
 }
 
 async function dispatch(e: Engine, origin: string, req: FederationRequest): Promise<FederationResponse> {

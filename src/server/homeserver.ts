@@ -523,7 +523,12 @@ export class Homeserver implements Engine {
     this.catchingUp.add(peer);
     try {
       const shared = [...this.rooms.values()].filter(
-        (r) => r.currentGroup >= 0 && r.servers.has(peer) && !(opts.periodic && r.lock.pending > 0 && !r.needsBackfill),
+        // Only rooms one of our users is joined to: a server that left or was banned stops pulling.
+        (r) =>
+          r.currentGroup >= 0 &&
+          r.servers.has(peer) &&
+          r.joinedServers().has(this.serverName) &&
+          !(opts.periodic && r.lock.pending > 0 && !r.needsBackfill),
       );
       if (shared.length === 0) return;
       const res = await this.transport.request(peer, { kind: 'extremities', room_ids: shared.map((r) => r.roomId) });

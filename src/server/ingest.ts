@@ -303,7 +303,8 @@ export async function ingestPrepared(
     }, 0);
   }
   const redactionUpdates = applyRedactions(room, placed);
-  for (const s of room.joinedServers()) if (s !== e.serverName) room.servers.add(s);
+  room.syncServers(e.serverName);
+  if (placed.some((p) => p.status === 'accepted' && room.leftBy(e.serverName, p.pdu))) e.transport.unsubscribe(room.roomId);
   // Nothing new (every PDU held already, or dropped): nothing to write.
   const nothing = placed.length === 0 && outliers.length === 0 && redactionUpdates.length === 0 && !e.hasUnstoredWrites;
   const written = nothing

@@ -109,11 +109,12 @@ export async function createLocalEventLocked(
   // Our own redactions take effect here too (ingest applies received ones), else the
   // sender's server would keep showing what every other server shows redacted.
   const redactionUpdates = applyRedactions(room, [placement.stored]);
-  const destinations = new Set([...room.joinedServers(), ...room.servers]);
+  // To the servers with a joined member now (after this event), and a membership event also to
+  // its target's server: a banned or departed server gets its ban or leave and nothing after.
+  room.syncServers(e.serverName);
+  const destinations = new Set(room.servers);
   if (t.type === 'm.room.member' && t.state_key) destinations.add(t.state_key.slice(t.state_key.indexOf(':') + 1));
   destinations.delete(e.serverName);
-  for (const d of room.joinedServers()) room.servers.add(d);
-  room.servers.delete(e.serverName);
   const outbox = e.outbox.entriesFor(destinations, { eventId: ev.event_id });
   await e.commit({
     events: [placement.stored, ...redactionUpdates],
@@ -123,6 +124,7 @@ export async function createLocalEventLocked(
   });
   e.outbox.added(outbox);
   e.transport.broadcast({ room_id: room.roomId, origin: e.serverName, pdus: [pduWithoutId(ev)] });
+  if (room.leftBy(e.serverName, ev)) e.transport.unsubscribe(room.roomId);
   e.emit({ kind: 'event', roomId: room.roomId, eventId: ev.event_id, status: 'accepted', stream: placement.stored.stream });
   return ev;
 }

@@ -82,8 +82,12 @@ export class Room {
   readonly extremities = new Set<string>();
   readonly groups: StateGroups;
   readonly lock = new Mutex();
-  /** Servers whose users sent any event we hold (members, past members, rejected joiners). */
-  readonly senderServers = new Set<string>();
+  /**
+   * Servers with a user whose join we accepted (status accepted, placed in
+   * the DAG): they were legitimately in the room at some point. A rejected
+   * or soft-failed event puts no server here. See `readAccess`.
+   */
+  readonly joinedOnceServers = new Set<string>();
   /**
    * Per server, the deepest accepted event one of its users created (joins,
    * knocks and leaves excepted: those are built on another server's
@@ -150,7 +154,15 @@ export class Room {
     this.events.set(ev.event_id, ev);
     this.roomEvents.set(ev.event_id, { ...ev.pdu, event_id: ev.event_id });
     const server = ev.pdu.sender.slice(ev.pdu.sender.indexOf(':') + 1);
-    this.senderServers.add(server);
+    if (
+      ev.status === 'accepted' &&
+      ev.state_group !== undefined &&
+      ev.pdu.type === 'm.room.member' &&
+      typeof ev.pdu.state_key === 'string' &&
+      (ev.pdu.content as { membership?: unknown }).membership === 'join'
+    ) {
+      this.joinedOnceServers.add(ev.pdu.state_key.slice(ev.pdu.state_key.indexOf(':') + 1));
+    }
     if ((ev.status === 'accepted' || ev.status === 'soft_failed') && ev.state_group !== undefined) {
       const ownMembership = ev.pdu.type === 'm.room.member' && ev.pdu.state_key === ev.pdu.sender;
       const latest = this.latestBy.get(server);
@@ -292,24 +304,64 @@ export class Room {
     });
   }
 
-  /** joinedServers and participantServers per state map (state maps are never mutated once made). */
+  /** joinedServers per state map (state maps are never mutated once made). */
   private readonly joinedMemo = new WeakMap<StateMap, ReadonlySet<string>>();
-  private readonly participantMemo = new WeakMap<StateMap, ReadonlySet<string>>();
 
   /**
-   * Servers with a member in any membership but ban in a state: who may
-   * read the room over federation. Memoised: every federation read asks.
+   * Who may read the room over federation, by membership in accepted state
+   * (never by having sent something):
+   * - `member`: a user of the server is joined, invited or knocking in the
+   *   current state;
+   * - `former`: none is, and none is banned, but one of its users' joins was
+   *   accepted here — it was in the room at some point (it left, was kicked,
+   *   or its join was resolved out after a partition and it must still be
+   *   able to fetch the events that put it out);
+   * - `none`: never in the room as far as accepted state says (a stranger
+   *   whose only link is a rejected or soft-failed event), or banned (a ban
+   *   of any of its users, with none of them in the room, closes the room to
+   *   it).
+   * What a `member` or `former` server may read is limited further per event
+   * by history visibility (visibility.ts).
    */
-  participantServers(state: StateMap = this.currentState()): ReadonlySet<string> {
-    const memo = this.participantMemo.get(state);
-    if (memo) return memo;
-    const out = new Set<string>();
-    for (const m of this.members(state)) {
-      const colon = m.userId.indexOf(':');
-      if (m.membership !== 'ban' && colon > 0) out.add(m.userId.slice(colon + 1));
+  readAccess(server: string, state: StateMap = this.currentState()): 'member' | 'former' | 'none' {
+    let memo = this.accessMemo.get(state);
+    if (!memo) {
+      memo = new Map();
+      for (const m of this.members(state)) {
+        const colon = m.userId.indexOf(':');
+        if (colon <= 0) continue;
+        const s = m.userId.slice(colon + 1);
+        if (m.membership === 'join' || m.membership === 'invite' || m.membership === 'knock') memo.set(s, 'member');
+        else if (m.membership === 'ban' && memo.get(s) !== 'member') memo.set(s, 'banned');
+      }
+      this.accessMemo.set(state, memo);
     }
-    this.participantMemo.set(state, out);
-    return out;
+    const now = memo.get(server);
+    if (now === 'member') return 'member';
+    return now !== 'banned' && this.joinedOnceServers.has(server) ? 'former' : 'none';
+  }
+
+  private readonly accessMemo = new WeakMap<StateMap, Map<string, 'member' | 'banned'>>();
+
+  /**
+   * Sets `servers` to the servers with a joined member in the current state
+   * (but `self`): where the room's new events go. A server whose users all
+   * left or were banned drops out here, so it gets nothing after its leave
+   * or ban (the membership event itself goes to its target's server).
+   */
+  syncServers(self: string): void {
+    const joined = this.joinedServers();
+    for (const s of [...this.servers]) if (s === self || !joined.has(s)) this.servers.delete(s);
+    for (const s of joined) if (s !== self) this.servers.add(s);
+  }
+
+  /**
+   * Whether `ev` leaves none of `self`'s users joined: the server is out of the room
+   * and should stop listening to its gossip (the sender cannot keep a topic from a
+   * subscriber).
+   */
+  leftBy(self: string, ev: { type: string; state_key?: string }): boolean {
+    return ev.type === 'm.room.member' && typeof ev.state_key === 'string' && ev.state_key.endsWith(`:${self}`) && !this.joinedServers().has(self);
   }
 
   /**

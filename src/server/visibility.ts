@@ -5,11 +5,12 @@
  * could see it; otherwise it is served redacted, which keeps the DAG intact
  * (signatures cover the redacted form) while hiding the content.
  */
-import { splitStateKey } from '../core/pdu.ts';
+import { splitStateKey, stateKey } from '../core/pdu.ts';
 import type { RoomEvent } from '../core/pdu.ts';
 import { redactEvent } from '../core/redaction.ts';
 import type { Room } from './room.ts';
 import type { StateMap } from './state-groups.ts';
+import type { StoredEvent } from './store/types.ts';
 
 function serverOf(userId: string): string {
   return userId.slice(userId.indexOf(':') + 1);
@@ -54,4 +55,33 @@ export function isVisibleToServer(room: Room, eventId: string, server: string): 
 export function eventForServer(room: Room, ev: RoomEvent, server: string): RoomEvent {
   if (isVisibleToServer(room, ev.event_id, server)) return ev;
   return redactEvent(ev, room.rules) as RoomEvent;
+}
+
+function membershipIn(room: Room, state: StateMap, userId: string): string {
+  const id = state.get(stateKey('m.room.member', userId));
+  const m = id === undefined ? undefined : (room.get(id)?.content as { membership?: unknown } | undefined)?.membership;
+  return typeof m === 'string' ? m : 'leave';
+}
+
+/**
+ * Whether `userId` may see the event (Client-Server API, history
+ * visibility): by the visibility and the user's membership in the state at
+ * the event — with `shared`, also while the user is joined now. A user
+ * always sees their own membership events. So a user who left or was banned
+ * sees nothing after their leave or ban (but the membership event itself),
+ * and events their server received redacted (it could not see them) are not
+ * shown to them as empty messages. The app's reads (timeline, room list)
+ * and the Client-Server API both apply it.
+ */
+export function visibleToUser(room: Room, s: StoredEvent, userId: string): boolean {
+  if (s.state_group === undefined) return false;
+  if (s.pdu.type === 'm.room.member' && s.pdu.state_key === userId) return true;
+  const state = room.groups.get(s.state_group);
+  const visibility = historyVisibility(room, state);
+  if (visibility === 'world_readable') return true;
+  const atEvent = membershipIn(room, state, userId);
+  if (atEvent === 'join') return true;
+  if (visibility === 'invited' && atEvent === 'invite') return true;
+  if (visibility === 'shared') return membershipIn(room, room.currentState(), userId) === 'join';
+  return false;
 }

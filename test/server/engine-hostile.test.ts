@@ -16,7 +16,7 @@ import { handleFederationRequest } from '../../src/server/federation-server.ts';
 import type { FederationRequest, FederationResponse } from '../../src/server/federation/types.ts';
 import { type EventTemplate, buildEvent, choosePrevEvents } from '../../src/server/local-events.ts';
 import { Cluster, type ClusterServer } from '../../src/sim/cluster.ts';
-import { converge, waitFor } from './engine-helpers.ts';
+import { converge } from './engine-helpers.ts';
 
 let cluster: Cluster;
 let a: ClusterServer;
@@ -349,7 +349,18 @@ describe('auth events and soft failure', () => {
     expect(stored.reason).toMatch(/banned|not joined|membership/);
     expect(a.client.messageBodies(alice, roomId)).not.toContain('sent from before the ban');
     for (const s of [a, b]) expect(s.client.stateIds(roomId)['m.room.member']![bob]).toBe(ban);
-    await a.client.sendMessage(alice, roomId, 'after the ban');
-    await waitFor(cluster, () => b.client.messageBodies(bob, roomId).includes('after the ban'), 'b to keep receiving');
+    // b's only user is banned: b got the ban and gets nothing after it — not queued, not served.
+    const queued = new Map<string, string[]>();
+    const entriesFor = a.hs.outbox.entriesFor.bind(a.hs.outbox);
+    a.hs.outbox.entriesFor = (d, item) => {
+      if (item.eventId) queued.set(item.eventId, [...d]);
+      return entriesFor(d, item);
+    };
+    const after = await a.client.sendMessage(alice, roomId, 'after the ban');
+    expect(queued.get(after)).not.toContain(b.hs.serverName);
+    const res = await handleFederationRequest(a.hs, b.hs.serverName, { kind: 'event', event_id: after });
+    expect(res.ok).toBe(false);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(b.hs.rooms.get(roomId)!.events.has(after)).toBe(false);
   });
 });

@@ -10,34 +10,10 @@ import { redactsOf } from '../redactions.ts';
 import type { Room } from '../room.ts';
 import type { StateMap } from '../state-groups.ts';
 import type { StoredEvent } from '../store/types.ts';
-import { historyVisibility } from '../visibility.ts';
+// Per-user history visibility lives next to the server rules; re-exported for the Client-Server API.
+export { visibleToUser } from '../visibility.ts';
 import type { ClientApi } from './api.ts';
 import type { Session } from './types.ts';
-
-function membershipIn(room: Room, state: StateMap, userId: string): string {
-  const id = state.get(stateKey('m.room.member', userId));
-  const m = id === undefined ? undefined : (room.get(id)?.content as { membership?: unknown } | undefined)?.membership;
-  return typeof m === 'string' ? m : 'leave';
-}
-
-/**
- * Whether `userId` may see the event (Client-Server API, history
- * visibility): by the visibility and the user's membership in the state at
- * the event — with `shared`, also while the user is joined now. A user
- * always sees their own membership events.
- */
-export function visibleToUser(room: Room, s: StoredEvent, userId: string): boolean {
-  if (s.state_group === undefined) return false;
-  if (s.pdu.type === 'm.room.member' && s.pdu.state_key === userId) return true;
-  const state = room.groups.get(s.state_group);
-  const visibility = historyVisibility(room, state);
-  if (visibility === 'world_readable') return true;
-  const atEvent = membershipIn(room, state, userId);
-  if (atEvent === 'join') return true;
-  if (visibility === 'invited' && atEvent === 'invite') return true;
-  if (visibility === 'shared') return membershipIn(room, room.currentState(), userId) === 'join';
-  return false;
-}
 
 /** Events shown to clients: accepted and placed (soft-failed and rejected ones are not part of the room's history). */
 export function isTimelineEvent(s: StoredEvent | undefined): s is StoredEvent {
