@@ -553,6 +553,54 @@ export const roomRoutes: Route[] = [
     }),
   ),
   {
+    // Spec v1.4: the thread list (Element's thread panel; js-sdk's Room.fetchRoomThreads), most recently active first.
+    method: 'GET',
+    family: 'client',
+    path: '/rooms/:roomId/threads',
+    auth: 'required',
+    handle(ctx) {
+      const room = readableRoom(ctx);
+      const me = ctx.session.userId;
+      const include = ctx.query.get('include') ?? 'all';
+      if (include !== 'all' && include !== 'participated') throw new MatrixError('M_INVALID_PARAM', 'include must be "all" or "participated"');
+      const limit = Math.max(1, queryInt(ctx.query, 'limit', 10, 100));
+      const fromRaw = ctx.query.get('from');
+      const fromMatch = fromRaw ? /^th(\d{1,15})$/.exec(fromRaw) : undefined;
+      if (fromRaw && !fromMatch) throw new MatrixError('M_INVALID_PARAM', `${JSON.stringify(fromRaw)} is not a thread list token from this server`);
+      const visible = visibleEvents(room, me);
+      const replies = new Map<string, StoredEvent[]>();
+      for (const s of visible) {
+        const rel = (s.pdu.content as { 'm.relates_to'?: unknown })['m.relates_to'];
+        if (!isJsonObject(rel) || rel.rel_type !== 'm.thread' || typeof rel.event_id !== 'string') continue;
+        const list = replies.get(rel.event_id) ?? [];
+        list.push(s);
+        replies.set(rel.event_id, list);
+      }
+      // A thread's activity is its latest reply's arrival here (stream order: stable, so it can be a token).
+      const threads: { root: StoredEvent; latest: StoredEvent; count: number; participated: boolean }[] = [];
+      for (const [rootId, list] of replies) {
+        const root = room.events.get(rootId);
+        if (!isTimelineEvent(root) || !visibleToUser(room, root, me)) continue;
+        const latest = list.reduce((a, b) => (b.stream > a.stream ? b : a));
+        const participated = root.pdu.sender === me || list.some((s) => s.pdu.sender === me);
+        if (include === 'participated' && !participated) continue;
+        if (fromMatch && latest.stream >= Number(fromMatch[1])) continue;
+        threads.push({ root, latest, count: list.length, participated });
+      }
+      threads.sort((a, b) => b.latest.stream - a.latest.stream);
+      const page = threads.slice(0, limit);
+      const chunk = page.map((t) => {
+        const ev = clientEvent(ctx.api, room, t.root, { session: ctx.session });
+        const unsigned = isJsonObject(ev.unsigned) ? ev.unsigned : {};
+        const relations = isJsonObject(unsigned['m.relations']) ? unsigned['m.relations'] : {};
+        const thread = { latest_event: clientEvent(ctx.api, room, t.latest, { session: ctx.session }), count: t.count, current_user_participated: t.participated };
+        return { ...ev, unsigned: { ...unsigned, 'm.relations': { ...relations, 'm.thread': thread } } };
+      });
+      const last = page[page.length - 1];
+      return { json: { chunk, ...(threads.length > limit && last ? { next_batch: `th${last.latest.stream}` } : {}) } };
+    },
+  },
+  {
     method: 'POST',
     family: 'client',
     path: '/rooms/:roomId/receipt/:receiptType/:eventId',
