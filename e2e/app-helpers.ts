@@ -65,3 +65,23 @@ export async function openNetwork(p: Person): Promise<void> {
   if (await p.page.getByRole('switch', { name: 'Offline' }).isVisible()) return;
   await p.page.getByRole('button', { name: 'Network', exact: true }).click();
 }
+
+/** A `width`×`height` PNG drawn by the browser itself. */
+export async function png(page: Page, width: number, height: number): Promise<Buffer> {
+  const b64 = await page.evaluate(
+    async ([w, h]) => {
+      const canvas = new OffscreenCanvas(w, h);
+      const g = canvas.getContext('2d')!;
+      g.fillStyle = '#c8441e';
+      g.fillRect(0, 0, w, h);
+      g.fillStyle = '#1d5fd1';
+      g.fillRect(0, 0, w / 2, h / 2);
+      const bytes = new Uint8Array(await (await canvas.convertToBlob({ type: 'image/png' })).arrayBuffer());
+      let s = '';
+      for (const b of bytes) s += String.fromCharCode(b);
+      return btoa(s);
+    },
+    [width, height] as const,
+  );
+  return Buffer.from(b64, 'base64');
+}

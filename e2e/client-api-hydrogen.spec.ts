@@ -4,7 +4,8 @@
  * HomeserverService.handleClientRequest), and a standard client (Hydrogen,
  * hydrogen.html) talks to it.
  */
-import { type Page, expect, test } from '@playwright/test';
+import { type Browser, type Page, expect, test } from '@playwright/test';
+import { createRoom, message, person, png, send } from './app-helpers.ts';
 
 /** Waits until the page is controlled by the Service Worker (the app registers it at start). */
 async function controlled(page: Page): Promise<void> {
@@ -171,3 +172,79 @@ test.describe('Service Worker door', () => {
     expect(versions.json).toHaveProperty('versions');
   });
 });
+
+test.describe('Hydrogen through the Service Worker', () => {
+  test.setTimeout(240_000);
+
+  test('Hydrogen on its own tab homeserver chats with a Hearth app user: invite, messages both ways, the Service Worker stopped mid-/sync', async ({
+    browser,
+  }) => {
+    const { ann, context, hydrogen, timeline, composer } = await hydrogenInRoom(browser);
+
+    // The browser stops the Service Worker while Hydrogen's /sync long-poll is in flight; Hydrogen recovers.
+    const cdp = await context.newCDPSession(hydrogen);
+    await cdp.send('ServiceWorker.enable');
+    await hydrogen.waitForTimeout(1000);
+    await cdp.send('ServiceWorker.stopAllWorkers');
+    await send(ann.page, 'after the stop');
+    await expect(timeline.getByText('after the stop')).toBeVisible({ timeout: 60_000 });
+    await composer.fill('still here');
+    await composer.press('Enter');
+    await expect(message(ann.page, 'still here')).toBeVisible({ timeout: 30_000 });
+
+    await context.close();
+    await ann.context.close();
+  });
+
+  // FIXME: Hydrogen shows the image tile but never sets its <img src> (src=""), so no media request is made
+  // at all (none reaches the Service Worker: no /_matrix/client/v1/media/thumbnail request seen). Suspected:
+  // Hydrogen 0.3.1 only fills thumbnailUrl after its timeline reports the tile visible (setVisibleTileRange),
+  // which did not happen here, even after scrolling the timeline. Not an endpoint failure.
+  test.fixme('an image sent from the Hearth app renders in Hydrogen (authenticated media through the Service Worker)', async ({ browser }) => {
+    const { ann, context, timeline } = await hydrogenInRoom(browser);
+    const chooser = ann.page.waitForEvent('filechooser');
+    await ann.page.getByRole('button', { name: 'Attach image' }).click();
+    await (await chooser).setFiles({ name: 'square.png', mimeType: 'image/png', buffer: await png(ann.page, 40, 40) });
+    const img = timeline.locator('img[alt="square.png"]');
+    await expect(img).toBeVisible({ timeout: 30_000 });
+    await expect.poll(() => img.evaluate((el: HTMLImageElement) => el.naturalWidth), { timeout: 30_000 }).toBeGreaterThan(0);
+    await context.close();
+    await ann.context.close();
+  });
+});
+
+/**
+ * Ann on the Hearth app; Hydrogen on hydrogen.html (its own tab homeserver), invited by Ann into "Door";
+ * one message each way.
+ */
+async function hydrogenInRoom(browser: Browser) {
+  const ann = await person(browser, 'Ann');
+  const context = await browser.newContext();
+  const hydrogen = await context.newPage();
+  await hydrogen.goto('/hydrogen.html?user=hydro');
+  const status = hydrogen.getByRole('status', { name: 'Hydrogen page status' });
+  await expect(status).toHaveText(/^ready on /, { timeout: 60_000 });
+  const hydroId = (await hydrogen.locator('#user-id').textContent()) ?? '';
+  expect(hydroId).toMatch(/^@hydro:/);
+
+  // Ann invites Hydrogen's user from the app; the Hydrogen page accepts and opens the room.
+  await createRoom(ann.page, 'Door');
+  await ann.page.getByRole('button', { name: 'Invite', exact: true }).click();
+  await ann.page.getByRole('textbox', { name: 'User ID' }).fill(hydroId);
+  await ann.page.getByRole('button', { name: 'Send invite' }).click();
+  await expect(status).toHaveText(/room .* open/, { timeout: 60_000 });
+  await expect(hydrogen.getByRole('heading', { level: 2, name: 'Door' })).toBeVisible({ timeout: 30_000 });
+
+  // Hearth app → Hydrogen.
+  await send(ann.page, 'hello from the Hearth app');
+  const timeline = hydrogen.locator('.Timeline');
+  await expect(timeline.getByText('hello from the Hearth app')).toBeVisible({ timeout: 30_000 });
+
+  // Hydrogen → Hearth app, through Hydrogen's composer.
+  const composer = hydrogen.locator('.MessageComposer textarea');
+  await composer.fill('hello from Hydrogen');
+  await composer.press('Enter');
+  await expect(message(ann.page, 'hello from Hydrogen')).toBeVisible({ timeout: 30_000 });
+
+  return { ann, context, hydrogen, timeline, composer };
+}

@@ -5,27 +5,7 @@
  * fetches the image over the network.
  */
 import { type Page, expect, test } from '@playwright/test';
-import { createRoom, invite, message, onboard, person, send } from './app-helpers.ts';
-
-/** A `width`×`height` PNG drawn by the browser itself. */
-async function png(page: Page, width: number, height: number): Promise<Buffer> {
-  const b64 = await page.evaluate(
-    async ([w, h]) => {
-      const canvas = new OffscreenCanvas(w, h);
-      const g = canvas.getContext('2d')!;
-      g.fillStyle = '#c8441e';
-      g.fillRect(0, 0, w, h);
-      g.fillStyle = '#1d5fd1';
-      g.fillRect(0, 0, w / 2, h / 2);
-      const bytes = new Uint8Array(await (await canvas.convertToBlob({ type: 'image/png' })).arrayBuffer());
-      let s = '';
-      for (const b of bytes) s += String.fromCharCode(b);
-      return btoa(s);
-    },
-    [width, height] as const,
-  );
-  return Buffer.from(b64, 'base64');
-}
+import { createRoom, invite, message, onboard, person, png, send } from './app-helpers.ts';
 
 /** Attaches a file through the composer's "Attach image" button, as a person would. */
 async function attach(page: Page, file: { name: string; mimeType: string; buffer: Buffer }): Promise<void> {
