@@ -27,6 +27,7 @@ import {
   RoomEvent,
   RoomMemberEvent,
   SyncState,
+  ThreadFilterType,
   createClient,
 } from 'matrix-js-sdk';
 import type { RoomMessageEventContent } from 'matrix-js-sdk/lib/types.js';
@@ -164,7 +165,7 @@ async function signUp(baseUrl: string, username: string): Promise<{ userId: stri
 }
 
 /** A client for an account, syncing; resolves once the first sync is PREPARED. */
-async function syncing(baseUrl: string, who: { userId: string; token: string; deviceId: string }, initialSyncLimit = 20): Promise<Person> {
+async function syncing(baseUrl: string, who: { userId: string; token: string; deviceId: string }, initialSyncLimit = 20, lazyLoadMembers = false): Promise<Person> {
   const client = sdkClient(baseUrl, { userId: who.userId, accessToken: who.token, deviceId: who.deviceId });
   const seen: MatrixEvent[] = [];
   client.on(RoomEvent.Timeline, (event, _room, toStartOfTimeline, _removed, data) => {
@@ -179,7 +180,8 @@ async function syncing(baseUrl: string, who: { userId: string; token: string; de
       }
     });
   });
-  await client.startClient({ initialSyncLimit });
+  // Threads and (for some) lazy-loaded members, as Element runs the SDK.
+  await client.startClient({ initialSyncLimit, threadSupport: true, lazyLoadMembers });
   await prepared;
   return { client, ...who, seen };
 }
@@ -335,6 +337,33 @@ describe('matrix-js-sdk against two hearth serve processes', () => {
     expect(redacted.getUnsigned().redacted_because?.content).toMatchObject({ reason: 'oops' });
   });
 
+  step('threads (m.thread): a reply in a thread reaches the other side as a Thread; the thread list (/threads) has it', 30_000, async () => {
+    const root = await alice.client.sendTextMessage(roomId, 'thread root: biscuits?');
+    await waitFor('bob sees the thread root', () => seenEvent(bob, (e) => e.getId() === root.event_id));
+    const inThread = await bob.client.sendMessage(roomId, root.event_id, {
+      msgtype: MsgType.Text,
+      body: 'ginger nuts',
+      'm.relates_to': { rel_type: RelationType.Thread, event_id: root.event_id },
+    });
+    const aRoom = alice.client.getRoom(roomId)!;
+    const thread = await waitFor('alice has the thread with bob’s reply', () => {
+      const t = aRoom.getThread(root.event_id);
+      return t?.timeline.some((e) => e.getId() === inThread.event_id) && t;
+    });
+    expect(thread.rootEvent?.getId()).toBe(root.event_id);
+    expect(thread.length).toBeGreaterThanOrEqual(1);
+    // The thread list, as Element's thread panel loads it.
+    await aRoom.createThreadsTimelineSets();
+    await aRoom.fetchRoomThreads();
+    const [all, mine] = aRoom.threadsTimelineSets;
+    expect(all?.getLiveTimeline().getEvents().map((e) => e.getId())).toContain(root.event_id);
+    expect(mine?.getLiveTimeline().getEvents().map((e) => e.getId())).toContain(root.event_id);
+    // The list's roots carry the thread's summary (the bundled m.thread aggregation).
+    const list = await bob.client.createThreadListMessagesRequest(roomId, null, 10, Direction.Backward, ThreadFilterType.My);
+    const summary = list.chunk.find((e) => e.event_id === root.event_id)?.unsigned?.['m.relations']?.['m.thread'];
+    expect(summary).toMatchObject({ count: 1, current_user_participated: true, latest_event: { event_id: inThread.event_id } });
+  });
+
   step('read receipts: bob’s receipt shows on alice’s side', 30_000, async () => {
     const m = await alice.client.sendTextMessage(roomId, 'read me');
     const ev = await waitFor('bob sees "read me"', () => seenEvent(bob, (e) => e.getId() === m.event_id));
@@ -394,8 +423,12 @@ describe('matrix-js-sdk against two hearth serve processes', () => {
 
     // A second device for bob, with a short initial timeline, pages back.
     const second = await bob.client.loginRequest({ type: 'm.login.password', identifier: { type: 'm.id.user', user: 'bob' }, password: PASSWORD });
-    const late = await syncing(urlB, { userId: second.user_id, token: second.access_token, deviceId: second.device_id }, 5);
+    const late = await syncing(urlB, { userId: second.user_id, token: second.access_token, deviceId: second.device_id }, 5, true);
     const room = late.client.getRoom(roomId)!;
+    // Lazy-loaded members: the sync's timeline senders first, everyone from /members on demand.
+    expect(await room.loadMembersIfNeeded()).toBe(true);
+    expect(room.getMember(alice.userId)).toMatchObject({ membership: KnownMembership.Join, name: 'Alice Liddell' });
+    expect(room.getJoinedMemberCount()).toBe(2);
     const bodies = () => room.getLiveTimeline().getEvents().map(body);
     expect(bodies()).not.toContain('history 0');
     for (let i = 0; i < 10 && !bodies().includes('history 0'); i++) await late.client.scrollback(room, 10);
