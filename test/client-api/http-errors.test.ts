@@ -211,6 +211,22 @@ const cases: Case[] = [
   { name: 'receipt: unknown event', method: 'POST', path: () => `${room()}/receipt/m.read/${encodeURIComponent('$nope')}`, token: 'alice', body: {}, status: 404, errcode: 'M_NOT_FOUND' },
   { name: 'read_markers: m.fully_read a number', method: 'POST', path: () => `${room()}/read_markers`, token: 'alice', body: { 'm.fully_read': 5 }, status: 400, errcode: 'M_BAD_JSON' },
 
+  // Profile, presence, account data, filters, push rules, media.
+  { name: 'profile: displayname a number', method: 'PUT', path: () => `/profile/${encodeURIComponent(aliceId)}/displayname`, token: 'alice', body: { displayname: 5 }, status: 400, errcode: 'M_BAD_JSON' },
+  { name: 'profile: someone else’s', method: 'PUT', path: () => `/profile/${encodeURIComponent('@bob:elsewhere')}/displayname`, token: 'alice', body: { displayname: 'Bob' }, status: 403, errcode: 'M_FORBIDDEN' },
+  { name: 'profile: avatar_url a list', method: 'PUT', path: () => `/profile/${encodeURIComponent(aliceId)}/avatar_url`, token: 'alice', body: { avatar_url: [] }, status: 400, errcode: 'M_BAD_JSON' },
+  { name: 'presence: unknown state', method: 'PUT', path: () => `/presence/${encodeURIComponent(aliceId)}/status`, token: 'alice', body: { presence: 'asleep' }, status: 400, errcode: 'M_INVALID_PARAM' },
+  { name: 'presence: status_msg a number', method: 'PUT', path: () => `/presence/${encodeURIComponent(aliceId)}/status`, token: 'alice', body: { presence: 'online', status_msg: 5 }, status: 400, errcode: 'M_BAD_JSON' },
+  { name: 'account data: body a JSON array', method: 'PUT', path: () => `/user/${encodeURIComponent(aliceId)}/account_data/m.direct`, token: 'alice', body: [], status: 400, errcode: 'M_BAD_JSON' },
+  { name: 'account data: someone else’s', method: 'GET', path: () => `/user/${encodeURIComponent('@bob:elsewhere')}/account_data/m.direct`, token: 'alice', status: 403, errcode: 'M_FORBIDDEN' },
+  { name: 'filter: body a JSON array', method: 'POST', path: () => `/user/${encodeURIComponent(aliceId)}/filter`, token: 'alice', body: [], status: 400, errcode: 'M_BAD_JSON' },
+  { name: 'filter: unknown ID', method: 'GET', path: () => `/user/${encodeURIComponent(aliceId)}/filter/nope`, token: 'alice', status: 404, errcode: 'M_NOT_FOUND' },
+  { name: 'sync: filter ID unknown', path: '/sync?filter=12345', token: 'alice', status: 404, errcode: 'M_NOT_FOUND' },
+  { name: 'push rules: unknown rule', path: '/pushrules/global/override/no.such.rule', token: 'alice', status: 404, errcode: 'M_NOT_FOUND' },
+  { name: 'push rules: actions not a list', method: 'PUT', path: '/pushrules/global/room/x/actions', token: 'alice', body: { actions: 'notify' }, status: 400, errcode: 'M_BAD_JSON' },
+  { name: 'media: unknown media of this server', path: () => `/_matrix/client/v1/media/download/${aliceId.split(':')[1]}/nothing`, token: 'alice', status: 404, errcode: 'M_NOT_FOUND' },
+  { name: 'media: download without a token', path: '/_matrix/client/v1/media/download/nowhere/nothing', status: 401, errcode: 'M_MISSING_TOKEN' },
+
   // Query parameters.
   { name: 'sync: since not a token', path: '/sync?since=yesterday', token: 'alice', status: 400, errcode: 'M_INVALID_PARAM' },
   { name: 'sync: timeout not a number', path: '/sync?timeout=soon', token: 'alice', status: 400, errcode: 'M_INVALID_PARAM' },
