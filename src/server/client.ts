@@ -7,7 +7,7 @@
 import { membershipOf, namedLevel, powerLevelOf } from '../core/auth/index.ts';
 import { encodeBase64Url } from '../core/base64.ts';
 import { type JsonObject, isJsonObject } from '../core/json.ts';
-import { type RoomEvent, splitStateKey } from '../core/pdu.ts';
+import { type RoomEvent, splitStateKey, stateKey } from '../core/pdu.ts';
 import { DEFAULT_ROOM_VERSION, isSupportedRoomVersion, roomVersion } from '../core/room-versions/registry.ts';
 import {
   type TimelineInput,
@@ -31,7 +31,8 @@ import { type EventTemplate, createLocalEventLocked } from './local-events.ts';
 import { countersignInvite, dropPending, loadPending, profileOf, remoteJoin, remoteKnock, remoteLeave } from './membership.ts';
 import { redactsOf } from './redactions.ts';
 import type { Room } from './room.ts';
-import { visibleToUser } from './visibility.ts';
+import type { StateMap } from './state-groups.ts';
+import { historyVisibility, visibleToUser } from './visibility.ts';
 
 export type Preset = 'private_chat' | 'public_chat' | 'trusted_private_chat';
 
@@ -569,10 +570,23 @@ export class HomeserverClient {
     });
   }
 
-  membership(userId: string, roomId: string): string {
+  /**
+   * `userId`'s membership in the room's current state, or with `as`, in the state the local
+   * user `as` sees: the current state while joined (or when the room is world_readable), else
+   * the state after their own latest membership event (their leave, ban or invite) — nothing
+   * later — and none at all if they never had one.
+   */
+  membership(userId: string, roomId: string, as?: string): string {
     const room = this.hs.rooms.get(roomId);
     if (!room || room.currentGroup < 0) return 'leave';
-    return membershipOf(userId, room.lookup(room.currentState()));
+    return membershipOf(userId, room.lookup(as === undefined ? room.currentState() : this.stateSeenBy(room, as)));
+  }
+
+  private stateSeenBy(room: Room, viewer: string): StateMap {
+    const current = room.currentState();
+    if (room.membership(viewer, current) === 'join' || historyVisibility(room, current) === 'world_readable') return current;
+    const own = room.events.get(current.get(stateKey('m.room.member', viewer)) ?? '');
+    return own?.state_group === undefined ? new Map() : room.groups.get(own.state_group);
   }
 
   typing(roomId: string): string[] {

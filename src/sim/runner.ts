@@ -851,13 +851,13 @@ class Run {
     }
     if (step.membership) {
       for (const [user, expected] of Object.entries(step.membership)) {
-        const actual = await this.membershipAt(label, roomId, user);
+        const actual = step.as !== undefined && holds ? client.membership(this.uid(user), roomId, this.uid(step.as)) : await this.membershipAt(label, roomId, user);
         if (actual !== expected) out.push(`${user} is ${actual}, expected ${expected}`);
       }
     }
     if (step.messages) {
       if (!holds) return [...out, `does not hold room ${step.room}, so has no timeline for it`];
-      const viewer = this.viewer(label, roomId);
+      const viewer = step.as ?? this.viewer(label, roomId);
       if (!viewer) return [...out, 'has no user to see the timeline as'];
       const bodies = client.messageBodies(this.uid(viewer), roomId);
       const { count, contains } = step.messages;

@@ -172,6 +172,14 @@ export interface ExpectStep extends StepCommon {
   /** user label -> membership. */
   membership?: Record<string, Membership>;
   messages?: { count?: number; contains?: string[] };
+  /**
+   * A user label: `messages` and `membership` as that user sees them (history
+   * visibility applied; a user who left or was banned sees memberships as of
+   * that event). The user's own server must be `server`. Default: the
+   * server's view (memberships from its current state, the timeline as a
+   * joined local user sees it).
+   */
+  as?: string;
 }
 
 export type Step =
@@ -244,7 +252,7 @@ const FIELDS: Record<Action, { required: string[]; optional: string[] }> = {
   restart: { required: ['server'], optional: [] },
   wait: { required: ['ms'], optional: [] },
   converge: { required: ['timeout_ms'], optional: [] },
-  expect: { required: ['server', 'room'], optional: ['state', 'membership', 'messages'] },
+  expect: { required: ['server', 'room'], optional: ['state', 'membership', 'messages', 'as'] },
 };
 
 export const ACTIONS = Object.keys(FIELDS) as Action[];
@@ -582,6 +590,13 @@ function parseExpect(
   if (server !== 'all' && !ctx.servers.has(server)) h.fail(`"server" names server ${q(server)}, which is not in servers (or use "all")`);
   const step: ExpectStep = { do: 'expect', server, room: h.room(), expect_error };
   if (!('state' in s || 'membership' in s || 'messages' in s)) h.fail('nothing to check: give state, membership and/or messages');
+  if ('as' in s) {
+    const as = s.as;
+    if (typeof as !== 'string' || !(as in ctx.users)) h.fail(`"as" must be a user label in users, got ${typeof as === 'string' ? q(as) : typeName(as)}`);
+    const home = ctx.users[as as string];
+    if (server !== home) h.fail(`"as": ${q(as as string)} is a user of server ${q(home as string)}: give "server": ${q(home as string)} (a user sees the room through their own server)`);
+    step.as = as as string;
+  }
 
   if ('state' in s) {
     if (!isJsonObject(s.state as JsonValue)) h.fail(`"state" must be an object {type: {state_key: content}}, got ${typeName(s.state)}`);
