@@ -44,9 +44,10 @@ export function isVisibleToServer(room: Room, eventId: string, server: string): 
   if (visibility === 'invited' && atEvent.includes('invite')) return true;
   if (visibility === 'shared') {
     // "shared": visible to members who joined at any point after; a server
-    // with a user joined or invited now may read the room's shared history.
+    // with a user joined or invited now may read the room's shared history
+    // (one only knocking may not: it is asking to be let in).
     const now = memberships(room, room.currentState(), server);
-    return now.includes('join') || now.includes('invite') || now.includes('knock');
+    return now.includes('join') || now.includes('invite');
   }
   return false;
 }

@@ -254,3 +254,22 @@ describe('events a server received redacted because it could not see them', () =
     expect(shown).not.toContain(before);
   });
 });
+
+describe('a server whose only user is knocking', () => {
+  it('may ask, but reads the shared history only redacted until its user is invited', async () => {
+    cluster = new Cluster();
+    const a = await cluster.add('a');
+    const k = await cluster.add('k');
+    const alice = await a.hs.register('alice');
+    const kay = await k.hs.register('kay');
+    const roomId = await a.client.createRoom(alice, { preset: 'private_chat', joinRule: 'knock' });
+    const secret = await a.client.sendMessage(alice, roomId, 'members only');
+    await k.client.knock(kay, roomId, [], 'let me in');
+    await waitFor(cluster, () => a.client.membership(kay, roomId) === 'knock', 'a to see the knock');
+    const rules = a.hs.rooms.get(roomId)!.rules;
+    const read = async () => served(await handleFederationRequest(a.hs, k.hs.serverName, { kind: 'event', event_id: secret }), secret, rules);
+    expect(await read()).toBe('redacted');
+    await a.client.invite(alice, roomId, kay);
+    expect(await read()).toBe('full');
+  });
+});
