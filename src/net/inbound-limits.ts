@@ -76,12 +76,35 @@ export function connectionManagerLimits(limits: InboundLimits): NonNullable<Libp
   };
 }
 
-/** The remote IP of a direct connection; undefined for relayed or non-IP ones. */
+/**
+ * The "host" a direct connection is counted under: its IPv4 address, or the
+ * /64 prefix of its IPv6 address (one subscriber commonly holds a whole /64,
+ * so counting single IPv6 addresses would let one machine take every slot);
+ * undefined for relayed or non-IP connections.
+ */
 export function remoteHost(maConn: Pick<MultiaddrConnection, 'remoteAddr'>): string | undefined {
   const components = maConn.remoteAddr.getComponents();
   if (components.some((c) => c.name === 'p2p-circuit')) return undefined;
   const first = components[0];
-  return first && (first.name === 'ip4' || first.name === 'ip6') ? first.value : undefined;
+  if (first?.name === 'ip4') return first.value;
+  if (first?.name === 'ip6' && first.value) return ip6Host(first.value);
+  return undefined;
+}
+
+/** `2001:db8:1:2::5` → `2001:db8:1:2::/64`; an IPv4-mapped address → the IPv4 address. */
+export function ip6Host(addr: string): string {
+  const a = addr.toLowerCase().split('%')[0]!;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a);
+  if (mapped) return mapped[1]!;
+  const part = (s: string) => (s ? s.split(':').flatMap((g) => (g.includes('.') ? ['0', '0'] : [g])) : []);
+  const [head = '', tail] = a.split('::');
+  const h = part(head);
+  const t = tail === undefined ? [] : part(tail);
+  const groups = tail === undefined ? h : [...h, ...new Array<string>(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => Number.parseInt(g, 16).toString(16))
+    .join(':')}::/64`;
 }
 
 /**

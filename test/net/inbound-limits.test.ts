@@ -5,7 +5,7 @@
 import type { MultiaddrConnection } from '@libp2p/interface';
 import { multiaddr } from '@multiformats/multiaddr';
 import { describe, expect, it } from 'vitest';
-import { NODE_INBOUND_LIMITS, PendingInboundGate, RELAY_INBOUND_LIMITS, connectionManagerLimits, remoteHost } from '../../src/net/inbound-limits.ts';
+import { NODE_INBOUND_LIMITS, PendingInboundGate, RELAY_INBOUND_LIMITS, connectionManagerLimits, ip6Host, remoteHost } from '../../src/net/inbound-limits.ts';
 
 const RELAY = '12D3KooWQmCQGPZDFGcJ8VTsfUmqHyBoZGTHSX6SsVykYRWAhwaa';
 const PEER = '12D3KooWRUfw8NoDP6KtYqUjcQNEcuYzwi7m3AvSMzJRX8bW1rT3';
@@ -59,6 +59,26 @@ describe('PendingInboundGate', () => {
     closed.status = 'closed';
     expect(gate.denyInboundConnection(asMa(closed))).toBe(false);
     expect(gate.pendingFrom('127.0.0.2')).toBe(0);
+  });
+});
+
+describe('remoteHost', () => {
+  it('counts IPv4 by address and IPv6 by /64 (a mapped IPv4 as IPv4)', () => {
+    expect(remoteHost(asMa(conn('/ip4/10.1.2.3/tcp/1')))).toBe('10.1.2.3');
+    expect(remoteHost(asMa(conn('/ip6/2001:db8:1:2::5/tcp/1')))).toBe('2001:db8:1:2::/64');
+    expect(remoteHost(asMa(conn('/ip6/2001:db8:1:2:aaaa:bbbb:cccc:dddd/tcp/1')))).toBe('2001:db8:1:2::/64');
+    expect(remoteHost(asMa(conn('/ip6/2001:db8::1/tcp/1')))).toBe('2001:db8:0:0::/64');
+    expect(remoteHost(asMa(conn('/ip6/::1/tcp/1')))).toBe('0:0:0:0::/64');
+    expect(ip6Host('::ffff:192.0.2.7')).toBe('192.0.2.7');
+    expect(ip6Host('2001:DB8:0001:0002::1')).toBe('2001:db8:1:2::/64');
+  });
+
+  it('lets one IPv6 /64 hold no more than the per-host maximum', () => {
+    const gate = new PendingInboundGate(2);
+    expect(gate.denyInboundConnection(asMa(conn('/ip6/2001:db8:1:2::1/tcp/1')))).toBe(false);
+    expect(gate.denyInboundConnection(asMa(conn('/ip6/2001:db8:1:2::2/tcp/1')))).toBe(false);
+    expect(gate.denyInboundConnection(asMa(conn('/ip6/2001:db8:1:2::3/tcp/1')))).toBe(true);
+    expect(gate.denyInboundConnection(asMa(conn('/ip6/2001:db8:1:3::1/tcp/1')))).toBe(false);
   });
 });
 
