@@ -15,6 +15,7 @@ import type { Engine } from './engine.ts';
 import { MatrixError, badJson, forbidden, notFound } from './errors.ts';
 import type { FederationRequest, FederationResponse, Transaction } from './federation/types.ts';
 import { type PduResults, ingestPrepared, prepareBatch, startPreparing } from './ingest.ts';
+import { fetchMissingHistory, ingestWithFetch, newBudget } from './ingest-fetch.ts';
 import { buildEvent, choosePrevEvents, cosign, pduWithoutId } from './local-events.ts';
 import { serveMedia } from './media.ts';
 import { inviteReceived, strippedState } from './membership.ts';
@@ -132,12 +133,10 @@ async function onSend(e: Engine, origin: string, txn: Transaction): Promise<Json
     if (acknowledgeHeld(e, room, list, results)) continue;
     // Steps 1–3 (signatures, hashes) need no lock: they run while earlier transactions (from other
     // origins) are placed and written. The response waits for this batch's write (a 200 means
-    // stored), but the room's lock is released as soon as the write is requested.
+    // stored), but the room's lock is released as soon as the write is requested. Missing
+    // history is fetched outside the lock, within a budget (ingest-fetch.ts).
     const started = startPreparing(e, room, list, results);
-    const outcome = await room.lock.run(
-      () => ingestPrepared(e, room, started, { origin, source: 'live', fetchMissing: true, detachCommit: true }, results),
-      'transaction',
-    );
+    const outcome = await ingestWithFetch(e, room, started, { origin, detachCommit: true, what: 'transaction' }, results);
     await outcome.committed;
   }
   await handleEdus(e, origin, edus);
@@ -274,10 +273,13 @@ async function sendMembership(
     }
     ev = await cosign(e, room, ev);
   }
+  // Verified, and any history it lacks fetched, before the room's lock is taken.
+  const results: PduResults = {};
+  const prepared = await prepareBatch(e, room, [pduWithoutId(ev)], results);
+  const lacking = prepared.filter((p) => p.ev.prev_events.some((id) => !room.isDagNode(id)) || p.ev.auth_events.some((id) => !room.events.has(id)));
+  const fetched = lacking.length > 0 ? await fetchMissingHistory(e, room, lacking, origin, newBudget(e)) : undefined;
   return room.lock.run(async () => {
-    const results: PduResults = {};
-    const prepared = await prepareBatch(e, room, [pduWithoutId(ev)], results);
-    const outcome = await ingestPrepared(e, room, prepared, { origin, source: 'live', fetchMissing: true });
+    const outcome = await ingestPrepared(e, room, prepared, { origin, source: 'live', fetchMissing: false, ...(fetched ? { fetched } : {}) }, results);
     const placed = outcome.placed.find((s) => s.event_id === id);
     if (placed?.status !== 'accepted') {
       throw forbidden(outcome.results[id]?.error ?? placed?.reason ?? `the ${membership} was not accepted`);

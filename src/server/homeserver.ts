@@ -15,6 +15,7 @@ import { FederationError } from './federation/types.ts';
 import type { Ed25519Verifier } from '../core/ed25519.ts';
 import { type ServerIdentity, loadOrCreateIdentity } from './identity.ts';
 import { type PduResults, type PreparedEvent, ingestPrepared, prepareBatch, startPreparing } from './ingest.ts';
+import { ingestWithFetch, parkedEvents, placeDeferred } from './ingest-fetch.ts';
 import { type Logger, silentLogger } from './log.ts';
 import { backfillHistory, loadPendingTables } from './membership.ts';
 import { Outbox } from './outbox.ts';
@@ -402,7 +403,7 @@ export class Homeserver implements Engine {
 
   /** Ingests up to INBOX_BATCH broadcast PDUs of a room under its lock; queues itself again for the rest. */
   private async drainInbox(room: Room): Promise<void> {
-    await room.lock.run(async () => {
+    const deferred = await room.lock.run(async () => {
       const box = this.inbox.get(room.roomId) ?? [];
       const batch = box.splice(0, INBOX_BATCH);
       if (box.length === 0) this.inbox.delete(room.roomId);
@@ -413,16 +414,27 @@ export class Homeserver implements Engine {
         );
       }
       try {
-        await this.ingestBroadcasts(room, batch);
+        return await this.ingestBroadcasts(room, batch);
       } finally {
         this.ingested(room.roomId, batch.length);
       }
     }, 'broadcasts');
+    // Events whose history is missing: fetched from their senders outside the lock, each sender
+    // on its own (a stalled one delays only its own events; the inbox goes on meanwhile).
+    for (const [from, list] of deferred) {
+      void placeDeferred(this, room, list, { origin: from, what: 'broadcasts' }).catch((err) =>
+        this.log(this.running ? 'warn' : 'debug', 'fetching the history of broadcasts failed', { room: room.roomId, error: String(err) }),
+      );
+    }
   }
 
-  /** Ingests broadcast PDUs (under the room's lock): one batch, and the stragglers with their senders. */
-  private async ingestBroadcasts(room: Room, batch: readonly InboxEntry[]): Promise<void> {
-    if (batch.length === 0) return;
+  /**
+   * Ingests broadcast PDUs (under the room's lock): one batch, and the stragglers with their
+   * senders. Returns, per sender, the events whose history is missing (fetched outside the lock).
+   */
+  private async ingestBroadcasts(room: Room, batch: readonly InboxEntry[]): Promise<Map<string, PreparedEvent[]>> {
+    const deferred = new Map<string, PreparedEvent[]>();
+    if (batch.length === 0) return deferred;
     this.gossipStats.batches++;
     const prepared: { p: PreparedEvent; from: string }[] = [];
     for (const { from, prepared: pending } of batch) {
@@ -447,7 +459,11 @@ export class Homeserver implements Engine {
       }
     }
     if (ready.length > 0) await ingestPrepared(this, room, ready, { origin: readyOrigin, source: 'live', fetchMissing: true });
-    for (const [from, list] of waiting) await ingestPrepared(this, room, list, { origin: from, source: 'live', fetchMissing: true });
+    for (const [from, list] of waiting) {
+      const outcome = await ingestPrepared(this, room, list, { origin: from, source: 'live', fetchMissing: true });
+      if (outcome.deferred.length > 0) deferred.set(from, outcome.deferred);
+    }
+    return deferred;
   }
 
   /** Broadcast PDUs of a room waiting in its inbox (for progress reports). */
@@ -542,19 +558,22 @@ export class Homeserver implements Engine {
           );
         }
         const theirs = rooms[room.roomId];
-        if (!Array.isArray(theirs)) continue;
-        const unknown = theirs.filter((id): id is string => typeof id === 'string' && !room.isDagNode(id)).slice(0, 20);
-        if (unknown.length === 0) continue;
+        const unknown = Array.isArray(theirs)
+          ? theirs.filter((id): id is string => typeof id === 'string' && !room.isDagNode(id)).slice(0, 20)
+          : [];
+        // Events parked because their sender did not give their history: this peer may.
+        const parked = parkedEvents(room);
+        if (unknown.length === 0 && parked.length === 0) continue;
         const pdus: unknown[] = [];
         for (const id of unknown) {
           const ev = await this.transport.request(peer, { kind: 'event', event_id: id });
           if (ev.ok && Array.isArray(ev.body.pdus)) pdus.push(...ev.body.pdus);
         }
-        await room.lock.run(async () => {
-          const results: PduResults = {};
-          const prepared = await prepareBatch(this, room, pdus, results);
-          await ingestPrepared(this, room, prepared, { origin: peer, source: 'live', fetchMissing: true });
-        }, 'catch-up');
+        // Verified and their history fetched outside the room's lock; only placement takes it.
+        const results: PduResults = {};
+        const prepared = await prepareBatch(this, room, pdus, results);
+        const fresh = parked.filter((p) => !prepared.some((q) => q.ev.event_id === p.ev.event_id));
+        await ingestWithFetch(this, room, [...prepared, ...fresh], { origin: peer, what: 'catch-up' });
       }
     } catch (err) {
       if (!(err instanceof FederationError)) this.log('debug', `catch-up with ${peer} failed`, { error: String(err) });

@@ -8,8 +8,11 @@
  *   5. auth against the state before the event               → reject
  *   6. auth against the current state                        → soft-fail
  * Missing prev_events are fetched with get_missing_events; missing auth
- * events with event_auth. Rejected and soft-failed events are kept and
- * recorded as such. A batch commits in one Store transaction.
+ * events with event_auth — never under the room's lock: placement defers
+ * an event whose history is missing, the history is fetched and verified
+ * outside the lock with a budget (ingest-fetch.ts), and the event is placed
+ * in a second, short turn of the lock. Rejected and soft-failed events are
+ * kept and recorded as such. A batch commits in one Store transaction.
  */
 import { checkAuth, checkAuthAgainstState, selectAuthEvents } from '../core/auth/index.ts';
 import { isEventSignedByAsync } from '../core/event-signatures.ts';
@@ -21,6 +24,7 @@ import { type Pdu, type RoomEvent, checkPduSize, pduSizeFromParts, stateKey, val
 import { redactEvent } from '../core/redaction.ts';
 import { type Placement, placeInDag } from './dag.ts';
 import type { Engine } from './engine.ts';
+import type { FetchedHistory, RemoteState } from './ingest-fetch.ts';
 import { backfillHistory } from './membership.ts';
 import { applyRedactions } from './redactions.ts';
 import type { Room } from './room.ts';
@@ -110,8 +114,17 @@ export async function prepareBatch(
 export interface IngestOptions {
   origin: string;
   source: IngestSource;
-  /** Fetch missing prev/auth events from `origin` (off for events that are themselves fetched). */
+  /**
+   * The batch's missing prev/auth events may be fetched (from `origin` or
+   * another member; off for events that are themselves fetched). Placement
+   * never fetches — it runs under the room's lock: an event of `items`
+   * whose prev or auth events are missing is refused in `results` and
+   * returned in `deferred`, for `ingestWithFetch` (ingest-fetch.ts) to fetch
+   * its history outside the lock and place it again.
+   */
   fetchMissing: boolean;
+  /** History fetched outside the lock for the deferred events (ingest-fetch.ts): placed with them. */
+  fetched?: FetchedHistory;
   /**
    * Return once the batch is placed in memory and its write requested,
    * without waiting for the write to complete: the caller awaits
@@ -128,6 +141,8 @@ export interface IngestOutcome {
   placed: StoredEvent[];
   /** Settles when the batch is in the store (already settled unless `detachCommit`). */
   committed: Promise<void>;
+  /** Events of `items` not placed because their history is missing (only with `fetchMissing`). */
+  deferred: PreparedEvent[];
 }
 
 /**
@@ -174,11 +189,20 @@ export async function ingestPrepared(
 ): Promise<IngestOutcome> {
   const placements: Placement[] = [];
   const outliers: StoredEvent[] = [];
+  const deferred: PreparedEvent[] = [];
+  const fetched = opts.fetched;
+  // Fetched history: its state and auth events are kept as outliers, its events placed with the batch.
+  if (fetched) outliers.push(...storeOutliers(e, room, fetched.outliers));
   const streaming = items.some((i) => i instanceof Promise);
   const byDepth = streaming
     ? []
-    : [...(items as PreparedEvent[])].sort((a, b) => a.ev.depth - b.ev.depth || (a.ev.event_id < b.ev.event_id ? -1 : 1));
+    : [...(fetched?.prevs ?? []), ...(items as PreparedEvent[])].sort(
+        (a, b) => a.ev.depth - b.ev.depth || (a.ev.event_id < b.ev.event_id ? -1 : 1),
+      );
   const pending = new Map(byDepth.map((p) => [p.ev.event_id, p]));
+  // Fetched events are not the caller's: they are placed if they can be, never deferred.
+  const fetchedIds = new Set((fetched?.prevs ?? []).map((p) => p.ev.event_id));
+  let remotePlaced = false;
 
   const place = async (p: PreparedEvent, allowFetch: boolean): Promise<void> => {
     const ev = p.ev;
@@ -195,38 +219,34 @@ export async function ingestPrepared(
       const inBatch = pending.get(prev);
       if (inBatch && !room.isDagNode(prev)) {
         pending.delete(prev);
-        await place(inBatch, allowFetch);
+        await place(inBatch, allowFetch && !fetchedIds.has(prev));
       }
     }
     let missing = ev.prev_events.filter((p) => !room.isDagNode(p));
-    if (missing.length > 0 && allowFetch) {
-      const fetched = await fetchMissingPrevs(e, room, ev, opts.origin);
-      for (const f of fetched) {
-        if (!room.isDagNode(f.ev.event_id)) await place(f, false);
-      }
-      missing = ev.prev_events.filter((p) => !room.isDagNode(p));
-    }
-    if (missing.length > 0 && allowFetch) {
-      // History beyond what get_missing_events reached: take the state at each
-      // missing prev from the origin (state_ids) and place that prev as an
+    if (missing.length > 0 && fetched && !fetchedIds.has(ev.event_id)) {
+      // History beyond what get_missing_events reached: the state at each
+      // missing prev, fetched from a peer (state_ids), places that prev as an
       // outlier whose state we know, so this event can be authorised.
       for (const prev of missing) {
-        const got = await placeWithRemoteState(e, room, prev, opts.origin);
-        outliers.push(...got.outliers);
-        if (got.placement) placements.push(got.placement);
+        const remote = fetched.remote.get(prev);
+        if (!remote || room.isDagNode(prev)) continue;
+        placements.push(placeWithRemoteState(e, room, remote));
+        remotePlaced = true;
       }
       missing = ev.prev_events.filter((p) => !room.isDagNode(p));
     }
+    const missingAuth = ev.auth_events.filter((a) => !room.events.has(a));
+    // Fetching is for the caller, outside the lock: defer (an auth chain fetched and still short is a rejection).
+    const defer = allowFetch && (missing.length > 0 || (missingAuth.length > 0 && !fetched?.authTried.has(ev.event_id)));
+    if (defer) deferred.push(p);
     if (missing.length > 0) {
-      e.stats.dropped++;
+      if (!defer) e.stats.dropped++;
       results[ev.event_id] = { error: `missing prev_events ${missing.join(', ')}; cannot place the event yet` };
       return;
     }
-    let missingAuth = ev.auth_events.filter((a) => !room.events.has(a));
-    if (missingAuth.length > 0 && allowFetch) {
-      const got = await fetchAuthChain(e, room, ev.event_id, opts.origin);
-      outliers.push(...got);
-      missingAuth = ev.auth_events.filter((a) => !room.events.has(a));
+    if (defer) {
+      results[ev.event_id] = { error: `auth events ${missingAuth.join(', ')} are missing; cannot place the event yet` };
+      return;
     }
     const beforeGroup = room.resolveGroups(room.prevGroups(ev.prev_events));
     const extraGroups: StateGroupRecord[] = beforeGroup.created ? [beforeGroup.created] : [];
@@ -271,7 +291,7 @@ export async function ingestPrepared(
 
   const placeSafely = async (p: PreparedEvent) => {
     try {
-      await place(p, opts.fetchMissing);
+      await place(p, opts.fetchMissing && !fetchedIds.has(p.ev.event_id));
     } catch (err) {
       e.stats.dropped++;
       results[p.ev.event_id] = { error: `could not process: ${(err as Error).message}` };
@@ -292,7 +312,7 @@ export async function ingestPrepared(
   }
 
   const placed = placements.map((p) => p.stored);
-  if (placed.some((p) => p.status === 'outlier') && opts.fetchMissing) {
+  if (remotePlaced) {
     // We placed history we only know the state of: fetch the history itself,
     // so this replica ends up holding every event like the others.
     const origin = opts.origin;
@@ -325,86 +345,25 @@ export async function ingestPrepared(
     // rejection is not reported as unhandled in between.
     committed.catch(() => undefined);
   } else await committed;
-  return { results, placed, committed };
-}
-
-const MISSING_PAGE = 100;
-
-/** get_missing_events from `origin`, in rounds, until every prev is known (or no progress). */
-async function fetchMissingPrevs(e: Engine, room: Room, ev: RoomEvent, origin: string): Promise<PreparedEvent[]> {
-  e.stats.missingFetches++;
-  const collected = new Map<string, PreparedEvent>();
-  let latest = [ev.event_id];
-  for (let round = 0; round < e.limits.missingEventRounds && latest.length > 0; round++) {
-    const res = await e.request(origin, {
-      kind: 'get_missing_events',
-      room_id: room.roomId,
-      body: { earliest_events: [...room.extremities], latest_events: latest, limit: MISSING_PAGE, min_depth: 0 },
-    });
-    if (!res.ok) break;
-    const events = Array.isArray(res.body.events) ? res.body.events : [];
-    const results: PduResults = {};
-    const prepared = await prepareBatch(e, room, events, results);
-    let progress = false;
-    for (const p of prepared) {
-      if (!collected.has(p.ev.event_id) && !room.isDagNode(p.ev.event_id)) {
-        collected.set(p.ev.event_id, p);
-        progress = true;
-      }
-    }
-    if (!progress) break;
-    const known = (id: string) => room.isDagNode(id) || collected.has(id);
-    latest = [...collected.values(), { ev, hashMismatch: false }]
-      .filter((p) => p.ev.prev_events.some((prev) => !known(prev)))
-      .map((p) => p.ev.event_id);
-  }
-  return [...collected.values()].sort((a, b) => a.ev.depth - b.ev.depth || (a.ev.event_id < b.ev.event_id ? -1 : 1));
+  return { results, placed, committed, deferred };
 }
 
 /**
- * Places `prevId` with the state the origin reports before it (state_ids,
- * then the events we lack via `state`), as an outlier that is a DAG node:
- * its state is known, it is not part of our accepted set.
+ * Places a missing prev event as an outlier that is a DAG node, with the
+ * state a peer reported before it (fetched outside the lock; its state
+ * events are already kept as outliers): its state is known, it is not part
+ * of our accepted set.
  */
-async function placeWithRemoteState(
-  e: Engine,
-  room: Room,
-  prevId: string,
-  origin: string,
-): Promise<{ outliers: StoredEvent[]; placement?: Placement }> {
-  const outliers: StoredEvent[] = [];
-  const ids = await e.request(origin, { kind: 'state_ids', room_id: room.roomId, event_id: prevId });
-  if (!ids.ok || !Array.isArray(ids.body.pdu_ids)) return { outliers };
-  const wanted = [...ids.body.pdu_ids, ...(Array.isArray(ids.body.auth_chain_ids) ? ids.body.auth_chain_ids : [])];
-  if (wanted.some((id) => typeof id !== 'string' || !room.events.has(id))) {
-    const full = await e.request(origin, { kind: 'state', room_id: room.roomId, event_id: prevId });
-    if (full.ok) {
-      const raws = [...(Array.isArray(full.body.auth_chain) ? full.body.auth_chain : []), ...(Array.isArray(full.body.pdus) ? full.body.pdus : [])];
-      outliers.push(...storeOutliers(e, room, await prepareBatch(e, room, raws, {})));
-    }
-  }
-  const prevRes = await e.request(origin, { kind: 'event', event_id: prevId });
-  if (!prevRes.ok || !Array.isArray(prevRes.body.pdus)) return { outliers };
-  const [prepared] = await prepareBatch(e, room, prevRes.body.pdus.slice(0, 1), {});
-  if (!prepared || prepared.ev.event_id !== prevId) return { outliers };
+function placeWithRemoteState(e: Engine, room: Room, remote: RemoteState): Placement {
   const state = new Map<string, string>();
-  for (const id of ids.body.pdu_ids as string[]) {
+  for (const id of remote.stateIds) {
     const sev = room.get(id);
     if (sev && typeof sev.state_key === 'string') state.set(stateKey(sev.type, sev.state_key), id);
   }
   const group = room.groups.create(state);
-  const placement = placeInDag(e, room, prepared.ev, 'outlier', group.id, 'placed with the state reported by a peer');
+  const placement = placeInDag(e, room, remote.prev.ev, 'outlier', group.id, 'placed with the state reported by a peer');
   placement.groups.unshift(group);
-  return { outliers, placement };
-}
-
-/** Fetches an event's auth chain (event_auth) and keeps the events we lacked as outliers. */
-async function fetchAuthChain(e: Engine, room: Room, eventId: string, origin: string): Promise<StoredEvent[]> {
-  const res = await e.request(origin, { kind: 'event_auth', room_id: room.roomId, event_id: eventId });
-  if (!res.ok || !Array.isArray(res.body.auth_chain)) return [];
-  const results: PduResults = {};
-  const prepared = await prepareBatch(e, room, res.body.auth_chain, results);
-  return storeOutliers(e, room, prepared);
+  return placement;
 }
 
 /**

@@ -171,6 +171,52 @@ export class InProcessNetwork {
   }
 
   /**
+   * A stalled node receives requests and never answers them (a hostile or
+   * wedged peer): the requester's call fails only at its timeout, as over a
+   * real wire — `timeoutMs`, the transport's default request timeout
+   * (libp2p's is about 30 s). Everything else about the node (its own
+   * requests, broadcasts, its handler) goes on. `unstall` fails the waiting
+   * calls at once.
+   */
+  stall(serverName: string, timeoutMs = 30_000): void {
+    if (!this.stalled.has(serverName)) this.stalled.set(serverName, { timeoutMs, waiting: new Set() });
+  }
+
+  unstall(serverName: string): void {
+    const s = this.stalled.get(serverName);
+    if (!s) return;
+    this.stalled.delete(serverName);
+    for (const fail of s.waiting) fail();
+  }
+
+  /**
+   * Answers requests to `serverName` with `answer` instead of its handler
+   * whenever `answer` returns a response (a peer that lies: tests); undefined
+   * removes it.
+   */
+  answerFor(serverName: string, answer: ((from: string, request: FederationRequest) => FederationResponse | undefined) | undefined): void {
+    if (answer) this.answers.set(serverName, answer);
+    else this.answers.delete(serverName);
+  }
+
+  private readonly answers = new Map<string, (from: string, request: FederationRequest) => FederationResponse | undefined>();
+
+  /** Stalled nodes -> the request timeout and the calls waiting for an answer that will not come. */
+  private readonly stalled = new Map<string, { timeoutMs: number; waiting: Set<() => void> }>();
+
+  private hang(to: string, stalled: { timeoutMs: number; waiting: Set<() => void> }): Promise<never> {
+    return new Promise<never>((_resolve, reject) => {
+      const fail = () => {
+        clearTimeout(timer);
+        stalled.waiting.delete(fail);
+        reject(new UnreachableError(to, `${to} did not answer within ${stalled.timeoutMs} ms`));
+      };
+      const timer = setTimeout(fail, stalled.timeoutMs);
+      stalled.waiting.add(fail);
+    });
+  }
+
+  /**
    * Moves every cut and link property of `from` onto `to` (a wiped server
    * comes back under a new name but in the same place in the network).
    */
@@ -270,7 +316,10 @@ export class InProcessNetwork {
     await this.whileRunning(to);
     const target = this.nodes.get(to);
     if (!target?.handler || !this.canReach(from, to)) throw new UnreachableError(to);
-    const response = await target.handler(from, JSON.parse(wire) as FederationRequest);
+    const stalled = this.stalled.get(to);
+    if (stalled) return this.hang(to, stalled);
+    const response =
+      this.answers.get(to)?.(from, JSON.parse(wire) as FederationRequest) ?? (await target.handler(from, JSON.parse(wire) as FederationRequest));
     const reply = JSON.stringify(response);
     await this.delay(to, from, reply.length, true);
     // The reply travels back over the same link: a cut in between loses it.
