@@ -124,6 +124,9 @@ async function scene(visibility: Visibility): Promise<Scene> {
     await waitFor(cluster, () => a.client.membership(user.left, roomId) === 'leave', `${user.left} left on a`);
     await a.client.ban(alice, roomId, user.banned, 'matrix test');
   }
+  // The banned server learns of its ban (and so stops following the room's gossip) before m2:
+  // gossip already in flight to it cannot be called back.
+  await waitFor(cluster, () => servers.banned.client.membership(remote.banned, roomId) === 'ban', 'the banned server to learn of the ban');
   const m2 = await a.client.sendMessage(alice, roomId, 'm2');
   await converge(cluster, roomId, ['a', 'b', 's-joined']);
   return { a, b, alice, roomId, ids: { m1, m_in: mIn, m2 }, users, servers, queued };
