@@ -317,19 +317,38 @@ function summary(room: Room, userId: string): JsonObject {
   return { 'm.heroes': heroes, 'm.joined_member_count': joined.length, 'm.invited_member_count': invited.length };
 }
 
-function unreadCount(c: Ctx, room: Room): number {
+/**
+ * Whether a message highlights `userId` under the default push rules (user
+ * rules are not evaluated yet): `.m.rule.is_user_mention` (m.mentions.user_ids
+ * names them) or, for a message without m.mentions, the legacy
+ * `.m.rule.contains_display_name` (the body contains their display name as a word).
+ */
+function highlights(s: StoredEvent, userId: string, displayName: string | undefined): boolean {
+  const content = s.pdu.content as { 'm.mentions'?: unknown; body?: unknown };
+  const mentions = content['m.mentions'];
+  if (isJsonObject(mentions)) return Array.isArray(mentions.user_ids) && mentions.user_ids.includes(userId);
+  if (!displayName || typeof content.body !== 'string') return false;
+  const escaped = displayName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`(^|\\W)${escaped}($|\\W)`, 'i').test(content.body);
+}
+
+function unreadCounts(c: Ctx, room: Room): { notification_count: number; highlight_count: number } {
   const userId = c.session.userId;
   const receipt = c.api.hs.ephemeral.receipts.get(room.roomId)?.get(userId);
   const readDepth = receipt ? (room.events.get(receipt.eventId)?.pdu.depth ?? 0) : 0;
+  const name = (room.stateEvent('m.room.member', userId)?.content as { displayname?: unknown } | undefined)?.displayname;
+  const displayName = typeof name === 'string' && name.length > 0 ? name : undefined;
   let n = 0;
+  let h = 0;
   for (const s of room.events.values()) {
     if (!isTimelineEvent(s) || s.pdu.sender === userId || s.redacted_by) continue;
     // Messages after the one the user read, in causal order.
     if (s.pdu.depth <= readDepth) continue;
     if (!isMessageEvent(s.pdu) && s.pdu.type !== 'm.room.encrypted') continue;
     n++;
+    if (highlights(s, userId, displayName)) h++;
   }
-  return n;
+  return { notification_count: n, highlight_count: h };
 }
 
 function ephemeral(c: Ctx, room: Room, first: boolean): JsonObject[] {
@@ -391,7 +410,7 @@ function joinedRoom(c: Ctx, room: Room): JsonObject | undefined {
     timeline: { events: tl.events.map((s) => clientEvent(c.api, room, s, opts)), limited: tl.limited, prev_batch: prevBatch },
     ephemeral: { events: eph },
     account_data: { events: accountData },
-    unread_notifications: { notification_count: unreadCount(c, room), highlight_count: 0 },
+    unread_notifications: unreadCounts(c, room),
     unread_thread_notifications: {},
   };
 }
