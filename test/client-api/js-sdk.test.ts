@@ -22,6 +22,7 @@ import {
   Preset,
   Visibility,
   MsgType,
+  NotificationCountType,
   RelationType,
   type MatrixClient,
   type MatrixEvent,
@@ -375,6 +376,27 @@ describe('matrix-js-sdk against two hearth serve processes', () => {
     const receipts = aRoom.getReceiptsForEvent(aRoom.findEventById(m.event_id)!);
     expect(receipts.some((r) => r.userId === bob.userId && r.type === 'm.read')).toBe(true);
     expect(aRoom.getEventReadUpTo(bob.userId)).toBe(m.event_id);
+  });
+
+  step('unread counts: bob’s sync counts alice’s new messages and highlights his mentions; his read receipt clears them', 40_000, async () => {
+    const bRoom = bob.client.getRoom(roomId)!;
+    const counts = () => [bRoom.getUnreadNotificationCount(NotificationCountType.Total), bRoom.getUnreadNotificationCount(NotificationCountType.Highlight)];
+    const reach = (total: number, highlight: number) =>
+      waitFor(`bob’s counts at [${total}, ${highlight}]`, () => counts()[0] === total && counts()[1] === highlight, 10_000).catch((err) => {
+        throw new Error(`${(err as Error).message}; counts ${JSON.stringify(counts())}`);
+      });
+    await alice.client.sendTextMessage(roomId, 'one');
+    await alice.client.sendTextMessage(roomId, 'two');
+    await reach(2, 0);
+    await alice.client.sendMessage(roomId, { msgtype: MsgType.Text, body: `bob: kettle's on`, 'm.mentions': { user_ids: [bob.userId] } });
+    await reach(3, 1);
+    // Without m.mentions, the legacy rule: his display name as a word in the body.
+    await alice.client.sendTextMessage(roomId, `more tea, ${bRoom.getMember(bob.userId)!.rawDisplayName}?`);
+    await reach(4, 2);
+    const last = await alice.client.sendTextMessage(roomId, 'bobbing along'); // not a word match
+    await reach(5, 2);
+    await bob.client.sendReadReceipt(await waitFor('bob sees the last message', () => bRoom.findEventById(last.event_id)));
+    await reach(0, 0);
   });
 
   step('typing: alice types, bob gets RoomMemberEvent.Typing; then she stops', 30_000, async () => {
