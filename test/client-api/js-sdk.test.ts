@@ -555,6 +555,47 @@ describe('matrix-js-sdk against two hearth serve processes', () => {
     await waitFor('alice sees "back again"', () => seenEvent(alice, (e) => e.getId() === after.event_id));
   });
 
+  step('devices and sessions: list, rename, delete with password UIA, change password, log out', 40_000, async () => {
+    // carol, so alice's and bob's login rate limits stay untouched.
+    const anon = sdkClient(urlA);
+    const reg = await anon.registerRequest({ username: 'carol', password: PASSWORD, auth: { type: 'm.login.dummy' }, initial_device_display_name: 'Phone' });
+    const carol = sdkClient(urlA, { userId: reg.user_id, accessToken: reg.access_token!, deviceId: reg.device_id! });
+    const laptop = await anon.loginRequest({ type: 'm.login.password', identifier: { type: 'm.id.user', user: 'carol' }, password: PASSWORD, device_id: 'LAPTOP', initial_device_display_name: 'Laptop' });
+    expect(laptop.device_id).toBe('LAPTOP');
+    const { devices } = await carol.getDevices();
+    expect(devices.map((d) => [d.device_id, d.display_name]).sort()).toEqual([[reg.device_id, 'Phone'], ['LAPTOP', 'Laptop']].sort());
+    await carol.setDeviceDetails('LAPTOP', { display_name: 'Old laptop' });
+    expect((await carol.getDevice('LAPTOP')).display_name).toBe('Old laptop');
+
+    // Deleting a device: first a 401 with the UIA flows, then again with the password.
+    const challenge = await carol.deleteDevice('LAPTOP').then(
+      () => undefined,
+      (err) => err,
+    );
+    expect(challenge?.httpStatus).toBe(401);
+    expect(challenge?.data?.flows).toEqual([{ stages: ['m.login.password'] }]);
+    await carol.deleteDevice('LAPTOP', { type: 'm.login.password', identifier: { type: 'm.id.user', user: reg.user_id }, password: PASSWORD, session: challenge.data.session });
+    const laptopClient = sdkClient(urlA, { userId: reg.user_id, accessToken: laptop.access_token, deviceId: 'LAPTOP' });
+    await expect(laptopClient.whoami()).rejects.toMatchObject({ httpStatus: 401, errcode: 'M_UNKNOWN_TOKEN' });
+
+    // A new password (keeping this device); the old one stops working.
+    await carol.setPassword({ type: 'm.login.password', identifier: { type: 'm.id.user', user: reg.user_id }, password: PASSWORD }, 'a new kettle', false);
+    const tablet = await anon.loginRequest({ type: 'm.login.password', identifier: { type: 'm.id.user', user: 'carol' }, password: 'a new kettle' });
+    await expect(anon.loginRequest({ type: 'm.login.password', identifier: { type: 'm.id.user', user: 'carol' }, password: PASSWORD })).rejects.toMatchObject({
+      httpStatus: 403,
+      errcode: 'M_FORBIDDEN',
+    });
+    expect(await carol.whoami()).toMatchObject({ user_id: reg.user_id, device_id: reg.device_id });
+
+    // Logging out ends that device's token only.
+    const tabletClient = sdkClient(urlA, { userId: reg.user_id, accessToken: tablet.access_token, deviceId: tablet.device_id });
+    await tabletClient.logout();
+    await expect(sdkClient(urlA, { userId: reg.user_id, accessToken: tablet.access_token, deviceId: tablet.device_id }).whoami()).rejects.toMatchObject({
+      errcode: 'M_UNKNOWN_TOKEN',
+    });
+    expect((await carol.getDevices()).devices.map((d) => d.device_id)).toEqual([reg.device_id]);
+  });
+
   step('leave, kick and ban: the other side’s sync shows each', 60_000, async () => {
     const aRoom = () => alice.client.getRoom(roomId)!;
     const bRoom = () => bob.client.getRoom(roomId)!;
