@@ -256,6 +256,9 @@ describe('matrix-js-sdk against two hearth serve processes', () => {
     expect(b.userId).toBe(`@bob:${bobServer}`);
     [alice, bob] = await Promise.all([syncing(urlA, a), syncing(urlB, b)]);
     expect(await alice.client.whoami()).toMatchObject({ user_id: a.userId, device_id: a.deviceId });
+    const caps = await bob.client.getCapabilities();
+    expect(caps['m.room_versions']?.default).toBe('11');
+    expect(await bob.client.isVersionSupported('v1.11')).toBe(true);
   });
 
   step('alice creates a room (version 11) and invites bob on the other server; bob sees the invite and joins', 40_000, async () => {
@@ -622,7 +625,7 @@ describe('matrix-js-sdk against two hearth serve processes', () => {
     expect((await carol.getDevices()).devices.map((d) => d.device_id)).toEqual([reg.device_id]);
   });
 
-  step('leave, kick and ban: the other side’s sync shows each', 60_000, async () => {
+  step('leave, kick, ban and unban: the other side’s sync shows each; a forgotten room stays out of sync', 60_000, async () => {
     const aRoom = () => alice.client.getRoom(roomId)!;
     const bRoom = () => bob.client.getRoom(roomId)!;
     await bob.client.leave(roomId);
@@ -644,5 +647,15 @@ describe('matrix-js-sdk against two hearth serve processes', () => {
     await waitFor('bob sees himself banned', () => bRoom()?.getMyMembership() === KnownMembership.Ban);
     expect(aRoom().getMember(bob.userId)?.membership).toBe(KnownMembership.Ban);
     await expect(bob.client.joinRoom(roomId, { viaServers: [aliceServer] })).rejects.toMatchObject({ errcode: 'M_FORBIDDEN' });
+
+    await alice.client.unban(roomId, bob.userId);
+    await waitFor('bob sees himself unbanned', () => bRoom()?.getMyMembership() === KnownMembership.Leave);
+    await bob.client.forget(roomId, true);
+    expect(bob.client.getRoom(roomId)).toBeNull();
+    // A forgotten room stays out of a new device's sync.
+    const again = await bob.client.loginRequest({ type: 'm.login.password', identifier: { type: 'm.id.user', user: 'bob' }, password: PASSWORD });
+    const fresh = await syncing(urlB, { userId: again.user_id, token: again.access_token, deviceId: again.device_id });
+    expect(fresh.client.getRoom(roomId)).toBeNull();
+    fresh.client.stopClient();
   });
 });
