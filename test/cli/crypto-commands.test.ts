@@ -7,7 +7,8 @@ const canonical = JSON.parse(readFileSync(new URL('../../../shared/conformance/c
 const spec = signing.keys.spec;
 const SIGN = ['--server-name', spec.server_name ?? 'domain', '--key-id', 'ed25519:1', '--seed', spec.seed];
 
-describe.concurrent('hearth CLI: JSON, signing and hashing commands', () => {
+// Concurrent process spawns: under a loaded test run (servers spawned by other files) each takes seconds.
+describe.concurrent('hearth CLI: JSON, signing and hashing commands', { timeout: 120_000 }, () => {
   it('canonical-json reproduces every appendix example', async () => {
     for (const c of canonical.cases.slice(0, 4)) {
       const r = await hearth(['canonical-json'], c.input_text);

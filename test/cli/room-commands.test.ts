@@ -48,7 +48,8 @@ const base: Spec[] = [
 ];
 const events = base.map(ev);
 
-describe.concurrent('hearth auth-check and resolve-state', () => {
+// Concurrent process spawns: under a loaded test run (servers spawned by other files) each takes seconds.
+describe.concurrent('hearth auth-check and resolve-state', { timeout: 120_000 }, () => {
   it('auth-check allows and denies with the rule that decided', async () => {
     const byName = new Map(base.map((s, i) => [s.name, events[i]!]));
     const allowed = await hearth(['auth-check', '--room-version', '10'], {
