@@ -87,6 +87,7 @@ let messageId: string;
 
 beforeAll(async () => {
   child = spawn(process.execPath, [BIN, 'serve', '--client-port', '0'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  process.once('exit', () => child.exitCode === null && child.kill('SIGKILL'));
   child.stderr.on('data', (d) => {
     stderr += d;
   });

@@ -50,6 +50,10 @@ interface Proc {
 }
 
 const procs: Proc[] = [];
+// If the test process itself is killed mid-run, take the servers down with it.
+process.once('exit', () => {
+  for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+});
 
 /** Starts `hearth ARGS` and waits for its first JSON line on stdout. */
 function start(args: string[]): Promise<Proc> {
