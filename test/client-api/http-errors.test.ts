@@ -4,16 +4,13 @@
  * CORS headers) and none gets a 500. After the whole table the server still
  * answers, and what was there before is still there.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type HearthProcess, startHearth, stopHearth } from '../helpers/hearth-process.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/hearth.mjs', import.meta.url));
 const PASSWORD = 'correct horse battery staple';
 
-let child: ChildProcessWithoutNullStreams;
-let stderr = '';
+let server: HearthProcess;
 let base: string;
 
 interface Reply {
@@ -86,23 +83,8 @@ let aliceId: string;
 let messageId: string;
 
 beforeAll(async () => {
-  child = spawn(process.execPath, [BIN, 'serve', '--client-port', '0'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  process.once('exit', () => child.exitCode === null && child.kill('SIGKILL'));
-  child.stderr.on('data', (d) => {
-    stderr += d;
-  });
-  base = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`hearth serve did not start in 30 s: ${stderr}`)), 30_000);
-    child.stdout.on('data', (d) => {
-      out += d;
-      const nl = out.indexOf('\n');
-      if (nl < 0) return;
-      clearTimeout(timer);
-      resolve(JSON.parse(out.slice(0, nl)).client_url);
-    });
-    child.on('exit', (code) => reject(new Error(`hearth serve exited (${code}): ${stderr}`)));
-  });
+  server = await startHearth(['serve', '--client-port', '0']);
+  base = server.info.client_url;
   // alice, with a room and a message in it; erin, for logins that get past the password.
   const reg = await call({ method: 'POST', path: '/register', body: { username: 'alice', password: PASSWORD, auth: { type: 'm.login.dummy' } } });
   expect(reg.status, reg.text).toBe(200);
@@ -119,11 +101,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  if (child && child.exitCode === null) {
-    const exited = new Promise((r) => child.on('exit', r));
-    child.kill('SIGTERM');
-    await exited;
-  }
+  if (server) await stopHearth(server);
 });
 
 const room = () => `/rooms/${encodeURIComponent(roomId)}`;
@@ -338,7 +316,7 @@ describe('hearth serve --client-port: malformed requests get spec errors, never 
     expect(joined[roomId]!.timeline.events.find((e) => e.event_id === messageId)?.content.body).toBe('still here');
     const who = await call({ path: '/account/whoami', token: 'alice' });
     expect(who.status).toBe(200);
-    expect(child.exitCode).toBeNull();
-    expect(stderr).not.toMatch(/handler failed|door failed/);
+    expect(server.child.exitCode).toBeNull();
+    expect(server.stderr()).not.toMatch(/handler failed|door failed/);
   });
 });

@@ -8,12 +8,9 @@
  * The cases run in order and share one conversation (alice on server A, bob
  * on server B); a failure early on makes the later ones fail too.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   ClientEvent,
   Direction,
@@ -35,74 +32,9 @@ import {
 } from 'matrix-js-sdk';
 import type { RoomMessageEventContent } from 'matrix-js-sdk/lib/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type HearthProcess, freePort, startHearth as start, stopHearth as stop } from '../helpers/hearth-process.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/hearth.mjs', import.meta.url));
 const PASSWORD = 'correct horse battery staple';
-
-// ---- processes ------------------------------------------------------------------
-
-interface Proc {
-  child: ChildProcessWithoutNullStreams;
-  /** The start-up JSON line (the relay's fields or the server's). */
-  info: { server_name: string; client_url: string; tcp_multiaddr: string };
-  stderr(): string;
-  exited: Promise<number | null>;
-}
-
-const procs: Proc[] = [];
-// If the test process itself is killed mid-run, take the servers down with it.
-process.once('exit', () => {
-  for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
-});
-
-/** Starts `hearth ARGS` and waits for its first JSON line on stdout. */
-function start(args: string[]): Promise<Proc> {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`hearth ${args.join(' ')} printed nothing in 30 s; stderr: ${stderr}`)), 30_000);
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.stdout.on('data', (d) => {
-      stdout += d;
-      const nl = stdout.indexOf('\n');
-      if (nl < 0) return;
-      clearTimeout(timer);
-      const p: Proc = { child, info: JSON.parse(stdout.slice(0, nl)), stderr: () => stderr, exited };
-      procs.push(p);
-      resolve(p);
-    });
-    child.on('error', reject);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`hearth ${args.join(' ')} exited (${code}) before starting: ${stderr}`));
-    });
-  });
-}
-
-async function stop(p: Proc): Promise<void> {
-  if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');
-  const code = await Promise.race([p.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 10_000))]);
-  if (code === 'timeout') {
-    p.child.kill('SIGKILL');
-    await p.exited;
-  }
-}
-
-/** A TCP port free right now (for a server that must come back on the same URL). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 // ---- waiting ---------------------------------------------------------------------
 
@@ -206,9 +138,9 @@ function body(e: MatrixEvent): unknown {
 
 const root = mkdtempSync(join(tmpdir(), 'hearth-js-sdk-'));
 const bobData = join(root, 'bob-server');
-let relay: Proc;
-let serverA: Proc;
-let serverB: Proc;
+let relay: HearthProcess;
+let serverA: HearthProcess;
+let serverB: HearthProcess;
 let bobPort: number;
 let aliceServer: string;
 let bobServer: string;
@@ -218,7 +150,7 @@ let alice: Person;
 let bob: Person;
 let roomId: string;
 
-async function startBobServer(): Promise<Proc> {
+async function startBobServer(): Promise<HearthProcess> {
   return start(['serve', '--relay', relay.info.tcp_multiaddr, '--data', bobData, '--client-port', String(bobPort)]);
 }
 
@@ -236,7 +168,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const c of clients) c.stopClient();
-  await Promise.all(procs.map(stop));
+  await Promise.all([relay, serverA, serverB].filter((p) => p !== undefined).map((p) => stop(p)));
   Object.assign(console, realConsole);
   rmSync(root, { recursive: true, force: true });
 }, 30_000);
