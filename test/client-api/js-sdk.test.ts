@@ -389,10 +389,14 @@ describe('matrix-js-sdk against two hearth serve processes', () => {
     await waitFor('alice’s room account data', () => alice.client.getRoom(roomId)?.getAccountData('org.example.order' as never)?.getContent().order === 0.5);
   });
 
-  // Not yet (the tags endpoints belong with user-data.ts): js-sdk's setRoomTag sends
-  // PUT /_matrix/client/v3/user/{userId}/rooms/{roomId}/tags/m.favourite {"order":0.5}
-  // and gets 404 {"errcode":"M_UNRECOGNIZED","error":"unrecognized request: PUT …/tags/m.favourite"}.
-  it.todo('room tags: setRoomTag / deleteRoomTag show in room.tags through sync (m.tag room account data)');
+  step('room tags: setRoomTag / deleteRoomTag show in room.tags through sync (m.tag room account data)', 20_000, async () => {
+    await alice.client.setRoomTag(roomId, 'm.favourite', { order: 0.5 });
+    await waitFor('the favourite tag in alice’s sync', () => alice.client.getRoom(roomId)?.tags['m.favourite']?.order === 0.5);
+    const got = await alice.client.getRoomTags(roomId);
+    expect(got.tags).toEqual({ 'm.favourite': { order: 0.5 } });
+    await alice.client.deleteRoomTag(roomId, 'm.favourite');
+    await waitFor('the tag gone from alice’s sync', () => alice.client.getRoom(roomId)?.tags['m.favourite'] === undefined);
+  });
 
   step('room state: a new name, topic and power level set by alice reach bob', 30_000, async () => {
     const bRoom = () => bob.client.getRoom(roomId)!;

@@ -494,6 +494,19 @@ async function publicRooms(api: ClientApi, opts: { limit: number; since: string 
 
 // ---- the routes -------------------------------------------------------------------
 
+/** Tags a user may put on one room (each a small object): a bound on what one account-data record holds. */
+const MAX_TAGS = 100;
+
+function tagsOf(api: ClientApi, userId: string, roomId: string): JsonObject {
+  const v = api.getData(userId, 'room_account_data', roomAccountDataKey(roomId, 'm.tag'));
+  const tags = isJsonObject(v) && isJsonObject(v.tags) ? v.tags : {};
+  return { ...tags };
+}
+
+function putTags(api: ClientApi, userId: string, roomId: string, tags: JsonObject): Promise<void> {
+  return api.putData([{ user_id: userId, kind: 'room_account_data', key: roomAccountDataKey(roomId, 'm.tag'), value: { tags } }]);
+}
+
 export const userDataRoutes: Route[] = [
   // Profiles. Spec: GETs need no access token.
   {
@@ -613,6 +626,56 @@ export const userDataRoutes: Route[] = [
       await ctx.api.putData([
         { user_id: userId, kind: 'room_account_data', key: roomAccountDataKey(ctx.params.roomId!, ctx.params.type!), value: content },
       ]);
+      return { json: {} };
+    },
+  },
+
+  // Room tags: the m.tag room account data, edited a tag at a time (Client-Server API "Room tagging").
+  {
+    method: 'GET',
+    family: 'client',
+    path: '/user/:userId/rooms/:roomId/tags',
+    auth: 'required',
+    handle(ctx) {
+      const userId = requireSelf(ctx, 'read the tags');
+      checkRoomParam(ctx.params.roomId!);
+      return { json: { tags: tagsOf(ctx.api, userId, ctx.params.roomId!) } };
+    },
+  },
+  {
+    method: 'PUT',
+    family: 'client',
+    path: '/user/:userId/rooms/:roomId/tags/:tag',
+    auth: 'required',
+    async handle(ctx) {
+      const userId = requireSelf(ctx, 'tag the room');
+      const roomId = ctx.params.roomId!;
+      checkRoomParam(roomId);
+      const tag = ctx.params.tag!;
+      if (tag.length > 255) throw new MatrixError('M_INVALID_PARAM', 'a tag is at most 255 characters');
+      const body = ctx.body();
+      if (body.order !== undefined && (typeof body.order !== 'number' || body.order < 0 || body.order > 1)) {
+        throw new MatrixError('M_BAD_JSON', '"order" must be a number from 0 to 1');
+      }
+      const tags = tagsOf(ctx.api, userId, roomId);
+      if (!(tag in tags) && Object.keys(tags).length >= MAX_TAGS) throw new MatrixError('M_LIMIT_EXCEEDED', `a room has at most ${MAX_TAGS} tags`, { status: 400 });
+      tags[tag] = body;
+      await putTags(ctx.api, userId, roomId, tags);
+      return { json: {} };
+    },
+  },
+  {
+    method: 'DELETE',
+    family: 'client',
+    path: '/user/:userId/rooms/:roomId/tags/:tag',
+    auth: 'required',
+    async handle(ctx) {
+      const userId = requireSelf(ctx, 'untag the room');
+      const roomId = ctx.params.roomId!;
+      checkRoomParam(roomId);
+      const tags = tagsOf(ctx.api, userId, roomId);
+      delete tags[ctx.params.tag!];
+      await putTags(ctx.api, userId, roomId, tags);
       return { json: {} };
     },
   },
