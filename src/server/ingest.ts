@@ -17,10 +17,11 @@
 import { checkAuth, checkAuthAgainstState, selectAuthEvents } from '../core/auth/index.ts';
 import { isEventSignedByAsync } from '../core/event-signatures.ts';
 import { sameBytes } from '../core/bytes.ts';
-import { claimedContentHash, contentHashInput, eventIdFromReferenceHash, referenceHashInput } from '../core/hashing.ts';
+import { claimedContentHash, computeEventId, contentHashInput, eventIdFromReferenceHash, referenceHashInput } from '../core/hashing.ts';
 import { sha256Async, sha256Sync } from '../crypto/sha256.ts';
 import { InvalidPduError } from '../core/errors.ts';
 import { type Pdu, type RoomEvent, checkPduSize, pduSizeFromParts, stateKey, validatePdu } from '../core/pdu.ts';
+import type { JsonRecord } from '../core/json.ts';
 import { redactEvent } from '../core/redaction.ts';
 import { type Placement, placeInDag } from './dag.ts';
 import type { Engine } from './engine.ts';
@@ -102,13 +103,28 @@ export async function prepareBatch(
     if (s.status === 'fulfilled') out.push(s.value);
     else {
       e.stats.dropped++;
-      const raw = raws[i] as { event_id?: unknown } | null;
-      const key = typeof raw?.event_id === 'string' ? raw.event_id : `#${i}`;
-      results[key] = { error: (s.reason as Error).message ?? String(s.reason) };
+      results[droppedKey(room, raws[i], i)] = { error: (s.reason as Error).message ?? String(s.reason) };
       e.log('warn', 'dropped a PDU', { room: room.roomId, error: String((s.reason as Error).message ?? s.reason) });
     }
   });
   return out;
+}
+
+/**
+ * The key of a dropped PDU's result: the event ID it gives, else the one
+ * computed from it (PDUs of room versions 4+ carry none, and the spec keys
+ * results by event ID, so the sender can tell which of its events failed),
+ * else its position in the transaction when it is not an event at all.
+ */
+function droppedKey(room: Room, raw: unknown, i: number): string {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return `#${i}`;
+  const given = (raw as { event_id?: unknown }).event_id;
+  if (typeof given === 'string') return given;
+  try {
+    return computeEventId(raw as JsonRecord, room.rules);
+  } catch {
+    return `#${i}`; // not canonical JSON: it has no event ID
+  }
 }
 
 export interface IngestOptions {
@@ -167,8 +183,7 @@ export function startPreparing(
   return order.map(({ raw, i }) =>
     preparePdu(e, room, raw).catch((err: unknown) => {
       e.stats.dropped++;
-      const given = (raw as { event_id?: unknown } | null)?.event_id;
-      results[typeof given === 'string' ? given : `#${i}`] = { error: (err as Error).message ?? String(err) };
+      results[droppedKey(room, raw, i)] = { error: (err as Error).message ?? String(err) };
       e.log('warn', 'dropped a PDU', { room: room.roomId, error: String((err as Error).message ?? err) });
       return undefined;
     }),
