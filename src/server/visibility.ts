@@ -83,6 +83,29 @@ export function visibleToUser(room: Room, s: StoredEvent, userId: string): boole
   const atEvent = membershipIn(room, state, userId);
   if (atEvent === 'join') return true;
   if (visibility === 'invited' && atEvent === 'invite') return true;
-  if (visibility === 'shared') return membershipIn(room, room.currentState(), userId) === 'join';
+  // "shared": visible to a user joined now, or who joined at any point after the event (spec:
+  // history visibility, "shared") — so a user who left keeps what they could read before.
+  if (visibility === 'shared') return membershipIn(room, room.currentState(), userId) === 'join' || latestJoinDepth(room, userId) >= s.pdu.depth;
   return false;
+}
+
+/** Per room: the depth of each user's deepest accepted join, recomputed when the room gains events. */
+const joinDepths = new WeakMap<Room, { size: number; byUser: Map<string, number> }>();
+
+function latestJoinDepth(room: Room, userId: string): number {
+  let memo = joinDepths.get(room);
+  if (!memo || memo.size !== room.events.size) {
+    memo = { size: room.events.size, byUser: new Map() };
+    joinDepths.set(room, memo);
+  }
+  let depth = memo.byUser.get(userId);
+  if (depth === undefined) {
+    depth = -1;
+    for (const e of room.events.values()) {
+      if (e.status !== 'accepted' || e.state_group === undefined || e.pdu.type !== 'm.room.member' || e.pdu.state_key !== userId) continue;
+      if ((e.pdu.content as { membership?: unknown }).membership === 'join') depth = Math.max(depth, e.pdu.depth);
+    }
+    memo.byUser.set(userId, depth);
+  }
+  return depth;
 }

@@ -38,8 +38,9 @@ const USER_SEES: Record<Visibility, Record<Reader, string[]>> = {
     banned: ['m1', 'm_in', 'm2'],
     never: ['m1', 'm_in', 'm2'],
   },
-  // shared: everything while joined now; otherwise only what was sent while joined
-  shared: { joined: ['m1', 'm_in', 'm2'], invited: [], left: ['m_in'], banned: ['m_in'], never: [] },
+  // shared: everything while joined now; otherwise what was sent before the user's last join, or
+  // while joined ("the user joined the room at any point after the event was sent")
+  shared: { joined: ['m1', 'm_in', 'm2'], invited: [], left: ['m1', 'm_in'], banned: ['m1', 'm_in'], never: [] },
   invited: { joined: ['m_in', 'm2'], invited: ['m_in', 'm2'], left: ['m_in'], banned: ['m_in'], never: [] },
   joined: { joined: ['m_in', 'm2'], invited: [], left: ['m_in'], banned: ['m_in'], never: [] },
 };
