@@ -1,123 +1,60 @@
 /**
- * Markdown-lite for message bodies: **bold**, *italics* / _italics_, `code`,
- * [text](https://…) and bare http(s) URLs. The body is tokenised into Preact
- * elements and text nodes — never HTML — so no event can inject markup. Links
- * are kept only when they parse as http: or https: URLs.
+ * Markdown for messages, through `marked` (CommonMark with GitHub's extensions: strikethrough,
+ * tables, bare-URL links; newlines are line breaks, as people expect in a chat).
+ *
+ * - `composeHtml(body)` is what the composer sends as `formatted_body`: the body rendered as
+ *   HTML and then sanitized with the same rules as every rich body we show (src/ui/html.ts),
+ *   or undefined when the text has no Markdown in it (then only the plain `body` is sent).
+ * - `inlineHtml(body)` renders a plain body with no `formatted_body` — Hearth's own older
+ *   messages, and plain text from other clients — with the inline syntax only (bold, italics,
+ *   code, links, strikethrough), as the Markdown-lite it replaces did: no headings or lists
+ *   appear out of text that was never meant as Markdown. The result is shown only through the
+ *   sanitizer (FormattedBody.tsx), never as `innerHTML`.
+ *
+ * Raw HTML typed into a message is shown as the text it is, not interpreted, and a link whose
+ * target is not an allowed scheme (http, https, ftp, mailto, magnet) stays the literal source.
  */
-import { type ComponentChild, Fragment } from 'preact';
+import { Marked, type Tokens } from 'marked';
+import { linkHref, sanitizeMatrixHtml } from './html.ts';
 
-const URL_RE = /https?:\/\/[^\s<>"'`]+[^\s<>"'`.,;:!?)\]]/y;
-
-export function safeHref(raw: string): string | undefined {
-  try {
-    const u = new URL(raw);
-    return u.protocol === 'http:' || u.protocol === 'https:' ? u.href : undefined;
-  } catch {
-    return undefined;
-  }
+/** The same escaping marked applies to text, so a plain body compares equal to its rendering. */
+function escapeHtml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
 
-function link(href: string, children: ComponentChild, key: number): ComponentChild {
-  return (
-    <a key={key} href={href} target="_blank" rel="noopener noreferrer nofollow">
-      {children}
-    </a>
-  );
+const marked = new Marked({
+  gfm: true,
+  breaks: true,
+  async: false,
+  renderer: {
+    html(token: Tokens.HTML | Tokens.Tag) {
+      return escapeHtml(token.text);
+    },
+    link(token: Tokens.Link) {
+      return linkHref(token.href) === undefined ? escapeHtml(token.raw) : false;
+    },
+    image(token: Tokens.Image) {
+      // Images in a formatted body must be mxc:// URIs; a Markdown image stays its source text.
+      return escapeHtml(token.raw);
+    },
+  },
+});
+
+/** The body rendered as (unsanitized) HTML, or undefined when it is plain text. */
+export function markdownHtml(body: string): string | undefined {
+  const html = (marked.parse(body) as string).trim().replace(/>\n</g, '><');
+  const inner = /^<p>([\s\S]*)<\/p>$/.exec(html)?.[1];
+  const plain = escapeHtml(body.trim()).replace(/\r?\n/g, '<br>');
+  return inner === plain || html === plain ? undefined : html;
 }
 
-/** Finds the closing delimiter for an inline span starting at `from`, or -1. */
-function closing(text: string, delim: string, from: number): number {
-  const end = text.indexOf(delim, from);
-  if (end <= from) return -1; // empty or missing
-  const inner = text.slice(from, end);
-  if (/^\s|\s$/.test(inner)) return -1; // `* not emphasis *`
-  return end;
+/** What the composer sends as `formatted_body` for `body`: sanitized HTML, or undefined when `body` has no Markdown. */
+export function composeHtml(body: string): string | undefined {
+  const html = markdownHtml(body);
+  return html === undefined ? undefined : sanitizeMatrixHtml(html).innerHTML;
 }
 
-export function renderInline(text: string, depth = 0): ComponentChild[] {
-  const out: ComponentChild[] = [];
-  let buf = '';
-  let key = 0;
-  const flush = () => {
-    if (buf) out.push(buf);
-    buf = '';
-  };
-  let i = 0;
-  while (i < text.length) {
-    const ch = text[i]!;
-    // `code`: contents are literal
-    if (ch === '`') {
-      const end = text.indexOf('`', i + 1);
-      if (end > i + 1) {
-        flush();
-        out.push(<code key={key++}>{text.slice(i + 1, end)}</code>);
-        i = end + 1;
-        continue;
-      }
-    }
-    // **bold**
-    if (ch === '*' && text[i + 1] === '*' && depth < 4) {
-      const end = closing(text, '**', i + 2);
-      if (end > 0) {
-        flush();
-        out.push(<strong key={key++}>{renderInline(text.slice(i + 2, end), depth + 1)}</strong>);
-        i = end + 2;
-        continue;
-      }
-    }
-    // *italics* or _italics_ (underscores only at word boundaries, so snake_case stays)
-    if ((ch === '*' || (ch === '_' && !/\w/.test(text[i - 1] ?? ''))) && depth < 4) {
-      const end = closing(text, ch, i + 1);
-      if (end > 0 && (ch === '*' || !/\w/.test(text[end + 1] ?? ''))) {
-        flush();
-        out.push(<em key={key++}>{renderInline(text.slice(i + 1, end), depth + 1)}</em>);
-        i = end + 1;
-        continue;
-      }
-    }
-    // [text](url)
-    if (ch === '[') {
-      const m = /\[([^\]\n]+)\]\(([^)\s]+)\)/y;
-      m.lastIndex = i;
-      const hit = m.exec(text);
-      const href = hit ? safeHref(hit[2]!) : undefined;
-      if (hit && href) {
-        flush();
-        out.push(link(href, renderInline(hit[1]!, depth + 1), key++));
-        i += hit[0].length;
-        continue;
-      }
-    }
-    // bare URL
-    if (ch === 'h' && !/\w/.test(text[i - 1] ?? '')) {
-      URL_RE.lastIndex = i;
-      const hit = URL_RE.exec(text);
-      const href = hit ? safeHref(hit[0]) : undefined;
-      if (hit && href) {
-        flush();
-        out.push(link(href, hit[0], key++));
-        i += hit[0].length;
-        continue;
-      }
-    }
-    buf += ch;
-    i++;
-  }
-  flush();
-  return out;
-}
-
-/** A message body: Markdown-lite per line, line breaks kept. */
-export function Markdown({ text }: { text: string }) {
-  const lines = text.split('\n');
-  return (
-    <>
-      {lines.map((line, n) => (
-        <Fragment key={n}>
-          {n > 0 && <br />}
-          {renderInline(line)}
-        </Fragment>
-      ))}
-    </>
-  );
+/** A plain body's inline Markdown as (unsanitized) HTML, for display through the sanitizer. */
+export function inlineHtml(body: string): string {
+  return marked.parseInline(body) as string;
 }

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { nameOf } from '../format.ts';
+import { composeHtml } from '../markdown.tsx';
 import { editMessage, sendImage, sendMessage, setTyping } from '../state/actions.ts';
 import { displayNames, editing, myUserId, replyTo, timeline } from '../state/store.ts';
 
@@ -36,7 +37,7 @@ export function Composer(props: { thread?: string }) {
     const body = text.trim();
     if (!body || busy) return;
     setBusy(true);
-    const ok = edit ? await editMessage(edit, body) : await sendMessage(body, props.thread);
+    const ok = edit ? await editMessage(edit, body) : await sendMessage(body, props.thread, composeHtml(body));
     setBusy(false);
     if (ok) {
       setText('');
@@ -152,7 +153,7 @@ export function Composer(props: { thread?: string }) {
         </p>
       )}
       <p class="hint muted small-text">
-        **bold**, *italics*, `code`, [links](https://…) · Shift+Enter for a new line
+        Markdown: **bold**, *italics*, ~~strike~~, `code`, ``` blocks, &gt; quotes, - lists, [links](https://…) · Shift+Enter for a new line
       </p>
     </form>
   );

@@ -1,11 +1,10 @@
 import type { TimelineItem } from '../api.ts';
 import { nameOf, timeOf } from '../format.ts';
 import { MATRIX_HTML_FORMAT } from '../html.ts';
-import { Markdown } from '../markdown.tsx';
 import { openThread } from '../state/actions.ts';
 import { displayNames, presence } from '../state/store.ts';
 import { Avatar } from './Avatar.tsx';
-import { FormattedBody } from './FormattedBody.tsx';
+import { FormattedBody, Markdown } from './FormattedBody.tsx';
 import { ImageMessage } from './ImageMessage.tsx';
 import { MessageActions } from './MessageActions.tsx';
 import { PresenceDot } from './PresenceDot.tsx';

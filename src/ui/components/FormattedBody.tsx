@@ -1,7 +1,7 @@
 import { type ComponentChild, h } from 'preact';
 import { useMemo } from 'preact/hooks';
 import { ALLOWED_TAGS, allowedAttribute, sanitizeMatrixHtml } from '../html.ts';
-import { Markdown } from '../markdown.tsx';
+import { inlineHtml } from '../markdown.tsx';
 import { useMedia } from '../media.ts';
 
 const TAGS: ReadonlySet<string> = new Set(ALLOWED_TAGS);
@@ -103,14 +103,26 @@ function isBlank(root: Element): boolean {
   return (root.textContent ?? '').trim() === '' && root.querySelector('img') === null;
 }
 
+/** Sanitized `html` as Preact nodes, or undefined when nothing visible is left. */
+function render(html: string): ComponentChild[] | undefined {
+  const root = sanitizeMatrixHtml(html);
+  return isBlank(root) ? undefined : children(root, 0);
+}
+
+/**
+ * A plain body (no `formatted_body`): its inline Markdown (bold, italics, code, links,
+ * strikethrough) through the same sanitizer, line breaks kept.
+ */
+export function Markdown(props: { text: string }) {
+  const nodes = useMemo(() => render(inlineHtml(props.text)), [props.text]);
+  return <>{nodes ?? props.text}</>;
+}
+
 /**
  * A message's `formatted_body`, sanitized (src/ui/html.ts) and rendered as Preact elements.
  * When nothing is left after sanitizing, the plain `fallback` body is shown instead.
  */
 export function FormattedBody(props: { html: string; fallback: string }) {
-  const nodes = useMemo(() => {
-    const root = sanitizeMatrixHtml(props.html);
-    return isBlank(root) ? undefined : children(root, 0);
-  }, [props.html]);
+  const nodes = useMemo(() => render(props.html), [props.html]);
   return nodes ?? <Markdown text={props.fallback} />;
 }
