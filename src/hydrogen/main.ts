@@ -103,6 +103,24 @@ function forEachValue(map: any, each: (value: any) => void): void {
   map.subscribe(handler);
 }
 
+/**
+ * Hydrogen 0.3.1 tells the tiles from the first to the last visible one that they are visible
+ * (TimelineViewModel._setVisibleTileRange: TilesCollection.getTileIndex of both, then `slice`), and an
+ * image tile has no src before that (BaseMediaTile.thumbnailUrl is "" until notifyVisible). But
+ * getTileIndex never finds a date header (DateTile.compare answers -1 even against itself), so with the
+ * day's header at the top of the view the range starts at -1 and `slice(-1, …)` leaves only the last
+ * tile: an image followed by any other tile stayed blank. This finds such tiles by identity.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: Hydrogen has no types
+function findDateHeaders(timeline: any): void {
+  const tiles = timeline.tiles;
+  const inOrder: (tile: unknown) => number = tiles.getTileIndex.bind(tiles);
+  tiles.getTileIndex = (tile: unknown): number => {
+    const index = inOrder(tile);
+    return index >= 0 ? index : (tiles._tiles as unknown[]).indexOf(tile);
+  };
+}
+
 async function main(): Promise<void> {
   const params = new URLSearchParams(location.search);
   const user = params.get('user') ?? 'hydro';
@@ -161,7 +179,15 @@ async function main(): Promise<void> {
     void (async () => {
       const vm = new RoomViewModel({ room, session, ownUserId: session.userId, platform, urlRouter, navigation, features });
       await vm.load();
-      app.replaceChildren(new RoomView(vm, viewClassForTile).mount());
+      findDateHeaders(vm.timelineViewModel);
+      const view: HTMLElement = new RoomView(vm, viewClassForTile).mount();
+      // Hydrogen only tells a tile it is visible from its timeline's scroll container: when the tiles
+      // are shorter than the scroller, or on a scroll event. An image tile has no src before that
+      // (BaseMediaTile.thumbnailUrl is "" until notifyVisible). Its own app sizes the room view through
+      // the SessionView grid; mounted alone, the view would grow with its tiles, so the scroller would
+      // always exactly fit them and neither would happen. Give it the page's height.
+      view.style.height = '100%';
+      app.replaceChildren(view);
       status(`ready on ${serverName}; room ${room.id} open`);
     })();
   });
