@@ -5,9 +5,11 @@
  * 1. Markdown (CommonMark + GFM through `marked`) is sent as `body` + a sanitized
  *    `formatted_body`, and the other person sees code blocks, quotes, lists, strikethrough
  *    and links; plain text is sent without a `formatted_body`.
+ * 2. Each of my messages shows its delivery: *sending* at once, then *sent*, or *not delivered
+ *    to N servers* with a retry while the other server cannot be reached.
  */
 import { type Browser, type Page, expect, test } from '@playwright/test';
-import { type Person, createRoom, invite, message, person } from './app-helpers.ts';
+import { type Person, createRoom, invite, message, openNetwork, person } from './app-helpers.ts';
 
 const ARRIVAL = { timeout: 45_000 };
 const ROOM = 'Composer room';
@@ -82,4 +84,39 @@ test('Markdown goes out as body + sanitized formatted_body; plain text has none'
   const plain = message(bob.page, 'just words, nothing marked up');
   await expect(plain).toBeVisible(ARRIVAL);
   await expect(plain.locator('.body.formatted')).toHaveCount(0);
+});
+
+test('my messages show sending, sent, or not delivered to N servers with a retry', async () => {
+  test.setTimeout(120_000);
+  // At once, before the worker answers: the local echo, marked as sending.
+  await box(alice.page).fill('echo at once');
+  await box(alice.page).press('Enter');
+  const echo = message(alice.page, 'echo at once');
+  await expect(echo).toBeVisible({ timeout: 1000 });
+  await expect(echo.locator('[data-state="sent"]')).toHaveText('Sent', ARRIVAL);
+
+  // Cut off from Bob's server: the message is here, but not delivered to 1 server.
+  await openNetwork(alice);
+  const offline = alice.page.getByRole('switch', { name: 'Offline' });
+  await offline.click();
+  await expect(offline).toHaveAttribute('aria-checked', 'true');
+  await type(alice.page, 'written while offline');
+  const row = message(alice.page, 'written while offline');
+  await expect(row.locator('[data-state="undelivered"]')).toContainText('Not delivered to 1 server', ARRIVAL);
+  await expect(echo.locator('[data-state="sent"]')).toHaveCount(0);
+  await alice.page.waitForTimeout(1500);
+  await expect(message(bob.page, 'written while offline')).toHaveCount(0);
+
+  // Retrying while still cut off tries again and says so again.
+  await row.getByRole('button', { name: 'Retry now' }).click();
+  await expect(row.locator('[data-state="undelivered"]')).toContainText('Not delivered to 1 server');
+
+  // Back online (the outbox retries at once when the peer is back, or on Retry): sent, and Bob has it.
+  await offline.click();
+  await expect(offline).toHaveAttribute('aria-checked', 'false');
+  const retry = row.getByRole('button', { name: 'Retry now' });
+  if (await retry.isVisible()) await retry.click({ timeout: 2000 }).catch(() => undefined);
+  await expect(message(bob.page, 'written while offline')).toBeVisible(ARRIVAL);
+  await expect(row.locator('[data-state="sent"]')).toHaveText('Sent', ARRIVAL);
+  await expect(row.locator('[data-state="undelivered"]')).toHaveCount(0);
 });

@@ -298,6 +298,14 @@ export class HomeserverService {
   sendImage(roomId: string, image: { url: string; mimetype: string; size: number; width?: number; height?: number; alt: string }) {
     return this.c().sendImage(this.me(), roomId, image);
   }
+  /** Per event ID, how many servers have yet to receive it (delivered events are left out). */
+  undelivered(eventIds: string[]) {
+    return this.c().undelivered(eventIds);
+  }
+  /** Retries delivery of everything queued, now. */
+  retryDelivery() {
+    this.c().retryDelivery();
+  }
   /** The network panel's view: relay link, peers with link kind and round-trip time, outbox sizes. */
   networkStatus(): NetworkStatus {
     const n = this.c().network();

@@ -313,6 +313,16 @@ export class HomeserverClient {
     return ev.event_id;
   }
 
+  /** Per event ID, how many servers have yet to receive it (events delivered everywhere are left out). */
+  undelivered(eventIds: readonly string[]): Record<string, number> {
+    return this.hs.outbox.pendingFor(eventIds);
+  }
+
+  /** Retries delivery to every server still owed an event, now rather than after the backoff. */
+  retryDelivery(): void {
+    this.hs.outbox.retryAll();
+  }
+
   /** Stores a blob on this server; returns its mxc:// URI. */
   uploadMedia(userId: string, bytes: Uint8Array, contentType: string): Promise<string> {
     this.hs.requireLocalUser(userId);

@@ -117,6 +117,21 @@ export class Outbox {
     return out;
   }
 
+  /** Per event ID (of those given), how many destinations still wait for it; events delivered everywhere are left out. */
+  pendingFor(eventIds: readonly string[]): Record<string, number> {
+    const wanted = new Set(eventIds);
+    const out: Record<string, number> = {};
+    for (const q of this.queues.values()) {
+      for (const e of q.entries) if (e.event_id && wanted.has(e.event_id)) out[e.event_id] = (out[e.event_id] ?? 0) + 1;
+    }
+    return out;
+  }
+
+  /** The person asked to retry: every destination with something queued is tried now, backoff forgotten. */
+  retryAll(): void {
+    for (const [destination, q] of this.queues) if (q.entries.length > 0) this.peerUp(destination);
+  }
+
   totalPending(): number {
     let n = 0;
     for (const q of this.queues.values()) n += q.entries.length;

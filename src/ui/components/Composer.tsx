@@ -1,7 +1,8 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { nameOf } from '../format.ts';
 import { composeHtml } from '../markdown.tsx';
-import { editMessage, sendImage, sendMessage, setTyping } from '../state/actions.ts';
+import { editMessage, sendImage, setTyping } from '../state/actions.ts';
+import { send } from '../state/outgoing.ts';
 import { displayNames, editing, myUserId, replyTo, timeline } from '../state/store.ts';
 
 /**
@@ -36,8 +37,16 @@ export function Composer(props: { thread?: string }) {
   const submit = async () => {
     const body = text.trim();
     if (!body || busy) return;
+    if (!edit) {
+      // Shown at once as *sending* (a local echo); a refusal stays in the timeline with a retry.
+      setText('');
+      setTyping(false);
+      void send(body, composeHtml(body), props.thread);
+      ref.current?.focus();
+      return;
+    }
     setBusy(true);
-    const ok = edit ? await editMessage(edit, body) : await sendMessage(body, props.thread, composeHtml(body));
+    const ok = await editMessage(edit, body);
     setBusy(false);
     if (ok) {
       setText('');

@@ -7,6 +7,7 @@ import { Avatar } from './Avatar.tsx';
 import { FormattedBody, Markdown } from './FormattedBody.tsx';
 import { ImageMessage } from './ImageMessage.tsx';
 import { MessageActions } from './MessageActions.tsx';
+import { DeliveryState } from './Outgoing.tsx';
 import { PresenceDot } from './PresenceDot.tsx';
 import { ReactionBar } from './ReactionBar.tsx';
 
@@ -78,6 +79,7 @@ export function EventTile(props: { item: TimelineItem; continuation: boolean; re
           </p>
         )}
         <ReactionBar item={item} />
+        <DeliveryState item={item} />
         {item.thread && !props.inThread && (
           <button type="button" class="link-button thread-link" onClick={() => openThread(item.event_id)}>
             {item.thread.count} {item.thread.count === 1 ? 'reply' : 'replies'} in thread

@@ -4,6 +4,7 @@ import { dayKey, dayLabel } from '../format.ts';
 import { loadOlder, markRead } from '../state/actions.ts';
 import { backfills, currentRoomId, myUserId, receipts, timeline, timelineHasMore } from '../state/store.ts';
 import { EventTile } from './EventTile.tsx';
+import { OutgoingList } from './Outgoing.tsx';
 
 /** Readers per event: who has a read receipt on it (not me). */
 function readersByEvent(r: Record<string, string>, me: string): Map<string, string[]> {
@@ -119,6 +120,7 @@ export function Timeline() {
       )}
       {items.length === 0 && <p class="muted center">No messages yet. Say hello.</p>}
       <ItemList items={items} />
+      <OutgoingList />
     </div>
   );
 }

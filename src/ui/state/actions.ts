@@ -394,16 +394,26 @@ export async function leaveRoom(roomId: string): Promise<void> {
 }
 
 /** Sends to the open room: the main timeline (with the pending reply, if any) or a thread. */
-export async function sendMessage(body: string, thread?: string, html?: string): Promise<boolean> {
+export async function sendMessage(
+  body: string,
+  thread?: string,
+  html?: string,
+  report: { sent?: (eventId: string) => void; failed?: (err: unknown) => void } = {},
+): Promise<boolean> {
   const roomId = currentRoomId.value;
   if (!roomId) return false;
   const reply = thread ? undefined : replyTo.value?.event_id;
   const ok = await attempt('Could not send', () =>
-    service().sendMessage(roomId, body, {
-      ...(reply ? { replyTo: reply } : {}),
-      ...(thread ? { threadRoot: thread } : {}),
-      ...(html !== undefined ? { html } : {}),
-    }),
+    service()
+      .sendMessage(roomId, body, {
+        ...(reply ? { replyTo: reply } : {}),
+        ...(thread ? { threadRoot: thread } : {}),
+        ...(html !== undefined ? { html } : {}),
+      })
+      .then(report.sent, (err: unknown) => {
+        report.failed?.(err);
+        throw err;
+      }),
   );
   if (ok && !thread) replyTo.value = null;
   return ok;

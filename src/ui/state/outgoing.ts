@@ -1,0 +1,123 @@
+/**
+ * What the person sends, from the moment they press Enter: a local echo shown at once
+ * (*sending*), then, once the worker has the event, its delivery — *sent* when every other
+ * server in the room has it, *not delivered to N servers* (with a retry) while the outbox
+ * still holds copies for N destinations. A send the homeserver refused stays in the list as
+ * *not sent*, with the reason and a retry.
+ */
+import { effect, signal } from '@preact/signals';
+import { errorText } from '../api.ts';
+import { sendMessage, service } from './actions.ts';
+import { currentRoomId, myUserId, network, timeline } from './store.ts';
+
+export interface Outgoing {
+  /** Local only: keys the echo until the event has an ID. */
+  id: string;
+  roomId: string;
+  thread?: string;
+  body: string;
+  html?: string;
+  ts: number;
+  state: 'sending' | 'failed';
+  /** Set once the worker answered; the echo goes when the timeline shows the event. */
+  eventId?: string;
+  error?: string;
+}
+
+/** Local echoes of messages not yet in the timeline (or refused). */
+export const outgoing = signal<Outgoing[]>([]);
+/** My events in the open room that some servers have not received yet: event ID → how many servers. */
+export const undelivered = signal<Record<string, number>>({});
+
+let counter = 0;
+
+function update(id: string, change: Partial<Outgoing>): void {
+  outgoing.value = outgoing.value.map((o) => (o.id === id ? { ...o, ...change } : o));
+}
+
+async function deliver(o: Outgoing): Promise<boolean> {
+  let failure: string | undefined;
+  const ok = await sendMessage(o.body, o.thread, o.html, {
+    sent: (eventId) => update(o.id, { eventId }),
+    failed: (err) => {
+      failure = errorText(err);
+    },
+  });
+  if (!ok) update(o.id, { state: 'failed', error: failure ?? 'the homeserver refused it' });
+  return ok;
+}
+
+/** Sends a message to the open room (or `thread`), echoing it locally at once. */
+export function send(body: string, html: string | undefined, thread?: string): Promise<boolean> {
+  const roomId = currentRoomId.value;
+  if (!roomId) return Promise.resolve(false);
+  const o: Outgoing = {
+    id: `local-${Date.now()}-${counter++}`,
+    roomId,
+    body,
+    ts: Date.now(),
+    state: 'sending',
+    ...(html !== undefined ? { html } : {}),
+    ...(thread !== undefined ? { thread } : {}),
+  };
+  outgoing.value = [...outgoing.value, o];
+  return deliver(o);
+}
+
+/** Sends a refused message again. */
+export function resend(id: string): void {
+  const o = outgoing.value.find((x) => x.id === id);
+  if (o?.state !== 'failed' || o.roomId !== currentRoomId.value) return;
+  const { error: _, ...again } = o;
+  outgoing.value = outgoing.value.map((x) => (x.id === id ? { ...again, state: 'sending' } : x));
+  void deliver(again);
+}
+
+/** Drops a refused message from the list. */
+export function discard(id: string): void {
+  outgoing.value = outgoing.value.filter((o) => o.id !== id);
+}
+
+/** Asks the outbox to try every waiting server now. */
+export function retryDelivery(): void {
+  void service()
+    .retryDelivery()
+    .catch(() => undefined)
+    .then(refreshDelivery);
+}
+
+let polling: ReturnType<typeof setTimeout> | undefined;
+
+/** Reads which of my recent events in the open room still wait for some servers. */
+export async function refreshDelivery(): Promise<void> {
+  const roomId = currentRoomId.value;
+  const me = myUserId.value;
+  if (!roomId || !me) return;
+  const mine = timeline.value
+    .filter((i) => i.sender === me)
+    .slice(-50)
+    .map((i) => i.event_id);
+  let result: Record<string, number> = {};
+  try {
+    result = mine.length ? await service().undelivered(mine) : {};
+  } catch {
+    return;
+  }
+  if (currentRoomId.value !== roomId) return;
+  undelivered.value = result;
+  clearTimeout(polling);
+  // The outbox does not announce each delivery: look again while something is waiting.
+  if (Object.keys(result).length > 0) polling = setTimeout(() => void refreshDelivery(), 2000);
+}
+
+// The echo of a sent message goes once the timeline has the event; delivery is re-read when
+// the timeline or the network changes.
+effect(() => {
+  const items = timeline.value;
+  void network.value;
+  const shown = new Set(items.map((i) => i.event_id));
+  const pending = outgoing.peek();
+  const left = pending.filter((o) => !(o.eventId && shown.has(o.eventId)));
+  if (left.length !== pending.length) outgoing.value = left;
+  void refreshDelivery();
+});
