@@ -7,6 +7,7 @@
  *    and links; plain text is sent without a `formatted_body`.
  * 2. Each of my messages shows its delivery: *sending* at once, then *sent*, or *not delivered
  *    to N servers* with a retry while the other server cannot be reached.
+ * 3. A message larger than the network accepts is refused in the composer, with the limit.
  */
 import { type Browser, type Page, expect, test } from '@playwright/test';
 import { type Person, createRoom, invite, message, openNetwork, person } from './app-helpers.ts';
@@ -119,4 +120,19 @@ test('my messages show sending, sent, or not delivered to N servers with a retry
   await expect(message(bob.page, 'written while offline')).toBeVisible(ARRIVAL);
   await expect(row.locator('[data-state="sent"]')).toHaveText('Sent', ARRIVAL);
   await expect(row.locator('[data-state="undelivered"]')).toHaveCount(0);
+});
+
+test('a message over the size the network accepts is refused in the composer, with the limit', async () => {
+  const send = alice.page.getByRole('button', { name: 'Send', exact: true });
+  await box(alice.page).fill(`too long ${'x'.repeat(70_000)}`);
+  await expect(alice.page.getByRole('alert').filter({ hasText: 'too large to send' })).toContainText('at most 62 KiB');
+  await expect(send).toBeDisabled();
+  await box(alice.page).press('Enter');
+  await expect(box(alice.page)).not.toHaveValue('');
+  await expect(message(alice.page, 'too long')).toHaveCount(0);
+  // Shortened: accepted again.
+  await box(alice.page).fill(`short enough ${'y'.repeat(1000)}`);
+  await expect(alice.page.getByRole('alert').filter({ hasText: 'too large to send' })).toHaveCount(0);
+  await box(alice.page).press('Enter');
+  await expect(message(bob.page, 'short enough')).toBeVisible(ARRIVAL);
 });

@@ -1,8 +1,8 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { nameOf } from '../format.ts';
 import { composeHtml } from '../markdown.tsx';
 import { editMessage, sendImage, setTyping } from '../state/actions.ts';
-import { send } from '../state/outgoing.ts';
+import { MAX_MESSAGE_BYTES, kib, messageBytes, send } from '../state/outgoing.ts';
 import { displayNames, editing, myUserId, replyTo, timeline } from '../state/store.ts';
 
 /**
@@ -28,6 +28,14 @@ export function Composer(props: { thread?: string }) {
     }
   }, [edit?.event_id]);
 
+  // Messages the network would refuse are refused here, with the limit: the size of what would be sent.
+  const size = useMemo(() => {
+    const body = text.trim();
+    // A short message cannot reach the limit, whatever its Markdown becomes: skip rendering it on each key.
+    return body.length < 8 * 1024 ? 0 : messageBytes(body, composeHtml(body));
+  }, [text]);
+  const tooLarge = size > MAX_MESSAGE_BYTES;
+
   const cancel = () => {
     if (edit) setText('');
     editing.value = null;
@@ -36,7 +44,7 @@ export function Composer(props: { thread?: string }) {
 
   const submit = async () => {
     const body = text.trim();
-    if (!body || busy) return;
+    if (!body || busy || tooLarge) return;
     if (!edit) {
       // Shown at once as *sending* (a local echo); a refusal stays in the timeline with a retry.
       setText('');
@@ -152,10 +160,16 @@ export function Composer(props: { thread?: string }) {
             </button>
           </>
         )}
-        <button type="submit" class="primary" disabled={busy || !text.trim()}>
+        <button type="submit" class="primary" disabled={busy || !text.trim() || tooLarge}>
           {edit ? 'Save edit' : 'Send'}
         </button>
       </div>
+      {tooLarge && (
+        <p class="error-text small-text" role="alert" id="composer-too-large">
+          This message is too large to send ({kib(size)}): messages can be at most {kib(MAX_MESSAGE_BYTES)} of text and
+          formatting. Shorten it, or share it as a file.
+        </p>
+      )}
       {uploading && (
         <p class="hint small-text" role="status">
           Sending {uploading}…

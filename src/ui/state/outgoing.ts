@@ -10,6 +10,25 @@ import { errorText } from '../api.ts';
 import { sendMessage, service } from './actions.ts';
 import { currentRoomId, myUserId, network, timeline } from './store.ts';
 
+/**
+ * The largest message content the composer sends. The network refuses events over 64 KiB
+ * (M_TOO_LARGE; every server drops them); the event around the content — IDs, hashes,
+ * signatures, references to earlier events — takes the rest.
+ */
+export const MAX_MESSAGE_BYTES = 62 * 1024;
+
+/** The size in bytes of a text message's content as sent (body, formatted body, the format's name). */
+export function messageBytes(body: string, html: string | undefined): number {
+  const content = { msgtype: 'm.text', body, ...(html !== undefined ? { format: 'org.matrix.custom.html', formatted_body: html } : {}) };
+  return new TextEncoder().encode(JSON.stringify(content)).length;
+}
+
+/** `bytes` in KiB for people: "62 KiB", "70.3 KiB". */
+export function kib(bytes: number): string {
+  const k = bytes / 1024;
+  return `${Number.isInteger(k) ? k : k.toFixed(1)} KiB`;
+}
+
 export interface Outgoing {
   /** Local only: keys the echo until the event has an ID. */
   id: string;
