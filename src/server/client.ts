@@ -32,6 +32,7 @@ import { countersignInvite, dropPending, loadPending, profileOf, remoteJoin, rem
 import { redactsOf } from './redactions.ts';
 import type { Room } from './room.ts';
 import type { StateMap } from './state-groups.ts';
+import type { WriteBatch } from './store/types.ts';
 import { historyVisibility, visibleToUser } from './visibility.ts';
 
 export type Preset = 'private_chat' | 'public_chat' | 'trusted_private_chat';
@@ -88,9 +89,14 @@ export class HomeserverClient {
 
   // ---- actions ----------------------------------------------------------
 
-  /** Runs one local event under the room's lock. */
-  private send(room: Room, t: EventTemplate, transform?: (ev: RoomEvent) => Promise<RoomEvent>): Promise<RoomEvent> {
-    return room.lock.run(() => createLocalEventLocked(this.hs, room, t, transform), 'local event');
+  /** Runs one local event under the room's lock; `alsoWrite`'s records commit with it (see createLocalEventLocked). */
+  private send(
+    room: Room,
+    t: EventTemplate,
+    transform?: (ev: RoomEvent) => Promise<RoomEvent>,
+    alsoWrite?: (eventId: string) => WriteBatch,
+  ): Promise<RoomEvent> {
+    return room.lock.run(() => createLocalEventLocked(this.hs, room, t, transform, alsoWrite), 'local event');
   }
 
   private joinedRoom(userId: string, roomId: string): Room {
@@ -268,9 +274,10 @@ export class HomeserverClient {
     return ev.event_id;
   }
 
-  async sendEvent(userId: string, roomId: string, type: string, content: JsonObject): Promise<string> {
+  /** `alsoWrite`: records to commit in the event's transaction (the Client-Server API's transaction ID). */
+  async sendEvent(userId: string, roomId: string, type: string, content: JsonObject, alsoWrite?: (eventId: string) => WriteBatch): Promise<string> {
     const room = this.joinedRoom(userId, roomId);
-    const ev = await this.send(room, { type, sender: userId, content });
+    const ev = await this.send(room, { type, sender: userId, content }, undefined, alsoWrite);
     return ev.event_id;
   }
 
@@ -372,7 +379,7 @@ export class HomeserverClient {
     return out;
   }
 
-  async redact(userId: string, roomId: string, targetId: string, reason?: string): Promise<string> {
+  async redact(userId: string, roomId: string, targetId: string, reason?: string, alsoWrite?: (eventId: string) => WriteBatch): Promise<string> {
     const room = this.joinedRoom(userId, roomId);
     const target = room.get(targetId);
     if (!target) throw notFound(`event ${targetId} is not in ${roomId}`);
@@ -386,7 +393,7 @@ export class HomeserverClient {
     const t: EventTemplate = { type: 'm.room.redaction', sender: userId, content };
     if (room.rules.redactsInContent) content.redacts = targetId;
     else t.redacts = targetId;
-    const ev = await this.send(room, t);
+    const ev = await this.send(room, t, undefined, alsoWrite);
     return ev.event_id;
   }
 

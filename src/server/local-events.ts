@@ -18,6 +18,8 @@ import { MatrixError, forbidden } from './errors.ts';
 import { applyRedactions } from './redactions.ts';
 import type { Room } from './room.ts';
 import type { StateMap } from './state-groups.ts';
+import { mergeWriteBatches } from './store/merge.ts';
+import type { WriteBatch } from './store/types.ts';
 
 export interface EventTemplate {
   type: string;
@@ -87,6 +89,12 @@ export async function createLocalEventLocked(
   t: EventTemplate,
   /** Applied after auth and before storing, e.g. to have an invitee's server countersign. */
   transform?: (ev: RoomEvent) => Promise<RoomEvent>,
+  /**
+   * Records to commit in the event's own transaction, given its ID (the
+   * client's transaction ID → event ID: a crash between two writes would let
+   * a retry after the restart create the event twice).
+   */
+  alsoWrite?: (eventId: string) => WriteBatch,
 ): Promise<RoomEvent> {
   const prevs = choosePrevEvents(room);
   if (prevs.length === 0 && t.type !== 'm.room.create') {
@@ -116,12 +124,13 @@ export async function createLocalEventLocked(
   if (t.type === 'm.room.member' && t.state_key) destinations.add(t.state_key.slice(t.state_key.indexOf(':') + 1));
   destinations.delete(e.serverName);
   const outbox = e.outbox.entriesFor(destinations, { eventId: ev.event_id });
-  await e.commit({
+  const batch: WriteBatch = {
     events: [placement.stored, ...redactionUpdates],
     stateGroups: [...(created ? [created] : []), ...placement.groups],
     rooms: [room.record()],
     outboxPut: outbox,
-  });
+  };
+  await e.commit(alsoWrite ? mergeWriteBatches([batch, alsoWrite(ev.event_id)]) : batch);
   e.outbox.added(outbox);
   e.transport.broadcast({ room_id: room.roomId, origin: e.serverName, pdus: [pduWithoutId(ev)] });
   if (room.leftBy(e.serverName, ev)) e.transport.unsubscribe(room.roomId);

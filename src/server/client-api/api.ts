@@ -230,9 +230,19 @@ export class ClientApi {
    * position, so /sync sees it as a change, and long-polls wake up.
    */
   async putData(records: readonly Omit<ClientDataRecord, 'stream'>[], deletes: readonly { user_id: string; kind: string; key: string }[] = []): Promise<void> {
-    const stamped = records.map((r) => ({ ...r, stream: this.hs.nextStream() }));
+    const stamped = this.stampData(records);
     await this.hs.commit({ clientData: stamped, clientDataDelete: [...deletes] });
     for (const d of deletes) this.data.delete(dataKey(d.user_id, d.kind, d.key));
+    this.dataWritten(stamped);
+  }
+
+  /** Records with fresh stream positions, for a caller that commits them in its own batch and then calls dataWritten. */
+  stampData(records: readonly Omit<ClientDataRecord, 'stream'>[]): ClientDataRecord[] {
+    return records.map((r) => ({ ...r, stream: this.hs.nextStream() }));
+  }
+
+  /** Stamped records (see stampData) are committed: serve them and wake the long-polls. */
+  dataWritten(stamped: readonly ClientDataRecord[]): void {
     for (const r of stamped) this.data.set(dataKey(r.user_id, r.kind, r.key), r);
     this.notifier.wake();
   }

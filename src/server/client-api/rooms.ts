@@ -12,7 +12,7 @@ import { isSupportedRoomVersion } from '../../core/room-versions/registry.ts';
 import type { CreateRoomOptions, Preset } from '../client.ts';
 import { MatrixError, forbidden, notFound } from '../errors.ts';
 import type { Room } from '../room.ts';
-import type { StoredEvent } from '../store/types.ts';
+import type { ClientDataRecord, StoredEvent, WriteBatch } from '../store/types.ts';
 import type { ClientApi } from './api.ts';
 import { CLIENT_DEFAULT_ROOM_VERSION } from './discovery.ts';
 import { clientEvent, isTimelineEvent, stateEvents, visibleToUser } from './events.ts';
@@ -75,11 +75,18 @@ function checkEventType(type: string): void {
 /**
  * Runs a send once per (device, transaction ID): a retry gets the first
  * attempt's event ID, also while the first attempt is still running, and
- * after a restart (the mapping is stored).
+ * after a restart: the mapping is stored in the event's own transaction
+ * (`send` passes `alsoWrite` on), so a crash cannot keep the event and lose
+ * the mapping (a retry would then create the event twice).
  */
 const inFlight = new Map<string, Promise<string>>();
 
-async function idempotent(api: ClientApi, session: Session, txnId: string, send: () => Promise<string>): Promise<string> {
+async function idempotent(
+  api: ClientApi,
+  session: Session,
+  txnId: string,
+  send: (alsoWrite: (eventId: string) => WriteBatch) => Promise<string>,
+): Promise<string> {
   const key = `${session.deviceId}\n${txnId}`;
   const done = api.getData(session.userId, 'txn', key);
   if (typeof done === 'string') return done;
@@ -88,9 +95,14 @@ async function idempotent(api: ClientApi, session: Session, txnId: string, send:
   if (running) return running;
   const p = (async () => {
     api.limits.send.take(`${session.userId}\n${session.deviceId}`, 'events sent');
-    const eventId = await send();
+    let stamped: ClientDataRecord[] | undefined;
+    const eventId = await send((id) => {
+      stamped = api.stampData([{ user_id: session.userId, kind: 'txn', key, value: id }]);
+      return { clientData: stamped };
+    });
     api.sentWithTxn.set(eventId, { deviceId: session.deviceId, txnId });
-    await api.putData([{ user_id: session.userId, kind: 'txn', key, value: eventId }]);
+    if (stamped && stamped[0]?.value === eventId) api.dataWritten(stamped);
+    else await api.putData([{ user_id: session.userId, kind: 'txn', key, value: eventId }]);
     return eventId;
   })();
   inFlight.set(flightKey, p);
@@ -333,13 +345,13 @@ export const roomRoutes: Route[] = [
       const content = ctx.body();
       checkContent(content);
       const userId = ctx.session.userId;
-      const eventId = await idempotent(ctx.api, ctx.session, txnId, async () => {
+      const eventId = await idempotent(ctx.api, ctx.session, txnId, async (alsoWrite) => {
         if (eventType === 'm.room.redaction') {
           const target = content.redacts;
           if (typeof target !== 'string') throw new MatrixError('M_BAD_JSON', 'a redaction needs "redacts"');
-          return ctx.api.client.redact(userId, roomId, target, typeof content.reason === 'string' ? content.reason : undefined);
+          return ctx.api.client.redact(userId, roomId, target, typeof content.reason === 'string' ? content.reason : undefined, alsoWrite);
         }
-        return ctx.api.client.sendEvent(userId, roomId, eventType, content);
+        return ctx.api.client.sendEvent(userId, roomId, eventType, content, alsoWrite);
       });
       return { json: { event_id: eventId } };
     },
@@ -353,7 +365,7 @@ export const roomRoutes: Route[] = [
       const { roomId, eventId, txnId } = ctx.params as { roomId: string; eventId: string; txnId: string };
       knownRoom(ctx);
       const reason = optString(ctx.body(), 'reason');
-      const id = await idempotent(ctx.api, ctx.session, txnId, () => ctx.api.client.redact(ctx.session.userId, roomId, eventId, reason));
+      const id = await idempotent(ctx.api, ctx.session, txnId, (alsoWrite) => ctx.api.client.redact(ctx.session.userId, roomId, eventId, reason, alsoWrite));
       return { json: { event_id: id } };
     },
   },
