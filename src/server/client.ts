@@ -430,6 +430,43 @@ export class HomeserverClient {
     this.hs.emit({ kind: 'receipt', roomId, userId, eventId });
   }
 
+  /**
+   * Changes a local user's display name and/or avatar: the account record,
+   * then a member event in every room they are joined to (one room refusing,
+   * e.g. by power levels, does not undo the change elsewhere; those rooms are
+   * returned). An empty display name resets it to the localpart; an empty
+   * avatar URL removes the avatar.
+   */
+  async setProfile(
+    userId: string,
+    change: { displayname?: string; avatar_url?: string },
+  ): Promise<{ failed: { roomId: string; error: string }[] }> {
+    const account = this.hs.requireLocalUser(userId);
+    const next = { ...account };
+    if (change.displayname !== undefined) next.display_name = change.displayname || (userId.slice(1).split(':')[0] ?? userId);
+    if (change.avatar_url !== undefined) {
+      if (change.avatar_url) next.avatar_url = change.avatar_url;
+      else delete next.avatar_url;
+    }
+    await this.hs.commit({ accounts: [next] });
+    this.hs.accounts.set(userId, next);
+    const failed: { roomId: string; error: string }[] = [];
+    for (const room of [...this.hs.rooms.values()]) {
+      if (room.currentGroup < 0 || room.membership(userId) !== 'join') continue;
+      const current = room.stateEvent('m.room.member', userId)?.content ?? {};
+      const content: JsonObject = { ...current, membership: 'join', displayname: next.display_name };
+      if (next.avatar_url) content.avatar_url = next.avatar_url;
+      else delete content.avatar_url;
+      if (content.displayname === current.displayname && content.avatar_url === current.avatar_url) continue;
+      try {
+        await this.setState(userId, room.roomId, 'm.room.member', userId, content);
+      } catch (err) {
+        failed.push({ roomId: room.roomId, error: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    return { failed };
+  }
+
   async setPresence(userId: string, presence: 'online' | 'offline' | 'unavailable', statusMsg?: string): Promise<void> {
     this.hs.requireLocalUser(userId);
     this.hs.ephemeral.presence.set(userId, { presence, lastActiveTs: this.hs.clock.now(), ...(statusMsg ? { statusMsg } : {}) });
@@ -571,17 +608,20 @@ export class HomeserverClient {
     return out;
   }
 
-  members(roomId: string): { userId: string; membership: string; displayName?: string; powerLevel: number }[] {
+  members(roomId: string): { userId: string; membership: string; displayName?: string; avatarUrl?: string; powerLevel: number }[] {
     const room = this.hs.requireRoom(roomId);
     const state = room.currentState();
     const pl = room.stateEvent('m.room.power_levels', '', state);
     const create = room.stateEvent('m.room.create', '', state);
     return room.members(state).map((m) => {
-      const dn = (room.get(m.eventId)?.content as { displayname?: unknown } | undefined)?.displayname;
+      const content = room.get(m.eventId)?.content as { displayname?: unknown; avatar_url?: unknown } | undefined;
+      const dn = content?.displayname;
+      const avatar = content?.avatar_url;
       return {
         userId: m.userId,
         membership: m.membership,
         ...(typeof dn === 'string' ? { displayName: dn } : {}),
+        ...(typeof avatar === 'string' && avatar.startsWith('mxc://') ? { avatarUrl: avatar } : {}),
         powerLevel: powerLevelOf(m.userId, pl, create, room.rules),
       };
     });

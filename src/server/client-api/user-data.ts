@@ -99,28 +99,9 @@ async function updateProfile(ctx: AuthedContext, change: { displayname?: string;
   const userId = ctx.params.userId!;
   checkUserParam(userId);
   if (userId !== ctx.session.userId) throw new MatrixError('M_FORBIDDEN', `you cannot change the profile of ${userId}`);
-  const account = api.hs.requireLocalUser(userId);
-  const next: AccountRecord = { ...account };
-  if (change.displayname !== undefined) next.display_name = change.displayname || localpartOf(userId);
-  if (change.avatar_url !== undefined) {
-    if (change.avatar_url) next.avatar_url = change.avatar_url;
-    else delete next.avatar_url;
-  }
-  await api.saveAccount(next);
-  for (const room of liveRooms(api)) {
-    if (room.membership(userId) !== 'join') continue;
-    const current = stateContent(room, 'm.room.member', userId) ?? {};
-    const content: JsonObject = { ...current, membership: 'join', displayname: next.display_name };
-    if (next.avatar_url) content.avatar_url = next.avatar_url;
-    else delete content.avatar_url;
-    if (content.displayname === current.displayname && content.avatar_url === current.avatar_url) continue;
-    try {
-      await api.client.setState(userId, room.roomId, 'm.room.member', userId, content);
-    } catch (err) {
-      // One room refusing (e.g. power levels) must not undo the profile change elsewhere.
-      api.log('warn', 'profile change not propagated to a room', { roomId: room.roomId, userId, error: String(err) });
-    }
-  }
+  const { failed } = await api.client.setProfile(userId, change);
+  // One room refusing (e.g. power levels) must not undo the profile change elsewhere.
+  for (const f of failed) api.log('warn', 'profile change not propagated to a room', { roomId: f.roomId, userId, error: f.error });
 }
 
 /** `displayname` from a PUT body: a string of at most 256 characters; null or "" resets it to the localpart. */
