@@ -142,6 +142,26 @@ export function isValidRoomId(id: unknown): id is RoomId {
 }
 
 const EVENT_ID_V4 = /^\$[A-Za-z0-9_-]{43}$/;
+const ROOM_ID_V12 = /^![A-Za-z0-9_-]{43}$/;
+
+/**
+ * Room IDs of room version 12 have no domain: `!` + the create event's
+ * reference hash (URL-safe unpadded base64, 43 characters), i.e. the create
+ * event's ID with `!` for `$`.
+ */
+export function isHashRoomId(id: unknown): id is RoomId {
+  return typeof id === 'string' && ROOM_ID_V12.test(id);
+}
+
+/** The v12 room ID of a room whose create event has this event ID. */
+export function roomIdFromCreateEventId(createEventId: string): RoomId {
+  return `!${createEventId.slice(1)}` as RoomId;
+}
+
+/** The event ID of a v12 room's create event, or undefined when `roomId` is not a hash room ID. */
+export function createEventIdOfRoom(roomId: unknown): EventId | undefined {
+  return isHashRoomId(roomId) ? (`$${roomId.slice(1)}` as EventId) : undefined;
+}
 
 /**
  * Event IDs of room versions 4 and up are `$` + URL-safe unpadded base64 of a

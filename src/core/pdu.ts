@@ -5,7 +5,8 @@
  */
 import { canonicalJson } from './canonical-json.ts';
 import { InvalidPduError } from './errors.ts';
-import { MAX_ID_BYTES, isValidEventId, parseRoomId, parseUserId, utf8Length } from './ids.ts';
+import { MAX_ID_BYTES, isHashRoomId, isValidEventId, parseRoomId, parseUserId, utf8Length } from './ids.ts';
+import type { RoomVersionRules } from './room-versions/types.ts';
 import { type JsonObject, type JsonValue, isJsonObject } from './json.ts';
 
 export type Signatures = Record<string, Record<string, string>>;
@@ -94,6 +95,24 @@ function describeValue(v: unknown): string {
   return typeof v === 'number' ? `the number ${v}` : typeof v;
 }
 
+function checkRoomIdField(raw: JsonObject, rules: RoomVersionRules | undefined): void {
+  const isCreate = raw.type === 'm.room.create';
+  const hashIds = rules?.auth.roomIdFromCreateEvent;
+  if (isCreate && hashIds !== false && !('room_id' in raw)) return;
+  const roomId = requireString(raw, 'room_id', MAX_ID_BYTES);
+  // A v12 create event with a room_id is well-formed JSON; auth rule 1.2 rejects it.
+  if (hashIds === true && isCreate) return;
+  if (hashIds !== false && isHashRoomId(roomId)) return;
+  if (hashIds === true) {
+    fail(`room_id ${JSON.stringify(roomId)} is not '!' followed by the create event's reference hash (room version ${rules!.id})`);
+  }
+  try {
+    parseRoomId(roomId);
+  } catch (err) {
+    fail((err as Error).message);
+  }
+}
+
 /** Refuses an event whose canonical JSON is over the 64 KiB limit. */
 export function checkPduSize(bytes: number): void {
   if (bytes > MAX_PDU_BYTES) fail(`the event is ${bytes} bytes as canonical JSON; the limit is ${MAX_PDU_BYTES}`);
@@ -122,8 +141,16 @@ export function pduSizeFromParts(contentInputBytes: number, ev: Readonly<Record<
  * Checks that `raw` is a well-formed v4+ PDU and returns it typed. Throws
  * InvalidPduError saying which field is wrong. `prev_events` is capped at 20
  * and `auth_events` at 10 (the Server-Server API's limits on PDUs).
+ *
+ * `room_id` depends on the room version (`opts.rules`): `!opaque:domain` up
+ * to v11; in v12 `!` + 43 URL-safe base64 characters, and absent from the
+ * m.room.create event. Without `opts.rules` either form is accepted, and a
+ * create event may lack `room_id` (it may be a v12 one).
  */
-export function validatePdu(raw: unknown, opts: { sizeCheckedByCaller?: boolean } = {}): Pdu {
+export function validatePdu(
+  raw: unknown,
+  opts: { sizeCheckedByCaller?: boolean; rules?: RoomVersionRules } = {},
+): Pdu {
   if (!isJsonObject(raw)) fail(`a PDU must be a JSON object, got ${describeValue(raw)}`);
   if (!opts.sizeCheckedByCaller) {
     const { event_id: _ignored, ...rest } = raw;
@@ -137,12 +164,7 @@ export function validatePdu(raw: unknown, opts: { sizeCheckedByCaller?: boolean 
     checkPduSize(size);
   }
 
-  const roomId = requireString(raw, 'room_id', MAX_ID_BYTES);
-  try {
-    parseRoomId(roomId);
-  } catch (err) {
-    fail((err as Error).message);
-  }
+  checkRoomIdField(raw, opts.rules);
   const sender = requireString(raw, 'sender', MAX_ID_BYTES);
   try {
     parseUserId(sender);

@@ -1,5 +1,5 @@
 /**
- * The redaction algorithm (room versions 10 and 11 differ; I.1 is v10):
+ * The redaction algorithm (room versions 10 and 11 differ; I.1 is v10, 12 is v11):
  * strip every top-level key not in the version's keep-list, and every content
  * key not kept for the event's type. Used for redactions, reference hashes
  * (event IDs), event signatures, and events whose content hash is wrong.

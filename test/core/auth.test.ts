@@ -255,10 +255,10 @@ const cases: Case[] = [
     expect: denyBy('1.2'),
   },
   {
-    name: '1.3 allow: a recognised room version this server does not implement (12)',
+    name: '1.3 allow: a recognised room version this server does not implement (9)',
     bare: true,
     event: (r) =>
-      r.make({ type: 'm.room.create', sender: ALICE, state_key: '', content: { creator: ALICE, room_version: '12' }, prev_events: [] }),
+      r.make({ type: 'm.room.create', sender: ALICE, state_key: '', content: { creator: ALICE, room_version: '9' }, prev_events: [] }),
     expect: allow,
   },
   {

@@ -5,7 +5,8 @@
  * 2.1 duplicate (type, state_key) → reject; 2.2 an entry the auth events
  * selection would not pick → reject; 2.3 an entry that was itself rejected →
  * reject; 2.4 no m.room.create → reject; 2.5 an entry from another room →
- * reject.
+ * reject. (Room version 12 numbers these 3.x and has no 3.4: its auth events
+ * never hold the create event, which 2.2 therefore refuses.)
  */
 import { type RoomEvent, stateKey } from '../pdu.ts';
 import type { RoomVersionRules } from '../room-versions/types.ts';
@@ -48,7 +49,7 @@ export function checkAuthEventList(
     }
   }
 
-  if (!byKey.has(stateKey(CREATE, ''))) return deny('2.4', 'auth_events has no m.room.create event');
+  if (!rules.auth.roomIdFromCreateEvent && !byKey.has(stateKey(CREATE, ''))) return deny('2.4', 'auth_events has no m.room.create event');
 
   for (const ae of authEvents) {
     if (ae.room_id !== event.room_id) {

@@ -7,6 +7,8 @@
  * 9.2 `events` or `notifications` present and not an object of integers →
  *     reject.
  * 9.3 `users` not an object of valid user IDs to integers → reject.
+ * v12 only, numbered 10.4 (the rest are renumbered by rules.ts): `users`
+ *     lists a room creator → reject.
  * 9.4 no previous power_levels event → allow.
  * 9.5 each named level added, changed or removed: 9.5.1 old value > sender →
  *     reject; 9.5.2 new value > sender → reject.
@@ -57,6 +59,17 @@ export function checkPowerLevels(event: RoomEvent, state: AuthState): AuthResult
       if (!isValidUserId(userId)) return deny('9.3', `users has ${JSON.stringify(userId)}, which is not a user ID`);
       if (!isPowerLevelValue(value)) {
         return deny('9.3', `users[${JSON.stringify(userId)}] must be an integer, got ${JSON.stringify(value)}`);
+      }
+    }
+  }
+
+  if (state.rules.auth.privilegedCreators) {
+    const users = own(content, 'users');
+    if (isJsonObject(users)) {
+      for (const userId of Object.keys(users)) {
+        if (state.creators.has(userId)) {
+          return deny('10.4', `users lists ${userId}, a room creator, whose power cannot be set`);
+        }
       }
     }
   }

@@ -12,7 +12,14 @@ import type { JsonObject } from '../json.ts';
 import { isJsonObject } from '../json.ts';
 import type { RoomEvent } from '../pdu.ts';
 import type { RoomVersionRules } from '../room-versions/types.ts';
-import { contentOf, creatorOf, own } from './state.ts';
+import { contentOf, creatorOf, creatorsOf, own } from './state.ts';
+
+/**
+ * The power level of a v12 room creator: above every integer, so every
+ * comparison the rules make (`>=`, `>`, `<`) treats creators as more powerful
+ * than anyone else and equal to each other.
+ */
+export const CREATOR_POWER = Number.POSITIVE_INFINITY;
 
 /**
  * A power level value: an integer within canonical JSON's range
@@ -26,13 +33,18 @@ export function asPowerLevel(v: unknown): number | undefined {
   return isPowerLevelValue(v) ? v : undefined;
 }
 
-/** The level of a user: `users[userId]`, else `users_default` (0); without a power_levels event, 100 for the creator and 0 for everyone else. */
+/**
+ * The level of a user: `users[userId]`, else `users_default` (0); without a
+ * power_levels event, 100 for the creator and 0 for everyone else. In v12 the
+ * room creators have CREATOR_POWER whatever the power_levels event says.
+ */
 export function powerLevelOf(
   userId: string,
   plEvent: RoomEvent | undefined,
   createEvent: RoomEvent | undefined,
   rules: RoomVersionRules,
 ): number {
+  if (rules.auth.privilegedCreators && creatorsOf(createEvent, rules).has(userId)) return CREATOR_POWER;
   if (plEvent) {
     const content = contentOf(plEvent);
     const users = content.users;

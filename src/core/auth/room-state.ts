@@ -6,7 +6,7 @@
 import { type RoomEvent, stateKey } from '../pdu.ts';
 import type { RoomVersionRules } from '../room-versions/types.ts';
 import { powerLevelOf } from './power-levels.ts';
-import { POWER_LEVELS, joinRuleOf, membershipOf } from './state.ts';
+import { POWER_LEVELS, creatorsOf, joinRuleOf, membershipOf } from './state.ts';
 import type { StateLookup } from './types.ts';
 
 export interface AuthState {
@@ -17,6 +17,8 @@ export interface AuthState {
   readonly powerLevels: RoomEvent | undefined;
   /** The join rule, `invite` when none is set (see joinRuleOf). */
   readonly joinRule: string | undefined;
+  /** The room creators (creatorsOf): v12's privileged creators, or the single creator before. */
+  readonly creators: ReadonlySet<string>;
   levelOf(userId: string): number;
   membershipOf(userId: string): string;
 }
@@ -30,6 +32,7 @@ export function authStateFrom(byKey: ReadonlyMap<string, RoomEvent>, create: Roo
     create,
     powerLevels,
     joinRule: joinRuleOf(lookup),
+    creators: creatorsOf(create, rules),
     levelOf: (userId) => powerLevelOf(userId, powerLevels, create, rules),
     membershipOf: (userId) => membershipOf(userId, lookup),
   };

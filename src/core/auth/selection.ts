@@ -3,7 +3,8 @@
  * state entries an event's `auth_events` may reference. The m.room.create
  * event has none; every other event gets, where they exist:
  *
- * - the m.room.create event (room versions 10 and 11 require it);
+ * - the m.room.create event in room versions 10 and 11 (never in 12, whose
+ *   room ID implies it);
  * - the current m.room.power_levels event;
  * - the sender's m.room.member event;
  * - for m.room.member events: the target's member event; the join rules for
@@ -38,7 +39,7 @@ export function authTypesForEvent(event: SelectableEvent, rules: RoomVersionRule
     out.push([type, key]);
   };
 
-  add(CREATE, '');
+  if (!rules.auth.roomIdFromCreateEvent) add(CREATE, '');
   add(POWER_LEVELS, '');
   add(MEMBER, event.sender);
 

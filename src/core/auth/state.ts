@@ -57,6 +57,26 @@ export function creatorOf(create: RoomEvent | undefined, rules: RoomVersionRules
 }
 
 /**
+ * The *room creators* of a v12 room: the create event's sender plus every
+ * user ID in `content.additional_creators` (rule 1.4 has checked the list on
+ * the create event; entries that are not user IDs are skipped). In earlier
+ * versions, the single creator of creatorOf, if any.
+ */
+export function creatorsOf(create: RoomEvent | undefined, rules: RoomVersionRules): ReadonlySet<string> {
+  const out = new Set<string>();
+  if (!rules.auth.privilegedCreators) {
+    const creator = creatorOf(create, rules);
+    if (creator !== undefined) out.add(creator);
+    return out;
+  }
+  if (!create) return out;
+  out.add(create.sender);
+  const extra = contentOf(create).additional_creators;
+  if (Array.isArray(extra)) for (const u of extra) if (isValidUserId(u)) out.add(u);
+  return out;
+}
+
+/**
  * A user's current membership. A user without a member event has never been
  * in the room, which every rule treats like `leave` (it is not invite, join,
  * knock or ban), so that is what we report. A malformed `membership` cannot be

@@ -23,6 +23,12 @@ export interface AuthContext {
   isSignedBy(event: RoomEvent, serverName: string): boolean;
   /** Whether an event was rejected under the checks performed on receipt of a PDU (rule 2.3). */
   rejected?: (eventId: string) => boolean;
+  /**
+   * Room version 12: the room's m.room.create event, i.e. the event whose ID
+   * is `roomId` with `$` for `!` (undefined when unknown). The create event is
+   * not among a v12 event's auth events; rule 2 needs it from here.
+   */
+  createEvent?: (roomId: string) => RoomEvent | undefined;
 }
 
 /** Looks up a room state entry by type and state key. */

@@ -2,7 +2,7 @@
  * Everything that differs between room versions lives in one rules record
  * (as ruma's RoomVersionRules): adding a version is one file and a registry line.
  */
-export type RoomVersionId = '10' | '11' | 'I.1';
+export type RoomVersionId = '10' | '11' | '12' | 'I.1';
 
 export interface RedactionRules {
   /** Top-level keys kept by redaction. */
@@ -23,6 +23,18 @@ export interface AuthRules {
   /** v8+: restricted joins; v10+: also knock_restricted. */
   readonly restrictedJoins: boolean;
   readonly knockRestricted: boolean;
+  /**
+   * v12 (MSC4291): the room ID is `!` + the create event's reference hash. The
+   * create event has no `room_id`; other events do not list it in
+   * `auth_events` (their `room_id` implies it), and the rules gain rule 2
+   * (the room ID names an accepted create event), which renumbers the rest.
+   */
+  readonly roomIdFromCreateEvent: boolean;
+  /**
+   * v12 (MSC4289): the create event's sender and `content.additional_creators`
+   * are *room creators* with infinite power; power levels may not list them.
+   */
+  readonly privilegedCreators: boolean;
   /** v11: m.room.power_levels `invite` is protected from redaction (affects nothing in auth itself). */
 }
 
@@ -36,7 +48,8 @@ export interface RoomVersionRules {
   readonly redactsInContent: boolean;
   readonly redaction: RedactionRules;
   readonly auth: AuthRules;
-  readonly stateResolution: 'v2';
+  /** v2 (room versions 2–11) or v2.1 (v12, MSC4297: conflicted state subgraph, iterative checks from an empty state). */
+  readonly stateResolution: 'v2' | 'v2.1';
   /** How messages are encoded: classic m.room.message, or MSC1767 extensible m.message. */
   readonly contentFormat: 'classic' | 'extensible';
   /** Whether the version is stable (advertised as such in m.room.create / capabilities). */

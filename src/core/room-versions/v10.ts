@@ -50,6 +50,8 @@ export const V10: RoomVersionRules = {
     knocking: true,
     restrictedJoins: true,
     knockRestricted: true,
+    roomIdFromCreateEvent: false,
+    privilegedCreators: false,
   },
   stateResolution: 'v2',
   contentFormat: 'classic',

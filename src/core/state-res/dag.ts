@@ -14,8 +14,9 @@ import { type RoomEvent, type StateKey, stateKey } from '../pdu.ts';
 import type { RoomVersionRules } from '../room-versions/types.ts';
 import { compareIds } from './events.ts';
 import { BinaryHeap } from './heap.ts';
+import { createEventOf } from './iterative-auth.ts';
 import { LayeredState } from './layered-state.ts';
-import { resolveStateV2 } from './resolve.ts';
+import { resolveState } from './resolve.ts';
 import type { EventSource } from './types.ts';
 
 export interface DagStates {
@@ -80,6 +81,7 @@ export function computeDagStates(events: readonly RoomEvent[], rules: RoomVersio
   const dagCtx: AuthContext = {
     isSignedBy: (ev, server) => ctx.isSignedBy(ev, server),
     rejected: (id) => rejected.has(id) || (ctx.rejected?.(id) ?? false),
+    createEvent: (roomId) => createEventOf(roomId, source, ctx),
   };
 
   const before = new Map<string, LayeredState>();
@@ -98,7 +100,7 @@ export function computeDagStates(events: readonly RoomEvent[], rules: RoomVersio
     else if (prevStates.length === 1) stateBefore = prevStates[0]!;
     else {
       const sets = prevStates.map((s) => s.asMap());
-      stateBefore = LayeredState.adopt(resolveStateV2(sets, source, rules, dagCtx));
+      stateBefore = LayeredState.adopt(resolveState(sets, source, rules, dagCtx));
     }
     before.set(ev.event_id, stateBefore);
 

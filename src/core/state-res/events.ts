@@ -7,6 +7,9 @@
 import type { JsonObject } from '../json.ts';
 import type { RoomEvent } from '../pdu.ts';
 import type { RoomVersionRules } from '../room-versions/types.ts';
+import { CREATOR_POWER } from '../auth/power-levels.ts';
+import { creatorsOf } from '../auth/state.ts';
+import { createEventIdOfRoom } from '../ids.ts';
 import type { EventSource } from './types.ts';
 
 const POWER_LEVELS = 'm.room.power_levels';
@@ -49,9 +52,14 @@ function asInteger(v: unknown): number | undefined {
  * power levels event, the room creator has 100 and everyone else 0 (v11 and
  * later take the creator from the create event's sender, earlier versions
  * from `content.creator`). Room versions 10+ only allow integer levels, so a
- * non-integer value is treated as unset rather than parsed.
+ * non-integer value is treated as unset rather than parsed. In v12 the room
+ * creators (create event from the room ID) have CREATOR_POWER, above any integer.
  */
 export function senderPowerLevel(ev: RoomEvent, source: EventSource, rules: RoomVersionRules): number {
+  if (rules.auth.privilegedCreators) {
+    const create = roomCreateEvent(ev, source);
+    if (create !== undefined && creatorsOf(create, rules).has(ev.sender)) return CREATOR_POWER;
+  }
   const pl = powerLevelsAuthEvent(ev, source);
   if (pl !== undefined) {
     const users = pl.content.users;
@@ -61,10 +69,24 @@ export function senderPowerLevel(ev: RoomEvent, source: EventSource, rules: Room
         : undefined;
     return own ?? asInteger(pl.content.users_default) ?? 0;
   }
-  const create = authEventOfType(ev, CREATE, source);
+  const create = rules.auth.roomIdFromCreateEvent ? roomCreateEvent(ev, source) : authEventOfType(ev, CREATE, source);
   if (create === undefined) return 0;
   const creator = rules.auth.creatorFromSender ? create.sender : create.content.creator;
   return creator === ev.sender ? 100 : 0;
+}
+
+/**
+ * The room's m.room.create event: in v12 the event whose ID the room ID is
+ * (it is not among auth events), before that the create event in `ev`'s auth events.
+ */
+export function roomCreateEvent(ev: RoomEvent, source: EventSource): RoomEvent | undefined {
+  if (ev.type === CREATE && ev.state_key === '' && ev.prev_events.length === 0) return ev;
+  const id = createEventIdOfRoom(ev.room_id);
+  if (id !== undefined) {
+    const create = source.get(id);
+    if (create !== undefined && create.type === CREATE) return create;
+  }
+  return authEventOfType(ev, CREATE, source);
 }
 
 /** Spec tie-break order on event IDs: plain string comparison (IDs are ASCII). */

@@ -9,6 +9,7 @@ import type { AuthContext } from '../auth/index.ts';
 import { checkAuth, selectAuthEvents } from '../auth/index.ts';
 import { type RoomEvent, type StateKey, stateKey } from '../pdu.ts';
 import type { RoomVersionRules } from '../room-versions/types.ts';
+import { createEventIdOfRoom } from '../ids.ts';
 import type { EventSource } from './types.ts';
 
 /** Applies `events` in order to `state` (mutated in place and returned). */
@@ -24,7 +25,11 @@ export function iterativeAuthChecks(
   // event, so rule 2.3 is not applied to state-derived auth events. Rejected
   // events among an event's own auth_events are filtered out below instead,
   // as the spec's fallback rule says.
-  const stateCtx: AuthContext = { isSignedBy: (ev, server) => ctx.isSignedBy(ev, server) };
+  // Room version 12: rule 2 finds the room's create event by the room ID.
+  const stateCtx: AuthContext = {
+    isSignedBy: (ev, server) => ctx.isSignedBy(ev, server),
+    createEvent: (roomId) => createEventOf(roomId, source, ctx),
+  };
   const isRejected = ctx.rejected ?? (() => false);
 
   for (const ev of events) {
@@ -53,4 +58,10 @@ export function iterativeAuthChecks(
     if (verdict.allowed) state.set(stateKey(ev.type, ev.state_key), ev.event_id);
   }
   return state;
+}
+
+/** A v12 room's create event: from the source by the room ID, else from the caller's context. */
+export function createEventOf(roomId: string, source: EventSource, ctx: AuthContext): RoomEvent | undefined {
+  const id = createEventIdOfRoom(roomId);
+  return (id === undefined ? undefined : source.get(id)) ?? ctx.createEvent?.(roomId);
 }

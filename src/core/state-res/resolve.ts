@@ -1,12 +1,14 @@
 /**
- * State resolution v2 (room versions 10, 11 and I.1), the "Algorithm"
- * section, with each definition in its own module:
+ * State resolution v2 (room versions 10, 11 and I.1) and v2.1 (room version
+ * 12, MSC4297), the "Algorithm" section, with each definition in its own module:
  *
  * 0. unconflicted state map and conflicted state set (conflicts.ts); full
- *    conflicted set = conflicted state set ∪ auth difference (auth-chain.ts);
+ *    conflicted set = conflicted state set ∪ auth difference (auth-chain.ts),
+ *    in v2.1 also ∪ the conflicted state subgraph (subgraph.ts);
  * 1. power events of the full conflicted set and the full-conflicted part of
  *    their auth chains, by reverse topological power ordering (power-ordering.ts);
- * 2. iterative auth checks from the unconflicted state map (iterative-auth.ts);
+ * 2. iterative auth checks from the unconflicted state map (iterative-auth.ts),
+ *    in v2.1 from an empty state map;
  * 3. the remaining events by mainline ordering on the resolved power levels
  *    (mainline.ts);
  * 4. iterative auth checks on those;
@@ -23,9 +25,11 @@ import { separateState } from './conflicts.ts';
 import { iterativeAuthChecks } from './iterative-auth.ts';
 import { mainlineSort } from './mainline.ts';
 import { selectAndSortPowerEvents } from './power-ordering.ts';
+import { conflictedStateSubgraph } from './subgraph.ts';
 import type { EventSource, StateMap } from './types.ts';
 
-export function resolveStateV2(
+/** Resolves state sets with the room version's algorithm (`rules.stateResolution`: v2 or v2.1). */
+export function resolveState(
   stateSets: readonly StateMap[],
   source: EventSource,
   rules: RoomVersionRules,
@@ -44,12 +48,21 @@ export function resolveStateV2(
   const diff = authDifference(membership, stateSets.length, source);
   const fullConflicted = new Set<string>(diff.difference);
   for (const id of conflicted) if (source.get(id) !== undefined) fullConflicted.add(id);
+  const v21 = rules.stateResolution === 'v2.1';
+  let inEveryChain = diff.inEveryChain;
+  if (v21) {
+    // A subgraph event outside the auth difference is in every full auth chain:
+    // it is an ancestor of a conflicted event, hence in some chain, hence in all.
+    const subgraph = conflictedStateSubgraph(conflicted, source);
+    for (const id of subgraph) fullConflicted.add(id);
+    inEveryChain = (id) => diff.inEveryChain(id) || (subgraph.has(id) && !conflicted.has(id) && !diff.difference.has(id));
+  }
 
   // Step 1.
-  const power = selectAndSortPowerEvents(fullConflicted, diff.inEveryChain, source, rules);
+  const power = selectAndSortPowerEvents(fullConflicted, inEveryChain, source, rules);
 
-  // Step 2.
-  const partial = iterativeAuthChecks(new Map(unconflicted), power.sorted, source, rules, ctx);
+  // Step 2 (v2.1: from an empty state map).
+  const partial = iterativeAuthChecks(v21 ? new Map() : new Map(unconflicted), power.sorted, source, rules, ctx);
 
   // Step 3: everything else, by mainline on the partially resolved power levels.
   const rest: RoomEvent[] = [];
@@ -69,3 +82,6 @@ export function resolveStateV2(
   for (const [key, id] of unconflicted) resolved.set(key, id);
   return resolved;
 }
+
+/** The name state resolution had when v2 was the only algorithm; it follows `rules.stateResolution` too. */
+export const resolveStateV2 = resolveState;
