@@ -1,5 +1,5 @@
 /** Shared steps for the app's browser tests: they drive the UI only, by accessible names. */
-import { type Browser, type BrowserContext, type Page, expect } from '@playwright/test';
+import { type Browser, type BrowserContext, type Locator, type Page, expect } from '@playwright/test';
 
 /** Opens the app and creates this homeserver's account; returns the user ID shown. */
 export async function onboard(page: Page, displayName: string): Promise<string> {
@@ -58,6 +58,14 @@ export async function invite(from: Person, to: Person, room: string): Promise<vo
   await from.page.getByRole('button', { name: 'Send invite' }).click();
   await to.page.getByRole('button', { name: 'Accept', exact: true }).click({ timeout: 30_000 });
   await expect(to.page.getByRole('heading', { level: 2, name: room, exact: true })).toBeVisible({ timeout: 30_000 });
+}
+
+/** Opens the Members panel unless it is open already; returns it. */
+export async function openMembers(p: { page: Page }): Promise<Locator> {
+  const panel = p.page.getByRole('complementary', { name: 'Members' });
+  if (!(await panel.isVisible())) await p.page.getByRole('button', { name: /^Members/ }).click();
+  await expect(panel).toBeVisible();
+  return panel;
 }
 
 /** Opens the Network panel unless it is open already. */

@@ -11,7 +11,7 @@
  *    orders the demotion first.
  */
 import { type Browser, type BrowserContext, type Locator, type Page, expect, test } from '@playwright/test';
-import { createRoom, message, onboard, send } from './app-helpers.ts';
+import { createRoom, message, onboard, openMembers, send } from './app-helpers.ts';
 
 /** Cross-tab arrival: gossip is fast, but a retry through the outbox or a catch-up can take a while. */
 const ARRIVAL = { timeout: 45_000 };
@@ -78,13 +78,6 @@ async function say(from: Person, text: string, others: Person[]): Promise<void> 
 async function openNetwork(p: Person): Promise<Locator> {
   const panel = p.page.getByRole('complementary', { name: 'Network' });
   if (!(await panel.isVisible())) await p.page.getByRole('button', { name: 'Network', exact: true }).click();
-  await expect(panel).toBeVisible();
-  return panel;
-}
-
-async function openMembers(p: Person): Promise<Locator> {
-  const panel = p.page.getByRole('complementary', { name: 'Members' });
-  if (!(await panel.isVisible())) await p.page.getByRole('button', { name: /^Members/ }).click();
   await expect(panel).toBeVisible();
   return panel;
 }

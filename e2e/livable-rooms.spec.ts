@@ -1,0 +1,43 @@
+/**
+ * Issue 15, "Rooms and people": what a person living in the app trips over,
+ * with two or three people on their own homeservers (one browser context
+ * each) federating through the relay. The tests drive the UI only.
+ *
+ * 4. A join through another server carries the joiner's display name.
+ * 5. DMs: named after the other person on both sides, filed under Direct
+ *    messages on both sides, "Carol wants to chat", a chat link to an existing
+ *    DM opens it, no room IDs and nothing wider than the sidebar.
+ * 6. The unread badge clears on the open room after an edit and a thread reply.
+ * 10. The room list preview: display names and rendered text.
+ * 14. Presence dots: someone who is typing is not shown offline.
+ * 15. The quick-reaction bar takes your own reaction back too.
+ */
+import { type Locator, expect, test } from '@playwright/test';
+import { type Person, createRoom, invite, message, openMembers, person, send } from './app-helpers.ts';
+
+/** Cross-tab arrival: gossip is fast, but a retry through the outbox or a catch-up can take a while. */
+const ARRIVAL = { timeout: 45_000 };
+
+function memberRow(panel: Locator, who: Person): Locator {
+  return panel.getByRole('listitem').filter({ hasText: who.id });
+}
+
+test.describe('livable rooms: two or three people, each on their own homeserver', () => {
+  test.setTimeout(240_000);
+
+  test('4: people joining through another server are shown by their display names, not their user IDs', async ({ browser }) => {
+    const alice = await person(browser, 'Alice Liddell');
+    const bob = await person(browser, 'Bob Stone');
+    await createRoom(alice.page, 'Tea party');
+    await invite(alice, bob, 'Tea party');
+
+    const aliceSees = await openMembers(alice);
+    await expect(memberRow(aliceSees, bob).locator('.member-name')).toHaveText('Bob Stone', ARRIVAL);
+    const bobSees = await openMembers(bob);
+    await expect(memberRow(bobSees, alice).locator('.member-name')).toHaveText('Alice Liddell', ARRIVAL);
+
+    await send(bob.page, 'hello from the other server');
+    await expect(message(alice.page, 'hello from the other server')).toContainText('Bob Stone', ARRIVAL);
+    await expect(message(alice.page, 'hello from the other server')).not.toContainText('bob-stone');
+  });
+});
