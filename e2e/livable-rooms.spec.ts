@@ -40,4 +40,31 @@ test.describe('livable rooms: two or three people, each on their own homeserver'
     await expect(message(alice.page, 'hello from the other server')).toContainText('Bob Stone', ARRIVAL);
     await expect(message(alice.page, 'hello from the other server')).not.toContainText('bob-stone');
   });
+
+  test('15: the quick-reaction bar takes your own reaction back', async ({ browser }) => {
+    const alice = await person(browser, 'Alice Liddell');
+    const bob = await person(browser, 'Bob Stone');
+    await createRoom(alice.page, 'Kitchen');
+    await invite(alice, bob, 'Kitchen');
+    await send(bob.page, 'soup is ready');
+    const soup = message(alice.page, 'soup is ready');
+    await expect(soup).toBeVisible(ARRIVAL);
+
+    await soup.hover();
+    await soup.getByRole('button', { name: 'React 👍' }).click();
+    await expect(soup.getByRole('button', { name: /^👍 1, from Alice Liddell$/ })).toBeVisible();
+    await expect(message(bob.page, 'soup is ready').getByRole('button', { name: /^👍 1, from Alice Liddell$/ })).toBeVisible(ARRIVAL);
+
+    // The same button in the bar takes it back, for Alice and for Bob.
+    await soup.hover();
+    await soup.getByRole('button', { name: 'React 👍' }).click();
+    await expect(soup.getByRole('list', { name: 'Reactions' })).toHaveCount(0);
+    await expect(message(bob.page, 'soup is ready').getByRole('list', { name: 'Reactions' })).toHaveCount(0, ARRIVAL);
+    // The bar says which reactions are yours.
+    await expect(soup.getByRole('button', { name: 'React 👍' })).toHaveAttribute('aria-pressed', 'false');
+    await soup.hover();
+    await soup.getByRole('button', { name: 'React 🎉' }).click();
+    await expect(soup.getByRole('button', { name: /^🎉 1, from Alice Liddell$/ })).toBeVisible();
+    await expect(soup.getByRole('button', { name: 'React 🎉' })).toHaveAttribute('aria-pressed', 'true');
+  });
 });

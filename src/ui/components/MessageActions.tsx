@@ -1,5 +1,5 @@
 import type { TimelineItem } from '../api.ts';
-import { openThread, react, redact } from '../state/actions.ts';
+import { openThread, react, redact, unreact } from '../state/actions.ts';
 import { editing, myUserId, powers, replyTo } from '../state/store.ts';
 
 export const QUICK_REACTIONS = ['👍', '❤️', '😄', '🎉'];
@@ -13,11 +13,23 @@ export function MessageActions(props: { item: TimelineItem; inThread?: boolean }
   const focusComposer = () => document.getElementById(props.inThread ? 'thread-composer' : 'composer')?.focus();
   return (
     <div class="msg-actions" role="toolbar" aria-label="Message actions">
-      {QUICK_REACTIONS.map((k) => (
-        <button key={k} type="button" class="icon" aria-label={`React ${k}`} onClick={() => react(item.event_id, k)}>
-          {k}
-        </button>
-      ))}
+      {QUICK_REACTIONS.map((k) => {
+        // Pressing a reaction you have already made takes it back, as in the reactions under the message.
+        const reacted = item.reactions.some((r) => r.key === k && r.senders.includes(myUserId.value));
+        return (
+          <button
+            key={k}
+            type="button"
+            class="icon"
+            aria-label={`React ${k}`}
+            aria-pressed={reacted}
+            title={reacted ? 'Press to take yours back' : undefined}
+            onClick={() => (reacted ? unreact(item.event_id, k) : react(item.event_id, k))}
+          >
+            {k}
+          </button>
+        );
+      })}
       {!props.inThread && (
         <>
           <button
