@@ -8,6 +8,8 @@
  * 2. Each of my messages shows its delivery: *sending* at once, then *sent*, or *not delivered
  *    to N servers* with a retry while the other server cannot be reached.
  * 3. A message larger than the network accepts is refused in the composer, with the limit.
+ * 4. @-mention completion of room members: the link in `formatted_body`, the user in
+ *    `m.mentions.user_ids` (Bob's client marks the message as mentioning him).
  */
 import { type Browser, type Page, expect, test } from '@playwright/test';
 import { type Person, createRoom, invite, message, openNetwork, person } from './app-helpers.ts';
@@ -135,4 +137,32 @@ test('a message over the size the network accepts is refused in the composer, wi
   await expect(alice.page.getByRole('alert').filter({ hasText: 'too large to send' })).toHaveCount(0);
   await box(alice.page).press('Enter');
   await expect(message(bob.page, 'short enough')).toBeVisible(ARRIVAL);
+});
+
+test('@-mention completion inserts the member, links them and mentions them', async () => {
+  await box(alice.page).fill('thanks @Bo');
+  const list = alice.page.getByRole('listbox', { name: 'Mention a member' });
+  await expect(list.getByRole('option')).toHaveCount(1);
+  await expect(list.getByRole('option').first()).toContainText('Bob');
+  await expect(list.getByRole('option').first()).toContainText(bob.id);
+  await box(alice.page).press('Enter'); // picks the option, does not send
+  await expect(box(alice.page)).toHaveValue('thanks @Bob ');
+  await expect(list).toHaveCount(0);
+  await box(alice.page).press('End');
+  await box(alice.page).pressSequentially('for the review');
+  await box(alice.page).press('Enter');
+  await expect(box(alice.page)).toHaveValue('');
+
+  const row = message(bob.page, 'for the review');
+  await expect(row).toBeVisible(ARRIVAL);
+  await expect(row.locator('.body a', { hasText: 'Bob' })).toHaveAttribute('href', `https://matrix.to/#/${bob.id}`);
+  await expect(row.getByText('Mentions you')).toBeVisible();
+  // On Alice's side (the sender) the link is there, and no "Mentions you".
+  const mine = message(alice.page, 'for the review');
+  await expect(mine.locator('.body a', { hasText: 'Bob' })).toBeVisible();
+  await expect(mine.getByText('Mentions you')).toHaveCount(0);
+  // A message without a picked mention mentions no one.
+  await type(alice.page, 'no mention here');
+  await expect(message(bob.page, 'no mention here')).toBeVisible(ARRIVAL);
+  await expect(message(bob.page, 'no mention here').getByText('Mentions you')).toHaveCount(0);
 });

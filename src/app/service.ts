@@ -241,7 +241,7 @@ export class HomeserverService {
   setState(roomId: string, type: string, stateKey: string, content: JsonObject) {
     return this.c().setState(this.me(), roomId, type, stateKey, content);
   }
-  sendMessage(roomId: string, body: string, opts?: { replyTo?: string; threadRoot?: string; html?: string }) {
+  sendMessage(roomId: string, body: string, opts?: { replyTo?: string; threadRoot?: string; html?: string; mentions?: string[] }) {
     return this.c().sendMessage(this.me(), roomId, body, opts);
   }
   edit(roomId: string, eventId: string, body: string) {

@@ -285,7 +285,7 @@ export class HomeserverClient {
     userId: string,
     roomId: string,
     body: string,
-    opts: { replyTo?: string; threadRoot?: string; html?: string } = {},
+    opts: { replyTo?: string; threadRoot?: string; html?: string; mentions?: string[] } = {},
   ): Promise<string> {
     if (typeof body !== 'string' || body.length === 0) throw invalidParam('a message needs a non-empty body');
     const room = this.joinedRoom(userId, roomId);
@@ -296,6 +296,8 @@ export class HomeserverClient {
       ...(threadLatest ? { threadLatest } : {}),
       ...(opts.html ? { html: opts.html } : {}),
     });
+    // Who the message mentions (intentional mentions): what decides their notification, not the text.
+    if (opts.mentions) draft.content['m.mentions'] = { user_ids: [...new Set(opts.mentions)] };
     const ev = await this.send(room, { type: draft.type, sender: userId, content: draft.content });
     return ev.event_id;
   }

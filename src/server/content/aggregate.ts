@@ -74,6 +74,8 @@ export interface TimelineItem {
   image?: ImageInfo;
   /** Human description of a state change (kind 'notice'). */
   notice?: string;
+  /** The users the message says it mentions (`m.mentions.user_ids`, of the latest edit when edited). */
+  mentions?: string[];
 }
 
 /** Resolves a user ID to the name shown in notices. */
@@ -454,6 +456,8 @@ function messageItem(
     item.formatted_body = rich.formatted_body;
   }
   if (image) item.image = image;
+  const mentioned = (content['m.mentions'] as { user_ids?: unknown } | undefined)?.user_ids;
+  if (Array.isArray(mentioned)) item.mentions = mentioned.filter((u): u is string => typeof u === 'string');
   item.edited = latest !== undefined;
   item.reactions = countReactions(reactions);
   if (isReply) item.replyTo = { event_id: rel!.in_reply_to! };

@@ -1,9 +1,10 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { nameOf } from '../format.ts';
 import { composeHtml } from '../markdown.tsx';
+import { type Mention, applyMentions, matchMembers, mentionName, mentionQuery } from '../mentions.ts';
 import { editMessage, sendImage, setTyping } from '../state/actions.ts';
 import { MAX_MESSAGE_BYTES, kib, messageBytes, send } from '../state/outgoing.ts';
-import { displayNames, editing, myUserId, replyTo, timeline } from '../state/store.ts';
+import { displayNames, editing, members, myUserId, replyTo, timeline } from '../state/store.ts';
 
 /**
  * The message box. Enter sends, Shift+Enter breaks the line, Up in an empty
@@ -19,6 +20,14 @@ export function Composer(props: { thread?: string }) {
   const inThread = props.thread !== undefined;
   const edit = inThread ? null : editing.value;
   const reply = inThread ? null : replyTo.value;
+  // @-mention completion: the caret, the mentions picked so far, the highlighted option.
+  const [caret, setCaret] = useState(0);
+  const [chosen, setChosen] = useState<Mention[]>([]);
+  const [active, setActive] = useState(0);
+  const [dismissed, setDismissed] = useState<number | null>(null);
+  const query = mentionQuery(text, caret);
+  const options = query && query.start !== dismissed ? matchMembers(members.value, query.query, myUserId.value) : [];
+  const listId = inThread ? 'thread-mention-list' : 'mention-list';
 
   // Starting an edit puts the old text in the box.
   useEffect(() => {
@@ -47,9 +56,11 @@ export function Composer(props: { thread?: string }) {
     if (!body || busy || tooLarge) return;
     if (!edit) {
       // Shown at once as *sending* (a local echo); a refusal stays in the timeline with a retry.
+      const { markdown, userIds } = applyMentions(body, chosen);
       setText('');
+      setChosen([]);
       setTyping(false);
-      void send(body, composeHtml(body), props.thread);
+      void send(body, composeHtml(markdown), props.thread, userIds);
       ref.current?.focus();
       return;
     }
@@ -63,8 +74,33 @@ export function Composer(props: { thread?: string }) {
     ref.current?.focus();
   };
 
+  /** Puts `@name ` in place of the `@query` being typed and remembers whom it mentions. */
+  const pick = (m: (typeof options)[number]) => {
+    if (!query) return;
+    const name = mentionName(m);
+    const before = `${text.slice(0, query.start)}@${name} `;
+    setText(before + text.slice(caret));
+    setChosen([...chosen.filter((c) => c.userId !== m.userId), { name, userId: m.userId }]);
+    setActive(0);
+    setCaret(before.length);
+    requestAnimationFrame(() => {
+      ref.current?.focus();
+      ref.current?.setSelectionRange(before.length, before.length);
+    });
+  };
+
   const onKeyDown = (e: KeyboardEvent) => {
-    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+    const option = options[Math.min(active, options.length - 1)];
+    if (option && (e.key === 'ArrowDown' || e.key === 'ArrowUp')) {
+      e.preventDefault();
+      setActive((active + (e.key === 'ArrowDown' ? 1 : options.length - 1)) % options.length);
+    } else if (option && (e.key === 'Enter' || e.key === 'Tab') && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      pick(option);
+    } else if (option && e.key === 'Escape') {
+      e.preventDefault();
+      setDismissed(query?.start ?? null);
+    } else if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       void submit();
     } else if (e.key === 'ArrowUp' && text === '' && !inThread) {
@@ -117,6 +153,25 @@ export function Composer(props: { thread?: string }) {
           </button>
         </div>
       )}
+      {options.length > 0 && (
+        <div class="mention-list" id={listId} role="listbox" aria-label="Mention a member">
+          {options.map((m, i) => (
+            <div
+              key={m.userId}
+              id={`${listId}-${i}`}
+              role="option"
+              tabIndex={-1}
+              aria-selected={i === Math.min(active, options.length - 1)}
+              onMouseDown={(e) => {
+                e.preventDefault(); // keep the focus in the message box
+                pick(m);
+              }}
+            >
+              {mentionName(m)} <span class="muted">{m.userId}</span>
+            </div>
+          ))}
+        </div>
+      )}
       <div class="composer-row">
         <textarea
           id={inThread ? 'thread-composer' : 'composer'}
@@ -125,11 +180,16 @@ export function Composer(props: { thread?: string }) {
           aria-label={label}
           placeholder={inThread ? 'Reply in thread…' : 'Message (Enter to send, ↑ to edit your last)'}
           value={text}
+          aria-activedescendant={options.length > 0 ? `${listId}-${Math.min(active, options.length - 1)}` : undefined}
           onInput={(e) => {
             setText(e.currentTarget.value);
+            setCaret(e.currentTarget.selectionStart);
+            setActive(0);
             setTyping(e.currentTarget.value !== '');
           }}
           onKeyDown={onKeyDown}
+          onKeyUp={(e) => setCaret(e.currentTarget.selectionStart)}
+          onClick={(e) => setCaret(e.currentTarget.selectionStart)}
           onPaste={onPaste}
         />
         {!inThread && (

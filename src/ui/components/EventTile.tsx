@@ -2,7 +2,7 @@ import type { TimelineItem } from '../api.ts';
 import { nameOf, timeOf } from '../format.ts';
 import { MATRIX_HTML_FORMAT } from '../html.ts';
 import { openThread } from '../state/actions.ts';
-import { displayNames, presence } from '../state/store.ts';
+import { displayNames, myUserId, presence } from '../state/store.ts';
 import { Avatar } from './Avatar.tsx';
 import { FormattedBody, Markdown } from './FormattedBody.tsx';
 import { ImageMessage } from './ImageMessage.tsx';
@@ -18,6 +18,7 @@ export function EventTile(props: { item: TimelineItem; continuation: boolean; re
   const sender = nameOf(item.sender, names);
   // Rich text from other Matrix clients; any other format (or none) shows the plain body.
   const html = item.format === MATRIX_HTML_FORMAT ? item.formatted_body : undefined;
+  const mentionsMe = item.sender !== myUserId.value && !!item.mentions?.includes(myUserId.value);
   if (item.kind === 'notice') {
     return (
       <div class="notice-row" data-event-id={item.event_id}>
@@ -30,7 +31,7 @@ export function EventTile(props: { item: TimelineItem; continuation: boolean; re
   }
   return (
     <article
-      class={props.continuation ? 'msg continuation' : 'msg'}
+      class={`${props.continuation ? 'msg continuation' : 'msg'}${mentionsMe ? ' mentions-me' : ''}`}
       data-event-id={item.event_id}
       aria-label={`${sender} at ${timeOf(item.ts)}`}
     >
@@ -53,6 +54,7 @@ export function EventTile(props: { item: TimelineItem; continuation: boolean; re
             </time>
           </div>
         )}
+        {mentionsMe && <p class="mention-badge small-text">Mentions you</p>}
         {item.replyTo && (
           <blockquote class="reply-quote">
             <span class="sender">{item.replyTo.sender ? nameOf(item.replyTo.sender, names) : 'Earlier message'}</span>{' '}

@@ -398,7 +398,7 @@ export async function sendMessage(
   body: string,
   thread?: string,
   html?: string,
-  report: { sent?: (eventId: string) => void; failed?: (err: unknown) => void } = {},
+  report: { mentions?: string[]; sent?: (eventId: string) => void; failed?: (err: unknown) => void } = {},
 ): Promise<boolean> {
   const roomId = currentRoomId.value;
   if (!roomId) return false;
@@ -409,6 +409,7 @@ export async function sendMessage(
         ...(reply ? { replyTo: reply } : {}),
         ...(thread ? { threadRoot: thread } : {}),
         ...(html !== undefined ? { html } : {}),
+        ...(report.mentions?.length ? { mentions: report.mentions } : {}),
       })
       .then(report.sent, (err: unknown) => {
         report.failed?.(err);

@@ -36,6 +36,8 @@ export interface Outgoing {
   thread?: string;
   body: string;
   html?: string;
+  /** Users the message mentions (`m.mentions.user_ids`). */
+  mentions?: string[];
   ts: number;
   state: 'sending' | 'failed';
   /** Set once the worker answered; the echo goes when the timeline shows the event. */
@@ -57,6 +59,7 @@ function update(id: string, change: Partial<Outgoing>): void {
 async function deliver(o: Outgoing): Promise<boolean> {
   let failure: string | undefined;
   const ok = await sendMessage(o.body, o.thread, o.html, {
+    ...(o.mentions ? { mentions: o.mentions } : {}),
     sent: (eventId) => update(o.id, { eventId }),
     failed: (err) => {
       failure = errorText(err);
@@ -67,7 +70,7 @@ async function deliver(o: Outgoing): Promise<boolean> {
 }
 
 /** Sends a message to the open room (or `thread`), echoing it locally at once. */
-export function send(body: string, html: string | undefined, thread?: string): Promise<boolean> {
+export function send(body: string, html: string | undefined, thread?: string, mentions?: string[]): Promise<boolean> {
   const roomId = currentRoomId.value;
   if (!roomId) return Promise.resolve(false);
   const o: Outgoing = {
@@ -78,6 +81,7 @@ export function send(body: string, html: string | undefined, thread?: string): P
     state: 'sending',
     ...(html !== undefined ? { html } : {}),
     ...(thread !== undefined ? { thread } : {}),
+    ...(mentions?.length ? { mentions } : {}),
   };
   outgoing.value = [...outgoing.value, o];
   return deliver(o);
@@ -140,3 +144,4 @@ effect(() => {
   if (left.length !== pending.length) outgoing.value = left;
   void refreshDelivery();
 });
+
