@@ -93,3 +93,18 @@ export async function png(page: Page, width: number, height: number): Promise<Bu
   );
   return Buffer.from(b64, 'base64');
 }
+
+/** Clicks one of the open room's header actions (at phone width they sit behind "More"). */
+export async function roomAction(page: Page, name: string | RegExp): Promise<void> {
+  const more = page.getByRole('button', { name: 'More', exact: true });
+  if (await more.isVisible()) await more.click();
+  await page.locator('.room-header').getByRole('button', { name, exact: typeof name === 'string' }).click();
+}
+
+/** Confirms the destructive action the open confirmation dialog asks about, with an optional reason. */
+export async function confirmAction(page: Page, action: string, reason?: string): Promise<void> {
+  const dialog = page.getByRole('dialog');
+  if (reason !== undefined) await dialog.getByRole('textbox', { name: 'Reason (optional)' }).fill(reason);
+  await dialog.getByRole('button', { name: action, exact: true }).click();
+  await expect(page.getByRole('dialog')).toHaveCount(0);
+}

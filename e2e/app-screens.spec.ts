@@ -3,7 +3,7 @@
  * e2e/screenshots/ (not committed) — for people to look at, not to diff.
  */
 import { type Page, expect, test } from '@playwright/test';
-import { createRoom, message, onboard, send } from './app-helpers.ts';
+import { confirmAction, createRoom, message, onboard, roomAction, send } from './app-helpers.ts';
 
 const SIZES = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } } as const;
 
@@ -33,15 +33,16 @@ for (const scheme of ['light', 'dark'] as const) {
       await send(page, 'Replying to myself');
       await message(page, 'Bring').hover();
       await message(page, 'Bring').getByRole('button', { name: 'Delete' }).click();
+      await confirmAction(page, 'Delete');
       await expect(page.getByText('Message deleted')).toBeVisible();
       await page.getByRole('textbox', { name: 'Message' }).click();
       await shot(page, `${tag}-3-timeline`);
 
-      await page.getByRole('button', { name: 'Room settings' }).click();
+      await roomAction(page, 'Room settings');
       await shot(page, `${tag}-4-settings`);
       await page.keyboard.press('Escape');
 
-      await page.getByRole('button', { name: /^Members/ }).click();
+      await roomAction(page, /^Members/);
       await shot(page, `${tag}-5-members`);
       await page.getByRole('button', { name: 'Close members' }).click();
 
@@ -49,7 +50,7 @@ for (const scheme of ['light', 'dark'] as const) {
       await shot(page, `${tag}-6-network`);
       await page.getByRole('button', { name: 'Close panel' }).click();
 
-      await page.getByRole('button', { name: 'Event graph' }).click();
+      await roomAction(page, 'Event graph');
       await page.getByRole('button', { name: /^m\.room\.message by/ }).first().click();
       await expect(page.locator('pre.json')).toBeVisible();
       await shot(page, `${tag}-7-graph`);

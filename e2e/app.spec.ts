@@ -1,6 +1,6 @@
 import AxeBuilder from '@axe-core/playwright';
 import { type Page, expect, test } from '@playwright/test';
-import { createRoom, message, onboard, send } from './app-helpers.ts';
+import { confirmAction, createRoom, message, onboard, send } from './app-helpers.ts';
 
 function collectErrors(page: Page): string[] {
   const errors: string[] = [];
@@ -58,6 +58,7 @@ test('create a room, send, edit with Up, react, reply and delete', async ({ page
   // Delete.
   await message(page, 'second, edited').hover();
   await message(page, 'second, edited').getByRole('button', { name: 'Delete' }).click();
+  await confirmAction(page, 'Delete');
   await expect(log.getByText('second, edited')).toHaveCount(0);
   await expect(log.getByText('Message deleted')).toBeVisible();
 

@@ -11,7 +11,7 @@
  *    orders the demotion first.
  */
 import { type Browser, type BrowserContext, type Locator, type Page, expect, test } from '@playwright/test';
-import { createRoom, message, onboard, openMembers, send } from './app-helpers.ts';
+import { confirmAction, createRoom, message, onboard, openMembers, send } from './app-helpers.ts';
 
 /** Cross-tab arrival: gossip is fast, but a retry through the outbox or a catch-up can take a while. */
 const ARRIVAL = { timeout: 45_000 };
@@ -194,6 +194,7 @@ test.describe('people: three homeservers in one room', () => {
     // Bob deletes his first message; it is gone everywhere.
     await message(bob.page, 'bob brought the wood').hover();
     await message(bob.page, 'bob brought the wood').getByRole('button', { name: 'Delete' }).click();
+    await confirmAction(bob.page, 'Delete');
     for (const p of all) await expect(timeline(p).getByText('bob brought the wood')).toHaveCount(0, ARRIVAL);
 
     // Everyone has the same timeline, in the same order.

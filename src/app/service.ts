@@ -13,7 +13,7 @@ import { type CreateRoomOptions, HomeserverClient } from '../server/client.ts';
 import { Homeserver } from '../server/homeserver.ts';
 import type { ServerIdentity } from '../server/identity.ts';
 import { type Logger, consoleLogger } from '../server/log.ts';
-import { listIdbStores, openIdbStore } from '../server/store/idb-store.ts';
+import { deleteIdbStore, listIdbStores, openIdbStore } from '../server/store/idb-store.ts';
 import type { Transport } from '../server/transport/types.ts';
 import type { Libp2pTransport } from '../net/libp2p-transport.ts';
 import type { Update } from '../server/updates.ts';
@@ -25,6 +25,12 @@ export interface StartOptions {
   dbName?: string;
   /** Relay multiaddrs to connect through. */
   relays?: string[];
+  /**
+   * Wait up to this many milliseconds for `dbName`'s lock (another tab is
+   * handing the homeserver over) instead of starting a fresh homeserver;
+   * fails if the lock does not come free in time.
+   */
+  waitForLockMs?: number;
 }
 
 export interface StartResult {
@@ -52,19 +58,27 @@ export interface NetworkStatus {
 
 export type TransportFactory = (identity: ServerIdentity, relays: readonly string[]) => Promise<Transport>;
 
-/** Holds a Web Lock for the worker's lifetime, or returns false at once if another tab has it. */
-async function tryLock(name: string): Promise<boolean> {
+/**
+ * Holds a Web Lock for the worker's lifetime (or until `release` resolves),
+ * or returns false if another tab has it — at once, or after `waitMs`.
+ */
+async function tryLock(name: string, waitMs = 0, release: Promise<void> = new Promise<void>(() => {})): Promise<boolean> {
   const locks = (globalThis.navigator as Navigator | undefined)?.locks;
   if (!locks) return true; // no Web Locks (Node tests): nothing to guard against
   return new Promise<boolean>((resolve) => {
-    void locks.request(`hearth-db:${name}`, { ifAvailable: true }, (lock) => {
+    const grabbed = (lock: Lock | null) => {
       if (!lock) {
         resolve(false);
         return undefined;
       }
       resolve(true);
-      return new Promise<void>(() => {}); // held until the worker (tab) goes away
-    });
+      return release; // held until the worker (tab) goes away
+    };
+    if (waitMs <= 0) {
+      void locks.request(`hearth-db:${name}`, { ifAvailable: true }, grabbed);
+      return;
+    }
+    locks.request(`hearth-db:${name}`, { signal: AbortSignal.timeout(waitMs) }, grabbed).catch(() => resolve(false));
   });
 }
 
@@ -102,10 +116,46 @@ export class HomeserverService {
     return names.map((dbName) => ({ dbName, inUse: held.has(`hearth-db:${dbName}`) || dbName === this.dbName }));
   }
 
+  /**
+   * Deletes a homeserver's database from this browser profile — for good:
+   * its key, account and rooms. Refused while any tab (this one included) has it open.
+   */
+  async deleteHomeserver(dbName: string): Promise<void> {
+    if (!dbName.startsWith(DB_PREFIX)) throw new Error('not a homeserver database');
+    if (dbName === this.dbName) throw new Error('this homeserver is open in this tab');
+    let done!: () => void;
+    const release = new Promise<void>((r) => {
+      done = r;
+    });
+    if (!(await tryLock(dbName, 0, release))) throw new Error('this homeserver is open in another tab');
+    try {
+      await deleteIdbStore(dbName);
+    } finally {
+      done();
+    }
+  }
+
+  /**
+   * Whose a homeserver database no tab has open is (its first account), for
+   * databases the page has no record of; reads it without starting it.
+   */
+  async describeHomeserver(dbName: string): Promise<{ userId?: string; displayName?: string }> {
+    if (!dbName.startsWith(DB_PREFIX)) throw new Error('not a homeserver database');
+    if (dbName === this.dbName) return { ...(this.hs ? this.whoami() : {}) };
+    const store = await openIdbStore(dbName);
+    try {
+      const [a] = await store.listAccounts();
+      return a ? { userId: a.user_id, displayName: a.display_name } : {};
+    } finally {
+      await store.close();
+    }
+  }
+
   async start(opts: StartOptions = {}): Promise<StartResult> {
     if (this.hs) return this.whoami();
     let dbName: string | undefined;
-    if (opts.dbName && (await tryLock(opts.dbName))) dbName = opts.dbName;
+    if (opts.dbName && (await tryLock(opts.dbName, opts.waitForLockMs))) dbName = opts.dbName;
+    if (!dbName && opts.waitForLockMs) throw new Error('the other tab did not let the homeserver go');
     if (!dbName) {
       dbName = randomName();
       if (!(await tryLock(dbName))) throw new Error('could not lock a fresh homeserver database');

@@ -60,6 +60,8 @@ export interface RoomSummary {
   unread: number;
   lastMessage?: { sender: string; body: string; ts: number };
   inviter?: string;
+  /** After a kick or ban: who changed this user's membership (their display name, if known) and why. */
+  removedBy?: { userId: string; displayName?: string; reason?: string; eventId: string };
 }
 
 export interface DagNode {
@@ -536,6 +538,18 @@ export class HomeserverClient {
     const readDepth = receipt ? (room.get(receipt.eventId)?.depth ?? 0) : 0;
     const unread = visible.filter((s) => s.pdu.sender !== userId && s.pdu.depth > readDepth).length;
     const others = members.filter((m) => m.userId !== userId).map((m) => m.userId);
+    const mine = room.stateEvent('m.room.member', userId, state);
+    let removedBy: RoomSummary['removedBy'];
+    if (mine && (membership === 'leave' || membership === 'ban') && mine.sender !== userId) {
+      const by = room.stateEvent('m.room.member', mine.sender, state)?.content.displayname;
+      const reason = mine.content.reason;
+      removedBy = {
+        userId: mine.sender,
+        eventId: mine.event_id,
+        ...(typeof by === 'string' && by ? { displayName: by } : {}),
+        ...(typeof reason === 'string' && reason ? { reason } : {}),
+      };
+    }
     return {
       roomId: room.roomId,
       name: typeof name === 'string' && name ? name : others.length ? others.join(', ') : room.roomId,
@@ -547,6 +561,7 @@ export class HomeserverClient {
       memberCount: members.length,
       unread,
       ...(last ? { lastMessage: { sender: last.pdu.sender, body: messageBody(last.pdu) ?? '', ts: last.pdu.origin_server_ts } } : {}),
+      ...(removedBy ? { removedBy } : {}),
     };
   }
 

@@ -1,23 +1,30 @@
+import type { NetworkStatus } from '../api.ts';
 import { network } from '../state/store.ts';
+
+/** Where this homeserver's connection stands, in words that say what it is waiting for. */
+export function connectionSummary(n: NetworkStatus | null): { text: string; cls: string } {
+  if (!n) return { text: 'Waiting for your homeserver to start…', cls: 'conn unknown' };
+  if (!n.available) return { text: 'Working alone (no relay configured)', cls: 'conn alone' };
+  if (n.offline) return { text: 'Offline', cls: 'conn off' };
+  const peers = `${n.peers.length} peer${n.peers.length === 1 ? '' : 's'}`;
+  if (n.relay.state === 'connected') return { text: `relay connected, ${peers}`, cls: 'conn up' };
+  const where = relayHost(n.relay.addr);
+  if (n.relay.state === 'connecting') {
+    return { text: `Waiting for the relay${where ? ` at ${where}` : ''} to answer (others reach you through it)`, cls: 'conn off' };
+  }
+  if (n.relay.state === 'failed') return { text: `The relay${where ? ` at ${where}` : ''} is unreachable; retrying`, cls: 'conn off' };
+  return { text: `relay ${n.relay.state}, ${peers}`, cls: 'conn off' };
+}
+
+/** "host:port" from a relay multiaddr such as /ip4/127.0.0.1/tcp/4000/ws/p2p/12D3…. */
+function relayHost(addr: string | undefined): string {
+  const m = addr ? /^\/(?:ip4|ip6|dns4|dns6|dns)\/([^/]+)\/tcp\/(\d+)/.exec(addr) : null;
+  return m ? `${m[1]}:${m[2]}` : '';
+}
 
 /** One line about this server's reachability: relay state and peer count. */
 export function ConnectionState() {
-  const n = network.value;
-  let text = 'Starting…';
-  let cls = 'conn unknown';
-  if (n) {
-    if (!n.available) {
-      text = 'Working alone (no network yet)';
-      cls = 'conn alone';
-    } else if (n.offline) {
-      text = 'Offline';
-      cls = 'conn off';
-    } else {
-      const relay = n.relay.state === 'connected' ? 'relay connected' : `relay ${n.relay.state}`;
-      text = `${relay}, ${n.peers.length} peer${n.peers.length === 1 ? '' : 's'}`;
-      cls = n.relay.state === 'connected' ? 'conn up' : 'conn off';
-    }
-  }
+  const { text, cls } = connectionSummary(network.value);
   return (
     <span class={cls}>
       <span class="dot" aria-hidden="true" />

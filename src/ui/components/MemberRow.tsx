@@ -1,7 +1,7 @@
 import type { Member } from '../api.ts';
 import { localpart } from '../format.ts';
 import { attempt, service } from '../state/actions.ts';
-import { currentRoomId, myUserId, powers, presence } from '../state/store.ts';
+import { confirmation, currentRoomId, myUserId, powers, presence } from '../state/store.ts';
 import { Avatar } from './Avatar.tsx';
 import { PresenceDot } from './PresenceDot.tsx';
 
@@ -50,12 +50,36 @@ export function MemberRow(props: { member: Member }) {
           </button>
         )}
         {canKick && (
-          <button type="button" class="small" aria-label={`Kick ${name}`} onClick={() => attempt('Could not kick', () => service().kick(roomId, m.userId))}>
+          <button
+            type="button"
+            class="small"
+            aria-label={`Kick ${name}`}
+            onClick={() =>
+              (confirmation.value = {
+                title: `Kick ${name}?`,
+                text: `${name} is removed from the room and can join again if invited (or if it is public).`,
+                action: 'Kick',
+                run: (reason) => attempt('Could not kick', () => service().kick(roomId, m.userId, reason || undefined)),
+              })
+            }
+          >
             Kick
           </button>
         )}
         {canBan && (
-          <button type="button" class="small danger" aria-label={`Ban ${name}`} onClick={() => attempt('Could not ban', () => service().ban(roomId, m.userId))}>
+          <button
+            type="button"
+            class="small danger"
+            aria-label={`Ban ${name}`}
+            onClick={() =>
+              (confirmation.value = {
+                title: `Ban ${name}?`,
+                text: `${name} is removed from the room and cannot come back until unbanned.`,
+                action: 'Ban',
+                run: (reason) => attempt('Could not ban', () => service().ban(roomId, m.userId, reason || undefined)),
+              })
+            }
+          >
             Ban
           </button>
         )}

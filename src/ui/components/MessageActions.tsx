@@ -1,6 +1,6 @@
 import type { TimelineItem } from '../api.ts';
 import { openThread, react, redact, unreact } from '../state/actions.ts';
-import { editing, myUserId, powers, replyTo } from '../state/store.ts';
+import { confirmation, currentRoom, editing, myUserId, powers, replyTo } from '../state/store.ts';
 
 export const QUICK_REACTIONS = ['👍', '❤️', '😄', '🎉'];
 
@@ -10,6 +10,8 @@ export function MessageActions(props: { item: TimelineItem; inThread?: boolean }
   const mine = item.sender === myUserId.value;
   const canDelete = mine || powers.value.mine >= powers.value.redact;
   if (item.kind === 'redacted' || item.kind === 'notice') return null;
+  // Someone who left or was removed can read what they were allowed to see, not act on it.
+  if (currentRoom.value?.membership !== 'join') return null;
   const focusComposer = () => document.getElementById(props.inThread ? 'thread-composer' : 'composer')?.focus();
   return (
     <div class="msg-actions" role="toolbar" aria-label="Message actions">
@@ -62,7 +64,18 @@ export function MessageActions(props: { item: TimelineItem; inThread?: boolean }
         </button>
       )}
       {canDelete && (
-        <button type="button" class="small danger" onClick={() => redact(item.event_id)}>
+        <button
+          type="button"
+          class="small danger"
+          onClick={() =>
+            (confirmation.value = {
+              title: 'Delete this message?',
+              text: mine ? 'It is removed for everyone in the room.' : 'It is removed for everyone in the room, and its sender sees that you removed it.',
+              action: 'Delete',
+              run: (reason) => redact(item.event_id, reason),
+            })
+          }
+        >
           Delete
         </button>
       )}

@@ -1,4 +1,4 @@
-import { dialog, directRooms, invites, joinedRooms, knocks } from '../state/store.ts';
+import { dialog, directRooms, formerRooms, invites, joinedRooms, knocks } from '../state/store.ts';
 import { InviteItem } from './InviteItem.tsx';
 import { RoomListItem } from './RoomListItem.tsx';
 
@@ -55,6 +55,16 @@ export function RoomList() {
           </ul>
         )}
       </section>
+      {formerRooms.value.length > 0 && (
+        <section aria-labelledby="former-title">
+          <h2 id="former-title">Removed from</h2>
+          <ul class="rooms">
+            {formerRooms.value.map((r) => (
+              <RoomListItem key={r.roomId} room={r} />
+            ))}
+          </ul>
+        </section>
+      )}
     </nav>
   );
 }

@@ -1,12 +1,42 @@
+import { forgetRoom } from '../state/actions.ts';
 import { currentRoom } from '../state/store.ts';
 import { Composer } from './Composer.tsx';
 import { RoomHeader } from './RoomHeader.tsx';
 import { Timeline } from './Timeline.tsx';
 import { TypingIndicator } from './TypingIndicator.tsx';
 
+/** Why the person is no longer in the room: "Alice removed you: spam". */
+export function removalText(room: { membership: string; removedBy?: { userId: string; displayName?: string; reason?: string } }): string {
+  const by = room.removedBy;
+  if (!by) return room.membership === 'ban' ? 'You are banned from this room.' : 'You are no longer in this room.';
+  const who = by.displayName ?? by.userId;
+  const what = room.membership === 'ban' ? `${who} banned you` : `${who} removed you`;
+  return by.reason ? `${what}: ${by.reason}` : `${what}.`;
+}
+
 export function RoomView() {
   const room = currentRoom.value;
   if (!room) return <p class="muted center">Opening the room…</p>;
+  if (room.membership === 'leave' || room.membership === 'ban') {
+    return (
+      <div class="room-view">
+        <RoomHeader />
+        <Timeline />
+        <div class="removed-card" role="status">
+          <p>
+            <strong>{removalText(room)}</strong>
+          </p>
+          <p class="muted small-text">
+            You can still read the history you were allowed to see.
+            {room.membership === 'ban' ? ' You cannot rejoin while banned.' : ' You can come back if someone invites you again.'}
+          </p>
+          <button type="button" onClick={() => forgetRoom(room.roomId)}>
+            Forget this room
+          </button>
+        </div>
+      </div>
+    );
+  }
   if (room.membership !== 'join') {
     return (
       <div class="room-view">

@@ -1,5 +1,6 @@
 import { currentRoomId, sidePanel } from '../state/store.ts';
 import { ChatLinkBanner } from './ChatLinkBanner.tsx';
+import { ConfirmDialog } from './ConfirmDialog.tsx';
 import { Dialogs } from './Dialogs.tsx';
 import { MembersPanel } from './MembersPanel.tsx';
 import { NetworkPanel } from './NetworkPanel.tsx';
@@ -23,6 +24,7 @@ export function Shell() {
       {panel === 'members' && inRoom && <MembersPanel />}
       {panel === 'thread' && inRoom && <ThreadPanel />}
       <Dialogs />
+      <ConfirmDialog />
     </div>
   );
 }

@@ -5,12 +5,14 @@
  */
 import { batch } from '@preact/signals';
 import { installSwBridge } from '../../app/sw-bridge.ts';
-import { type Api, type TimelineItem, type Update, connectWorker, errorText, subscribe } from '../api.ts';
+import { type Api, type StartResult, type TimelineItem, type Update, connectWorker, errorText, stopWorker, subscribe } from '../api.ts';
+import { type KnownHomeserver, forget, readDirectory, remember } from './directory.ts';
 import {
   backfills,
   currentRoomId,
   dialog,
   editing,
+  elsewhere,
   fatal,
   members,
   network,
@@ -75,29 +77,196 @@ async function relayAddresses(): Promise<string[]> {
   }
 }
 
+const CHANNEL = 'hearth-homeservers';
+/** Tabs of this profile tell each other to let a homeserver go (one tab takes over another's). */
+const channel: BroadcastChannel | undefined = typeof BroadcastChannel === 'function' ? new BroadcastChannel(CHANNEL) : undefined;
+/** How long a tab taking over a homeserver waits for the other tab to let it go. */
+const TAKE_OVER_MS = 15_000;
+
+/**
+ * Which homeserver this tab opens: the one it had (a reload), else the most
+ * recently used one of this profile that no other tab has open; `busy` when
+ * the person's homeserver is open in another tab; neither for a new person.
+ */
+async function chooseHomeserver(a: Api): Promise<{ dbName?: string; busy?: KnownHomeserver }> {
+  const listed = await a.listHomeservers();
+  const inUse = new Map(listed.map((h) => [h.dbName, h.inUse]));
+  const known = readDirectory();
+  for (const e of known) if (!inUse.has(e.dbName)) forget(e.dbName); // deleted (or evicted) since
+  const wanted = sessionStorage.getItem(DB_KEY) ?? undefined;
+  if (wanted && inUse.has(wanted)) {
+    if (!inUse.get(wanted)) return { dbName: wanted };
+    // A duplicated tab, or a reload racing the old page's worker: wait a moment before calling it busy.
+    return { dbName: wanted, busy: known.find((e) => e.dbName === wanted) ?? { dbName: wanted, lastUsed: 0 } };
+  }
+  const byRecency = readDirectory().sort((x, y) => y.lastUsed - x.lastUsed);
+  const free = byRecency.find((e) => !inUse.get(e.dbName));
+  if (free) return { dbName: free.dbName };
+  // Databases from before this browser kept a directory: the newest-named free one with an account.
+  for (const h of listed) {
+    if (h.inUse || known.some((e) => e.dbName === h.dbName)) continue;
+    const who = await a.describeHomeserver(h.dbName).catch(() => null);
+    if (who?.userId) {
+      remember({ dbName: h.dbName, ...who });
+      return { dbName: h.dbName };
+    }
+  }
+  const busy = byRecency.find((e) => inUse.get(e.dbName) && e.userId);
+  return busy ? { busy } : {};
+}
+
 export async function boot(): Promise<void> {
   try {
     api = connectWorker();
-    const wanted = sessionStorage.getItem(DB_KEY) ?? undefined;
     const relays = await relayAddresses();
-    const starting = api.start({ ...(wanted ? { dbName: wanted } : {}), relays });
-    // The Service Worker's requests (standard Matrix clients on this origin) go to this tab's homeserver.
-    const hs = api;
-    installSwBridge({ handleClientRequest: (req) => hs.handleClientRequest(req) }, starting);
-    const started = await starting;
-    sessionStorage.setItem(DB_KEY, started.dbName);
-    session.value = started;
-    void navigator.storage?.persist?.().catch(() => false);
-    await subscribe(api, onUpdate);
-    otherHomeservers.value = (await api.listHomeservers()).filter((h) => h.dbName !== started.dbName);
-    readRoute();
-    window.addEventListener('hashchange', readRoute);
-    if (started.userId) await enterApp();
-    else phase.value = 'onboarding';
+    const choice = await chooseHomeserver(api);
+    if (choice.busy && choice.dbName && !(await claimedByAnotherTab(choice.dbName))) {
+      // Our own homeserver (this tab had it) and no live tab claims it: the page before a reload is still letting it go.
+      const again = await startOn({ dbName: choice.dbName, relays, waitForLockMs: TAKE_OVER_MS }).then(
+        () => true,
+        () => false,
+      );
+      if (again) return;
+    }
+    if (choice.busy) {
+      elsewhere.value = choice.busy;
+      phase.value = 'elsewhere';
+      return;
+    }
+    await startOn({ ...(choice.dbName ? { dbName: choice.dbName } : {}), relays });
   } catch (err) {
     fatal.value = errorText(err);
     phase.value = 'failed';
   }
+}
+
+/** Whether a live tab of this profile answers that it has `dbName` open (a page being unloaded does not answer). */
+function claimedByAnotherTab(dbName: string): Promise<boolean> {
+  const ch = channel;
+  if (!ch) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      ch.removeEventListener('message', onReply);
+      resolve(false);
+    }, 500);
+    const onReply = (e: MessageEvent) => {
+      const msg = e.data as { kind?: unknown; dbName?: unknown };
+      if (msg?.kind !== 'mine' || msg.dbName !== dbName) return;
+      clearTimeout(timer);
+      ch.removeEventListener('message', onReply);
+      resolve(true);
+    };
+    ch.addEventListener('message', onReply);
+    ch.postMessage({ kind: 'who', dbName });
+  });
+}
+
+/** Starts the homeserver worker on a database (or a fresh one) and enters the app. */
+async function startOn(opts: { dbName?: string; relays: string[]; waitForLockMs?: number }): Promise<void> {
+  const hs = service();
+  const starting = hs.start(opts);
+  // The Service Worker's requests (standard Matrix clients on this origin) go to this tab's homeserver.
+  installSwBridge({ handleClientRequest: (req) => hs.handleClientRequest(req) }, starting);
+  await started(await starting);
+}
+
+async function started(result: StartResult): Promise<void> {
+  const hs = service();
+  sessionStorage.setItem(DB_KEY, result.dbName);
+  rememberSession(result);
+  session.value = result;
+  void navigator.storage?.persist?.().catch(() => false);
+  await subscribe(hs, onUpdate);
+  await refreshOtherHomeservers();
+  listenForTakeOver();
+  window.addEventListener('pagehide', () => {
+    if (session.value && phase.value !== 'moved') rememberSession(session.value);
+  });
+  readRoute();
+  window.addEventListener('hashchange', readRoute);
+  if (result.userId) await enterApp();
+  else phase.value = 'onboarding';
+}
+
+function rememberSession(s: StartResult): void {
+  remember({
+    dbName: s.dbName,
+    serverName: s.serverName,
+    ...(s.userId ? { userId: s.userId } : {}),
+    ...(s.displayName ? { displayName: s.displayName } : {}),
+  });
+}
+
+/** The other homeservers of this profile, for the picker. */
+export async function refreshOtherHomeservers(): Promise<void> {
+  const mine = session.value?.dbName;
+  const listed = await service().listHomeservers();
+  const known = readDirectory();
+  otherHomeservers.value = listed
+    .filter((h) => h.dbName !== mine)
+    .map((h) => ({ ...(known.find((e) => e.dbName === h.dbName) ?? { dbName: h.dbName, lastUsed: 0 }), inUse: h.inUse }))
+    .sort((x, y) => y.lastUsed - x.lastUsed);
+}
+
+/** When another tab takes this tab's homeserver over, this tab lets it go (its worker ends, and with it the lock). */
+function listenForTakeOver(): void {
+  if (!channel) return;
+  channel.onmessage = (e: MessageEvent) => {
+    const msg = e.data as { kind?: unknown; dbName?: unknown };
+    if (!session.value || msg?.dbName !== session.value.dbName || phase.value === 'moved') return;
+    if (msg.kind === 'who') {
+      channel.postMessage({ kind: 'mine', dbName: msg.dbName });
+      return;
+    }
+    if (msg.kind !== 'release') return;
+    stopWorker();
+    api = undefined;
+    // The Service Worker's requests are no longer this tab's to answer.
+    const gone = Promise.reject(new Error('the homeserver moved to another tab'));
+    gone.catch(() => undefined);
+    installSwBridge({ handleClientRequest: () => gone }, gone);
+    sessionStorage.removeItem(DB_KEY);
+    phase.value = 'moved';
+  };
+}
+
+/** "Switch to it": the homeserver open in another tab moves to this tab. */
+export async function takeOver(): Promise<void> {
+  const target = elsewhere.value;
+  if (!target) return;
+  phase.value = 'starting';
+  try {
+    channel?.postMessage({ kind: 'release', dbName: target.dbName });
+    await startOn({ dbName: target.dbName, relays: await relayAddresses(), waitForLockMs: TAKE_OVER_MS });
+    elsewhere.value = null;
+  } catch (err) {
+    fatal.value = errorText(err);
+    phase.value = 'failed';
+  }
+}
+
+/** "Start another homeserver here (for demos)": a new, empty homeserver in this tab. */
+export async function startAnother(): Promise<void> {
+  elsewhere.value = null;
+  phase.value = 'starting';
+  try {
+    sessionStorage.removeItem(DB_KEY);
+    await startOn({ relays: await relayAddresses() });
+  } catch (err) {
+    fatal.value = errorText(err);
+    phase.value = 'failed';
+  }
+}
+
+/** Deletes another (closed) homeserver of this profile for good. */
+export async function deleteHomeserver(dbName: string): Promise<boolean> {
+  const ok = await attempt('Could not delete the homeserver', () => service().deleteHomeserver(dbName));
+  if (ok) {
+    forget(dbName);
+    await refreshOtherHomeservers();
+    say('Homeserver deleted');
+  }
+  return ok;
 }
 
 /** Switches this tab to another (unlocked) homeserver database: reloads the page on it. */
@@ -110,6 +279,7 @@ export async function register(username: string, displayName: string): Promise<b
   const ok = await attempt('Could not create your account', async () => {
     await service().register(username, displayName);
     session.value = await service().whoami();
+    rememberSession(session.value);
   });
   if (ok) await enterApp();
   return ok;

@@ -3,15 +3,23 @@
  * actions.ts write them (from user actions and the worker's live updates).
  */
 import { computed, signal } from '@preact/signals';
+import type { KnownHomeserver } from './directory.ts';
 import type { Member, NetworkStatus, RoomState, RoomSummary, StartResult, TimelineItem } from '../api.ts';
 
-export type Phase = 'starting' | 'onboarding' | 'ready' | 'failed';
+/**
+ * `elsewhere`: this profile's homeserver is open in another tab (the tab offers
+ * to take it over or start another); `moved`: another tab took this tab's homeserver.
+ */
+export type Phase = 'starting' | 'onboarding' | 'ready' | 'failed' | 'elsewhere' | 'moved';
 export type SidePanel = 'none' | 'members' | 'thread' | 'network';
 
 export const phase = signal<Phase>('starting');
 export const fatal = signal<string | null>(null);
 export const session = signal<StartResult | null>(null);
-export const otherHomeservers = signal<{ dbName: string; inUse: boolean }[]>([]);
+/** The other homeservers of this browser profile (see directory.ts), and whether a tab has each open. */
+export const otherHomeservers = signal<(KnownHomeserver & { inUse: boolean })[]>([]);
+/** In phase `elsewhere`: the homeserver another tab has open. */
+export const elsewhere = signal<KnownHomeserver | null>(null);
 
 export const rooms = signal<RoomSummary[]>([]);
 export const currentRoomId = signal<string | null>(null);
