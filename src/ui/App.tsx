@@ -1,4 +1,5 @@
 import { useEffect } from 'preact/hooks';
+import { OpenElsewhere } from './components/OpenElsewhere.tsx';
 import { Onboarding } from './components/Onboarding.tsx';
 import { Shell } from './components/Shell.tsx';
 import { Toast } from './components/Toast.tsx';
@@ -31,6 +32,22 @@ export function App() {
             <p>{fatal.value}</p>
             <button type="button" onClick={() => location.reload()}>
               Try again
+            </button>
+          </div>
+        </main>
+      )}
+      {p === 'elsewhere' && (
+        <main class="center-page" id="main">
+          <OpenElsewhere />
+        </main>
+      )}
+      {p === 'moved' && (
+        <main class="center-page" id="main">
+          <div class="card" role="status">
+            <h2>Your homeserver moved to another tab</h2>
+            <p>Another tab of this browser took it over: a homeserver runs in one tab at a time. You can close this tab.</p>
+            <button type="button" onClick={() => location.reload()}>
+              Use it here again
             </button>
           </div>
         </main>

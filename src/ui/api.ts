@@ -39,14 +39,23 @@ export interface EventDetail {
 }
 
 let api: Api | undefined;
+let worker: Worker | undefined;
+
+/** Ends the homeserver worker (and so lets its database's lock go); the next connectWorker starts a new one. */
+export function stopWorker(): void {
+  worker?.terminate();
+  worker = undefined;
+  api = undefined;
+}
 
 /** Starts the homeserver worker once per page. */
 export function connectWorker(): Api {
   if (!api) {
-    const worker = new Worker(new URL('../../workers/homeserver.worker.ts', import.meta.url), { type: 'module' });
-    api = Comlink.wrap<HomeserverService>(worker);
+    const w = new Worker(new URL('../../workers/homeserver.worker.ts', import.meta.url), { type: 'module' });
+    worker = w;
+    api = Comlink.wrap<HomeserverService>(w);
     // The worker cannot create RTCPeerConnections: the page does it for its direct links to other tabs.
-    installWebrtcBridge(worker);
+    installWebrtcBridge(w);
   }
   return api;
 }
