@@ -18,6 +18,15 @@ import { type Person, createRoom, invite, message, openMembers, person, send } f
 /** Cross-tab arrival: gossip is fast, but a retry through the outbox or a catch-up can take a while. */
 const ARRIVAL = { timeout: 45_000 };
 
+function sidebar(p: Person): Locator {
+  return p.page.getByRole('navigation', { name: 'Rooms' });
+}
+
+/** The room list's button for `name` (its description is the last-message preview). */
+function roomButton(p: Person, name: string): Locator {
+  return sidebar(p).getByRole('button', { name, exact: true });
+}
+
 function memberRow(panel: Locator, who: Person): Locator {
   return panel.getByRole('listitem').filter({ hasText: who.id });
 }
@@ -39,6 +48,24 @@ test.describe('livable rooms: two or three people, each on their own homeserver'
     await send(bob.page, 'hello from the other server');
     await expect(message(alice.page, 'hello from the other server')).toContainText('Bob Stone', ARRIVAL);
     await expect(message(alice.page, 'hello from the other server')).not.toContainText('bob-stone');
+  });
+
+  test('10: the room list previews the last message with display names and rendered text', async ({ browser }) => {
+    const alice = await person(browser, 'Alice Liddell');
+    const bob = await person(browser, 'Bob Stone');
+    await createRoom(alice.page, 'Library');
+    await invite(alice, bob, 'Library');
+
+    await send(bob.page, 'read **this** book', 'read this book');
+    await expect(roomButton(alice, 'Library')).toHaveAccessibleDescription('Bob Stone: read this book', ARRIVAL);
+
+    const box = bob.page.getByRole('textbox', { name: 'Message' });
+    await box.press('ArrowUp');
+    await box.fill('read _that_ `book`');
+    await box.press('Enter');
+    await expect(message(alice.page, 'read that book')).toContainText('(edited)', ARRIVAL);
+    await expect(roomButton(alice, 'Library')).toHaveAccessibleDescription('Bob Stone: read that book', ARRIVAL);
+    await expect(roomButton(bob, 'Library')).toHaveAccessibleDescription('Bob Stone: read that book', ARRIVAL);
   });
 
   test('15: the quick-reaction bar takes your own reaction back', async ({ browser }) => {

@@ -7,7 +7,7 @@
 import { membershipOf, namedLevel, powerLevelOf } from '../core/auth/index.ts';
 import { encodeBase64Url } from '../core/base64.ts';
 import { type JsonObject, isJsonObject } from '../core/json.ts';
-import { type RoomEvent, splitStateKey, stateKey } from '../core/pdu.ts';
+import { type Pdu, type RoomEvent, splitStateKey, stateKey } from '../core/pdu.ts';
 import { DEFAULT_ROOM_VERSION, isSupportedRoomVersion, roomVersion } from '../core/room-versions/registry.ts';
 import {
   type TimelineInput,
@@ -16,7 +16,6 @@ import {
   editMessage,
   imageMessage,
   isMessageEvent,
-  messageBody,
   REACTION_TYPE,
   reaction,
   relationOf,
@@ -58,7 +57,11 @@ export interface RoomSummary {
   joinRule?: string;
   memberCount: number;
   unread: number;
-  lastMessage?: { sender: string; body: string; ts: number };
+  /**
+   * The latest message as it reads now (edits applied, a reply's quoted fallback removed):
+   * the sender's display name when known, and the rich rendition when it has one.
+   */
+  lastMessage?: { sender: string; senderName?: string; body: string; formattedBody?: string; ts: number };
   inviter?: string;
   /** After a kick or ban: who changed this user's membership (their display name, if known) and why. */
   removedBy?: { userId: string; displayName?: string; reason?: string; eventId: string };
@@ -80,6 +83,18 @@ export interface DagNode {
 
 function serverOf(userId: string): string {
   return userId.slice(userId.indexOf(':') + 1);
+}
+
+function timelineInput(eventId: string, pdu: Pdu, redactedBy?: string): TimelineInput {
+  return {
+    event_id: eventId,
+    sender: pdu.sender,
+    type: pdu.type,
+    ...(typeof pdu.state_key === 'string' ? { state_key: pdu.state_key } : {}),
+    content: pdu.content,
+    origin_server_ts: pdu.origin_server_ts,
+    ...(redactedBy ? { redacted_because: redactedBy } : {}),
+  };
 }
 
 export class HomeserverClient {
@@ -533,7 +548,13 @@ export class HomeserverClient {
     const joinRule = content('m.room.join_rules')?.join_rule;
     const members = room.members(state).filter((m) => m.membership === 'join');
     const visible = room.topological((s) => s.status === 'accepted' && isMessageEvent(s.pdu) && !s.redacted_by && visibleToUser(room, s, userId));
-    const last = visible[visible.length - 1];
+    // Messages as the timeline shows them: an edit is folded into its message.
+    const messages = aggregateTimeline(visible.map((s) => timelineInput(s.event_id, s.pdu))).filter((i) => i.kind === 'message' || i.kind === 'image');
+    const last = messages[messages.length - 1];
+    const nameOf = (u: string) => {
+      const dn = room.stateEvent('m.room.member', u, state)?.content.displayname;
+      return typeof dn === 'string' && dn ? dn : undefined;
+    };
     const receipt = this.hs.ephemeral.receipts.get(room.roomId)?.get(userId);
     const readDepth = receipt ? (room.get(receipt.eventId)?.depth ?? 0) : 0;
     const unread = visible.filter((s) => s.pdu.sender !== userId && s.pdu.depth > readDepth).length;
@@ -560,8 +581,18 @@ export class HomeserverClient {
       ...(typeof joinRule === 'string' ? { joinRule } : {}),
       memberCount: members.length,
       unread,
-      ...(last ? { lastMessage: { sender: last.pdu.sender, body: messageBody(last.pdu) ?? '', ts: last.pdu.origin_server_ts } } : {}),
+      ...(last ? { lastMessage: this.preview(last, nameOf(last.sender)) } : {}),
       ...(removedBy ? { removedBy } : {}),
+    };
+  }
+
+  private preview(item: TimelineItem, senderName: string | undefined): NonNullable<RoomSummary['lastMessage']> {
+    return {
+      sender: item.sender,
+      ...(senderName ? { senderName } : {}),
+      body: item.body ?? (item.kind === 'image' ? 'sent an image' : ''),
+      ...(item.formatted_body && item.format === 'org.matrix.custom.html' ? { formattedBody: item.formatted_body } : {}),
+      ts: item.ts,
     };
   }
 
@@ -578,15 +609,7 @@ export class HomeserverClient {
       const i = events.findIndex((s) => s.event_id === opts.before);
       if (i >= 0) end = i;
     }
-    const inputs: TimelineInput[] = events.slice(0, end).map((s) => ({
-      event_id: s.event_id,
-      sender: s.pdu.sender,
-      type: s.pdu.type,
-      ...(typeof s.pdu.state_key === 'string' ? { state_key: s.pdu.state_key } : {}),
-      content: s.pdu.content,
-      origin_server_ts: s.pdu.origin_server_ts,
-      ...(s.redacted_by ? { redacted_because: s.redacted_by } : {}),
-    }));
+    const inputs: TimelineInput[] = events.slice(0, end).map((s) => timelineInput(s.event_id, s.pdu, s.redacted_by));
     const items = aggregateTimeline(inputs);
     const limit = opts.limit ?? 50;
     return { items: items.slice(Math.max(0, items.length - limit)), hasMore: items.length > limit };

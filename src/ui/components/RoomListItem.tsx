@@ -1,5 +1,5 @@
 import type { RoomSummary } from '../api.ts';
-import { localpart } from '../format.ts';
+import { previewOf } from '../preview.ts';
 import { openRoom } from '../state/actions.ts';
 import { currentRoomId } from '../state/store.ts';
 import { Avatar } from './Avatar.tsx';
@@ -8,7 +8,6 @@ import { Avatar } from './Avatar.tsx';
 export function RoomListItem(props: { room: RoomSummary }) {
   const r = props.room;
   const active = currentRoomId.value === r.roomId;
-  const last = r.lastMessage;
   return (
     <li class={active ? 'room-item active' : 'room-item'}>
       <Avatar id={r.roomId} name={r.name} />
@@ -23,7 +22,7 @@ export function RoomListItem(props: { room: RoomSummary }) {
           {r.name}
         </button>
         <span class="last" id={`room-desc-${r.roomId}`}>
-          {last ? `${localpart(last.sender)}: ${last.body}` : (r.topic ?? '')}
+          {previewOf(r)}
         </span>
       </div>
       {r.unread > 0 && (
