@@ -11,10 +11,72 @@ function timeline(page: Page) {
   return page.getByRole('log', { name: 'Timeline' });
 }
 
+/** How far the timeline is from its bottom, in pixels. */
+function fromBottom(page: Page): Promise<number> {
+  return timeline(page).evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight);
+}
+
+async function expectAtBottom(page: Page): Promise<void> {
+  await expect.poll(() => fromBottom(page), { timeout: 5000 }).toBeLessThan(4);
+}
+
 test.describe('livable UX', () => {
   const people: Person[] = [];
   test.afterEach(async () => {
     for (const p of people.splice(0)) await p.context.close();
+  });
+
+  test('7. scroll: stays at the bottom as panels and the viewport change; jump to latest, a new-messages line, your message in view', async ({
+    browser,
+  }) => {
+    test.setTimeout(150_000);
+    const alice = await person(browser, 'Alice');
+    const bob = await person(browser, 'Bob');
+    people.push(alice, bob);
+    await alice.page.setViewportSize({ width: 1100, height: 650 });
+    await createRoom(alice.page, 'Long talk');
+    await invite(alice, bob, 'Long talk');
+    for (let i = 1; i <= 25; i++) await send(bob.page, `bob line ${i} — ${'a fairly long sentence that wraps when the timeline is narrow '.repeat(2)}`, `bob line ${i} `);
+    await expect(message(alice.page, 'bob line 25 ')).toBeVisible(ARRIVAL);
+    await expectAtBottom(alice.page);
+
+    // A side panel opening and closing, the window narrowing: still at the bottom.
+    await alice.page.getByRole('button', { name: /^Members/ }).click();
+    await expect(alice.page.getByRole('complementary', { name: 'Members' })).toBeVisible();
+    await expectAtBottom(alice.page);
+    await alice.page.getByRole('button', { name: 'Close members' }).click();
+    await expectAtBottom(alice.page);
+    await alice.page.getByRole('button', { name: 'Network', exact: true }).click();
+    await expectAtBottom(alice.page);
+    await alice.page.getByRole('button', { name: 'Close panel' }).click();
+    await alice.page.setViewportSize({ width: 900, height: 500 });
+    await expectAtBottom(alice.page);
+    await expect(message(alice.page, 'bob line 25 ')).toBeInViewport();
+
+    // Scrolled up: "Jump to latest", and a line where Bob's new messages begin.
+    await expect(alice.page.getByRole('button', { name: /jump to latest/i })).toHaveCount(0);
+    await timeline(alice.page).evaluate((el) => {
+      el.scrollTop = 0;
+    });
+    await expect(alice.page.getByRole('button', { name: 'Jump to latest' })).toBeVisible();
+    await send(bob.page, 'bob: are you still there?');
+    await expect(message(alice.page, 'are you still there')).toHaveCount(1, ARRIVAL);
+    await expect(alice.page.getByText('New messages', { exact: true })).toBeAttached();
+    await expect(alice.page.getByRole('button', { name: 'New messages: jump to latest' })).toBeVisible();
+    await expect(message(alice.page, 'are you still there')).not.toBeInViewport();
+    await alice.page.getByRole('button', { name: 'New messages: jump to latest' }).click();
+    await expect(message(alice.page, 'are you still there')).toBeInViewport();
+    await expectAtBottom(alice.page);
+    await expect(alice.page.getByRole('button', { name: /jump to latest/i })).toHaveCount(0);
+
+    // Scrolled up again, Alice answers: her message is brought into view.
+    await timeline(alice.page).evaluate((el) => {
+      el.scrollTop = 0;
+    });
+    await expect(alice.page.getByRole('button', { name: 'Jump to latest' })).toBeVisible();
+    await send(alice.page, 'alice: yes, here');
+    await expect(message(alice.page, 'alice: yes, here')).toBeInViewport();
+    await expectAtBottom(alice.page);
   });
 
   test('8. kicked and banned: who and why, the name and allowed history kept, no impossible actions, forget; confirmations with a reason', async ({

@@ -1,8 +1,8 @@
-import { useEffect, useLayoutEffect, useRef } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { TimelineItem } from '../api.ts';
 import { dayKey, dayLabel } from '../format.ts';
 import { loadOlder, markRead } from '../state/actions.ts';
-import { backfills, currentRoomId, myUserId, receipts, timeline, timelineHasMore } from '../state/store.ts';
+import { backfills, currentRoomId, jumpToLatest, myUserId, receipts, timeline, timelineHasMore } from '../state/store.ts';
 import { EventTile } from './EventTile.tsx';
 import { OutgoingList } from './Outgoing.tsx';
 
@@ -17,11 +17,18 @@ function readersByEvent(r: Record<string, string>, me: string): Map<string, stri
 }
 
 /** A list of items with day separators and sender grouping. */
-export function ItemList(props: { items: TimelineItem[]; inThread?: boolean }) {
+export function ItemList(props: { items: TimelineItem[]; inThread?: boolean; newFrom?: string | null }) {
   const readers = readersByEvent(receipts.value, myUserId.value);
   const rows = [];
   let prev: TimelineItem | undefined;
   for (const item of props.items) {
+    if (item.event_id === props.newFrom) {
+      rows.push(
+        <div key="new-messages" class="new-sep">
+          <span>New messages</span>
+        </div>,
+      );
+    }
     if (!prev || dayKey(prev.ts) !== dayKey(item.ts)) {
       rows.push(
         <div key={`day-${item.event_id}`} class="day-sep">
@@ -49,6 +56,13 @@ export function ItemList(props: { items: TimelineItem[]; inThread?: boolean }) {
 export function Timeline() {
   const ref = useRef<HTMLDivElement>(null);
   const stick = useRef(true);
+  /** Whether the reader has scrolled away from the newest message (shows "Jump to latest"). */
+  const [away, setAway] = useState(false);
+  /** The first message that arrived while the reader was scrolled up: a "New messages" line goes above it. */
+  const [newFrom, setNewFrom] = useState<string | null>(null);
+  const lastSeen = useRef<string | undefined>(undefined);
+  /** The log's content and view heights at the last scroll: a scroll that comes with a size change is layout, not the reader. */
+  const size = useRef({ content: 0, view: 0 });
   /** While older items load: the distance from the content's bottom to the view's top, kept so the view does not jump. */
   const anchor = useRef<number | null>(null);
   const items = timeline.value.filter((i) => !i.inThread);
@@ -73,9 +87,59 @@ export function Timeline() {
       }),
     );
   };
-  useEffect(() => {
+  const toBottom = () => {
+    const el = ref.current;
     stick.current = true;
+    setAway(false);
+    if (el) el.scrollTop = el.scrollHeight;
+  };
+  useEffect(() => {
+    toBottom();
+    setNewFrom(null);
+    lastSeen.current = undefined;
   }, [currentRoomId.value]);
+  // Sending (or "Jump to latest") brings the newest message into view.
+  useEffect(() => {
+    if (jumpToLatest.value === 0) return;
+    toBottom();
+    setNewFrom(null);
+  }, [jumpToLatest.value]);
+  // Panels opening or closing, the composer growing, the viewport changing: stay at the bottom if there.
+  useEffect(() => {
+    const el = ref.current;
+    if (!el || typeof ResizeObserver === 'undefined') return;
+    const keep = () => {
+      if (stick.current && anchor.current === null) el.scrollTop = el.scrollHeight;
+    };
+    const ro = new ResizeObserver(keep);
+    ro.observe(el);
+    // Content growing without a render (an image decoding) too.
+    for (const child of Array.from(el.children)) ro.observe(child);
+    const mo = new MutationObserver(() => {
+      for (const child of Array.from(el.children)) ro.observe(child);
+      keep();
+    });
+    mo.observe(el, { childList: true });
+    return () => {
+      ro.disconnect();
+      mo.disconnect();
+    };
+  }, []);
+  // Messages arriving while the reader is scrolled up: mark where the new ones begin.
+  const newest = items.at(-1)?.event_id;
+  useEffect(() => {
+    const before = lastSeen.current;
+    lastSeen.current = newest;
+    if (!newest || !before || before === newest) return;
+    if (stick.current) {
+      setNewFrom(null);
+      return;
+    }
+    if (newFrom) return;
+    const i = items.findIndex((x) => x.event_id === before);
+    const first = i >= 0 ? items[i + 1] : undefined;
+    if (first && first.sender !== myUserId.value) setNewFrom(first.event_id);
+  }, [newest]);
   useEffect(() => {
     const onVisible = () => markRead();
     document.addEventListener('visibilitychange', onVisible);
@@ -83,44 +147,59 @@ export function Timeline() {
   }, []);
 
   return (
-    <div
-      ref={ref}
-      class="timeline"
-      role="log"
-      aria-label="Timeline"
-      aria-live="polite"
-      aria-busy={fetchingHistory ? 'true' : 'false'}
-      // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable log must be reachable by keyboard
-      tabIndex={0}
-      onScroll={(e) => {
-        const el = e.currentTarget;
-        stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
-        if (el.scrollTop < 40 && timelineHasMore.value) older();
-      }}
-    >
-      {fetchingHistory && (
-        <div class="backfill-progress">
-          <progress aria-label="Loading older history" />
-          <span>
-            Loading older history… {backfill.fetched} {backfill.fetched === 1 ? 'event' : 'events'}
-          </span>
-        </div>
+    <div class="timeline-wrap">
+      <div
+        ref={ref}
+        class="timeline"
+        role="log"
+        aria-label="Timeline"
+        aria-live="polite"
+        aria-busy={fetchingHistory ? 'true' : 'false'}
+        // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable log must be reachable by keyboard
+        tabIndex={0}
+        onScroll={(e) => {
+          const el = e.currentTarget;
+          const resized = el.scrollHeight !== size.current.content || el.clientHeight !== size.current.view;
+          size.current = { content: el.scrollHeight, view: el.clientHeight };
+          // Scroll anchoring moving the view after a reflow (a panel opening, the window narrowing) is not the reader scrolling away.
+          if (resized && stick.current && anchor.current === null) {
+            el.scrollTop = el.scrollHeight;
+            return;
+          }
+          stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+          if (away === stick.current) setAway(!stick.current);
+          if (el.scrollTop < 40 && timelineHasMore.value) older();
+        }}
+      >
+        {fetchingHistory && (
+          <div class="backfill-progress">
+            <progress aria-label="Loading older history" />
+            <span>
+              Loading older history… {backfill.fetched} {backfill.fetched === 1 ? 'event' : 'events'}
+            </span>
+          </div>
+        )}
+        {backfill?.done && backfill.error && (
+          <p class="muted small-text center" title={backfill.error}>
+            Some older history could not be fetched yet; it is retried when another member's server is reachable.
+          </p>
+        )}
+        {timelineHasMore.value && (
+          <p class="muted small-text center">
+            <button type="button" class="link-button" onClick={older}>
+              Load older messages
+            </button>
+          </p>
+        )}
+        {items.length === 0 && <p class="muted center">No messages yet. Say hello.</p>}
+        <ItemList items={items} newFrom={newFrom} />
+        <OutgoingList />
+      </div>
+      {away && (
+        <button type="button" class="jump-latest" onClick={() => jumpToLatest.value++}>
+          {newFrom ? 'New messages: jump to latest' : 'Jump to latest'}
+        </button>
       )}
-      {backfill?.done && backfill.error && (
-        <p class="muted small-text center" title={backfill.error}>
-          Some older history could not be fetched yet; it is retried when another member's server is reachable.
-        </p>
-      )}
-      {timelineHasMore.value && (
-        <p class="muted small-text center">
-          <button type="button" class="link-button" onClick={older}>
-            Load older messages
-          </button>
-        </p>
-      )}
-      {items.length === 0 && <p class="muted center">No messages yet. Say hello.</p>}
-      <ItemList items={items} />
-      <OutgoingList />
     </div>
   );
 }

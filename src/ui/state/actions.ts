@@ -14,6 +14,7 @@ import {
   editing,
   elsewhere,
   fatal,
+  jumpToLatest,
   members,
   network,
   notice,
@@ -573,6 +574,8 @@ export async function sendMessage(
   const roomId = currentRoomId.value;
   if (!roomId) return false;
   const reply = thread ? undefined : replyTo.value?.event_id;
+  // What you send is brought into view, wherever the timeline was scrolled to.
+  if (!thread) jumpToLatest.value++;
   const ok = await attempt('Could not send', () =>
     service()
       .sendMessage(roomId, body, {
