@@ -155,6 +155,79 @@ test.describe('livable UX', () => {
     await expect(alice.page.getByRole('textbox', { name: 'Message' })).toBeVisible();
   });
 
+  test('11. errors speak to people: unreachable server, user IDs and usernames explained inline, raw text only in details', async ({
+    browser,
+  }) => {
+    test.setTimeout(150_000);
+    const alice = await person(browser, 'Alice');
+    const bob = await person(browser, 'Bob');
+    people.push(alice, bob);
+    await createRoom(alice.page, 'Errors');
+
+    // An invalid user ID is explained in the dialog, with the @name:server form.
+    await alice.page.getByRole('button', { name: 'Invite', exact: true }).click();
+    const field = alice.page.getByRole('textbox', { name: 'User ID' });
+    await field.fill('bob');
+    await expect(alice.page.getByRole('dialog')).toContainText('A user ID starts with @');
+    await expect(alice.page.getByRole('dialog')).toContainText('@name:server');
+    await expect(field).toHaveAttribute('aria-invalid', 'true');
+    await field.fill('@bob');
+    await expect(alice.page.getByRole('dialog')).toContainText('needs the server after a colon');
+
+    // Bob closes his tab: his homeserver is gone. Inviting him says so in words; the raw text waits behind Details.
+    await bob.context.close();
+    people.splice(people.indexOf(bob), 1);
+    await field.fill(bob.id);
+    await expect(field).not.toHaveAttribute('aria-invalid', 'true');
+    await alice.page.getByRole('button', { name: 'Send invite' }).click();
+    const failure = alice.page.getByRole('dialog').getByRole('alert');
+    await expect(failure).toContainText('No homeserver with that name is reachable right now', { timeout: 60_000 });
+    await expect(failure.locator('p')).not.toContainText(/unreachable|Error/);
+    const details = failure.locator('details');
+    await expect(details).toHaveCount(1);
+    await expect(details.locator('code')).not.toBeVisible();
+    await details.locator('summary').click();
+    await expect(details.locator('code')).toBeVisible();
+    await expect(details.locator('code')).not.toBeEmpty();
+    await alice.page.keyboard.press('Escape');
+
+    // The same for a new chat.
+    await alice.page.getByRole('button', { name: 'New chat' }).click();
+    await alice.page.getByRole('textbox', { name: 'Their user ID' }).fill('carol@example');
+    await expect(alice.page.getByRole('dialog')).toContainText('@name:server');
+    await alice.page.keyboard.press('Escape');
+
+    // A new person with an invalid username is told what is allowed, before pressing Start.
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto('/');
+    await page.getByRole('textbox', { name: 'Display name' }).fill('Dora');
+    const username = page.getByRole('textbox', { name: 'Username' });
+    await username.fill('Dora Explorer!');
+    await expect(page.getByText(/may use only lowercase letters a–z, digits 0–9/)).toBeVisible();
+    await expect(page.getByText(/not spaces, “!”/)).toBeVisible();
+    await expect(username).toHaveAttribute('aria-invalid', 'true');
+    await expect(page.getByRole('button', { name: 'Start' })).toBeDisabled();
+    await username.fill('dora');
+    await expect(page.getByRole('button', { name: 'Start' })).toBeEnabled();
+    await context.close();
+  });
+
+  test('12. onboarding says what it is waiting for, not "Starting…"', async ({ browser }) => {
+    const alice = await person(browser, 'Alice');
+    people.push(alice);
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto('/');
+    const card = page.getByRole('region', { name: 'Welcome' });
+    await expect(card.getByRole('textbox', { name: 'Display name' })).toBeVisible();
+    // Before the name is chosen, the status already follows the relay: waiting for it, then connected.
+    await expect(card.getByText(/Waiting for the relay at \S+ to answer|relay connected/)).toBeVisible({ timeout: 10_000 });
+    await expect(card.getByText('Starting…')).toHaveCount(0);
+    await expect(card.getByText(/relay connected/)).toBeVisible(ARRIVAL);
+    await context.close();
+  });
+
   test('13. phone width: the room header fits, actions in a menu; your ID and connection state reachable', async ({ browser }) => {
     test.setTimeout(150_000);
     const alice = await person(browser, 'Alice');

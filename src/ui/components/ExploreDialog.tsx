@@ -4,6 +4,7 @@ import { shortServer } from '../format.ts';
 import { attempt, closeDialog, loadRooms, openRoom, service } from '../state/actions.ts';
 import { rooms } from '../state/store.ts';
 import { Dialog } from './Dialog.tsx';
+import { ErrorNote } from './ErrorNote.tsx';
 
 /** Public rooms announced by this server and the peers it can reach. */
 export function ExploreDialog() {
@@ -24,7 +25,7 @@ export function ExploreDialog() {
   };
   return (
     <Dialog title="Explore public rooms" onClose={closeDialog}>
-      {error && <p class="error-text">{error}</p>}
+      {error && <ErrorNote error={error} />}
       {!list && !error && (
         <p class="muted" role="status">
           Asking reachable peers…

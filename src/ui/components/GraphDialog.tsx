@@ -4,6 +4,7 @@ import { errorText } from '../api.ts';
 import { closeDialog } from '../state/actions.ts';
 import { currentRoomId } from '../state/store.ts';
 import { Dialog } from './Dialog.tsx';
+import { ErrorNote } from './ErrorNote.tsx';
 
 /** Loads the event-graph view (and its layout library) only when asked for. */
 export function GraphDialog() {
@@ -18,7 +19,7 @@ export function GraphDialog() {
   const roomId = currentRoomId.value;
   return (
     <Dialog title="Event graph" onClose={closeDialog} wide>
-      {error && <p class="error-text">{error}</p>}
+      {error && <ErrorNote error={error} />}
       {!View && !error && (
         <p class="muted" role="status">
           Loading the graph view…

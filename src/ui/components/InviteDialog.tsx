@@ -1,12 +1,17 @@
 import { useState } from 'preact/hooks';
-import { attempt, closeDialog, say, service } from '../state/actions.ts';
+import { closeDialog, say, service } from '../state/actions.ts';
 import { currentRoomId } from '../state/store.ts';
+import { userIdProblem } from '../errors.ts';
 import { Dialog } from './Dialog.tsx';
+import { ErrorNote } from './ErrorNote.tsx';
 
 export function InviteDialog() {
   const [userId, setUserId] = useState('');
   const [busy, setBusy] = useState(false);
+  /** The last failure, shown in the dialog (the person's attention is here, and the page behind a modal is inert). */
+  const [failure, setFailure] = useState<unknown>(null);
   const valid = /^@[^:]+:.+$/.test(userId.trim());
+  const problem = userIdProblem(userId);
   const roomId = currentRoomId.value;
   return (
     <Dialog title="Invite someone" onClose={closeDialog}>
@@ -16,7 +21,16 @@ export function InviteDialog() {
           if (!roomId) return;
           const target = userId.trim();
           setBusy(true);
-          const ok = await attempt(`Could not invite ${target}`, () => service().invite(roomId, target));
+          setFailure(null);
+          const ok = await service()
+            .invite(roomId, target)
+            .then(
+              () => true,
+              (err: unknown) => {
+                setFailure(err);
+                return false;
+              },
+            );
           setBusy(false);
           if (ok) {
             say(`Invited ${target}`);
@@ -31,9 +45,15 @@ export function InviteDialog() {
             placeholder="@name:server"
             value={userId}
             required
+            aria-invalid={problem ? 'true' : undefined}
+            aria-describedby="invite-id-problem"
             onInput={(e) => setUserId(e.currentTarget.value)}
           />
         </label>
+        <p id="invite-id-problem" class="field-error" aria-live="polite">
+          {problem}
+        </p>
+        {failure !== null && <ErrorNote error={failure} />}
         <div class="dialog-actions">
           <button type="button" onClick={closeDialog}>
             Cancel

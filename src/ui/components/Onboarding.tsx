@@ -1,6 +1,7 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { usernameFrom } from '../format.ts';
-import { register } from '../state/actions.ts';
+import { usernameProblem } from '../errors.ts';
+import { loadNetwork, register } from '../state/actions.ts';
 import { session } from '../state/store.ts';
 import { ConnectionState } from './ConnectionState.tsx';
 import { HomeserverPicker } from './HomeserverPicker.tsx';
@@ -13,10 +14,15 @@ export function Onboarding() {
   const [busy, setBusy] = useState(false);
   const server = session.value?.serverName ?? '';
   const localpart = userEdited ? username : usernameFrom(displayName);
+  const problem = userEdited ? usernameProblem(localpart) : undefined;
+  // The status line says what the homeserver is waiting for (the relay) while the person picks a name.
+  useEffect(() => {
+    void loadNetwork();
+  }, []);
 
   const submit = async (e: Event) => {
     e.preventDefault();
-    if (!displayName.trim()) return;
+    if (!displayName.trim() || problem) return;
     setBusy(true);
     await register(localpart, displayName.trim());
     setBusy(false);
@@ -51,19 +57,22 @@ export function Onboarding() {
           <input
             type="text"
             value={localpart}
-            pattern="[a-z0-9._=\/+\-]+"
             maxLength={64}
-            aria-describedby="user-id-preview"
+            aria-invalid={problem ? 'true' : undefined}
+            aria-describedby="user-id-preview username-problem"
             onInput={(e) => {
               setUserEdited(true);
               setUsername(e.currentTarget.value.toLowerCase());
             }}
           />
         </label>
+        <p id="username-problem" class="field-error" aria-live="polite">
+          {problem}
+        </p>
         <p id="user-id-preview" class="muted small-text">
           Your user ID will be <code>{`@${localpart}:${server}`}</code>
         </p>
-        <button type="submit" class="primary" disabled={busy || !displayName.trim()}>
+        <button type="submit" class="primary" disabled={busy || !displayName.trim() || !!problem}>
           Start
         </button>
       </form>

@@ -7,6 +7,7 @@ import { batch } from '@preact/signals';
 import { installSwBridge } from '../../app/sw-bridge.ts';
 import { type Api, type StartResult, type TimelineItem, type Update, connectWorker, errorText, stopWorker, subscribe } from '../api.ts';
 import { type KnownHomeserver, forget, readDirectory, remember } from './directory.ts';
+import { humanError } from '../errors.ts';
 import {
   backfills,
   currentRoomId,
@@ -43,9 +44,9 @@ export function service(): Api {
   return api;
 }
 
-/** Shows a short message; errors stay until dismissed or replaced. */
-export function say(text: string, error = false): void {
-  notice.value = { text, error };
+/** Shows a short message; errors stay until dismissed or replaced (with the raw failure as `detail`). */
+export function say(text: string, error = false, detail?: string): void {
+  notice.value = { text, error, ...(detail ? { detail } : {}) };
   if (!error) {
     setTimeout(() => {
       if (notice.value?.text === text) notice.value = null;
@@ -59,7 +60,8 @@ export async function attempt(what: string, fn: () => Promise<unknown>): Promise
     await fn();
     return true;
   } catch (err) {
-    say(`${what}: ${errorText(err)}`, true);
+    const e = humanError(err);
+    say(`${what}. ${e.text}`, true, e.detail);
     return false;
   }
 }
@@ -386,7 +388,10 @@ export async function loadRoom(): Promise<void> {
     markRead();
   } catch (err) {
     // a room we are invited to but have no DAG for, or not a room at all
-    if (!summary) say(`Cannot open ${roomId}: ${errorText(err)}`, true);
+    if (!summary) {
+      const e = humanError(err);
+      say(`Cannot open ${roomId}. ${e.text}`, true, e.detail);
+    }
   }
 }
 
@@ -454,6 +459,8 @@ async function flush(): Promise<void> {
 }
 
 function onUpdate(u: Update): void {
+  // While the person picks a name, the status line already follows the relay connection.
+  if (u.kind === 'network' && phase.value === 'onboarding') mark('network');
   if (phase.value !== 'ready') return;
   const current = currentRoomId.value;
   switch (u.kind) {

@@ -40,7 +40,8 @@ export const threadRoot = signal<string | null>(null);
 export const replyTo = signal<TimelineItem | null>(null);
 export const editing = signal<TimelineItem | null>(null);
 export const dialog = signal<'none' | 'create' | 'invite' | 'settings' | 'join' | 'explore' | 'dm' | 'graph' | 'clients'>('none');
-export const notice = signal<{ text: string; error: boolean } | null>(null);
+/** The toast: a message, or an error with the raw failure kept in `detail`. */
+export const notice = signal<{ text: string; error: boolean; detail?: string } | null>(null);
 /** Bumped to bring the newest message into view (e.g. when the person sends one). */
 export const jumpToLatest = signal(0);
 /** A user ID from a shared `#/chat/@user:server` link, waiting for one click. */
