@@ -180,14 +180,19 @@ export class HomeserverService {
    * The answer's body is a fresh exact-size buffer, transferred to the page.
    */
   async handleClientRequest(req: ClientRequest): Promise<ClientResponse> {
+    const res = await (await this.api()).handle(req);
+    const body = res.body.slice();
+    return Comlink.transfer({ ...res, body }, [body.buffer]);
+  }
+
+  /** The Client-Server API handler (and its per-user data), opened on first use. */
+  private api(): Promise<ClientApi> {
     const hs = this.requireHs();
     this.clientApi ??= ClientApi.open(hs).catch((err: unknown) => {
       this.clientApi = undefined; // try again on the next request
       throw err;
     });
-    const res = await (await this.clientApi).handle(req);
-    const body = res.body.slice();
-    return Comlink.transfer({ ...res, body }, [body.buffer]);
+    return this.clientApi;
   }
 
   /**
@@ -252,8 +257,20 @@ export class HomeserverService {
     });
   }
 
-  rooms() {
-    return this.c().rooms(this.me());
+  /** The person's rooms, without those they left or were removed from and then forgot. */
+  async rooms() {
+    const me = this.me();
+    const all = await this.c().rooms(me);
+    if (!all.some((r) => r.membership === 'leave' || r.membership === 'ban')) return all;
+    const api = await this.api();
+    return all.filter((r) => r.membership === 'join' || r.membership === 'invite' || r.membership === 'knock' || api.getData(me, 'forgotten', r.roomId) === undefined);
+  }
+  /** Forgets a room this person is no longer in (the same record as the Client-Server API's /forget). */
+  async forget(roomId: string) {
+    const me = this.me();
+    const room = this.requireHs().rooms.get(roomId);
+    if (room && room.currentGroup >= 0 && room.membership(me) === 'join') throw new Error('leave the room before forgetting it');
+    await (await this.api()).putData([{ user_id: me, kind: 'forgotten', key: roomId, value: true }]);
   }
   timeline(roomId: string, limit?: number) {
     return this.c().timeline(this.me(), roomId, { limit: limit ?? 200 });
@@ -270,14 +287,18 @@ export class HomeserverService {
   invite(roomId: string, userId: string) {
     return this.c().invite(this.me(), roomId, userId);
   }
-  join(roomId: string, via?: string[]) {
-    return this.c().join(this.me(), roomId, via);
+  async join(roomId: string, via?: string[]) {
+    const me = this.me();
+    await this.c().join(me, roomId, via);
+    // Joining again un-forgets the room (as the Client-Server API's join does).
+    const api = this.clientApi && (await this.clientApi);
+    if (api?.getData(me, 'forgotten', roomId) !== undefined) await api?.putData([], [{ user_id: me, kind: 'forgotten', key: roomId }]);
   }
   knock(roomId: string, via?: string[], reason?: string) {
     return this.c().knock(this.me(), roomId, via, reason);
   }
-  leave(roomId: string) {
-    return this.c().leave(this.me(), roomId);
+  leave(roomId: string, reason?: string) {
+    return this.c().leave(this.me(), roomId, reason);
   }
   kick(roomId: string, userId: string, reason?: string) {
     return this.c().kick(this.me(), roomId, userId, reason);

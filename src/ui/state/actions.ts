@@ -382,7 +382,8 @@ export async function loadRoom(): Promise<void> {
   const roomId = currentRoomId.value;
   if (!roomId) return;
   const summary = rooms.value.find((r) => r.roomId === roomId);
-  if (summary && summary.membership !== 'join') return;
+  // Invites and knocks have no history here yet; after a leave, kick or ban the history the person was allowed to see stays readable.
+  if (summary && summary.membership !== 'join' && summary.membership !== 'leave' && summary.membership !== 'ban') return;
   try {
     await Promise.all([loadTimeline(roomId), loadRoomMeta(roomId)]);
     markRead();
@@ -564,9 +565,17 @@ export async function declineInvite(roomId: string): Promise<void> {
   if (await attempt('Could not decline', () => service().leave(roomId))) await loadRooms();
 }
 
-export async function leaveRoom(roomId: string): Promise<void> {
-  if (await attempt('Could not leave', () => service().leave(roomId))) {
+export async function leaveRoom(roomId: string, reason?: string): Promise<void> {
+  if (await attempt('Could not leave', () => service().leave(roomId, reason || undefined))) {
     openRoom(null);
+    await loadRooms();
+  }
+}
+
+/** Removes a room the person is no longer in from their list (its history goes with it). */
+export async function forgetRoom(roomId: string): Promise<void> {
+  if (await attempt('Could not forget the room', () => service().forget(roomId))) {
+    if (currentRoomId.value === roomId) openRoom(null);
     await loadRooms();
   }
 }
@@ -662,9 +671,9 @@ export async function unreact(eventId: string, key: string): Promise<void> {
   if (roomId) await attempt('Could not remove the reaction', () => service().unreact(roomId, eventId, key));
 }
 
-export async function redact(eventId: string): Promise<void> {
+export async function redact(eventId: string, reason?: string): Promise<void> {
   const roomId = currentRoomId.value;
-  if (roomId) await attempt('Could not delete', () => service().redact(roomId, eventId));
+  if (roomId) await attempt('Could not delete', () => service().redact(roomId, eventId, reason || undefined));
 }
 
 let typingSent = false;

@@ -44,6 +44,15 @@ export const dialog = signal<'none' | 'create' | 'invite' | 'settings' | 'join' 
 export const notice = signal<{ text: string; error: boolean; detail?: string } | null>(null);
 /** Bumped to bring the newest message into view (e.g. when the person sends one). */
 export const jumpToLatest = signal(0);
+/** A destructive action waiting for the person to confirm it (with an optional reason). */
+export interface Confirmation {
+  title: string;
+  text: string;
+  /** The confirming button's label, e.g. "Kick". */
+  action: string;
+  run: (reason: string) => Promise<unknown>;
+}
+export const confirmation = signal<Confirmation | null>(null);
 /** A user ID from a shared `#/chat/@user:server` link, waiting for one click. */
 export const pendingChat = signal<string | null>(null);
 
@@ -51,6 +60,8 @@ export const myUserId = computed(() => session.value?.userId ?? '');
 export const currentRoom = computed(() => rooms.value.find((r) => r.roomId === currentRoomId.value) ?? null);
 export const joinedRooms = computed(() => rooms.value.filter((r) => r.membership === 'join' && !r.isDirect));
 export const directRooms = computed(() => rooms.value.filter((r) => r.membership === 'join' && r.isDirect));
+/** Rooms the person was removed from (kicked or banned) and has not forgotten. */
+export const formerRooms = computed(() => rooms.value.filter((r) => (r.membership === 'leave' || r.membership === 'ban') && r.removedBy));
 export const invites = computed(() => rooms.value.filter((r) => r.membership === 'invite'));
 export const knocks = computed(() => rooms.value.filter((r) => r.membership === 'knock'));
 
