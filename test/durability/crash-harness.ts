@@ -16,16 +16,20 @@
  * bench/crash-soak.ts (100). Processes: a relay, the peer (`hearth serve`,
  * in memory, always up) and the victim; all spawned from bin/hearth.mjs.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { checkStoreConsistency } from '../../src/server/store/consistency.ts';
 import { openSqliteStore } from '../../src/server/store/sqlite-store.ts';
+import { mulberry32 } from '../../src/sim/prng.ts';
+import { type HearthProcess, freePort, startHearth, stopHearth } from '../helpers/hearth-process.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/hearth.mjs', import.meta.url));
+/** Start-up can take seconds on a loaded machine (tsx, the relay reservation): generous. */
+const START_TIMEOUT_MS = 120_000;
+const start = (args: string[]) => startHearth(args, START_TIMEOUT_MS);
+const stop = async (p: HearthProcess | undefined) => {
+  if (p) await stopHearth(p, 5000);
+};
 
 export interface CrashHarnessOptions {
   kills: number;
@@ -80,79 +84,6 @@ export interface CrashHarnessResult {
   restartMs: { p50: number; p95: number; max: number };
   convergeMs: { p50: number; p95: number; max: number };
   wallMs: number;
-}
-
-// ---- seeded randomness ------------------------------------------------------------
-
-/** mulberry32: a small seeded PRNG, [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-// ---- processes --------------------------------------------------------------------
-
-interface Proc {
-  child: ChildProcessWithoutNullStreams;
-  info: { server_name: string; client_url: string; tcp_multiaddr: string; multiaddrs?: string[] };
-  stderr(): string;
-  exited: Promise<void>;
-}
-
-function start(args: string[], timeoutMs = 60_000): Promise<Proc> {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`hearth ${args.join(' ')} printed nothing in ${timeoutMs} ms; stderr: ${stderr}`));
-    }, timeoutMs);
-    child.stderr.on('data', (d) => {
-      stderr += d;
-      if (stderr.length > 200_000) stderr = stderr.slice(-100_000);
-    });
-    child.stdout.on('data', (d) => {
-      stdout += d;
-      const nl = stdout.indexOf('\n');
-      if (nl < 0) return;
-      clearTimeout(timer);
-      resolve({ child, info: JSON.parse(stdout.slice(0, nl)), stderr: () => stderr, exited });
-    });
-    child.on('error', reject);
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`hearth ${args.join(' ')} exited (${child.exitCode ?? child.signalCode}) before starting: ${stderr}`));
-    });
-  });
-}
-
-async function stop(p: Proc | undefined): Promise<void> {
-  if (!p) return;
-  if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');
-  const done = await Promise.race([p.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000))]);
-  if (!done) {
-    p.child.kill('SIGKILL');
-    await p.exited;
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 // ---- the Client-Server API ---------------------------------------------------------
@@ -231,7 +162,7 @@ function percentiles(xs: number[]): { p50: number; p95: number; max: number } {
 export async function runCrashHarness(opts: CrashHarnessOptions): Promise<CrashHarnessResult> {
   const began = performance.now();
   const log = opts.log ?? (() => {});
-  const rand = seededRandom(opts.seed);
+  const rand = mulberry32(opts.seed);
   const [upMin, upMax] = opts.upMs ?? [150, 1500];
   const concurrency = opts.concurrency ?? 3;
   const peerIntervalMs = opts.peerIntervalMs ?? 40;
@@ -239,9 +170,9 @@ export async function runCrashHarness(opts: CrashHarnessOptions): Promise<CrashH
 
   const root = mkdtempSync(join(tmpdir(), 'hearth-crash-'));
   const dataDir = join(root, 'victim');
-  let relay: Proc | undefined;
-  let peer: Proc | undefined;
-  let victim: Proc | undefined;
+  let relay: HearthProcess | undefined;
+  let peer: HearthProcess | undefined;
+  let victim: HearthProcess | undefined;
 
   const acked = new Set<string>();
   let peerSent = 0;
@@ -435,7 +366,7 @@ export async function runCrashHarness(opts: CrashHarnessOptions): Promise<CrashH
       wallMs: Math.round(performance.now() - began),
     };
   } catch (e) {
-    const tail = (p: Proc | undefined) => (p ? p.stderr().split('\n').slice(-10).join('\n') : '');
+    const tail = (p: HearthProcess | undefined) => (p ? p.stderr().split('\n').slice(-10).join('\n') : '');
     throw new Error(`${(e as Error).stack ?? String(e)}\n--- victim stderr ---\n${tail(victim)}\n--- peer stderr ---\n${tail(peer)}`);
   } finally {
     await Promise.all([stop(victim), stop(peer)]);

@@ -12,7 +12,7 @@ import { runCrashHarness } from './crash-harness.ts';
 const KILLS = 10;
 
 describe('hearth serve --data DIR under SIGKILL', () => {
-  it(`${KILLS} kills at random moments: nothing partial, nothing acknowledged lost, the room converges`, { timeout: 240_000 }, async () => {
+  it(`${KILLS} kills at random moments: nothing partial, nothing acknowledged lost, the room converges`, { timeout: 420_000 }, async () => {
     const seed = process.env.HEARTH_CRASH_SEED ? Number(process.env.HEARTH_CRASH_SEED) : Math.floor(Math.random() * 2 ** 31);
     const lines: string[] = [];
     console.log(`crash-kill seed ${seed} (rerun with HEARTH_CRASH_SEED=${seed})`);
