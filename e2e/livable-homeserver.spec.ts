@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, expect, test } from '@playwright/test';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../scripts/chromium.ts';
-import { createRoom, message, onboard, send } from './app-helpers.ts';
+import { createRoom, invite, message, onboard, person, png, send } from './app-helpers.ts';
 
 test('closing every tab and opening the page again gives back your homeserver', async ({ baseURL }) => {
   const profile = await mkdtemp(join(tmpdir(), 'hearth-profile-'));
@@ -89,4 +89,50 @@ test('a second tab says the homeserver is open in another tab: switch to it, sta
   const names = await third.evaluate(async () => (await indexedDB.databases()).map((d) => d.name ?? ''));
   expect(names.filter((n) => n.startsWith('hearth-hs-'))).toHaveLength(1); // Bob's only
   await context.close();
+});
+
+test('profile: a new display name and avatar reach every joined room; user ID, server name and chat link are shown', async ({ browser }) => {
+  const alice = await person(browser, 'Alice');
+  const bob = await person(browser, 'Bob');
+  await createRoom(alice.page, 'Alone');
+  await createRoom(alice.page, 'Profiles');
+  await invite(alice, bob, 'Profiles');
+  await send(alice.page, 'hello from Alice');
+  await expect(message(bob.page, 'hello from Alice')).toBeVisible({ timeout: 30_000 });
+
+  await alice.page.getByRole('button', { name: 'Profile', exact: true }).click();
+  const dialog = alice.page.getByRole('dialog', { name: 'Your profile' });
+  await expect(dialog.getByRole('status', { name: 'Your user ID in your profile' })).toHaveText(alice.id);
+  await expect(dialog.getByRole('status', { name: 'Your server name' })).toHaveText(alice.id.split(':').slice(1).join(':'));
+  await expect(dialog.getByRole('status', { name: 'Your chat link' })).toHaveText(new RegExp(`#/chat/${alice.id.replace(/[.+]/g, '\\$&')}$`));
+  await alice.context.grantPermissions(['clipboard-read', 'clipboard-write']);
+  await dialog.getByRole('button', { name: 'Copy your chat link' }).click();
+  await expect(dialog.getByRole('button', { name: 'Copy your chat link' })).toHaveText('Copied');
+  expect(await alice.page.evaluate(() => navigator.clipboard.readText())).toContain(`#/chat/${alice.id}`);
+
+  await dialog.getByRole('textbox', { name: 'Display name' }).fill('Alicia');
+  await dialog.getByRole('button', { name: 'Save display name' }).click();
+  await expect(alice.page.getByText('Display name changed in all your rooms')).toBeVisible({ timeout: 30_000 });
+  const chooser = alice.page.waitForEvent('filechooser');
+  await dialog.getByRole('button', { name: 'Choose avatar image' }).click();
+  await (await chooser).setFiles({ name: 'me.png', mimeType: 'image/png', buffer: await png(alice.page, 48, 48) });
+  await expect(dialog.locator('img.avatar-image')).toBeVisible({ timeout: 30_000 });
+  await dialog.getByRole('button', { name: 'Close' }).click();
+
+  // Bob sees the new name and avatar in the shared room.
+  await bob.page.getByRole('button', { name: /^Members/ }).click();
+  const bobsMembers = bob.page.getByRole('complementary', { name: 'Members' });
+  const aliceRow = bobsMembers.getByRole('listitem').filter({ hasText: alice.id });
+  await expect(aliceRow).toContainText('Alicia', { timeout: 30_000 });
+  await expect(aliceRow.locator('img.avatar-image')).toBeVisible({ timeout: 30_000 });
+
+  // And the room only Alice is in has the new member event too.
+  await alice.page.getByRole('navigation', { name: 'Rooms' }).getByRole('button', { name: 'Alone' }).click();
+  await alice.page.getByRole('button', { name: /^Members/ }).click();
+  const own = alice.page.getByRole('complementary', { name: 'Members' }).getByRole('listitem').filter({ hasText: alice.id });
+  await expect(own).toContainText('Alicia');
+  await expect(own.locator('img.avatar-image')).toBeVisible({ timeout: 30_000 });
+
+  await alice.context.close();
+  await bob.context.close();
 });

@@ -38,6 +38,8 @@ export interface StartResult {
   serverName: string;
   userId?: string;
   displayName?: string;
+  /** The person's avatar (mxc://), if they chose one. */
+  avatarUrl?: string;
 }
 
 /** What the network panel shows; fields the transport cannot tell yet are left at their "unknown" values. */
@@ -214,13 +216,32 @@ export class HomeserverService {
     return me?.password_hash !== undefined;
   }
 
+  /**
+   * Changes this tab's person's display name and/or avatar (an mxc:// URI;
+   * "" removes it): the account, and a member event in every joined room.
+   */
+  async setProfile(change: { displayname?: string; avatar_url?: string }): Promise<StartResult> {
+    if (change.displayname !== undefined && (typeof change.displayname !== 'string' || change.displayname.length > 256)) {
+      throw new Error('a display name is at most 256 characters');
+    }
+    if (change.avatar_url !== undefined && change.avatar_url !== '' && !/^mxc:\/\/[^/]+\/[^/]+$/.test(change.avatar_url)) {
+      throw new Error('an avatar must be an mxc:// URI');
+    }
+    const { displayname, avatar_url } = change;
+    await this.c().setProfile(this.me(), {
+      ...(displayname !== undefined ? { displayname: displayname.trim() } : {}),
+      ...(avatar_url !== undefined ? { avatar_url } : {}),
+    });
+    return this.whoami();
+  }
+
   whoami(): StartResult {
     const hs = this.requireHs();
     const me = [...hs.accounts.values()][0];
     return {
       dbName: this.dbName!,
       serverName: hs.serverName,
-      ...(me ? { userId: me.user_id, displayName: me.display_name } : {}),
+      ...(me ? { userId: me.user_id, displayName: me.display_name, ...(me.avatar_url ? { avatarUrl: me.avatar_url } : {}) } : {}),
     };
   }
 

@@ -18,6 +18,7 @@ export interface Member {
   userId: string;
   membership: string;
   displayName?: string;
+  avatarUrl?: string;
   powerLevel: number;
 }
 

@@ -6,6 +6,7 @@ import { ExploreDialog } from './ExploreDialog.tsx';
 import { GraphDialog } from './GraphDialog.tsx';
 import { InviteDialog } from './InviteDialog.tsx';
 import { JoinDialog } from './JoinDialog.tsx';
+import { ProfileDialog } from './ProfileDialog.tsx';
 import { RoomSettingsDialog } from './RoomSettingsDialog.tsx';
 
 /** The one open dialog, if any. */
@@ -27,6 +28,8 @@ export function Dialogs() {
       return <GraphDialog />;
     case 'clients':
       return <OtherClientsDialog />;
+    case 'profile':
+      return <ProfileDialog />;
     default:
       return null;
   }

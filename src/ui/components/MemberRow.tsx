@@ -26,7 +26,7 @@ export function MemberRow(props: { member: Member }) {
   return (
     <li class="member">
       <span class="avatar-wrap">
-        <Avatar id={m.userId} name={name} />
+        <Avatar id={m.userId} name={name} url={m.avatarUrl} />
         <PresenceDot presence={presence.value[m.userId]} />
       </span>
       <div class="member-text">

@@ -40,6 +40,11 @@ export function TopBar() {
         )}
         <ConnectionState />
         {me && (
+          <button type="button" onClick={() => (dialog.value = 'profile')}>
+            Profile
+          </button>
+        )}
+        {me && (
           <button type="button" onClick={() => (dialog.value = 'clients')}>
             Other clients
           </button>

@@ -278,6 +278,32 @@ export function openHomeserver(dbName: string): void {
   location.reload();
 }
 
+/** Changes the person's display name and/or avatar (in every joined room too). */
+export async function saveProfile(change: { displayname?: string; avatar_url?: string }): Promise<boolean> {
+  return attempt('Could not change your profile', async () => {
+    const next = await service().setProfile(change);
+    session.value = next;
+    rememberSession(next);
+  });
+}
+
+/** Stores an image as the person's new avatar and sets it. */
+export async function setAvatar(file: File): Promise<boolean> {
+  if (!file.type.startsWith('image/')) {
+    say('Choose an image file for your avatar', true);
+    return false;
+  }
+  if (file.size > MAX_IMAGE_BYTES) {
+    say(`That image is ${mib(file.size)}; an avatar can be at most ${mib(MAX_IMAGE_BYTES)}`, true);
+    return false;
+  }
+  let uri = '';
+  const uploaded = await attempt('Could not store the image', async () => {
+    uri = await service().uploadMedia(new Uint8Array(await file.arrayBuffer()), file.type);
+  });
+  return uploaded && saveProfile({ avatar_url: uri });
+}
+
 export async function register(username: string, displayName: string): Promise<boolean> {
   const ok = await attempt('Could not create your account', async () => {
     await service().register(username, displayName);

@@ -39,7 +39,7 @@ export const sidePanel = signal<SidePanel>('none');
 export const threadRoot = signal<string | null>(null);
 export const replyTo = signal<TimelineItem | null>(null);
 export const editing = signal<TimelineItem | null>(null);
-export const dialog = signal<'none' | 'create' | 'invite' | 'settings' | 'join' | 'explore' | 'dm' | 'graph' | 'clients'>('none');
+export const dialog = signal<'none' | 'create' | 'invite' | 'settings' | 'join' | 'explore' | 'dm' | 'graph' | 'clients' | 'profile'>('none');
 /** The toast: a message, or an error with the raw failure kept in `detail`. */
 export const notice = signal<{ text: string; error: boolean; detail?: string } | null>(null);
 /** Bumped to bring the newest message into view (e.g. when the person sends one). */
