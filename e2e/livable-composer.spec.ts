@@ -10,6 +10,8 @@
  * 3. A message larger than the network accepts is refused in the composer, with the limit.
  * 4. @-mention completion of room members: the link in `formatted_body`, the user in
  *    `m.mentions.user_ids` (Bob's client marks the message as mentioning him).
+ * 5. Any file type can be shared (`m.file`), with the size limit stated; the other person
+ *    downloads the same bytes.
  */
 import { type Browser, type Page, expect, test } from '@playwright/test';
 import { type Person, createRoom, invite, message, openNetwork, person } from './app-helpers.ts';
@@ -165,4 +167,36 @@ test('@-mention completion inserts the member, links them and mentions them', as
   await type(alice.page, 'no mention here');
   await expect(message(bob.page, 'no mention here')).toBeVisible(ARRIVAL);
   await expect(message(bob.page, 'no mention here').getByText('Mentions you')).toHaveCount(0);
+});
+
+async function shareFile(page: Page, file: { name: string; mimeType: string; buffer: Buffer }): Promise<void> {
+  const chooser = page.waitForEvent('filechooser');
+  await page.getByRole('button', { name: 'Share a file' }).click();
+  await (await chooser).setFiles(file);
+}
+
+test('any file type can be shared, with the size limit stated', async () => {
+  test.setTimeout(90_000);
+  await expect(alice.page.getByRole('button', { name: 'Share a file' })).toHaveAttribute('title', /up to 2\.0 MiB/);
+  const bytes = Buffer.from('minutes of the meeting\n'.repeat(40));
+  await shareFile(alice.page, { name: 'minutes.csv', mimeType: 'text/csv', buffer: bytes });
+  const row = message(bob.page, 'minutes.csv');
+  await expect(row).toBeVisible(ARRIVAL);
+  await expect(row).toContainText('text/csv');
+  await expect(row).toContainText('920 B');
+  const download = bob.page.waitForEvent('download');
+  await row.getByRole('button', { name: 'Download minutes.csv' }).click();
+  const file = await download;
+  expect(file.suggestedFilename()).toBe('minutes.csv');
+  const got = await file.createReadStream().then(async (stream) => {
+    const chunks: Buffer[] = [];
+    for await (const c of stream) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  });
+  expect(got.equals(bytes)).toBe(true);
+
+  // Over the media cap: said with the limit, nothing sent.
+  await shareFile(alice.page, { name: 'archive.zip', mimeType: 'application/zip', buffer: Buffer.alloc(3 * 1024 * 1024, 7) });
+  await expect(alice.page.getByText(/archive\.zip is too large to share \(3\.0 MiB\): files can be at most 2\.0 MiB/)).toBeVisible();
+  await expect(message(alice.page, 'archive.zip')).toHaveCount(0);
 });

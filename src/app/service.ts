@@ -398,6 +398,9 @@ export class HomeserverService {
   retryDelivery() {
     this.c().retryDelivery();
   }
+  sendFile(roomId: string, file: { url: string; mimetype: string; size: number; name: string }) {
+    return this.c().sendFile(this.me(), roomId, file);
+  }
   /** The network panel's view: relay link, peers with link kind and round-trip time, outbox sizes. */
   networkStatus(): NetworkStatus {
     const n = this.c().network();

@@ -14,6 +14,7 @@ import {
   type TimelineItem,
   aggregateTimeline,
   editMessage,
+  fileMessage,
   imageMessage,
   isMessageEvent,
   REACTION_TYPE,
@@ -347,6 +348,14 @@ export class HomeserverClient {
   /** Retries delivery to every server still owed an event, now rather than after the backoff. */
   retryDelivery(): void {
     this.hs.outbox.retryAll();
+  }
+
+  /** Posts a file already uploaded (`uploadMedia`) as an `m.file` message. */
+  async sendFile(userId: string, roomId: string, file: { url: string; mimetype: string; size: number; name: string }): Promise<string> {
+    const room = this.joinedRoom(userId, roomId);
+    const draft = fileMessage(room.rules.contentFormat, file);
+    const ev = await this.send(room, { type: draft.type, sender: userId, content: draft.content });
+    return ev.event_id;
   }
 
   /** Stores a blob on this server; returns its mxc:// URI. */

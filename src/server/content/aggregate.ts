@@ -19,9 +19,11 @@
  */
 import { type JsonObject, isJsonObject } from '../../core/json.ts';
 import {
+  type FileInfo,
   type ImageInfo,
   REACTION_TYPE,
   type Relation,
+  fileOf,
   formattedBody,
   imageOf,
   isMessageEvent,
@@ -76,6 +78,8 @@ export interface TimelineItem {
   notice?: string;
   /** The users the message says it mentions (`m.mentions.user_ids`, of the latest edit when edited). */
   mentions?: string[];
+  /** A shared file (`m.file`): what to download. */
+  file?: FileInfo;
 }
 
 /** Resolves a user ID to the name shown in notices. */
@@ -456,6 +460,8 @@ function messageItem(
     item.formatted_body = rich.formatted_body;
   }
   if (image) item.image = image;
+  const file = image ? undefined : fileOf(effective);
+  if (file) item.file = file;
   const mentioned = (content['m.mentions'] as { user_ids?: unknown } | undefined)?.user_ids;
   if (Array.isArray(mentioned)) item.mentions = mentioned.filter((u): u is string => typeof u === 'string');
   item.edited = latest !== undefined;

@@ -191,6 +191,26 @@ export function imageMessage(format: ContentFormat, image: ImageInput, opts?: Re
   return { type: CLASSIC_MESSAGE_TYPE, content: withRelation(content, opts) };
 }
 
+export interface FileInput {
+  /** `mxc://server/id` */
+  url: string;
+  mimetype: string;
+  size: number;
+  /** The file's name: its plain-text fallback too. */
+  name: string;
+}
+
+/** Any file (`m.file`): a download, with its name, type and size. */
+export function fileMessage(format: ContentFormat, file: FileInput, opts?: RelationOptions): EventDraft {
+  const { url, mimetype, size, name } = file;
+  if (format === 'extensible') {
+    const content: JsonObject = { 'm.text': textBlock(name), 'm.file': { url, mimetype, size, name } };
+    return { type: 'm.file', content: withRelation(content, opts) };
+  }
+  const content: JsonObject = { msgtype: 'm.file', body: name, filename: name, url, info: { mimetype, size } };
+  return { type: CLASSIC_MESSAGE_TYPE, content: withRelation(content, opts) };
+}
+
 // ---------------------------------------------------------------- readers
 
 function contentOf(event: EventLike): JsonObject | undefined {
@@ -296,6 +316,38 @@ export function imageOf(event: EventLike): ImageInfo | undefined {
     mimetype: typeof file.mimetype === 'string' ? file.mimetype : undefined,
     width: finiteNumber(details.width),
     height: finiteNumber(details.height),
+  });
+}
+
+export interface FileInfo {
+  url: string;
+  name: string;
+  mimetype?: string;
+  size?: number;
+}
+
+/** A file message's (`m.file`) download, of either format; undefined for anything else. */
+export function fileOf(event: EventLike): FileInfo | undefined {
+  if (!isMessageEvent(event)) return undefined;
+  const content = contentOf(event);
+  if (!content) return undefined;
+  let file: JsonObject | undefined;
+  let name: unknown;
+  if (event.type === CLASSIC_MESSAGE_TYPE) {
+    if (content.msgtype !== 'm.file' || typeof content.url !== 'string') return undefined;
+    const info = isJsonObject(content.info) ? content.info : {};
+    file = { ...info, url: content.url };
+    name = content.filename ?? content.body;
+  } else if (event.type === 'm.file' && isJsonObject(content['m.file'])) {
+    file = content['m.file'];
+    name = file.name;
+  }
+  if (!file || typeof file.url !== 'string') return undefined;
+  return compact({
+    url: file.url,
+    name: typeof name === 'string' && name !== '' ? name : 'file',
+    mimetype: typeof file.mimetype === 'string' ? file.mimetype : undefined,
+    size: finiteNumber(file.size),
   });
 }
 

@@ -2,8 +2,8 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { nameOf } from '../format.ts';
 import { composeHtml } from '../markdown.tsx';
 import { type Mention, applyMentions, matchMembers, mentionName, mentionQuery } from '../mentions.ts';
-import { editMessage, sendImage, setTyping } from '../state/actions.ts';
-import { MAX_MESSAGE_BYTES, kib, messageBytes, send } from '../state/outgoing.ts';
+import { MAX_IMAGE_BYTES, editMessage, sendImage, setTyping } from '../state/actions.ts';
+import { MAX_MESSAGE_BYTES, kib, messageBytes, mib, send, sendFile } from '../state/outgoing.ts';
 import { displayNames, editing, members, myUserId, replyTo, timeline } from '../state/store.ts';
 
 /**
@@ -16,6 +16,7 @@ export function Composer(props: { thread?: string }) {
   const [busy, setBusy] = useState(false);
   const ref = useRef<HTMLTextAreaElement>(null);
   const fileRef = useRef<HTMLInputElement>(null);
+  const anyFileRef = useRef<HTMLInputElement>(null);
   const [uploading, setUploading] = useState<string | null>(null);
   const inThread = props.thread !== undefined;
   const edit = inThread ? null : editing.value;
@@ -124,6 +125,14 @@ export function Composer(props: { thread?: string }) {
     ref.current?.focus();
   };
 
+  const share = async (file: File) => {
+    if (uploading) return;
+    setUploading(file.name || 'file');
+    await sendFile(file);
+    setUploading(null);
+    ref.current?.focus();
+  };
+
   // Pasting an image (a screenshot, a copied picture) sends it like the Attach image button.
   const onPaste = (e: ClipboardEvent) => {
     if (inThread) return;
@@ -210,9 +219,34 @@ export function Composer(props: { thread?: string }) {
               type="button"
               class="icon attach"
               aria-label="Attach image"
-              title="Attach image (or paste one)"
+              title={`Attach image (or paste one), up to ${mib(MAX_IMAGE_BYTES)}`}
               disabled={uploading !== null}
               onClick={() => fileRef.current?.click()}
+            >
+              <svg aria-hidden="true" width="20" height="20" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">
+                <rect x="3" y="3" width="18" height="18" rx="2" />
+                <circle cx="8.5" cy="8.5" r="1.5" />
+                <path d="M21 15l-5-5L5 21" />
+              </svg>
+            </button>
+            <input
+              ref={anyFileRef}
+              type="file"
+              hidden
+              onChange={(e) => {
+                const input = e.currentTarget;
+                const file = input.files?.[0];
+                input.value = '';
+                if (file) void share(file);
+              }}
+            />
+            <button
+              type="button"
+              class="icon attach"
+              aria-label="Share a file"
+              title={`Share a file of any type, up to ${mib(MAX_IMAGE_BYTES)}`}
+              disabled={uploading !== null}
+              onClick={() => anyFileRef.current?.click()}
             >
               <svg aria-hidden="true" width="20" height="20" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">
                 <path d="M21 11.5l-8.6 8.6a5.5 5.5 0 0 1-7.8-7.8l8.6-8.6a3.7 3.7 0 0 1 5.2 5.2l-8.6 8.6a1.8 1.8 0 0 1-2.6-2.6l7.9-7.9" />
@@ -236,7 +270,7 @@ export function Composer(props: { thread?: string }) {
         </p>
       )}
       <p class="hint muted small-text">
-        Markdown: **bold**, *italics*, ~~strike~~, `code`, ``` blocks, &gt; quotes, - lists, [links](https://…) · Shift+Enter for a new line
+        Markdown: **bold**, *italics*, ~~strike~~, `code`, ``` blocks, &gt; quotes, - lists, [links](https://…) · @ to mention · files up to {mib(MAX_IMAGE_BYTES)} · Shift+Enter for a new line
       </p>
     </form>
   );

@@ -4,6 +4,7 @@ import { MATRIX_HTML_FORMAT } from '../html.ts';
 import { openThread } from '../state/actions.ts';
 import { displayNames, myUserId, presence } from '../state/store.ts';
 import { Avatar } from './Avatar.tsx';
+import { FileMessage } from './FileMessage.tsx';
 import { FormattedBody, Markdown } from './FormattedBody.tsx';
 import { ImageMessage } from './ImageMessage.tsx';
 import { MessageActions } from './MessageActions.tsx';
@@ -68,6 +69,10 @@ export function EventTile(props: { item: TimelineItem; continuation: boolean; re
         ) : item.kind === 'image' && item.image ? (
           <div class="body image-body">
             <ImageMessage item={item} />
+          </div>
+        ) : item.file ? (
+          <div class="body file-body">
+            <FileMessage item={item} />
           </div>
         ) : html !== undefined ? (
           <div class="body formatted">

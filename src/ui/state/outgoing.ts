@@ -7,7 +7,7 @@
  */
 import { effect, signal } from '@preact/signals';
 import { errorText } from '../api.ts';
-import { sendMessage, service } from './actions.ts';
+import { MAX_IMAGE_BYTES, attempt, say, sendMessage, service } from './actions.ts';
 import { currentRoomId, myUserId, network, timeline } from './store.ts';
 
 /**
@@ -145,3 +145,24 @@ effect(() => {
   void refreshDelivery();
 });
 
+/** Shares any file with the open room as an `m.file` (images go through sendImage instead). */
+export async function sendFile(file: File): Promise<boolean> {
+  const roomId = currentRoomId.value;
+  if (!roomId) return false;
+  const name = file.name || 'file';
+  if (file.size > MAX_IMAGE_BYTES) {
+    say(`${name} is too large to share (${mib(file.size)}): files can be at most ${mib(MAX_IMAGE_BYTES)}.`, true);
+    return false;
+  }
+  return attempt(`Could not share ${name}`, async () => {
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    const mimetype = file.type || 'application/octet-stream';
+    const url = await service().uploadMedia(bytes, mimetype);
+    await service().sendFile(roomId, { url, mimetype, size: file.size, name });
+  });
+}
+
+/** `bytes` in MiB for people: "2.0 MiB". */
+export function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
