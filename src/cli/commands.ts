@@ -8,7 +8,7 @@ import { addContentHash, computeEventId, signEvent, withoutEventId } from '../co
 import { serverNameError } from '../core/ids.ts';
 import { type JsonObject, type JsonValue, isJsonObject } from '../core/json.ts';
 import { redactEvent } from '../core/redaction.ts';
-import { roomVersion } from '../core/room-versions/registry.ts';
+import { IMPLEMENTED_ROOM_VERSIONS, roomVersion } from '../core/room-versions/registry.ts';
 import type { RoomVersionRules } from '../core/room-versions/types.ts';
 import { checkKeyId, signJson, verifyJson } from '../core/signing.ts';
 import { bestVerifier } from '../crypto/webcrypto-ed25519.ts';
@@ -62,7 +62,7 @@ export function roomVersionFlag(v: string): RoomVersionRules {
   try {
     return roomVersion(v);
   } catch (err) {
-    throw new UsageError(`--room-version: ${(err as Error).message}; supported: 10, 11, I.1`);
+    throw new UsageError(`--room-version: ${(err as Error).message}; supported: ${IMPLEMENTED_ROOM_VERSIONS.join(', ')}`);
   }
 }
 

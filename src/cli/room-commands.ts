@@ -1,6 +1,6 @@
 /**
  * `hearth auth-check` and `hearth resolve-state`: the authorization rules and
- * state resolution v2 over events given on stdin.
+ * state resolution (v2, or v2.1 for room version 12) over events given on stdin.
  */
 import { type AuthContext, checkAuth } from '../core/auth/index.ts';
 import { type KeyRing, hasSignatureFrom, isEventSignedBy } from '../core/event-signatures.ts';
@@ -22,8 +22,13 @@ import { UsageError, parseFlags } from './io.ts';
  */
 function asEvent(value: JsonValue | undefined, where: string, rules: RoomVersionRules, requireId: boolean): RoomEvent {
   if (!isJsonObject(value)) throw new UsageError(`${where} must be a JSON object (a PDU)`);
-  for (const key of ['type', 'sender', 'room_id'] as const) {
+  for (const key of ['type', 'sender'] as const) {
     if (typeof value[key] !== 'string') throw new UsageError(`${where}.${key} must be a string`);
+  }
+  // Room version 12 create events have no room_id (auth rule 1.2 rejects one that has); others need it.
+  const mayLackRoomId = rules.auth.roomIdFromCreateEvent && value.type === 'm.room.create';
+  if (mayLackRoomId ? 'room_id' in value && typeof value.room_id !== 'string' : typeof value.room_id !== 'string') {
+    throw new UsageError(`${where}.room_id must be a string`);
   }
   if ('state_key' in value && typeof value.state_key !== 'string') throw new UsageError(`${where}.state_key must be a string`);
   if ('content' in value && !isJsonObject(value.content)) throw new UsageError(`${where}.content must be an object`);
@@ -65,19 +70,38 @@ function keyRingOf(input: JsonObject): KeyRing {
  * PeerIds (the key is in the name) and `server_keys` may supply others; for a
  * server whose key is unknown the CLI can only check that it signed at all.
  */
-function authContext(rules: RoomVersionRules, ring: KeyRing, rejected?: (id: string) => boolean): AuthContext {
+function authContext(rules: RoomVersionRules, ring: KeyRing, create?: RoomEvent): AuthContext {
   return {
     isSignedBy(event, serverName) {
       if (publicKeyFromPeerId(serverName) || ring[serverName]) return isEventSignedBy(event, serverName, rules, ring);
       return hasSignatureFrom(event, serverName);
     },
-    ...(rejected ? { rejected } : {}),
+    ...(create ? { createEvent: () => create } : {}),
   };
+}
+
+/**
+ * Room version 12: the room's create event, which the event does not cite —
+ * `"create_event"` if given, else an m.room.create among `auth_events`. One
+ * found among `auth_events` that the event does not cite is only the
+ * supplied create event and is taken out of the list; one it does cite stays,
+ * for rule 3.2 to reject. Earlier versions find it in `auth_events` as usual.
+ */
+function impliedCreate(input: JsonObject, event: RoomEvent, authEvents: RoomEvent[], rules: RoomVersionRules): RoomEvent | undefined {
+  if (!rules.auth.roomIdFromCreateEvent) return undefined;
+  let create = input.create_event === undefined ? undefined : asEvent(input.create_event, 'create_event', rules, false);
+  const i = authEvents.findIndex((e) => e.type === 'm.room.create' && e.state_key === '');
+  if (i >= 0) {
+    const listed = authEvents[i]!;
+    create ??= listed;
+    if (!event.auth_events.includes(listed.event_id)) authEvents.splice(i, 1);
+  }
+  return create;
 }
 
 export const authCheckCommand: Command = {
   args: '--room-version V',
-  summary: '{"event": PDU, "auth_events": [PDU, ...]} -> {"allowed": bool, "reason": "..."}',
+  summary: '{"event": PDU, "auth_events": [PDU, ...], "create_event"?: PDU} -> {"allowed": bool, "reason": "..."}',
   async run(argv, readInput) {
     const rules = roomVersionFlag(parseFlags(argv, { required: ['room-version'] })['room-version']!);
     const input = await readInput();
@@ -85,7 +109,8 @@ export const authCheckCommand: Command = {
     if (!Array.isArray(input.auth_events)) throw new UsageError('auth_events must be an array of PDUs');
     const event = asEvent(input.event, 'event', rules, false);
     const authEvents = input.auth_events.map((e, i) => asEvent(e, `auth_events[${i}]`, rules, false));
-    const verdict = checkAuth(event, authEvents, rules, authContext(rules, keyRingOf(input)));
+    const create = impliedCreate(input, event, authEvents, rules);
+    const verdict = checkAuth(event, authEvents, rules, authContext(rules, keyRingOf(input), create));
     return JSON.stringify(
       verdict.allowed ? { allowed: true, reason: 'allowed' } : { allowed: false, reason: `rule ${verdict.rule}: ${verdict.reason}` },
     );
