@@ -462,7 +462,8 @@ function messageItem(
   if (image) item.image = image;
   const file = image ? undefined : fileOf(effective);
   if (file) item.file = file;
-  const mentioned = (content['m.mentions'] as { user_ids?: unknown } | undefined)?.user_ids;
+  const mentions = isJsonObject(content) ? content['m.mentions'] : undefined;
+  const mentioned = isJsonObject(mentions) ? mentions.user_ids : undefined;
   if (Array.isArray(mentioned)) item.mentions = mentioned.filter((u): u is string => typeof u === 'string');
   item.edited = latest !== undefined;
   item.reactions = countReactions(reactions);
