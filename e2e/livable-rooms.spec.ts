@@ -27,6 +27,13 @@ function roomButton(p: Person, name: string): Locator {
   return sidebar(p).getByRole('button', { name, exact: true });
 }
 
+function unreadBadge(p: Person, room: string): Locator {
+  return sidebar(p)
+    .getByRole('listitem')
+    .filter({ has: p.page.getByRole('button', { name: room, exact: true }) })
+    .getByRole('status');
+}
+
 function memberRow(panel: Locator, who: Person): Locator {
   return panel.getByRole('listitem').filter({ hasText: who.id });
 }
@@ -48,6 +55,40 @@ test.describe('livable rooms: two or three people, each on their own homeserver'
     await send(bob.page, 'hello from the other server');
     await expect(message(alice.page, 'hello from the other server')).toContainText('Bob Stone', ARRIVAL);
     await expect(message(alice.page, 'hello from the other server')).not.toContainText('bob-stone');
+  });
+
+  test('6: the unread badge of the open room clears after an edit and after a thread reply', async ({ browser }) => {
+    const alice = await person(browser, 'Alice Liddell');
+    const bob = await person(browser, 'Bob Stone');
+    await createRoom(alice.page, 'Garden');
+    await invite(alice, bob, 'Garden');
+
+    await send(bob.page, 'the roses are red');
+    await expect(message(alice.page, 'the roses are red')).toBeVisible(ARRIVAL);
+    await expect(unreadBadge(alice, 'Garden')).toHaveCount(0);
+
+    // Bob edits it while Alice has the room open.
+    const box = bob.page.getByRole('textbox', { name: 'Message' });
+    await box.press('ArrowUp');
+    await box.fill('the roses are white');
+    await box.press('Enter');
+    await expect(message(alice.page, 'the roses are white')).toContainText('(edited)', ARRIVAL);
+    // Once the room list has the edit…
+    await expect(roomButton(alice, 'Garden')).toHaveAccessibleDescription(/the roses are white/, ARRIVAL);
+    await expect(unreadBadge(alice, 'Garden')).toHaveCount(0);
+
+    // Bob answers in a thread.
+    await message(bob.page, 'the roses are white').hover();
+    await message(bob.page, 'the roses are white').getByRole('button', { name: 'Thread' }).click();
+    const reply = bob.page.getByRole('textbox', { name: 'Reply in thread' });
+    await reply.fill('paint them red');
+    await reply.press('Enter');
+    await expect(message(alice.page, 'the roses are white')).toContainText('1 reply in thread', ARRIVAL);
+    await expect(roomButton(alice, 'Garden')).toHaveAccessibleDescription(/paint them red/, ARRIVAL);
+    await expect(unreadBadge(alice, 'Garden')).toHaveCount(0);
+    // …and it stays clear.
+    await alice.page.waitForTimeout(1500);
+    await expect(unreadBadge(alice, 'Garden')).toHaveCount(0);
   });
 
   test('10: the room list previews the last message with display names and rendered text', async ({ browser }) => {

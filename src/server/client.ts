@@ -557,8 +557,9 @@ export class HomeserverClient {
     const joinRule = content('m.room.join_rules')?.join_rule;
     const members = room.members(state).filter((m) => m.membership === 'join');
     const visible = room.topological((s) => s.status === 'accepted' && isMessageEvent(s.pdu) && !s.redacted_by && visibleToUser(room, s, userId));
-    // Messages as the timeline shows them: an edit is folded into its message.
+    // Messages as the timeline shows them: an edit is folded into its message, not one more to read.
     const messages = aggregateTimeline(visible.map((s) => timelineInput(s.event_id, s.pdu))).filter((i) => i.kind === 'message' || i.kind === 'image');
+    const depthOf = new Map(visible.map((s) => [s.event_id, s.pdu.depth]));
     const last = messages[messages.length - 1];
     const nameOf = (u: string) => {
       const dn = room.stateEvent('m.room.member', u, state)?.content.displayname;
@@ -566,7 +567,7 @@ export class HomeserverClient {
     };
     const receipt = this.hs.ephemeral.receipts.get(room.roomId)?.get(userId);
     const readDepth = receipt ? (room.get(receipt.eventId)?.depth ?? 0) : 0;
-    const unread = visible.filter((s) => s.pdu.sender !== userId && s.pdu.depth > readDepth).length;
+    const unread = messages.filter((i) => i.sender !== userId && (depthOf.get(i.event_id) ?? 0) > readDepth).length;
     const others = members.filter((m) => m.userId !== userId).map((m) => m.userId);
     const mine = room.stateEvent('m.room.member', userId, state);
     let removedBy: RoomSummary['removedBy'];

@@ -442,7 +442,9 @@ export async function loadOlder(): Promise<void> {
 export function markRead(): void {
   const roomId = currentRoomId.value;
   const me = session.value?.userId;
-  const last = timeline.value.filter((i) => !i.inThread).at(-1);
+  // The newest event shown, a thread reply included: the receipt covers everything up to it, so the
+  // room's unread count clears while it is open (the thread's replies are summarized on their root).
+  const last = timeline.value.at(-1);
   if (!roomId || !me || !last || document.visibilityState !== 'visible') return;
   if (receipts.value[me] === last.event_id) return;
   receipts.value = { ...receipts.value, [me]: last.event_id };
