@@ -109,6 +109,23 @@ test.describe('livable rooms: two or three people, each on their own homeserver'
     await expect(roomButton(bob, 'Library')).toHaveAccessibleDescription('Bob Stone: read that book', ARRIVAL);
   });
 
+  test('14: someone who joined and is typing is shown online, not offline', async ({ browser }) => {
+    const alice = await person(browser, 'Alice Liddell');
+    const bob = await person(browser, 'Bob Stone');
+    await createRoom(alice.page, 'Porch');
+    await invite(alice, bob, 'Porch');
+
+    const aliceSees = await openMembers(alice);
+    await bob.page.getByRole('textbox', { name: 'Message' }).pressSequentially('hmm');
+    await expect(alice.page.getByText('Bob Stone is typing…')).toBeVisible(ARRIVAL);
+    await expect(memberRow(aliceSees, bob).getByRole('img', { name: 'online' })).toBeVisible(ARRIVAL);
+
+    const bobSees = await openMembers(bob);
+    await alice.page.getByRole('textbox', { name: 'Message' }).pressSequentially('well');
+    await expect(bob.page.getByText('Alice Liddell is typing…')).toBeVisible(ARRIVAL);
+    await expect(memberRow(bobSees, alice).getByRole('img', { name: 'online' })).toBeVisible(ARRIVAL);
+  });
+
   test('15: the quick-reaction bar takes your own reaction back', async ({ browser }) => {
     const alice = await person(browser, 'Alice Liddell');
     const bob = await person(browser, 'Bob Stone');

@@ -219,12 +219,15 @@ export class HomeserverClient {
       // An invite that also came over federation (the room is held here) is answered: it no longer counts as pending.
       await dropPending(this.hs, 'invites', roomId, userId);
       this.hs.emit({ kind: 'room', roomId });
+      this.pushPresence(userId);
       return;
     }
     const invite = (await loadPending(this.hs, 'invites')).find((i) => i.room_id === roomId && i.user_id === userId);
     const servers = [...via, ...(invite ? [serverOf(invite.sender)] : []), serverOf(roomId)].filter((s) => s !== this.hs.serverName);
     if (servers.length === 0) throw notFound(`no server to join ${roomId} through`);
     await remoteJoin(this.hs, userId, roomId, servers, this.profile(userId));
+    // The room's other servers learn this user's presence now, not at their next change.
+    this.pushPresence(userId);
   }
 
   async knock(userId: string, roomId: string, via: string[] = [], reason?: string): Promise<void> {
@@ -499,6 +502,14 @@ export class HomeserverClient {
     this.hs.requireLocalUser(userId);
     this.hs.ephemeral.presence.set(userId, { presence, lastActiveTs: this.hs.clock.now(), ...(statusMsg ? { statusMsg } : {}) });
     this.hs.emit({ kind: 'presence', userId, presence });
+    this.pushPresence(userId);
+  }
+
+  /** Sends a local user's current presence to every server they share a room with (best effort). */
+  private pushPresence(userId: string): void {
+    const current = this.hs.ephemeral.presence.get(userId);
+    if (!current) return;
+    const { presence, statusMsg } = current;
     const edu = {
       edu_type: 'm.presence',
       content: { push: [{ user_id: userId, presence, last_active_ago: 0, currently_active: presence === 'online', ...(statusMsg ? { status_msg: statusMsg } : {}) }] },

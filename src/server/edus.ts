@@ -61,6 +61,14 @@ function onTyping(e: Engine, origin: string, c: JsonObject): void {
   if (room?.membership(c.user_id) !== 'join') return;
   const users = setTyping(e, c.room_id, c.user_id, c.typing === true);
   e.emit({ kind: 'typing', roomId: c.room_id, userIds: users });
+  // Someone typing is active right now, whatever their server last said (or if it said nothing yet).
+  if (c.typing === true && e.ephemeral.presence.get(c.user_id)?.presence !== 'online') {
+    const before = e.ephemeral.presence.get(c.user_id);
+    e.ephemeral.presence.delete(c.user_id);
+    e.ephemeral.presence.set(c.user_id, { ...before, presence: 'online', lastActiveTs: e.clock.now() });
+    e.emit({ kind: 'presence', userId: c.user_id, presence: 'online' });
+    boundPresence(e);
+  }
 }
 
 export function recordReceipt(e: Engine, roomId: string, userId: string, eventId: string, ts: number): boolean {
