@@ -38,6 +38,16 @@ function memberRow(panel: Locator, who: Person): Locator {
   return panel.getByRole('listitem').filter({ hasText: who.id });
 }
 
+/** Whether an element of the sidebar is wider than its box (a long ID that does not wrap). */
+function sidebarOverflows(p: Person): Promise<boolean> {
+  return p.page.evaluate(() => {
+    const nav = document.querySelector('nav.sidebar');
+    if (!nav) return true;
+    if (nav.scrollWidth > nav.clientWidth + 1) return true;
+    return [...nav.querySelectorAll<HTMLElement>('*')].some((el) => el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX === 'visible' && el.clientWidth > 0);
+  });
+}
+
 test.describe('livable rooms: two or three people, each on their own homeserver', () => {
   test.setTimeout(240_000);
 
@@ -55,6 +65,48 @@ test.describe('livable rooms: two or three people, each on their own homeserver'
     await send(bob.page, 'hello from the other server');
     await expect(message(alice.page, 'hello from the other server')).toContainText('Bob Stone', ARRIVAL);
     await expect(message(alice.page, 'hello from the other server')).not.toContainText('bob-stone');
+  });
+
+  test('5: a DM is named after the other person and filed under Direct messages on both sides; a chat link opens it', async ({
+    browser,
+  }) => {
+    const alice = await person(browser, 'Alice Liddell');
+    const carol = await person(browser, 'Carol Ames');
+
+    // Carol starts a chat with Alice from her user ID.
+    await carol.page.getByRole('button', { name: 'New chat' }).click();
+    await carol.page.getByRole('dialog').getByRole('textbox', { name: 'Their user ID' }).fill(alice.id);
+    await carol.page.getByRole('dialog').getByRole('button', { name: 'Start chat' }).click();
+    await expect(carol.page.getByRole('dialog')).toHaveCount(0);
+
+    // Alice is asked by name, and the card fits the sidebar.
+    const card = sidebar(alice).getByRole('listitem').filter({ hasText: 'Carol Ames wants to chat' });
+    await expect(card).toBeVisible(ARRIVAL);
+    expect(await sidebarOverflows(alice)).toBe(false);
+    await card.getByRole('button', { name: 'Accept', exact: true }).click();
+
+    // Both see the DM under Direct messages, named after the other, with no room ID anywhere.
+    const dms = (p: Person) => p.page.getByRole('region', { name: 'Direct messages' });
+    await expect(dms(alice).getByRole('button', { name: 'Carol Ames', exact: true })).toBeVisible(ARRIVAL);
+    await expect(dms(carol).getByRole('button', { name: 'Alice Liddell', exact: true })).toBeVisible(ARRIVAL);
+    await expect(alice.page.getByRole('heading', { level: 2, name: 'Carol Ames', exact: true })).toBeVisible(ARRIVAL);
+    for (const p of [alice, carol]) {
+      await expect(p.page.getByRole('region', { name: 'Rooms', exact: true })).toContainText('No rooms yet.');
+      await expect(sidebar(p)).not.toContainText('!');
+      expect(await sidebarOverflows(p)).toBe(false);
+    }
+
+    // A chat link to someone you already have a DM with opens it, without asking again.
+    await send(alice.page, 'hello carol');
+    await carol.page.evaluate(() => (location.hash = ''));
+    await carol.page.evaluate((id) => (location.hash = `#/chat/${id}`), alice.id);
+    await expect(carol.page.getByRole('heading', { level: 2, name: 'Alice Liddell', exact: true })).toBeVisible();
+    await expect(carol.page.getByRole('region', { name: 'Chat link' })).toHaveCount(0);
+    await expect(message(carol.page, 'hello carol')).toBeVisible(ARRIVAL);
+    await alice.page.evaluate(() => (location.hash = ''));
+    await alice.page.evaluate((id) => (location.hash = `#/chat/${id}`), carol.id);
+    await expect(alice.page.getByRole('heading', { level: 2, name: 'Carol Ames', exact: true })).toBeVisible();
+    await expect(alice.page.getByRole('region', { name: 'Chat link' })).toHaveCount(0);
   });
 
   test('6: the unread badge of the open room clears after an edit and after a thread reply', async ({ browser }) => {

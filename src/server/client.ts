@@ -17,6 +17,7 @@ import {
   fileMessage,
   imageMessage,
   isMessageEvent,
+  localpartName,
   REACTION_TYPE,
   reaction,
   relationOf,
@@ -64,6 +65,10 @@ export interface RoomSummary {
    */
   lastMessage?: { sender: string; senderName?: string; body: string; formattedBody?: string; ts: number };
   inviter?: string;
+  /** The inviter's display name (from the invite's stripped state), when known. */
+  inviterName?: string;
+  /** In a direct chat: the other person (joined or invited), for their name and avatar. */
+  dmUserId?: string;
   /** After a kick or ban: who changed this user's membership (their display name, if known) and why. */
   removedBy?: { userId: string; displayName?: string; reason?: string; eventId: string };
 }
@@ -202,7 +207,9 @@ export class HomeserverClient {
   async invite(userId: string, roomId: string, target: string): Promise<string> {
     Homeserver.checkUserId(target);
     const room = this.joinedRoom(userId, roomId);
-    const t: EventTemplate = { type: 'm.room.member', sender: userId, state_key: target, content: { membership: 'invite' } };
+    // A direct chat's invites say so (`is_direct`), so the invitee files it under direct messages too.
+    const content: JsonObject = { membership: 'invite', ...(room.meta.is_direct === true ? { is_direct: true } : {}) };
+    const t: EventTemplate = { type: 'm.room.member', sender: userId, state_key: target, content };
     const remote = serverOf(target) !== this.hs.serverName;
     const ev = await this.send(room, t, remote ? (e) => countersignInvite(this.hs, room, e) : undefined);
     if (!remote) this.hs.emit({ kind: 'invite', roomId, userId: target, sender: userId });
@@ -226,6 +233,12 @@ export class HomeserverClient {
     const servers = [...via, ...(invite ? [serverOf(invite.sender)] : []), serverOf(roomId)].filter((s) => s !== this.hs.serverName);
     if (servers.length === 0) throw notFound(`no server to join ${roomId} through`);
     await remoteJoin(this.hs, userId, roomId, servers, this.profile(userId));
+    const joined = this.hs.rooms.get(roomId);
+    if (joined && (invite?.event.content as JsonObject | undefined)?.is_direct === true) {
+      joined.meta.is_direct = true;
+      await this.hs.commit({ rooms: [joined.record()] });
+      this.hs.emit({ kind: 'room', roomId });
+    }
     // The room's other servers learn this user's presence now, not at their next change.
     this.pushPresence(userId);
   }
@@ -545,15 +558,21 @@ export class HomeserverClient {
         const joined = this.hs.rooms.get(p.room_id);
         if (joined && joined.currentGroup >= 0 && joined.membership(userId) === 'join') continue;
         const name = p.invite_room_state.find((s) => s.type === 'm.room.name')?.content.name;
+        const inviterName = p.invite_room_state.find((s) => s.type === 'm.room.member' && s.state_key === p.sender)?.content.displayname;
+        const isDirect = kind === 'invites' && (p.event.content as JsonObject | undefined)?.is_direct === true;
+        const who = typeof inviterName === 'string' && inviterName ? inviterName : localpartName(p.sender);
         out.push({
           roomId: p.room_id,
-          name: typeof name === 'string' ? name : p.room_id,
+          // A room without a name is named after who asks (never its ID).
+          name: typeof name === 'string' && name ? name : kind === 'invites' ? who : 'A room',
           roomVersion: p.room_version,
           membership: kind === 'invites' ? 'invite' : 'knock',
-          isDirect: false,
+          isDirect,
+          ...(isDirect ? { dmUserId: p.sender } : {}),
           memberCount: 0,
           unread: 0,
           inviter: p.sender,
+          ...(typeof inviterName === 'string' && inviterName ? { inviterName } : {}),
         });
       }
     }
@@ -580,6 +599,9 @@ export class HomeserverClient {
     const readDepth = receipt ? (room.get(receipt.eventId)?.depth ?? 0) : 0;
     const unread = messages.filter((i) => i.sender !== userId && (depthOf.get(i.event_id) ?? 0) > readDepth).length;
     const others = members.filter((m) => m.userId !== userId).map((m) => m.userId);
+    // Unnamed rooms are named after the other people in them, invited ones too (a new DM).
+    const heroes = others.length ? others : room.members(state).filter((m) => m.membership === 'invite' && m.userId !== userId).map((m) => m.userId);
+    const isDirect = room.meta.is_direct === true;
     const mine = room.stateEvent('m.room.member', userId, state);
     let removedBy: RoomSummary['removedBy'];
     if (mine && (membership === 'leave' || membership === 'ban') && mine.sender !== userId) {
@@ -594,11 +616,12 @@ export class HomeserverClient {
     }
     return {
       roomId: room.roomId,
-      name: typeof name === 'string' && name ? name : others.length ? others.join(', ') : room.roomId,
+      name: typeof name === 'string' && name ? name : heroes.length ? heroes.map((u) => nameOf(u) ?? localpartName(u)).join(', ') : 'Empty room',
       ...(typeof topic === 'string' ? { topic } : {}),
       roomVersion: room.rules.id,
       membership,
-      isDirect: room.meta.is_direct === true,
+      isDirect,
+      ...(isDirect && heroes.length === 1 ? { dmUserId: heroes[0] } : {}),
       ...(typeof joinRule === 'string' ? { joinRule } : {}),
       memberCount: members.length,
       unread,

@@ -10,7 +10,7 @@ import { isEventSignedByAsync } from '../core/event-signatures.ts';
 import { computeEventId, eventSigningBytes } from '../core/hashing.ts';
 import { type JsonObject, type JsonValue, isJsonObject } from '../core/json.ts';
 import { type Pdu, type RoomEvent, stateKey, validatePdu } from '../core/pdu.ts';
-import { roomVersion } from '../core/room-versions/registry.ts';
+import { SUPPORTED_ROOM_VERSIONS, roomVersion } from '../core/room-versions/registry.ts';
 import { withSignature } from '../core/signing.ts';
 import { placeInDag } from './dag.ts';
 import type { Engine } from './engine.ts';
@@ -48,13 +48,18 @@ const STRIPPED_TYPES = [
   'm.room.encryption',
 ];
 
-/** Stripped state for invites and knocks: enough for a client to show the room. */
-export function strippedState(room: Room): StrippedEvent[] {
+/**
+ * Stripped state for invites and knocks: enough for a client to show the room; with
+ * `inviter`, their member event too (as the spec recommends), so the invitee sees who asks by name.
+ */
+export function strippedState(room: Room, inviter?: string): StrippedEvent[] {
   const out: StrippedEvent[] = [];
   for (const type of STRIPPED_TYPES) {
     const ev = room.stateEvent(type, '');
     if (ev) out.push({ type, state_key: '', sender: ev.sender, content: ev.content });
   }
+  const member = inviter === undefined ? undefined : room.stateEvent('m.room.member', inviter);
+  if (member && inviter !== undefined) out.push({ type: 'm.room.member', state_key: inviter, sender: member.sender, content: member.content });
   return out;
 }
 
@@ -377,7 +382,7 @@ async function makeAndSign(
   const req =
     kind === 'make_leave'
       ? { kind, room_id: roomId, user_id: userId }
-      : { kind, room_id: roomId, user_id: userId, ver: ['10', '11', 'I.1'] };
+      : { kind, room_id: roomId, user_id: userId, ver: [...SUPPORTED_ROOM_VERSIONS] };
   const body = await call(e, server, req as Parameters<Engine['request']>[1]);
   const version = typeof body.room_version === 'string' ? body.room_version : '10';
   const rules = roomVersion(version);
@@ -582,7 +587,7 @@ export async function countersignInvite(e: Engine, room: Room, ev: RoomEvent): P
       kind: 'invite',
       room_id: room.roomId,
       event_id,
-      body: { event: pdu as Pdu, invite_room_state: strippedState(room) as unknown as JsonObject[], room_version: room.rules.id },
+      body: { event: pdu as Pdu, invite_room_state: strippedState(room, ev.sender) as unknown as JsonObject[], room_version: room.rules.id },
     }),
   );
   if (!isJsonObject(body.event)) throw new MatrixError('M_BAD_JSON', `${server} did not return the invite`);

@@ -1,4 +1,5 @@
 import type { RoomSummary } from '../api.ts';
+import { localpart } from '../format.ts';
 import { acceptInvite, declineInvite } from '../state/actions.ts';
 import { Avatar } from './Avatar.tsx';
 
@@ -6,12 +7,16 @@ import { Avatar } from './Avatar.tsx';
 export function InviteItem(props: { room: RoomSummary }) {
   const r = props.room;
   const knock = r.membership === 'knock';
+  const inviter = r.inviterName ?? (r.inviter ? localpart(r.inviter) : 'someone');
+  const line = knock ? 'You asked to join' : r.isDirect ? `${inviter} wants to chat` : `Invited by ${inviter}`;
   return (
     <li class="room-item invite" aria-label={r.name}>
-      <Avatar id={r.roomId} name={r.name} />
+      <Avatar id={r.dmUserId ?? r.roomId} name={r.name} />
       <div class="room-text">
         <span class="room-name">{r.name}</span>
-        <span class="last">{knock ? 'You asked to join' : `Invited by ${r.inviter ?? 'someone'}`}</span>
+        <span class="last" title={r.inviter}>
+          {line}
+        </span>
         <span class="invite-actions">
           {!knock && (
             <button type="button" class="small primary" onClick={() => acceptInvite(r.roomId)}>

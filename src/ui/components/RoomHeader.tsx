@@ -21,7 +21,7 @@ export function RoomHeader() {
       <button type="button" class="back icon" aria-label="Back to rooms" onClick={() => openRoom(null)}>
         ‹
       </button>
-      <Avatar id={room.roomId} name={room.name} />
+      <Avatar id={room.dmUserId ?? room.roomId} name={room.name} />
       <div class="room-title">
         <h2>{room.name}</h2>
         {room.topic && <p class="topic">{room.topic}</p>}

@@ -10,7 +10,7 @@ export function RoomListItem(props: { room: RoomSummary }) {
   const active = currentRoomId.value === r.roomId;
   return (
     <li class={active ? 'room-item active' : 'room-item'}>
-      <Avatar id={r.roomId} name={r.name} />
+      <Avatar id={r.dmUserId ?? r.roomId} name={r.name} />
       <div class="room-text">
         <button
           type="button"

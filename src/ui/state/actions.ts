@@ -320,10 +320,23 @@ async function enterApp(): Promise<void> {
     .setPresence('online')
     .catch(() => undefined);
   await Promise.all([loadRooms(), loadNetwork()]);
+  if (pendingChat.value && openExistingChat(pendingChat.value)) pendingChat.value = null;
   if (currentRoomId.value) await loadRoom();
 }
 
 // ---- routing: #/room/<id>, #/chat/<user id> -------------------------------
+
+/** The direct chat already held with `userId`, if any. */
+function existingChat(userId: string): string | undefined {
+  return rooms.value.find((r) => r.isDirect && r.membership === 'join' && r.dmUserId === userId)?.roomId;
+}
+
+/** Opens the direct chat with `userId` when there is one (a chat link then asks nothing). */
+function openExistingChat(userId: string): boolean {
+  const roomId = existingChat(userId);
+  if (roomId) openRoom(roomId);
+  return roomId !== undefined;
+}
 
 function readRoute(): void {
   const hash = decodeURIComponent(location.hash.slice(1));
@@ -333,7 +346,7 @@ function readRoute(): void {
     currentRoomId.value = room[1];
     if (phase.value === 'ready') void loadRoom();
   } else if (chat?.[1]) {
-    pendingChat.value = chat[1];
+    if (phase.value !== 'ready' || !openExistingChat(chat[1])) pendingChat.value = chat[1];
   } else if (!room && currentRoomId.value && hash === '') {
     currentRoomId.value = null;
   }
@@ -563,6 +576,7 @@ export async function startChat(userId: string): Promise<boolean> {
     say('That is your own user ID: share it with someone else.', true);
     return false;
   }
+  if (openExistingChat(userId)) return true;
   for (const r of rooms.value.filter((x) => x.isDirect && x.membership === 'join')) {
     const m = await service().members(r.roomId);
     if (m.some((x) => x.userId === userId && (x.membership === 'join' || x.membership === 'invite'))) {
