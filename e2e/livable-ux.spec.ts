@@ -105,6 +105,11 @@ test.describe('livable UX', () => {
     await confirmAction(alice.page, 'Delete', 'advertising');
     await expect(timeline(bob.page).getByText('buy cheap watches')).toHaveCount(0, ARRIVAL);
 
+    // Bob has a thread open when it happens.
+    await message(bob.page, 'welcome, both of you').hover();
+    await message(bob.page, 'welcome, both of you').getByRole('button', { name: 'Thread' }).click();
+    await expect(bob.page.getByRole('textbox', { name: 'Reply in thread' })).toBeVisible();
+
     // Alice kicks Bob, saying why.
     const members = alice.page.getByRole('complementary', { name: 'Members' });
     await alice.page.getByRole('button', { name: /^Members/ }).click();
@@ -117,6 +122,9 @@ test.describe('livable UX', () => {
     await expect(bob.page.getByRole('heading', { level: 2, name: 'Moderated', exact: true })).toBeVisible();
     await expect(message(bob.page, 'welcome, both of you')).toBeVisible();
     await expect(bob.page.getByRole('textbox', { name: 'Message' })).toHaveCount(0);
+    await expect(bob.page.getByRole('log', { name: 'Thread' })).toContainText('welcome, both of you');
+    await expect(bob.page.getByRole('textbox', { name: 'Reply in thread' })).toHaveCount(0);
+    await bob.page.getByRole('button', { name: 'Close thread' }).click();
     for (const action of ['Leave', 'Invite', 'Room settings']) {
       await expect(bob.page.locator('.room-header').getByRole('button', { name: action, exact: true })).toHaveCount(0);
     }

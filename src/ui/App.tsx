@@ -1,5 +1,6 @@
 import { useEffect } from 'preact/hooks';
 import { OpenElsewhere } from './components/OpenElsewhere.tsx';
+import { ErrorNote } from './components/ErrorNote.tsx';
 import { Onboarding } from './components/Onboarding.tsx';
 import { Shell } from './components/Shell.tsx';
 import { Toast } from './components/Toast.tsx';
@@ -29,7 +30,7 @@ export function App() {
         <main class="center-page" id="main">
           <div class="card" role="alert">
             <h2>The homeserver could not start</h2>
-            <p>{fatal.value}</p>
+            <ErrorNote error={fatal.value} />
             <button type="button" onClick={() => location.reload()}>
               Try again
             </button>

@@ -1,4 +1,4 @@
-import { sidePanel, threadRoot, timeline } from '../state/store.ts';
+import { currentRoom, sidePanel, threadRoot, timeline } from '../state/store.ts';
 import { Composer } from './Composer.tsx';
 import { ItemList } from './Timeline.tsx';
 
@@ -19,7 +19,8 @@ export function ThreadPanel() {
       <div class="thread-log" role="log" aria-label="Thread">
         <ItemList items={rootItem ? [rootItem, ...items] : items} inThread />
       </div>
-      <Composer thread={root} />
+      {/* After a kick or ban the thread stays readable, not writable. */}
+      {currentRoom.value?.membership === 'join' && <Composer thread={root} />}
     </aside>
   );
 }
