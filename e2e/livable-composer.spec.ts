@@ -12,6 +12,7 @@
  *    `m.mentions.user_ids` (Bob's client marks the message as mentioning him).
  * 5. Any file type can be shared (`m.file`), with the size limit stated; the other person
  *    downloads the same bytes.
+ * 6. An emoji picker (emoji-picker-element), loaded only when first opened.
  */
 import { type Browser, type Page, expect, test } from '@playwright/test';
 import { type Person, createRoom, invite, message, openNetwork, person } from './app-helpers.ts';
@@ -199,4 +200,27 @@ test('any file type can be shared, with the size limit stated', async () => {
   await shareFile(alice.page, { name: 'archive.zip', mimeType: 'application/zip', buffer: Buffer.alloc(3 * 1024 * 1024, 7) });
   await expect(alice.page.getByText(/archive\.zip is too large to share \(3\.0 MiB\): files can be at most 2\.0 MiB/)).toBeVisible();
   await expect(message(alice.page, 'archive.zip')).toHaveCount(0);
+});
+
+test('the emoji picker is loaded on first open and inserts at the caret', async () => {
+  test.setTimeout(90_000);
+  const page = alice.page;
+  // Nothing of the picker was loaded with the page.
+  const loaded = await page.evaluate(() =>
+    performance.getEntriesByType('resource').map((e) => e.name).filter((n) => /emoji|picker|data-[^/]*\.json/.test(n)),
+  );
+  expect(loaded).toEqual([]);
+  const data = page.waitForRequest((r) => /\.json(\?|$)/.test(r.url()) && /data/.test(r.url()));
+  await box(page).fill('great ');
+  await page.getByRole('button', { name: 'Emoji' }).click();
+  await expect(page.getByRole('button', { name: 'Emoji' })).toHaveAttribute('aria-expanded', 'true');
+  await data;
+  const picker = page.locator('emoji-picker');
+  await picker.getByRole('combobox').fill('thumbs up');
+  await picker.getByRole('option', { name: /thumbs up/ }).first().click();
+  await expect(box(page)).toHaveValue(/^great 👍\uFE0F?$/);
+  await page.keyboard.press('Escape');
+  await expect(picker).toHaveCount(0);
+  await box(page).press('Enter');
+  await expect(message(bob.page, 'great 👍')).toBeVisible(ARRIVAL);
 });

@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { nameOf } from '../format.ts';
 import { composeHtml } from '../markdown.tsx';
+import { EmojiButton } from './EmojiPicker.tsx';
 import { type Mention, applyMentions, matchMembers, mentionName, mentionQuery } from '../mentions.ts';
 import { MAX_IMAGE_BYTES, editMessage, sendImage, setTyping } from '../state/actions.ts';
 import { MAX_MESSAGE_BYTES, kib, messageBytes, mib, send, sendFile } from '../state/outgoing.ts';
@@ -73,6 +74,17 @@ export function Composer(props: { thread?: string }) {
       setTyping(false);
     }
     ref.current?.focus();
+  };
+
+  /** Puts `s` (an emoji) where the caret is, replacing any selection. */
+  const insert = (s: string) => {
+    const box = ref.current;
+    const at = box?.selectionStart ?? text.length;
+    const end = box?.selectionEnd ?? at;
+    const next = text.slice(0, at) + s + text.slice(end);
+    setText(next);
+    setCaret(at + s.length);
+    requestAnimationFrame(() => box?.setSelectionRange(at + s.length, at + s.length));
   };
 
   /** Puts `@name ` in place of the `@query` being typed and remembers whom it mentions. */
@@ -201,6 +213,7 @@ export function Composer(props: { thread?: string }) {
           onClick={(e) => setCaret(e.currentTarget.selectionStart)}
           onPaste={onPaste}
         />
+        <EmojiButton onPick={insert} />
         {!inThread && (
           <>
             <input
