@@ -9,9 +9,17 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, expect, test } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
+import { type Page, chromium, expect, test } from '@playwright/test';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../scripts/chromium.ts';
 import { createRoom, invite, message, onboard, person, png, send } from './app-helpers.ts';
+
+/** No serious or critical axe violations on the page as it is. */
+async function accessible(page: Page, what: string): Promise<void> {
+  const result = await new AxeBuilder({ page }).analyze();
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  expect(bad.map((v) => `${what}: ${v.id} ${v.help}`)).toEqual([]);
+}
 
 test('closing every tab and opening the page again gives back your homeserver', async ({ baseURL }) => {
   const profile = await mkdtemp(join(tmpdir(), 'hearth-profile-'));
@@ -47,6 +55,7 @@ test('a second tab says the homeserver is open in another tab: switch to it, sta
   await second.goto('/');
   await expect(second.getByRole('heading', { name: "Alice's homeserver is open in another tab" })).toBeVisible({ timeout: 30_000 });
   await expect(second.getByText(alice)).toBeVisible();
+  await accessible(second, 'open in another tab');
 
   // Switch to it: the homeserver moves here, the first tab lets it go.
   await second.getByRole('button', { name: 'Switch to it' }).click();
@@ -77,6 +86,7 @@ test('a second tab says the homeserver is open in another tab: switch to it, sta
   await expect(list).toContainText('Alice');
   await expect(list).toContainText(alice);
   await expect(list).not.toContainText('hearth-hs-');
+  await accessible(third, 'profile with the homeserver list');
 
   // Deleting asks first; cancelling keeps it.
   await list.getByRole('button', { name: "Delete Alice's homeserver" }).click();
