@@ -6,9 +6,11 @@
  */
 import { membershipOf, namedLevel, powerLevelOf } from '../core/auth/index.ts';
 import { encodeBase64Url } from '../core/base64.ts';
+import { addContentHash, computeEventId } from '../core/hashing.ts';
+import { isHashRoomId, roomIdFromCreateEventId } from '../core/ids.ts';
 import { type JsonObject, isJsonObject } from '../core/json.ts';
 import { type Pdu, type RoomEvent, splitStateKey, stateKey } from '../core/pdu.ts';
-import { DEFAULT_ROOM_VERSION, isSupportedRoomVersion, roomVersion } from '../core/room-versions/registry.ts';
+import { DEFAULT_ROOM_VERSION, SUPPORTED_ROOM_VERSIONS, isSupportedRoomVersion, roomVersion } from '../core/room-versions/registry.ts';
 import {
   type TimelineInput,
   type TimelineItem,
@@ -28,10 +30,10 @@ import { MatrixError, forbidden, invalidParam, notFound } from './errors.ts';
 import { handleFederationRequest } from './federation-server.ts';
 import { type Media, downloadMedia, uploadMedia } from './media.ts';
 import { Homeserver } from './homeserver.ts';
-import { type EventTemplate, createLocalEventLocked } from './local-events.ts';
+import { type EventTemplate, buildEvent, createLocalEventLocked } from './local-events.ts';
 import { countersignInvite, dropPending, loadPending, profileOf, remoteJoin, remoteKnock, remoteLeave } from './membership.ts';
 import { redactsOf } from './redactions.ts';
-import type { Room } from './room.ts';
+import { Room } from './room.ts';
 import type { StateMap } from './state-groups.ts';
 import type { WriteBatch } from './store/types.ts';
 import { historyVisibility, visibleToUser } from './visibility.ts';
@@ -134,24 +136,32 @@ export class HomeserverClient {
     this.hs.requireLocalUser(userId);
     const version = opts.roomVersion ?? DEFAULT_ROOM_VERSION;
     if (!isSupportedRoomVersion(version)) {
-      throw new MatrixError('M_UNSUPPORTED_ROOM_VERSION', `room version ${version} is not supported (10, 11, I.1)`);
+      throw new MatrixError('M_UNSUPPORTED_ROOM_VERSION', `room version ${version} is not supported (${SUPPORTED_ROOM_VERSIONS.join(', ')})`);
     }
     const rules = roomVersion(version);
     const preset: Preset = opts.preset ?? (opts.isDirect ? 'trusted_private_chat' : 'private_chat');
-    const roomId = `!${encodeBase64Url(this.hs.random(18))}:${this.hs.serverName}`;
+    const createTemplate: EventTemplate = {
+      type: 'm.room.create',
+      sender: userId,
+      state_key: '',
+      content: { room_version: version, ...(rules.auth.creatorFromSender ? {} : { creator: userId }) },
+    };
+    let roomId = `!${encodeBase64Url(this.hs.random(18))}:${this.hs.serverName}`;
+    if (rules.auth.roomIdFromCreateEvent) {
+      // Room version 12: the room ID is the create event's reference hash, so build it first.
+      createTemplate.origin_server_ts = this.hs.clock.now();
+      const probe = new Room(roomId, rules, () => -1);
+      roomId = roomIdFromCreateEventId(computeEventId(addContentHash(buildEvent(this.hs, probe, createTemplate, [], new Map()) as never), rules));
+    }
     const room = this.hs.openRoom(roomId, version);
     if (opts.isDirect) room.meta.is_direct = true;
     const invitees = opts.invite ?? [];
     for (const u of invitees) Homeserver.checkUserId(u);
-    const users: JsonObject = { [userId]: 100 };
+    // v12: the creator has infinite power and may not be listed (auth rule 10.4).
+    const users: JsonObject = rules.auth.privilegedCreators ? {} : { [userId]: 100 };
     if (preset === 'trusted_private_chat') for (const u of invitees) users[u] = 100;
     const steps: EventTemplate[] = [
-      {
-        type: 'm.room.create',
-        sender: userId,
-        state_key: '',
-        content: { room_version: version, ...(rules.auth.creatorFromSender ? {} : { creator: userId }) },
-      },
+      createTemplate,
       { type: 'm.room.member', sender: userId, state_key: userId, content: { membership: 'join', ...this.profile(userId) } },
       {
         type: 'm.room.power_levels',
@@ -230,7 +240,9 @@ export class HomeserverClient {
       return;
     }
     const invite = (await loadPending(this.hs, 'invites')).find((i) => i.room_id === roomId && i.user_id === userId);
-    const servers = [...via, ...(invite ? [serverOf(invite.sender)] : []), serverOf(roomId)].filter((s) => s !== this.hs.serverName);
+    // A v12 room ID has no server in it: only `via` and the inviter's server can lead there.
+    const own = isHashRoomId(roomId) ? [] : [serverOf(roomId)];
+    const servers = [...via, ...(invite ? [serverOf(invite.sender)] : []), ...own].filter((s) => s !== this.hs.serverName);
     if (servers.length === 0) throw notFound(`no server to join ${roomId} through`);
     await remoteJoin(this.hs, userId, roomId, servers, this.profile(userId));
     const joined = this.hs.rooms.get(roomId);

@@ -18,6 +18,7 @@ import { checkAuth, checkAuthAgainstState, selectAuthEvents } from '../core/auth
 import { isEventSignedByAsync } from '../core/event-signatures.ts';
 import { sameBytes } from '../core/bytes.ts';
 import { claimedContentHash, computeEventId, contentHashInput, eventIdFromReferenceHash, referenceHashInput } from '../core/hashing.ts';
+import { roomIdFromCreateEventId } from '../core/ids.ts';
 import { sha256Async, sha256Sync } from '../crypto/sha256.ts';
 import { InvalidPduError } from '../core/errors.ts';
 import { type Pdu, type RoomEvent, checkPduSize, pduSizeFromParts, stateKey, validatePdu } from '../core/pdu.ts';
@@ -53,8 +54,10 @@ function domainOf(userId: string): string {
 
 /** Steps 1–3 for one raw PDU. Throws a message (the PDU is dropped) or returns the event to place. */
 export async function preparePdu(e: Engine, room: Room, raw: unknown): Promise<PreparedEvent> {
-  const pdu: Pdu = validatePdu(raw, { sizeCheckedByCaller: true });
-  if (pdu.room_id !== room.roomId) throw new Error(`event is for room ${pdu.room_id}, not ${room.roomId}`);
+  const pdu: Pdu = validatePdu(raw, { sizeCheckedByCaller: true, rules: room.rules });
+  // A v12 create event has no room_id: its own ID must be the room's (checked below, once computed).
+  const impliedRoom = room.rules.auth.roomIdFromCreateEvent && pdu.type === 'm.room.create' && !('room_id' in pdu);
+  if (!impliedRoom && pdu.room_id !== room.roomId) throw new Error(`event is for room ${pdu.room_id}, not ${room.roomId}`);
   const { event_id: _given, ...clean } = pdu;
   let signingBytes: Uint8Array;
   let contentInput: Uint8Array;
@@ -68,6 +71,9 @@ export async function preparePdu(e: Engine, room: Room, raw: unknown): Promise<P
     throw new Error(`the event is not canonical JSON: ${(err as Error).message}`);
   }
   const eventId = eventIdFromReferenceHash(sha256Sync(signingBytes));
+  if (impliedRoom && roomIdFromCreateEventId(eventId) !== room.roomId) {
+    throw new Error(`the m.room.create event ${eventId} is not the one room ${room.roomId} was created with`);
+  }
   // The event ID covers everything the signature covers, so an event we already hold (placed,
   // rejected or soft-failed) needs no second verification: whatever this copy's signatures or
   // unredacted content say, ours is kept.

@@ -28,6 +28,8 @@ export interface EventTemplate {
   state_key?: string;
   /** v10 m.room.redaction: the redacted event (v11 carries it in content). */
   redacts?: string;
+  /** A fixed origin_server_ts (a v12 create event, whose ID the room ID is computed from beforehand). */
+  origin_server_ts?: number;
 }
 
 /** prev_events for a new event: the extremities, deepest first, at most 20. */
@@ -44,20 +46,22 @@ export function buildEvent(e: Engine, room: Room, t: EventTemplate, prevs: strin
   // Keys in canonical (code point) order, content included: every server that
   // canonicalises this event for its hashes and signature — each receiver, twice
   // — then takes canonicalJson's fast path (JSON.stringify of a sorted object).
-  const proto: Pdu = {
+  // (A v12 create event has no room_id: the Pdu type's room_id is absent for it alone.)
+  const proto = {
     auth_events: [],
     content: sortedDeep(t.content) as Pdu['content'],
     depth,
     hashes: { sha256: '' },
-    origin_server_ts: e.clock.now(),
+    origin_server_ts: t.origin_server_ts ?? e.clock.now(),
     prev_events: prevs,
     ...(t.redacts !== undefined ? { redacts: t.redacts } : {}),
-    room_id: room.roomId,
+    // Room version 12: the create event has no room_id (the room ID is derived from it).
+    ...(room.rules.auth.roomIdFromCreateEvent && t.type === 'm.room.create' ? {} : { room_id: room.roomId }),
     sender: t.sender,
     signatures: {},
     ...(t.state_key !== undefined ? { state_key: t.state_key } : {}),
     type: t.type,
-  };
+  } as Pdu;
   proto.auth_events = selectAuthEvents(proto, room.lookup(before), room.rules).map((a) => a.event_id);
   return proto;
 }

@@ -6,6 +6,7 @@
  */
 import { type AuthContext, membershipOf } from '../core/auth/index.ts';
 import { isEventSignedBy } from '../core/event-signatures.ts';
+import { createEventIdOfRoom } from '../core/ids.ts';
 import { type RoomEvent, type StateKey, splitStateKey, stateKey } from '../core/pdu.ts';
 import type { RoomVersionRules } from '../core/room-versions/types.ts';
 import { resolveStateV2 } from '../core/state-res/index.ts';
@@ -127,6 +128,11 @@ export class Room {
     this.authCtx = {
       isSignedBy: (event, serverName) => isEventSignedBy(event, serverName, this.rules),
       rejected: (id) => this.events.get(id)?.status === 'rejected',
+      // Room version 12: the create event is the one whose ID is the room ID with `$`.
+      createEvent: (id) => {
+        const createId = createEventIdOfRoom(id);
+        return createId === undefined ? undefined : this.get(createId);
+      },
     };
   }
 

@@ -9,7 +9,7 @@
  */
 import { localpartError } from '../core/ids.ts';
 import { type JsonObject, type JsonValue, isJsonObject } from '../core/json.ts';
-import { DEFAULT_ROOM_VERSION, isSupportedRoomVersion } from '../core/room-versions/registry.ts';
+import { DEFAULT_ROOM_VERSION, SUPPORTED_ROOM_VERSIONS, isSupportedRoomVersion } from '../core/room-versions/registry.ts';
 import { FAULT_KINDS, type FaultKind } from './chaos.ts';
 
 export class ScenarioError extends Error {
@@ -294,7 +294,7 @@ export function parseScenario(input: unknown): Scenario {
   const roomVersion = obj.room_version ?? DEFAULT_ROOM_VERSION;
   if (typeof roomVersion !== 'string') throw new ScenarioError(`"room_version" must be a string, got ${typeName(roomVersion)}`);
   if (!isSupportedRoomVersion(roomVersion)) {
-    throw new ScenarioError(`"room_version" ${q(roomVersion)} is not supported (10, 11, I.1)`);
+    throw new ScenarioError(`"room_version" ${q(roomVersion)} is not supported (${SUPPORTED_ROOM_VERSIONS.join(', ')})`);
   }
 
   let tuning: Tuning | undefined;

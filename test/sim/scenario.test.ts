@@ -70,7 +70,7 @@ describe('parseScenario: invalid files say exactly what is wrong', () => {
     ['not an object', [1], 'a scenario must be a JSON object, got an array'],
     ['unknown top-level field', { ...base(), sever: [] }, 'unknown top-level field "sever"'],
     ['missing name', { ...base(), name: undefined }, 'missing field "name"'],
-    ['unsupported room version', { ...base(), room_version: '9' }, '"room_version" "9" is not supported (10, 11, I.1)'],
+    ['unsupported room version', { ...base(), room_version: '9' }, '"room_version" "9" is not supported (10, 11, 12, I.1)'],
     ['empty servers', { ...base(), servers: [] }, '"servers" must be a non-empty array of server labels, got an array'],
     ['duplicate server', { ...base(), servers: ['a', 'a'] }, 'servers[1]: "a" is listed twice'],
     ['user on an unknown server', { ...base(), users: { alice: 'z' } }, 'users.alice names server "z", which is not in servers'],

@@ -12,20 +12,12 @@ const REGISTRY: ReadonlyMap<string, RoomVersionRules> = new Map([V10, V11, V12, 
 /** Every version whose rules the core implements (the CLI takes any of them). */
 export const IMPLEMENTED_ROOM_VERSIONS: readonly RoomVersionId[] = [...REGISTRY.keys()] as RoomVersionId[];
 
-/**
- * Versions the core implements but the engine cannot host yet: a v12 room's
- * ID is derived from its create event, which the engine's room creation and
- * join paths do not do yet (issue 19).
- */
-const NOT_YET_HOSTED: ReadonlySet<string> = new Set(['12']);
-
-/** Versions the engine creates, joins and advertises. */
-export const SUPPORTED_ROOM_VERSIONS: readonly RoomVersionId[] = IMPLEMENTED_ROOM_VERSIONS.filter((v) => !NOT_YET_HOSTED.has(v));
+/** Versions the engine creates, joins and advertises: all of them. */
+export const SUPPORTED_ROOM_VERSIONS: readonly RoomVersionId[] = IMPLEMENTED_ROOM_VERSIONS;
 export const DEFAULT_ROOM_VERSION: RoomVersionId = 'I.1';
 
-/** Whether the engine hosts rooms of this version (see SUPPORTED_ROOM_VERSIONS). */
 export function isSupportedRoomVersion(v: unknown): v is RoomVersionId {
-  return typeof v === 'string' && REGISTRY.has(v) && !NOT_YET_HOSTED.has(v);
+  return typeof v === 'string' && REGISTRY.has(v);
 }
 
 /** The rules of a room version; throws UnsupportedRoomVersionError for unknown ones. */

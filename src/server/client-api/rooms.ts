@@ -8,7 +8,7 @@
 import { canonicalJson } from '../../core/canonical-json.ts';
 import { type JsonObject, isJsonObject } from '../../core/json.ts';
 import { isValidUserId } from '../../core/ids.ts';
-import { isSupportedRoomVersion } from '../../core/room-versions/registry.ts';
+import { SUPPORTED_ROOM_VERSIONS, isSupportedRoomVersion } from '../../core/room-versions/registry.ts';
 import type { CreateRoomOptions, Preset } from '../client.ts';
 import { MatrixError, forbidden, notFound } from '../errors.ts';
 import type { Room } from '../room.ts';
@@ -195,7 +195,7 @@ async function createRoom(ctx: AuthedContext): Promise<{ json: JsonObject }> {
   }
   const preset = (presetRaw ?? (visibility === 'public' ? 'public_chat' : 'private_chat')) as Preset;
   const version = optString(body, 'room_version') ?? CLIENT_DEFAULT_ROOM_VERSION;
-  if (!isSupportedRoomVersion(version)) throw new MatrixError('M_UNSUPPORTED_ROOM_VERSION', `room version ${version} is not supported (10, 11, I.1)`);
+  if (!isSupportedRoomVersion(version)) throw new MatrixError('M_UNSUPPORTED_ROOM_VERSION', `room version ${version} is not supported (${SUPPORTED_ROOM_VERSIONS.join(', ')})`);
   const invite = optStringArray(body, 'invite') ?? [];
   for (const u of invite) checkUser(u);
   const initialState = body.initial_state;
