@@ -208,6 +208,7 @@ test.describe('Hydrogen through the Service Worker', () => {
     const chooser = ann.page.waitForEvent('filechooser');
     await ann.page.getByRole('button', { name: 'Attach image' }).click();
     await (await chooser).setFiles({ name: 'square.png', mimeType: 'image/png', buffer: await png(ann.page, 40, 40) });
+    await ann.page.getByRole('button', { name: 'Send image' }).click();
     const img = timeline.locator('img[alt="square.png"]');
     await expect(img).toBeVisible({ timeout: 30_000 });
     // Another tile after the image (before the workaround it stayed blank whenever it was not the last tile).

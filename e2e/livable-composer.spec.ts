@@ -13,9 +13,10 @@
  * 5. Any file type can be shared (`m.file`), with the size limit stated; the other person
  *    downloads the same bytes.
  * 6. An emoji picker (emoji-picker-element), loaded only when first opened.
+ * 7. An image is previewed with a caption field before it is sent; the caption is its body.
  */
 import { type Browser, type Page, expect, test } from '@playwright/test';
-import { type Person, createRoom, invite, message, openNetwork, person } from './app-helpers.ts';
+import { type Person, createRoom, invite, message, openNetwork, person, png } from './app-helpers.ts';
 
 const ARRIVAL = { timeout: 45_000 };
 const ROOM = 'Composer room';
@@ -223,4 +224,32 @@ test('the emoji picker is loaded on first open and inserts at the caret', async 
   await expect(picker).toHaveCount(0);
   await box(page).press('Enter');
   await expect(message(bob.page, 'great 👍')).toBeVisible(ARRIVAL);
+});
+
+test('an image gets a preview and a caption before it is sent', async () => {
+  test.setTimeout(90_000);
+  const page = alice.page;
+  const choose = async (name: string) => {
+    const chooser = page.waitForEvent('filechooser');
+    await page.getByRole('button', { name: 'Attach image' }).click();
+    await (await chooser).setFiles({ name, mimeType: 'image/png', buffer: await png(page, 64, 48) });
+  };
+  // Cancelled: nothing is sent.
+  await choose('draft.png');
+  const preview = page.getByRole('group', { name: 'Image to send' });
+  await expect(preview.getByRole('img', { name: 'Preview of draft.png' })).toBeVisible();
+  await preview.getByRole('button', { name: 'Cancel' }).click();
+  await expect(preview).toHaveCount(0);
+
+  await choose('sunset.png');
+  await expect(preview.getByRole('img', { name: 'Preview of sunset.png' })).toBeVisible();
+  await expect(preview).toContainText('sunset.png');
+  await preview.getByRole('textbox', { name: 'Caption' }).fill('Our view tonight');
+  await preview.getByRole('button', { name: 'Send image' }).click();
+  await expect(preview).toHaveCount(0);
+
+  const log = bob.page.getByRole('log', { name: 'Timeline' });
+  await expect(log.locator('img[alt="Our view tonight"]')).toBeVisible(ARRIVAL);
+  await expect(log.locator('.image-caption', { hasText: 'Our view tonight' })).toBeVisible();
+  await expect(bob.page.getByRole('log', { name: 'Timeline' }).locator('img[alt="draft.png"]')).toHaveCount(0);
 });

@@ -387,7 +387,7 @@ export class HomeserverService {
   downloadMedia(uri: string) {
     return this.c().downloadMedia(uri);
   }
-  sendImage(roomId: string, image: { url: string; mimetype: string; size: number; width?: number; height?: number; alt: string }) {
+  sendImage(roomId: string, image: { url: string; mimetype: string; size: number; width?: number; height?: number; alt: string; name?: string }) {
     return this.c().sendImage(this.me(), roomId, image);
   }
   /** Per event ID, how many servers have yet to receive it (delivered events are left out). */

@@ -360,7 +360,7 @@ export class HomeserverClient {
   async sendImage(
     userId: string,
     roomId: string,
-    image: { url: string; mimetype: string; size: number; width?: number; height?: number; alt: string },
+    image: { url: string; mimetype: string; size: number; width?: number; height?: number; alt: string; name?: string },
   ): Promise<string> {
     const room = this.joinedRoom(userId, roomId);
     const draft = imageMessage(room.rules.contentFormat, image);

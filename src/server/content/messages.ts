@@ -278,6 +278,8 @@ export function formattedBody(event: EventLike): FormattedBody | undefined {
 
 export interface ImageInfo {
   url: string;
+  /** The original file name: a caption when the body differs from it. */
+  name?: string;
   mimetype?: string;
   width?: number;
   height?: number;
@@ -302,6 +304,7 @@ export function imageOf(event: EventLike): ImageInfo | undefined {
     const info = isJsonObject(content.info) ? content.info : {};
     return compact({
       url: content.url,
+      name: typeof content.filename === 'string' ? content.filename : undefined,
       mimetype: typeof info.mimetype === 'string' ? info.mimetype : undefined,
       width: finiteNumber(info.w),
       height: finiteNumber(info.h),
@@ -313,6 +316,7 @@ export function imageOf(event: EventLike): ImageInfo | undefined {
   const details = isJsonObject(content['m.image_details']) ? content['m.image_details'] : {};
   return compact({
     url: file.url,
+    name: typeof file.name === 'string' ? file.name : undefined,
     mimetype: typeof file.mimetype === 'string' ? file.mimetype : undefined,
     width: finiteNumber(details.width),
     height: finiteNumber(details.height),

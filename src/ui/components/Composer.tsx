@@ -2,6 +2,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { nameOf } from '../format.ts';
 import { composeHtml } from '../markdown.tsx';
 import { EmojiButton } from './EmojiPicker.tsx';
+import { fileSize } from './FileMessage.tsx';
 import { type Mention, applyMentions, matchMembers, mentionName, mentionQuery } from '../mentions.ts';
 import { MAX_IMAGE_BYTES, editMessage, sendImage, setTyping } from '../state/actions.ts';
 import { MAX_MESSAGE_BYTES, kib, messageBytes, mib, send, sendFile } from '../state/outgoing.ts';
@@ -19,6 +20,15 @@ export function Composer(props: { thread?: string }) {
   const fileRef = useRef<HTMLInputElement>(null);
   const anyFileRef = useRef<HTMLInputElement>(null);
   const [uploading, setUploading] = useState<string | null>(null);
+  /** An image chosen or pasted, shown with a caption field before it is sent. */
+  const [preview, setPreview] = useState<{ file: File; url: string } | null>(null);
+  const [caption, setCaption] = useState('');
+  const captionRef = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    if (!preview) return;
+    captionRef.current?.focus();
+    return () => URL.revokeObjectURL(preview.url);
+  }, [preview]);
   const inThread = props.thread !== undefined;
   const edit = inThread ? null : editing.value;
   const reply = inThread ? null : replyTo.value;
@@ -131,9 +141,30 @@ export function Composer(props: { thread?: string }) {
 
   const attach = async (file: File) => {
     if (uploading) return;
+    // Not an image, or over the cap: sendImage says why, and nothing is previewed.
+    if (!file.type.startsWith('image/') || file.size > MAX_IMAGE_BYTES) {
+      await sendImage(file);
+      return;
+    }
+    setCaption('');
+    setPreview({ file, url: URL.createObjectURL(file) });
+  };
+
+  const sendPreview = async () => {
+    if (!preview || uploading) return;
+    const { file } = preview;
+    const text = caption;
+    setPreview(null);
+    setCaption('');
     setUploading(file.name || 'image');
-    await sendImage(file);
+    await sendImage(file, text);
     setUploading(null);
+    ref.current?.focus();
+  };
+
+  const cancelPreview = () => {
+    setPreview(null);
+    setCaption('');
     ref.current?.focus();
   };
 
@@ -173,6 +204,41 @@ export function Composer(props: { thread?: string }) {
             Cancel
           </button>
         </div>
+      )}
+      {preview && (
+        <fieldset class="image-preview" aria-label="Image to send">
+          <img src={preview.url} alt={`Preview of ${preview.file.name || 'image'}`} />
+          <div class="image-preview-side">
+            <span class="small-text">
+              {preview.file.name || 'image'} · {fileSize(preview.file.size)}
+            </span>
+            <input
+              ref={captionRef}
+              type="text"
+              aria-label="Caption"
+              placeholder="Add a caption (optional)"
+              value={caption}
+              onInput={(e) => setCaption(e.currentTarget.value)}
+              onKeyDown={(e) => {
+                if (e.key === 'Enter' && !e.isComposing) {
+                  e.preventDefault();
+                  void sendPreview();
+                } else if (e.key === 'Escape') {
+                  e.preventDefault();
+                  cancelPreview();
+                }
+              }}
+            />
+            <div class="image-preview-actions">
+              <button type="button" class="primary" onClick={() => void sendPreview()}>
+                Send image
+              </button>
+              <button type="button" onClick={cancelPreview}>
+                Cancel
+              </button>
+            </div>
+          </div>
+        </fieldset>
       )}
       {options.length > 0 && (
         <div class="mention-list" id={listId} role="listbox" aria-label="Mention a member">

@@ -59,7 +59,7 @@ export function EmojiButton(props: { onPick: (emoji: string) => void; disabled?:
         aria-label="Emoji"
         title="Insert an emoji"
         aria-expanded={open}
-        aria-controls="emoji-popover"
+        aria-controls={open ? 'emoji-popover' : undefined}
         disabled={props.disabled}
         onClick={() => setOpen(!open)}
       >

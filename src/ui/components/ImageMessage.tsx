@@ -19,6 +19,18 @@ function thumbSize(width?: number, height?: number): { width: string; height: st
  */
 export function ImageMessage(props: { item: TimelineItem }) {
   const image = props.item.image!;
+  // A body other than the file name is the sender's caption.
+  const caption = image.name && props.item.body && props.item.body !== image.name ? props.item.body : undefined;
+  return (
+    <>
+      <ImageBody item={props.item} />
+      {caption && <p class="image-caption">{caption}</p>}
+    </>
+  );
+}
+
+function ImageBody(props: { item: TimelineItem }) {
+  const image = props.item.image!;
   const alt = props.item.body || 'image';
   const { state, retry } = useMedia(image.url);
   const [open, setOpen] = useState(false);

@@ -671,7 +671,8 @@ async function imageSize(file: Blob): Promise<{ width?: number; height?: number 
 }
 
 /** Uploads an image file to this homeserver and posts it to the open room, its file name as alt text. */
-export async function sendImage(file: File): Promise<boolean> {
+/** With a `caption`, it is the message's body (and alt text) and the file name goes in `filename`. */
+export async function sendImage(file: File, caption?: string): Promise<boolean> {
   const roomId = currentRoomId.value;
   if (!roomId) return false;
   const name = file.name || 'image';
@@ -686,7 +687,7 @@ export async function sendImage(file: File): Promise<boolean> {
   return attempt(`Could not send ${name}`, async () => {
     const [bytes, size] = await Promise.all([file.arrayBuffer().then((b) => new Uint8Array(b)), imageSize(file)]);
     const url = await service().uploadMedia(bytes, file.type);
-    await service().sendImage(roomId, { url, mimetype: file.type, size: file.size, ...size, alt: name });
+    await service().sendImage(roomId, { url, mimetype: file.type, size: file.size, ...size, alt: caption?.trim() || name, name });
   });
 }
 
