@@ -56,7 +56,21 @@ function update(id: string, change: Partial<Outgoing>): void {
   outgoing.value = outgoing.value.map((o) => (o.id === id ? { ...o, ...change } : o));
 }
 
-async function deliver(o: Outgoing): Promise<boolean> {
+/** Sends go to the worker one at a time, in the order they were written: quick messages keep their order. */
+let queue: Promise<unknown> = Promise.resolve();
+
+function deliver(o: Outgoing): Promise<boolean> {
+  const next = queue.then(() => deliverNow(o));
+  queue = next.catch(() => undefined);
+  return next;
+}
+
+async function deliverNow(o: Outgoing): Promise<boolean> {
+  // Sending goes to the open room: one left while this waited is retried from there.
+  if (currentRoomId.value !== o.roomId) {
+    update(o.id, { state: 'failed', error: 'the room was closed before it was sent' });
+    return false;
+  }
   let failure: string | undefined;
   const ok = await sendMessage(o.body, o.thread, o.html, {
     ...(o.mentions ? { mentions: o.mentions } : {}),
