@@ -12,11 +12,20 @@
  * 14. Presence dots: someone who is typing is not shown offline.
  * 15. The quick-reaction bar takes your own reaction back too.
  */
-import { type Locator, expect, test } from '@playwright/test';
-import { type Person, createRoom, invite, message, openMembers, person, send } from './app-helpers.ts';
+import { type Browser, type Locator, expect, test } from '@playwright/test';
+import { type Person, createRoom, invite, message, openMembers, person as onboarded, send } from './app-helpers.ts';
 
 /** Cross-tab arrival: gossip is fast, but a retry through the outbox or a catch-up can take a while. */
 const ARRIVAL = { timeout: 45_000 };
+
+/** This test's people: their browser contexts (and so their homeservers and relay slots) end with it. */
+const people: Person[] = [];
+
+async function person(browser: Browser, name: string): Promise<Person> {
+  const p = await onboarded(browser, name);
+  people.push(p);
+  return p;
+}
 
 function sidebar(p: Person): Locator {
   return p.page.getByRole('navigation', { name: 'Rooms' });
@@ -48,14 +57,23 @@ function sidebarOverflows(p: Person): Promise<boolean> {
   });
 }
 
+/** Alice and Bob, each on their own homeserver, in a room Alice created and invited Bob to. */
+async function aliceAndBobIn(browser: Browser, room: string): Promise<{ alice: Person; bob: Person }> {
+  const alice = await person(browser, 'Alice Liddell');
+  const bob = await person(browser, 'Bob Stone');
+  await createRoom(alice.page, room);
+  await invite(alice, bob, room);
+  return { alice, bob };
+}
+
 test.describe('livable rooms: two or three people, each on their own homeserver', () => {
   test.setTimeout(240_000);
+  test.afterEach(async () => {
+    for (const p of people.splice(0)) await p.context.close();
+  });
 
   test('4: people joining through another server are shown by their display names, not their user IDs', async ({ browser }) => {
-    const alice = await person(browser, 'Alice Liddell');
-    const bob = await person(browser, 'Bob Stone');
-    await createRoom(alice.page, 'Tea party');
-    await invite(alice, bob, 'Tea party');
+    const { alice, bob } = await aliceAndBobIn(browser, 'Tea party');
 
     const aliceSees = await openMembers(alice);
     await expect(memberRow(aliceSees, bob).locator('.member-name')).toHaveText('Bob Stone', ARRIVAL);
@@ -110,10 +128,7 @@ test.describe('livable rooms: two or three people, each on their own homeserver'
   });
 
   test('6: the unread badge of the open room clears after an edit and after a thread reply', async ({ browser }) => {
-    const alice = await person(browser, 'Alice Liddell');
-    const bob = await person(browser, 'Bob Stone');
-    await createRoom(alice.page, 'Garden');
-    await invite(alice, bob, 'Garden');
+    const { alice, bob } = await aliceAndBobIn(browser, 'Garden');
 
     await send(bob.page, 'the roses are red');
     await expect(message(alice.page, 'the roses are red')).toBeVisible(ARRIVAL);
@@ -144,10 +159,7 @@ test.describe('livable rooms: two or three people, each on their own homeserver'
   });
 
   test('10: the room list previews the last message with display names and rendered text', async ({ browser }) => {
-    const alice = await person(browser, 'Alice Liddell');
-    const bob = await person(browser, 'Bob Stone');
-    await createRoom(alice.page, 'Library');
-    await invite(alice, bob, 'Library');
+    const { alice, bob } = await aliceAndBobIn(browser, 'Library');
 
     await send(bob.page, 'read **this** book', 'read this book');
     await expect(roomButton(alice, 'Library')).toHaveAccessibleDescription('Bob Stone: read this book', ARRIVAL);
@@ -162,10 +174,7 @@ test.describe('livable rooms: two or three people, each on their own homeserver'
   });
 
   test('14: someone who joined and is typing is shown online, not offline', async ({ browser }) => {
-    const alice = await person(browser, 'Alice Liddell');
-    const bob = await person(browser, 'Bob Stone');
-    await createRoom(alice.page, 'Porch');
-    await invite(alice, bob, 'Porch');
+    const { alice, bob } = await aliceAndBobIn(browser, 'Porch');
 
     const aliceSees = await openMembers(alice);
     await bob.page.getByRole('textbox', { name: 'Message' }).pressSequentially('hmm');
@@ -179,10 +188,7 @@ test.describe('livable rooms: two or three people, each on their own homeserver'
   });
 
   test('15: the quick-reaction bar takes your own reaction back', async ({ browser }) => {
-    const alice = await person(browser, 'Alice Liddell');
-    const bob = await person(browser, 'Bob Stone');
-    await createRoom(alice.page, 'Kitchen');
-    await invite(alice, bob, 'Kitchen');
+    const { alice, bob } = await aliceAndBobIn(browser, 'Kitchen');
     await send(bob.page, 'soup is ready');
     const soup = message(alice.page, 'soup is ready');
     await expect(soup).toBeVisible(ARRIVAL);
