@@ -6,8 +6,8 @@
 import { batch } from '@preact/signals';
 import { installSwBridge } from '../../app/sw-bridge.ts';
 import { type Api, type StartResult, type TimelineItem, type Update, connectWorker, errorText, stopWorker, subscribe } from '../api.ts';
-import { type KnownHomeserver, forget, readDirectory, remember } from './directory.ts';
 import { humanError } from '../errors.ts';
+import { type KnownHomeserver, forget, readDirectory, remember } from './directory.ts';
 import {
   backfills,
   currentRoomId,
@@ -459,6 +459,7 @@ export function markRead(): void {
   // room's unread count clears while it is open (the thread's replies are summarized on their root).
   const last = timeline.value.at(-1);
   if (!roomId || !me || !last || document.visibilityState !== 'visible') return;
+  if (rooms.value.find((r) => r.roomId === roomId)?.membership !== 'join') return;
   if (receipts.value[me] === last.event_id) return;
   receipts.value = { ...receipts.value, [me]: last.event_id };
   void service()
