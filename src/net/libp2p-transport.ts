@@ -168,6 +168,8 @@ class Libp2pTransportImpl implements Libp2pTransport {
   private handler?: RequestHandler;
   private events: TransportEvents = {};
   private readonly limits: WireLimits;
+  /** Requests being handled, per origin (see WireLimits.maxInFlightPerPeer). */
+  private readonly inFlight = new Map<string, number>();
   private readonly log: Logger;
   private readonly blocked = new Set<string>();
   /** Peers refused for a while after flooding us with invalid gossip: peer → until (ms). */
@@ -519,6 +521,12 @@ class Libp2pTransportImpl implements Libp2pTransport {
         await refuse(problem.errcode, problem.error);
         return;
       }
+      const busy = this.inFlight.get(origin) ?? 0;
+      if (busy >= this.limits.maxInFlightPerPeer) {
+        await refuse('M_LIMIT_EXCEEDED', `${busy} requests from ${origin} are already being handled; retry when they are answered`);
+        return;
+      }
+      this.inFlight.set(origin, busy + 1);
       let res: FederationResponse;
       try {
         res = await this.handler(origin, value as FederationRequest);
@@ -526,6 +534,10 @@ class Libp2pTransportImpl implements Libp2pTransport {
         // The engine answers errors as bodies; a throw is a bug, never a reason to drop the peer.
         this.log('error', 'federation handler threw', { origin, protocol, error: errorText(err) });
         res = { ok: false, status: 500, body: errorBody('M_UNKNOWN', 'internal error') };
+      } finally {
+        const left = (this.inFlight.get(origin) ?? 1) - 1;
+        if (left > 0) this.inFlight.set(origin, left);
+        else this.inFlight.delete(origin);
       }
       await reply(res);
     } catch (err) {

@@ -56,12 +56,20 @@ export interface WireLimits {
   maxResponseBytes: number;
   /** Largest gossip message (bytes). */
   maxGossipBytes: number;
+  /**
+   * Requests of one peer handled at once; more are answered 429 M_LIMIT_EXCEEDED at once. An
+   * honest server keeps one transaction in flight and a few fetches (backfill, missing events,
+   * media); without a bound, one peer's hundreds of heavy reads (state_ids) took the event loop
+   * from everyone else for seconds.
+   */
+  maxInFlightPerPeer: number;
 }
 
 export const DEFAULT_LIMITS: WireLimits = {
   maxRequestBytes: 1024 * 1024,
   maxResponseBytes: 4 * 1024 * 1024,
   maxGossipBytes: 512 * 1024,
+  maxInFlightPerPeer: 32,
 };
 
 export function errorBody(errcode: string, error: string): MatrixErrorBody {
