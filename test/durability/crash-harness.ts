@@ -211,8 +211,18 @@ export async function runCrashHarness(opts: CrashHarnessOptions): Promise<CrashH
     log(`seed ${opts.seed}: room ${roomId} on ${victimServer}; peer ${peer.info.server_name}`);
 
     // ---- load ----
-    const sendLocal = (txnId: string) =>
+    const sendOnce = (txnId: string) =>
       api(victimUrl, 'PUT', `/rooms/${encodeURIComponent(roomId)}/send/m.room.message/${txnId}`, { msgtype: 'm.text', body: `local ${txnId}` }, alice.token, 10_000);
+    // As a client does: a 429 M_LIMIT_EXCEEDED (the server's per-device send rate) is retried after
+    // its retry_after_ms with the same transaction ID. On a quiet machine the load outruns the limit.
+    const sendLocal = async (txnId: string) => {
+      for (let attempt = 0; ; attempt++) {
+        const r = await sendOnce(txnId);
+        const wait = r.status === 429 ? Number(r.json?.retry_after_ms ?? 100) : -1;
+        if (wait < 0 || attempt >= 100) return r;
+        await sleep(Math.min(Math.max(wait, 1), 2000));
+      }
+    };
     let loadOn = false;
     let txn = 0;
     let inFlight = 0;
