@@ -5,8 +5,8 @@ import { EmojiButton } from './EmojiPicker.tsx';
 import { fileSize } from './FileMessage.tsx';
 import { type Mention, applyMentions, matchMembers, mentionName, mentionQuery } from '../mentions.ts';
 import { MAX_IMAGE_BYTES, editMessage, sendImage, setTyping } from '../state/actions.ts';
-import { MAX_MESSAGE_BYTES, kib, messageBytes, mib, send, sendFile } from '../state/outgoing.ts';
-import { displayNames, editing, members, myUserId, replyTo, timeline } from '../state/store.ts';
+import { MAX_MESSAGE_BYTES, kib, messageBytes, mib, outgoing, send, sendFile } from '../state/outgoing.ts';
+import { currentRoomId, displayNames, editing, members, myUserId, replyTo, timeline } from '../state/store.ts';
 
 /**
  * The message box. Enter sends, Shift+Enter breaks the line, Up in an empty
@@ -40,6 +40,21 @@ export function Composer(props: { thread?: string }) {
   const query = mentionQuery(text, caret);
   const options = query && query.start !== dismissed ? matchMembers(members.value, query.query, myUserId.value) : [];
   const listId = inThread ? 'thread-mention-list' : 'mention-list';
+
+  // Up pressed while my newest message is still on its way (local echo): it is "my last message",
+  // so the edit starts once it lands in the timeline, not on the older message before it.
+  const [editWhenSent, setEditWhenSent] = useState<string | null>(null);
+  const pendingEcho = editWhenSent ? outgoing.value.find((o) => o.id === editWhenSent) : undefined;
+  useEffect(() => {
+    if (!editWhenSent || pendingEcho?.state === 'sending') return;
+    setEditWhenSent(null);
+    if (pendingEcho) return; // refused: nothing to edit
+    const mine = timeline.value.filter((i) => i.sender === myUserId.value && i.kind === 'message' && !i.inThread).at(-1);
+    if (mine) {
+      replyTo.value = null;
+      editing.value = mine;
+    }
+  }, [editWhenSent, pendingEcho?.state, pendingEcho === undefined, timeline.value]);
 
   // Starting an edit puts the old text in the box.
   useEffect(() => {
@@ -127,6 +142,12 @@ export function Composer(props: { thread?: string }) {
       e.preventDefault();
       void submit();
     } else if (e.key === 'ArrowUp' && text === '' && !inThread) {
+      const sending = outgoing.value.filter((o) => o.roomId === currentRoomId.value && !o.thread && o.state === 'sending').at(-1);
+      if (sending) {
+        e.preventDefault();
+        setEditWhenSent(sending.id);
+        return;
+      }
       const mine = timeline.value.filter((i) => i.sender === myUserId.value && i.kind === 'message' && !i.inThread).at(-1);
       if (mine) {
         e.preventDefault();
