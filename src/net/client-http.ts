@@ -25,25 +25,61 @@ function tooLarge(res: ServerResponse, what: string): void {
   res.end(JSON.stringify({ errcode: 'M_TOO_LARGE', error: `${what}; the limit is ${MAX_REQUEST_BYTES} bytes` }));
 }
 
-async function readBody(req: IncomingMessage, res: ServerResponse): Promise<Uint8Array | undefined> {
+/**
+ * How much of an over-cap body is read and thrown away before the 413 is
+ * sent. Answering while the client is still uploading and then closing the
+ * socket makes the client's write fail (EPIPE/ECONNRESET) before it reads the
+ * answer, so it sees "connection lost" instead of M_TOO_LARGE. Draining a
+ * bounded amount lets an honest client that overshot read the error; past
+ * this the socket is dropped, so a hostile one cannot make us read forever.
+ */
+const DRAIN_LIMIT_BYTES = 4 * MAX_REQUEST_BYTES;
+
+function readBody(req: IncomingMessage, res: ServerResponse): Promise<Uint8Array | undefined> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > MAX_REQUEST_BYTES) {
-    tooLarge(res, `the request body is ${declared} bytes`);
-    req.resume();
-    return undefined;
+  const refuse = (): void => {
+    tooLarge(res, declared > 0 ? `the request body is ${declared} bytes` : 'the request body is too large');
+    // Whatever is still unread is dropped with the socket once the answer is out.
+    if (!req.complete) res.once('finish', () => req.destroy());
+  };
+  if (declared > DRAIN_LIMIT_BYTES) {
+    refuse();
+    return Promise.resolve(undefined);
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_REQUEST_BYTES) {
-      tooLarge(res, 'the request body is too large');
-      req.destroy();
-      return undefined;
-    }
-    chunks.push(chunk);
-  }
-  return new Uint8Array(Buffer.concat(chunks));
+  // Event-driven rather than for-await: leaving a for-await early destroys the
+  // socket before the 413 could be written.
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const settle = (body: Uint8Array | undefined): void => {
+      if (settled) return;
+      settled = true;
+      resolve(body);
+    };
+    req.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      size += chunk.length;
+      if (size <= MAX_REQUEST_BYTES) chunks.push(chunk);
+      else if (size > DRAIN_LIMIT_BYTES) {
+        req.pause();
+        refuse();
+        settle(undefined);
+      }
+    });
+    req.on('end', () => {
+      if (size > MAX_REQUEST_BYTES) {
+        refuse();
+        settle(undefined);
+      } else settle(new Uint8Array(Buffer.concat(chunks)));
+    });
+    req.on('error', (err) => {
+      if (!settled) {
+        settled = true;
+        reject(err);
+      }
+    });
+  });
 }
 
 export async function serveClientApi(api: ClientApi, opts: { port: number; host?: string }): Promise<ClientHttpServer> {
