@@ -269,7 +269,7 @@ describe('membership and state notices', () => {
     [
       'power level change',
       [st('$1', A, 'm.room.power_levels', '', { users: { [A]: 100 } }), st('$2', A, 'm.room.power_levels', '', { users: { [A]: 100, [B]: 50 } })],
-      'alice changed the power level of bob from 0 to 50',
+      'alice made bob a Moderator',
     ],
     ['unknown state', [st('$1', A, 'com.example.thing', 'k', { a: 1 })], 'alice changed the room state (com.example.thing)'],
   ];

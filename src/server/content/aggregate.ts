@@ -31,6 +31,7 @@ import {
   relationOf,
   stripReplyFallback,
 } from './messages.ts';
+import { describePowerLevels } from './power-levels.ts';
 
 export interface TimelineInput {
   event_id: string;
@@ -76,6 +77,9 @@ export interface TimelineItem {
   image?: ImageInfo;
   /** Human description of a state change (kind 'notice'). */
   notice?: string;
+  /** A state change's event type and state key (kind 'notice'): the UI groups a room's creation by them. */
+  eventType?: string;
+  stateKey?: string;
   /** The users the message says it mentions (`m.mentions.user_ids`, of the latest edit when edited). */
   mentions?: string[];
   /** A shared file (`m.file`): what to download. */
@@ -163,28 +167,6 @@ function describeMember(
     default:
       return `${who}'s membership changed to ${typeof membership === 'string' ? membership : 'an unknown state'}`;
   }
-}
-
-function powerLevel(content: JsonObject | undefined, userId: string): number {
-  const users = isJsonObject(content?.users) ? content.users : {};
-  const level = Object.hasOwn(users, userId) ? users[userId] : undefined;
-  if (typeof level === 'number') return level;
-  if (typeof content?.users_default === 'number') return content.users_default;
-  return 0;
-}
-
-function describePowerLevels(by: string, content: JsonObject, prev: JsonObject | undefined, nameOf: NameResolver): string {
-  if (!prev) return `${by} set the power levels`;
-  const users = new Set<string>();
-  for (const c of [prev, content]) if (isJsonObject(c.users)) for (const u of Object.keys(c.users)) users.add(u);
-  const changes: string[] = [];
-  for (const user of users) {
-    const from = powerLevel(prev, user);
-    const to = powerLevel(content, user);
-    if (from !== to) changes.push(`${nameOf(user)} from ${from} to ${to}`);
-  }
-  if (changes.length === 0) return `${by} changed the power levels`;
-  return `${by} changed the power level of ${changes.join(', ')}`;
 }
 
 function topicText(content: JsonObject): string | undefined {
@@ -379,6 +361,8 @@ export function aggregateTimeline(events: readonly TimelineInput[]): TimelineIte
       item = {
         ...base(event, 'notice'),
         notice: describeStateChange(event, state.get(stateKey), nameOf),
+        eventType: event.type,
+        stateKey: event.state_key ?? '',
         reactions: countReactions(reactions.get(event.event_id)),
       };
       state.set(stateKey, isJsonObject(event.content) ? event.content : {});
