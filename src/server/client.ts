@@ -4,7 +4,7 @@
  * user, and read models — room list, timeline, state, members, the DAG.
  * Every refusal is a MatrixError that says what is wrong.
  */
-import { membershipOf, namedLevel, powerLevelOf } from '../core/auth/index.ts';
+import { creatorsOf, membershipOf, namedLevel, powerLevelOf } from '../core/auth/index.ts';
 import { encodeBase64Url } from '../core/base64.ts';
 import { addContentHash, computeEventId } from '../core/hashing.ts';
 import { isHashRoomId, roomIdFromCreateEventId } from '../core/ids.ts';
@@ -704,6 +704,16 @@ export class HomeserverClient {
     return out;
   }
 
+  /**
+   * The room's creators when they are privileged (room version 12: the create event's sender and
+   * `additional_creators`, with infinite power — `members()` gives them `Infinity`); none before v12.
+   */
+  creators(roomId: string): string[] {
+    const room = this.hs.requireRoom(roomId);
+    return room.rules.auth.privilegedCreators ? [...creatorsOf(room.stateEvent('m.room.create'), room.rules)] : [];
+  }
+
+  /** Members with their power level: `Infinity` for a v12 room's creators (CREATOR_POWER). */
   members(roomId: string): { userId: string; membership: string; displayName?: string; avatarUrl?: string; powerLevel: number }[] {
     const room = this.hs.requireRoom(roomId);
     const state = room.currentState();

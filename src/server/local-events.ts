@@ -5,16 +5,16 @@
  * our signature and the event ID. The event is authorised against that state
  * before anything is stored; a refusal is a MatrixError naming the rule.
  */
-import { checkAuth, selectAuthEvents } from '../core/auth/index.ts';
+import { checkAuth, creatorsOf, selectAuthEvents } from '../core/auth/index.ts';
 import { encodeBase64 } from '../core/base64.ts';
 import { canonicalJson, sortedDeep } from '../core/canonical-json.ts';
 import { addContentHash, computeEventId, eventSigningBytes } from '../core/hashing.ts';
-import type { JsonObject } from '../core/json.ts';
+import { type JsonObject, isJsonObject } from '../core/json.ts';
 import { MAX_PDU_BYTES, MAX_PREV_EVENTS, type Pdu, type RoomEvent } from '../core/pdu.ts';
 import { withSignature } from '../core/signing.ts';
 import { placeInDag } from './dag.ts';
 import type { Engine } from './engine.ts';
-import { MatrixError, forbidden } from './errors.ts';
+import { MatrixError, forbidden, invalidParam } from './errors.ts';
 import { applyRedactions } from './redactions.ts';
 import type { Room } from './room.ts';
 import type { StateMap } from './state-groups.ts';
@@ -100,6 +100,7 @@ export async function createLocalEventLocked(
    */
   alsoWrite?: (eventId: string) => WriteBatch,
 ): Promise<RoomEvent> {
+  refuseListedCreators(room, t);
   const prevs = choosePrevEvents(room);
   if (prevs.length === 0 && t.type !== 'm.room.create') {
     throw new MatrixError('M_UNAVAILABLE', `room ${room.roomId} has no events yet; cannot send into it`);
@@ -140,6 +141,23 @@ export async function createLocalEventLocked(
   if (room.leftBy(e.serverName, ev)) e.transport.unsubscribe(room.roomId);
   e.emit({ kind: 'event', roomId: room.roomId, eventId: ev.event_id, status: 'accepted', stream: placement.stored.stream });
   return ev;
+}
+
+/**
+ * Room version 12: the room's creators have infinite power and a power levels
+ * event may not list them (auth rule 10.4). Said here in words a person can act
+ * on, before the event is built, rather than as the auth rule's refusal.
+ */
+function refuseListedCreators(room: Room, t: EventTemplate): void {
+  if (!room.rules.auth.privilegedCreators || t.type !== 'm.room.power_levels' || t.state_key !== '') return;
+  const users = t.content.users;
+  if (!isJsonObject(users)) return;
+  const listed = [...creatorsOf(room.stateEvent('m.room.create'), room.rules)].filter((u) => Object.hasOwn(users, u));
+  if (listed.length > 0) {
+    throw invalidParam(
+      `in room version ${room.rules.id} the room's creators (${listed.join(', ')}) have infinite power and may not be listed in m.room.power_levels users; leave them out`,
+    );
+  }
 }
 
 export function pduWithoutId(ev: RoomEvent): JsonObject {

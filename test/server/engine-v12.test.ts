@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Cluster } from '../../src/sim/cluster.ts';
-import { addThreeServers, converge, waitFor } from './engine-helpers.ts';
+import { addThreeServers, converge, expectRefused, waitFor } from './engine-helpers.ts';
 
 let cluster: Cluster;
 afterEach(() => cluster?.stopAll());
@@ -65,5 +65,41 @@ describe('room version 12: a partition race against the creator', () => {
       expect(srv.client.stateIds(roomId)['m.room.power_levels']!['']).toBe(demote);
       expect(srv.client.acceptedEventIds(roomId)).toContain(promote);
     }
+  });
+});
+
+describe('room version 12: creator power as the engine reports it', () => {
+  it('members() gives creators Infinity and others their listed level; a power levels event listing a creator is refused before it is built', async () => {
+    cluster = new Cluster();
+    const { a, b, alice, bob } = await addThreeServers(cluster);
+    const roomId = await a.client.createRoom(alice, { roomVersion: '12', preset: 'public_chat' });
+    await b.client.join(bob, roomId, [a.hs.serverName]);
+    await converge(cluster, roomId, ['a', 'b']);
+    expect(a.client.creators(roomId)).toEqual([alice]);
+    for (const srv of [a, b]) {
+      const levels = Object.fromEntries(srv.client.members(roomId).map((m) => [m.userId, m.powerLevel]));
+      expect(levels).toEqual({ [alice]: Number.POSITIVE_INFINITY, [bob]: 0 });
+    }
+    const pl = a.client.state(roomId)['m.room.power_levels']![''] as { users: Record<string, number> };
+    const before = a.client.acceptedEventIds(roomId).length;
+    const err = await expectRefused(
+      a.client.setState(alice, roomId, 'm.room.power_levels', '', { ...pl, users: { ...pl.users, [alice]: 100 } }),
+      'M_INVALID_PARAM',
+      /creators .*may not be listed/,
+    );
+    expect(err.message).toContain(alice);
+    expect(a.client.acceptedEventIds(roomId).length).toBe(before);
+    // Listing someone else is an ordinary change.
+    await a.client.setState(alice, roomId, 'm.room.power_levels', '', { ...pl, users: { ...pl.users, [bob]: 50 } });
+    expect(a.client.members(roomId).find((m) => m.userId === bob)?.powerLevel).toBe(50);
+  });
+
+  it('before v12 the creator is an ordinary user with the level the power levels give (and no creators are reported)', async () => {
+    cluster = new Cluster();
+    const a = await cluster.add('a');
+    const alice = await a.hs.register('alice');
+    const roomId = await a.client.createRoom(alice, { roomVersion: '11' });
+    expect(a.client.creators(roomId)).toEqual([]);
+    expect(a.client.members(roomId)).toEqual([expect.objectContaining({ userId: alice, powerLevel: 100 })]);
   });
 });

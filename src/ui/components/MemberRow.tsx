@@ -5,7 +5,9 @@ import { confirmation, currentRoomId, myUserId, powers, presence } from '../stat
 import { Avatar } from './Avatar.tsx';
 import { PresenceDot } from './PresenceDot.tsx';
 
+/** Room version 12's creators have infinite power (the worker sends Infinity): they are "Creator", not a number. */
 function roleOf(level: number): string {
+  if (level === Number.POSITIVE_INFINITY) return 'Creator';
   if (level >= 100) return 'Admin';
   if (level >= 50) return 'Moderator';
   return '';
@@ -38,8 +40,8 @@ export function MemberRow(props: { member: Member }) {
           {m.userId}
         </span>
         <span class="small-text">
-          Power level {m.powerLevel}
-          {roleOf(m.powerLevel) && ` · ${roleOf(m.powerLevel)}`}
+          {m.powerLevel === Number.POSITIVE_INFINITY ? 'Creator' : `Power level ${m.powerLevel}`}
+          {m.powerLevel !== Number.POSITIVE_INFINITY && roleOf(m.powerLevel) && ` · ${roleOf(m.powerLevel)}`}
           {m.membership !== 'join' && ` · ${m.membership === 'ban' ? 'banned' : m.membership === 'invite' ? 'invited' : m.membership === 'knock' ? 'knocking' : m.membership}`}
         </span>
       </div>
