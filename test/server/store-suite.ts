@@ -412,6 +412,18 @@ export function storeAcceptanceSuite(
       expect(Array.from((await again.getMedia('m'))?.bytes ?? [])).toEqual([104, 105]);
     });
 
+    it('lists every meta entry and media ID, and deletes media', async () => {
+      const store = await openTracked(freshName());
+      expect(await store.listMeta()).toEqual({});
+      expect(await store.listMediaIds()).toEqual([]);
+      const blob = (id: string): MediaRecord => ({ media_id: id, content_type: 'text/plain', bytes: new Uint8Array([1]), created_ts: 1 });
+      await store.write({ meta: { a: 1, b: { c: [true] }, gone: 'x' }, media: [blob('hs1/x'), blob('hs2/y')] });
+      await store.write({ meta: { gone: undefined as unknown as null }, mediaDelete: ['hs2/y', 'never-stored'], media: [blob('hs1/z')] });
+      expect(await store.listMeta()).toEqual({ a: 1, b: { c: [true] } });
+      expect((await store.listMediaIds()).sort()).toEqual(['hs1/x', 'hs1/z']);
+      expect(await store.getMedia('hs2/y')).toBeUndefined();
+    });
+
     it('reopening an existing database runs no migration and keeps its data', async () => {
       const dbName = freshName();
       const first = await openTracked(dbName);

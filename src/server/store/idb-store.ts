@@ -224,7 +224,14 @@ const BATCH_WRITERS: readonly {
       for (const r of b.receipts ?? []) os.put(r, receiptKey(r));
     },
   },
-  putAll('media', (b) => b.media),
+  {
+    store: 'media',
+    has: (b) => (b.media?.length ?? 0) > 0 || (b.mediaDelete?.length ?? 0) > 0,
+    apply(os, b) {
+      for (const id of b.mediaDelete ?? []) os.delete(id);
+      for (const m of b.media ?? []) os.put(m);
+    },
+  },
   {
     store: 'client_data',
     has: (b) => (b.clientData?.length ?? 0) > 0 || (b.clientDataDelete?.length ?? 0) > 0,
@@ -456,6 +463,14 @@ export async function openIdbStore(name: string, opts?: IdbStoreOptions): Promis
   return {
     name,
     getMeta: (key) => read('meta', 'getMeta', () => db.get('meta', key)),
+    listMeta: () =>
+      read('meta', 'listMeta', async () => {
+        const tx = db.transaction('meta', 'readonly');
+        const [keys, values] = await Promise.all([tx.store.getAllKeys(), tx.store.getAll()]);
+        await tx.done;
+        // A key "deleted" by writing undefined (see WriteBatch.meta) is no entry.
+        return Object.fromEntries(keys.flatMap((k, i) => (values[i] === undefined ? [] : [[k, values[i]!]])));
+      }),
     listAccounts: () => read('accounts', 'listAccounts', () => db.getAll('accounts')),
     listRooms: () => read('rooms', 'listRooms', () => db.getAll('rooms')),
     getRoom: (roomId) => read('rooms', 'getRoom', () => db.get('rooms', roomId)),
@@ -468,6 +483,7 @@ export async function openIdbStore(name: string, opts?: IdbStoreOptions): Promis
     roomReceipts: (roomId) => read('receipts', 'roomReceipts', () => db.getAll('receipts', roomPrefix(roomId))),
     outbox: () => read('outbox', 'outbox', () => db.getAll('outbox')),
     getMedia: (mediaId) => read('media', 'getMedia', () => db.get('media', mediaId)),
+    listMediaIds: () => read('media', 'listMediaIds', () => db.getAllKeys('media')),
     listClientData: () => read('client_data', 'listClientData', () => db.getAll('client_data')),
     write,
     usage,

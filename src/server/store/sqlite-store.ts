@@ -267,7 +267,11 @@ const BATCH_PARTS: readonly BatchPart[] = [
         const { bytes, ...rest } = m;
         return [key(m, 'media_id', what), jsonText(rest, what), blob(bytes, what)];
       });
-      return { del: none, put };
+      const del = (b.mediaDelete ?? []).map((id) => {
+        if (typeof id !== 'string') throw new TypeError(`a media delete names ${typeof id}, not a media ID`);
+        return [id];
+      });
+      return { del, put };
     },
   },
   {
@@ -375,6 +379,8 @@ export async function openSqliteStore(dir: string): Promise<Store> {
   }
   const q = {
     meta: db.prepare('SELECT json FROM meta WHERE key = ?'),
+    allMeta: db.prepare('SELECT key, json FROM meta ORDER BY key'),
+    mediaIds: db.prepare('SELECT media_id FROM media ORDER BY media_id'),
     accounts: db.prepare('SELECT json FROM accounts ORDER BY user_id'),
     rooms: db.prepare('SELECT json FROM rooms ORDER BY room_id'),
     room: db.prepare('SELECT json FROM rooms WHERE room_id = ?'),
@@ -430,6 +436,11 @@ export async function openSqliteStore(dir: string): Promise<Store> {
   return {
     name,
     getMeta: (k) => read('meta', 'getMeta', () => parseOne<JsonValue>(q.meta.get(k))),
+    listMeta: () =>
+      read('meta', 'listMeta', () =>
+        Object.fromEntries((q.allMeta.all() as { key: string; json: string }[]).map((r) => [r.key, JSON.parse(r.json) as JsonValue])),
+      ),
+    listMediaIds: () => read('media', 'listMediaIds', () => (q.mediaIds.all() as { media_id: string }[]).map((r) => r.media_id)),
     listAccounts: () => read('accounts', 'listAccounts', () => parseAll<AccountRecord>(q.accounts.all())),
     listRooms: () => read('rooms', 'listRooms', () => parseAll<RoomRecord>(q.rooms.all())),
     getRoom: (roomId) => read('rooms', 'getRoom', () => parseOne<RoomRecord>(q.room.get(roomId))),

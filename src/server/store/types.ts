@@ -143,6 +143,8 @@ export interface WriteBatch {
   outboxDelete?: { destination: string; seq: number }[];
   receipts?: ReceiptRecord[];
   media?: MediaRecord[];
+  /** Media IDs to delete (applied before `media`): freeing space, e.g. dropping cached remote media. */
+  mediaDelete?: string[];
   clientData?: ClientDataRecord[];
   clientDataDelete?: { user_id: string; kind: string; key: string }[];
 }
@@ -151,6 +153,8 @@ export interface Store {
   /** Name of the underlying database (for error messages and wipe). */
   readonly name: string;
   getMeta(key: string): Promise<JsonValue | undefined>;
+  /** Every meta entry (a handful of small values: the server key, stream positions, ...), for backups. */
+  listMeta(): Promise<Record<string, JsonValue>>;
   listAccounts(): Promise<AccountRecord[]>;
   listRooms(): Promise<RoomRecord[]>;
   getRoom(roomId: string): Promise<RoomRecord | undefined>;
@@ -163,6 +167,8 @@ export interface Store {
   /** Every pending outbox entry, ordered by destination then seq. */
   outbox(): Promise<OutboxEntry[]>;
   getMedia(mediaId: string): Promise<MediaRecord | undefined>;
+  /** Every stored media ID (ours and cached remote copies), without the bytes: backups read them one at a time. */
+  listMediaIds(): Promise<string[]>;
   /** Every client-data record (small: the engine keeps them in memory). */
   listClientData(): Promise<ClientDataRecord[]>;
   /** Applies the batch atomically (one IndexedDB transaction). */
