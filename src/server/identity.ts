@@ -9,6 +9,7 @@ import { type Ed25519Verifier, keyPairFromSeed, nobleVerifier, signSync } from '
 import { SERVER_KEY_ID, peerIdFromPublicKey } from '../core/peer-id.ts';
 import { bestVerifier, createWebCryptoSigner } from '../crypto/webcrypto-ed25519.ts';
 import type { RandomSource } from './clock.ts';
+import { IMPORT_MARK_META, MOVED_META, movedAwayError, parseMovedAway } from './moved.ts';
 import type { Store } from './store/types.ts';
 
 export interface ServerIdentity {
@@ -17,6 +18,8 @@ export interface ServerIdentity {
   readonly seed: Uint8Array;
   readonly publicKey: Uint8Array;
   sign(message: Uint8Array): Promise<Uint8Array>;
+  /** Set when this homeserver moved away (moved.ts): `sign` then refuses, so this copy signs nothing. */
+  readonly movedAway?: { ts: number; to?: string };
   /** Which implementation signs: Node's OpenSSL (synchronous), WebCrypto, or the pure one. */
   readonly signer: 'node' | 'webcrypto' | 'noble';
   readonly verifier: Ed25519Verifier;
@@ -82,10 +85,24 @@ export async function identityFromSeed(seed: Uint8Array, given?: Ed25519Verifier
   return { serverName: peerIdFromPublicKey(publicKey), keyId: SERVER_KEY_ID, seed, publicKey, sign, signer, verifier };
 }
 
-/** Loads the server key from the store, creating and persisting one on first start. */
+/**
+ * Loads the server key from the store, creating and persisting one on first
+ * start. A store holding a cut-off backup import is refused (a fresh key
+ * would make it a different homeserver); one whose homeserver moved away
+ * gets an identity that refuses to sign — every local event, invite answer
+ * and join then fails with "This homeserver moved…" (moved.ts).
+ */
 export async function loadOrCreateIdentity(store: Store, random: RandomSource, verifier?: Ed25519Verifier): Promise<ServerIdentity> {
+  if ((await store.getMeta(IMPORT_MARK_META)) !== undefined) {
+    throw new Error(`${store.name}: a backup import into this homeserver was cut off; import the backup again (into the same place)`);
+  }
   const saved = await store.getMeta(SEED_META);
-  if (typeof saved === 'string') return identityFromSeed(decodeBase64(saved), verifier);
+  if (typeof saved === 'string') {
+    const identity = await identityFromSeed(decodeBase64(saved), verifier);
+    const moved = parseMovedAway(await store.getMeta(MOVED_META));
+    if (!moved) return identity;
+    return { ...identity, movedAway: moved, sign: () => Promise.reject(movedAwayError(moved)) };
+  }
   const seed = random(32);
   await store.write({ meta: { [SEED_META]: encodeBase64(seed) } });
   return identityFromSeed(seed, verifier);
