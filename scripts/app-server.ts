@@ -5,7 +5,11 @@
  * and serves `/hearth-config.json` so the page learns the relay's address
  * without anyone typing it.
  *
- *   node --import tsx scripts/app-server.ts [--preview] [--port N] [--relay-port N]
+ *   node --import tsx scripts/app-server.ts [--preview [--out DIR [--no-build]]] [--port N] [--relay-port N]
+ *
+ * --out DIR builds into DIR (kept) instead of a fresh temporary directory;
+ * with --no-build, DIR is served as it is (a test restarting the server —
+ * and so the relay, with a new key — does not build twice).
  */
 import '../src/platform/node-polyfills.ts';
 import { mkdtemp } from 'node:fs/promises';
@@ -51,8 +55,8 @@ let close: () => Promise<void>;
 if (previewMode) {
   // A build directory of its own: a concurrent preview (another test run, a
   // benchmark) must not replace the files under a server that is running.
-  const outDir = await mkdtemp(join(tmpdir(), 'hearth-preview-'));
-  await build({ logLevel: 'warn', build: { outDir, emptyOutDir: true } });
+  const outDir = flag('out') ?? (await mkdtemp(join(tmpdir(), 'hearth-preview-')));
+  if (!process.argv.includes('--no-build')) await build({ logLevel: 'warn', build: { outDir, emptyOutDir: true } });
   const server = await preview({ plugins: [configPlugin], build: { outDir }, preview: { host: '127.0.0.1', port, strictPort: true } });
   close = () => new Promise((r) => server.httpServer.close(() => r()));
 } else {

@@ -1,5 +1,5 @@
 /**
- * The page's half of the browser door (public/sw.js is the other half):
+ * The page's half of the browser door (workers/sw.ts is the other half):
  * registers Hearth's Service Worker and answers the requests it forwards by
  * handing them to this tab's homeserver worker
  * (HomeserverService.handleClientRequest, over the page's Comlink proxy).
@@ -23,7 +23,9 @@ export interface ClientRequestHandler {
   handleClientRequest(req: ClientRequest): Promise<ClientResponse>;
 }
 
-export const SW_URL = '/sw.js';
+/** workers/sw.ts: built to /sw.js; the dev server serves it as a module (vite-plugin-pwa's devOptions). */
+export const SW_URL = import.meta.env.DEV ? '/dev-sw.js?dev-sw' : '/sw.js';
+const SW_TYPE: WorkerType = import.meta.env.DEV ? 'module' : 'classic';
 
 interface ForwardedMessage {
   type?: string;
@@ -92,7 +94,7 @@ export function installSwBridge(homeserver: ClientRequestHandler, started: Promi
 async function registerServiceWorker(): Promise<void> {
   const sw = navigator.serviceWorker;
   try {
-    await sw.register(SW_URL, { scope: '/', updateViaCache: 'none' });
+    await sw.register(SW_URL, { scope: '/', type: SW_TYPE, updateViaCache: 'none' });
     if (!sw.controller) (await sw.ready).active?.postMessage({ type: 'hearth-claim' });
   } catch (err) {
     console.warn('Hearth: the Service Worker could not be registered; standard Matrix clients cannot reach this tab', err);

@@ -1,5 +1,5 @@
 /**
- * Hearth's Service Worker: the browser door onto the tab's homeserver.
+ * The Service Worker's door onto the tab's homeserver (the Client-Server API).
  *
  * A Service Worker is stopped whenever the browser likes (idle for tens of
  * seconds, or by DevTools), so it holds no state and hosts nothing: it only
@@ -7,7 +7,8 @@
  * are forwarded, one fresh MessageChannel per request, to a page that runs a
  * homeserver worker (src/app/sw-bridge.ts); that page hands them to its worker
  * (HomeserverService.handleClientRequest → ClientApi.handle) and answers on
- * the port. Everything else (the app's assets) is left to the network.
+ * the port. Everything else is left to the app shell (app-shell.ts) and the
+ * network.
  *
  * Which page answers: each window client of this origin is asked
  * `{type: 'hearth-ping'}` on a port; a page whose homeserver is running
@@ -27,7 +28,7 @@
  * request (e.g. mid-/sync), that fetch fails with a network error; the
  * client's retry starts the worker again and is served.
  */
-/// <reference lib="webworker" />
+import type { FetchEventLike, SwClient, SwScope } from './scope.ts';
 
 /** Longer than /sync's 30 s cap on the homeserver side. */
 const REQUEST_TIMEOUT_MS = 45_000;
@@ -36,45 +37,56 @@ const PING_TIMEOUT_MS = 1_500;
 /** How long the requesting page is still preferred after another page said yes first. */
 const REQUESTER_GRACE_MS = 150;
 
-self.addEventListener('install', () => {
-  void self.skipWaiting();
-});
+interface ForwardedResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Uint8Array<ArrayBuffer>;
+}
 
-self.addEventListener('activate', (event) => {
-  event.waitUntil(self.clients.claim());
-});
+interface PageAnswer {
+  type?: string;
+  ok?: unknown;
+  res?: ForwardedResponse;
+  error?: string;
+}
 
-self.addEventListener('message', (event) => {
-  // A page that is not controlled (first load before activation, or a hard reload) asks to be.
-  if (event.data && event.data.type === 'hearth-claim') event.waitUntil(self.clients.claim());
-});
-
-function isMatrixPath(pathname) {
+export function isMatrixPath(pathname: string): boolean {
   return pathname.startsWith('/_matrix/') || pathname === '/.well-known/matrix/client';
 }
 
-self.addEventListener('fetch', (event) => {
-  const url = new URL(event.request.url);
-  if (url.origin !== self.location.origin || !isMatrixPath(url.pathname)) return;
-  event.respondWith(forward(event));
-});
-
-function jsonResponse(status, body) {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: {
-      'content-type': 'application/json',
-      'access-control-allow-origin': '*',
-    },
+/** Takes over pages at once (a new worker does not wait for old tabs) and routes the Matrix paths. */
+export function installMatrixDoor(sw: SwScope): void {
+  sw.addEventListener('install', () => {
+    void sw.skipWaiting();
+  });
+  sw.addEventListener('activate', (event) => {
+    event.waitUntil(sw.clients.claim());
+  });
+  sw.addEventListener('message', (event) => {
+    // A page that is not controlled (first load before activation, or a hard reload) asks to be.
+    const data = event.data as { type?: unknown } | null;
+    if (data && data.type === 'hearth-claim') event.waitUntil(sw.clients.claim());
+  });
+  sw.addEventListener('fetch', (event) => {
+    const url = new URL(event.request.url);
+    if (url.origin !== sw.location.origin || !isMatrixPath(url.pathname)) return;
+    event.respondWith(forward(sw, event));
   });
 }
 
-function unavailable(error) {
+function jsonResponse(status: number, body: unknown): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { 'content-type': 'application/json', 'access-control-allow-origin': '*' },
+  });
+}
+
+function unavailable(error: string): Response {
   return jsonResponse(503, { errcode: 'M_UNAVAILABLE', error });
 }
 
 /** Posts `message` to `client` on a fresh channel; resolves with the first answer, or undefined after `ms`. */
-function ask(client, message, ms, transfer = []) {
+function ask(client: SwClient, message: unknown, ms: number, transfer: Transferable[] = []): Promise<PageAnswer | undefined> {
   return new Promise((resolve) => {
     const channel = new MessageChannel();
     const timer = setTimeout(() => {
@@ -84,7 +96,7 @@ function ask(client, message, ms, transfer = []) {
     channel.port1.onmessage = (e) => {
       clearTimeout(timer);
       channel.port1.close();
-      resolve(e.data);
+      resolve(e.data as PageAnswer);
     };
     try {
       client.postMessage(message, [channel.port2, ...transfer]);
@@ -96,14 +108,14 @@ function ask(client, message, ms, transfer = []) {
 }
 
 /** The window client that will answer: the requester if it has a homeserver, else another page that has one. */
-async function choosePage(event) {
-  const all = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+async function choosePage(sw: SwScope, event: FetchEventLike): Promise<SwClient | undefined> {
+  const all = await sw.clients.matchAll({ type: 'window', includeUncontrolled: true });
   const requesterId = event.clientId || event.resultingClientId;
   const requester = all.find((c) => c.id === requesterId);
   const others = all.filter((c) => c !== requester);
-  const ping = (c) => ask(c, { type: 'hearth-ping' }, PING_TIMEOUT_MS).then((a) => (a && a.ok === true ? c : undefined));
+  const ping = (c: SwClient) => ask(c, { type: 'hearth-ping' }, PING_TIMEOUT_MS).then((a) => (a && a.ok === true ? c : undefined));
   const fromRequester = requester ? ping(requester) : Promise.resolve(undefined);
-  const fromOthers = new Promise((resolve) => {
+  const fromOthers = new Promise<SwClient | undefined>((resolve) => {
     let left = others.length;
     if (left === 0) resolve(undefined);
     for (const c of others) {
@@ -121,19 +133,19 @@ async function choosePage(event) {
   ]);
   if (first.requester) return first.c ?? (await fromOthers);
   if (!first.c) return fromRequester;
-  const late = await Promise.race([fromRequester, new Promise((r) => setTimeout(() => r(undefined), REQUESTER_GRACE_MS))]);
+  const late = await Promise.race([fromRequester, new Promise<undefined>((r) => setTimeout(() => r(undefined), REQUESTER_GRACE_MS))]);
   return late ?? first.c;
 }
 
-async function forward(event) {
+async function forward(sw: SwScope, event: FetchEventLike): Promise<Response> {
   const request = event.request;
   const url = new URL(request.url);
-  const headers = {};
+  const headers: Record<string, string> = {};
   for (const [k, v] of request.headers) headers[k.toLowerCase()] = v;
   // A fetch event's request has no Host header; the well-known document needs the origin.
   headers.host = url.host;
   headers['x-forwarded-proto'] = url.protocol.replace(':', '');
-  let body;
+  let body: Uint8Array<ArrayBuffer> | undefined;
   if (request.method !== 'GET' && request.method !== 'HEAD') {
     const buf = await request.arrayBuffer();
     if (buf.byteLength > 0) body = new Uint8Array(buf);
@@ -146,11 +158,11 @@ async function forward(event) {
     ...(body ? { body } : {}),
   };
 
-  const page = await choosePage(event);
+  const page = await choosePage(sw, event);
   if (!page) return unavailable('no open Hearth tab with a running homeserver answered (open the Hearth app in this browser)');
   const answer = await ask(page, { type: 'hearth-client-request', req }, REQUEST_TIMEOUT_MS, body ? [body.buffer] : []);
   if (!answer) return unavailable(`the homeserver did not answer within ${REQUEST_TIMEOUT_MS / 1000} s`);
-  if (answer.type !== 'hearth-client-response') return unavailable(`the homeserver failed: ${answer.error ?? 'unknown error'}`);
+  if (answer.type !== 'hearth-client-response' || !answer.res) return unavailable(`the homeserver failed: ${answer.error ?? 'unknown error'}`);
   const res = answer.res;
   const nullBody = res.status === 204 || res.status === 304 || request.method === 'HEAD';
   return new Response(nullBody ? null : res.body, { status: res.status, headers: res.headers });
