@@ -27,6 +27,9 @@ const PROTOCOL_PATH: Record<FederationKind, string> = {
   extremities: 'extremities',
   publicRooms: 'publicRooms',
   media_download: 'media/download',
+  user_keys_query: 'user/keys/query',
+  user_keys_claim: 'user/keys/claim',
+  user_devices: 'user/devices',
 };
 
 export const FEDERATION_KINDS = Object.keys(PROTOCOL_PATH) as FederationKind[];

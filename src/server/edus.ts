@@ -1,7 +1,9 @@
 /**
  * EDUs: typing notifications, read receipts and presence. Typing is
  * ephemeral (fan-out only); receipts are persisted and go through the
- * outbox; presence is pushed to the servers we share rooms with.
+ * outbox; presence is pushed to the servers we share rooms with. The
+ * end-to-end encryption EDUs (to-device messages, device lists, signing
+ * keys) are handed to e2ee/state.ts.
  */
 import { type JsonObject, isJsonObject } from '../core/json.ts';
 import type { Engine } from './engine.ts';
@@ -26,6 +28,15 @@ export async function handleEdus(e: Engine, origin: string, edus: readonly unkno
           break;
         case 'm.presence':
           onPresence(e, origin, edu.content);
+          break;
+        case 'm.direct_to_device':
+          await e.e2ee.onDirectToDevice(origin, edu.content);
+          break;
+        case 'm.device_list_update':
+          await e.e2ee.onDeviceListUpdate(origin, edu.content);
+          break;
+        case 'm.signing_key_update':
+          await e.e2ee.onSigningKeyUpdate(origin, edu.content);
           break;
         default:
           break; // unknown EDU types are ignored, as the spec asks

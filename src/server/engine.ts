@@ -4,6 +4,7 @@
  * interface so each module depends on exactly this and nothing else.
  */
 import type { Clock, RandomSource } from './clock.ts';
+import type { E2ee } from './e2ee/state.ts';
 import type { FederationRequest, FederationResponse } from './federation/types.ts';
 import type { ServerIdentity } from './identity.ts';
 import type { Logger } from './log.ts';
@@ -62,6 +63,8 @@ export interface Engine {
   readonly random: RandomSource;
   readonly log: Logger;
   readonly outbox: Outbox;
+  /** Device keys, one-time keys, to-device queues (e2ee/state.ts). */
+  readonly e2ee: E2ee;
   readonly rooms: Map<string, Room>;
   readonly stats: EngineStats;
   /** Next stream position (local arrival order). */

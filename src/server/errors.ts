@@ -26,7 +26,8 @@ export type MatrixErrcode =
   | 'M_USER_DEACTIVATED'
   | 'M_EXCLUSIVE'
   | 'M_ROOM_IN_USE'
-  | 'M_BAD_STATE';
+  | 'M_BAD_STATE'
+  | 'M_WRONG_ROOM_KEYS_VERSION';
 
 const STATUS: Record<MatrixErrcode, number> = {
   M_FORBIDDEN: 403,
@@ -50,6 +51,7 @@ const STATUS: Record<MatrixErrcode, number> = {
   M_EXCLUSIVE: 400,
   M_ROOM_IN_USE: 400,
   M_BAD_STATE: 400,
+  M_WRONG_ROOM_KEYS_VERSION: 403,
 };
 
 export class MatrixError extends Error {

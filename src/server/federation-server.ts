@@ -10,6 +10,7 @@ import { type JsonObject, isJsonObject } from '../core/json.ts';
 import { type Pdu, type RoomEvent, validatePdu } from '../core/pdu.ts';
 import { isSupportedRoomVersion } from '../core/room-versions/registry.ts';
 import { BinaryHeap } from '../core/state-res/heap.ts';
+import { serveKeysClaim, serveKeysQuery, serveUserDevices } from './e2ee/federation.ts';
 import { handleEdus } from './edus.ts';
 import type { Engine } from './engine.ts';
 import { MatrixError, badJson, forbidden, notFound } from './errors.ts';
@@ -99,6 +100,12 @@ async function dispatch(e: Engine, origin: string, req: FederationRequest): Prom
       return ok(onPublicRooms(e));
     case 'media_download':
       return ok(await serveMedia(e, req.media_id));
+    case 'user_keys_query':
+      return ok(serveKeysQuery(e, req.body));
+    case 'user_keys_claim':
+      return ok(await serveKeysClaim(e, req.body));
+    case 'user_devices':
+      return ok(serveUserDevices(e, req.user_id));
     default:
       throw badJson(`unknown federation request ${JSON.stringify((req as { kind: unknown }).kind)}`);
   }

@@ -26,6 +26,7 @@ import type { AccountRecord, Store, WriteBatch } from './store/types.ts';
 import type { RoomBroadcast, Transport } from './transport/types.ts';
 import type { Update, UpdateListener } from './updates.ts';
 import { handleEdus } from './edus.ts';
+import { E2ee } from './e2ee/state.ts';
 
 /** Peers compared per periodic anti-entropy round (see `antiEntropyPeers`). */
 const ANTI_ENTROPY_FANOUT = 3;
@@ -80,6 +81,7 @@ export class Homeserver implements Engine {
   readonly pending: PendingTables = { invites: new Map(), knocks: new Map() };
   readonly accounts = new Map<string, AccountRecord>();
   readonly outbox: Outbox;
+  readonly e2ee: E2ee;
   readonly limits: EngineLimits;
   private streamPos = 0;
   private groupPos = 0;
@@ -130,6 +132,8 @@ export class Homeserver implements Engine {
       },
       { baseBackoffMs: opts.outbox?.baseBackoffMs ?? 250, maxBackoffMs: opts.outbox?.maxBackoffMs ?? 30_000 },
     );
+    this.e2ee = new E2ee(this, (userId) => this.accounts.get(userId)?.devices.map((d) => d.device_id) ?? []);
+    this.e2ee.setDisplayNames((userId) => new Map((this.accounts.get(userId)?.devices ?? []).map((d) => [d.device_id, d.display_name])));
   }
 
   get serverName(): string {
@@ -177,6 +181,7 @@ export class Homeserver implements Engine {
     }
     this.outbox.load(await this.store.outbox());
     await loadPendingTables(this);
+    this.e2ee.load(await this.store.listClientData());
   }
 
   private async start(): Promise<void> {

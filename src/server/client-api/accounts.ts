@@ -41,7 +41,7 @@ function uiaChallenge(api: ClientApi, stage: string, session?: string, error?: M
  * password (accounts without one — the tab's own person — pass with
  * `m.login.dummy`). Returns undefined when authenticated, else the 401 to send.
  */
-async function interactiveAuth(api: ClientApi, account: AccountRecord, body: JsonObject): Promise<Reply | undefined> {
+export async function interactiveAuth(api: ClientApi, account: AccountRecord, body: JsonObject): Promise<Reply | undefined> {
   const stage = account.password_hash ? 'm.login.password' : 'm.login.dummy';
   const auth = body.auth;
   if (!isJsonObject(auth)) return uiaChallenge(api, stage);

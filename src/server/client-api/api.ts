@@ -24,6 +24,9 @@ import type { ClientRequest, ClientResponse, Reply, Session } from './types.ts';
 import { userDataRoutes } from './user-data.ts';
 import { discoveryRoutes } from './discovery.ts';
 import { mediaRoutes } from './media.ts';
+import { keyRoutes } from './keys.ts';
+import { roomKeyRoutes } from './room-keys.ts';
+import { toDeviceRoutes } from './to-device.ts';
 
 /** JSON request bodies larger than this are refused with M_TOO_LARGE (events are at most 64 KiB). */
 export const MAX_JSON_BODY = 256 * 1024;
@@ -89,6 +92,8 @@ export class ClientApi {
       send: new RateLimiter(100, 20, now),
     };
     for (const r of records) {
+      // End-to-end encryption records belong to the engine (e2ee/state.ts), which loads them itself.
+      if (r.kind.startsWith('e2e.')) continue;
       this.data.set(dataKey(r.user_id, r.kind, r.key), r);
       if (r.kind === 'txn' && typeof r.value === 'string') {
         const [deviceId, txnId] = splitOnce(r.key);
@@ -103,9 +108,14 @@ export class ClientApi {
       ...roomRoutes,
       ...userDataRoutes,
       ...mediaRoutes,
+      ...keyRoutes,
+      ...toDeviceRoutes,
+      ...roomKeyRoutes,
       ...(opts.routes ?? []),
     ]);
     this.notifier = new SyncNotifier(this);
+    // To-device messages and device-list changes wake the long-polls too.
+    hs.e2ee.onChange(() => this.notifier.wake());
   }
 
   static async open(hs: Homeserver, opts: ClientApiOptions = {}): Promise<ClientApi> {
@@ -199,12 +209,13 @@ export class ClientApi {
     return { accessToken, deviceId: id };
   }
 
-  /** Deletes devices (and so their tokens). */
+  /** Deletes devices (and so their tokens, their encryption keys and their queued to-device messages). */
   async deleteDevices(userId: string, deviceIds: readonly string[]): Promise<void> {
     const account = this.hs.requireLocalUser(userId);
     const gone = new Set(deviceIds);
     for (const d of account.devices) if (gone.has(d.device_id) && d.token_hash) this.sessions.delete(d.token_hash);
     await this.saveAccount({ ...account, devices: account.devices.filter((d) => !gone.has(d.device_id)) });
+    await this.hs.e2ee.devicesDeleted(userId, [...gone]);
   }
 
   async saveAccount(account: AccountRecord): Promise<void> {

@@ -33,6 +33,7 @@ import type { StoredEvent } from '../store/types.ts';
 import type { Update } from '../updates.ts';
 import type { ClientApi } from './api.ts';
 import { clientEvent, isTimelineEvent, visibleToUser } from './events.ts';
+import { e2eeSyncFields } from './sync-e2ee.ts';
 import { queryBool, queryInt } from './params.ts';
 import { pushRulesFor } from './user-data.ts';
 import type { Route } from './router.ts';
@@ -524,7 +525,9 @@ async function buildSync(c: Ctx, pendingInvites: PendingInvite[], pendingKnocks:
       accountData.push({ type: 'm.push_rules', content: pushRulesFor(api, userId) });
     }
   }
+  const e2ee = await e2eeSyncFields(api, session, c.since?.pos, c.upTo);
   const empty =
+    !e2ee.carries &&
     Object.keys(join).length + Object.keys(invite).length + Object.keys(leave).length + Object.keys(knock).length + presence.length + accountData.length === 0;
   return {
     empty,
@@ -533,10 +536,7 @@ async function buildSync(c: Ctx, pendingInvites: PendingInvite[], pendingKnocks:
       rooms: { join, invite, leave, knock },
       presence: { events: presence },
       account_data: { events: accountData },
-      to_device: { events: [] },
-      device_lists: { changed: [], left: [] },
-      device_one_time_keys_count: {},
-      device_unused_fallback_key_types: [],
+      ...e2ee.fields,
     },
   };
 }

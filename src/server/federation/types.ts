@@ -36,7 +36,11 @@ export type FederationRequest =
   /** Hearth extension for catch-up: our forward extremities in the rooms we share with the caller. */
   | { kind: 'extremities'; room_ids: string[] }
   | { kind: 'publicRooms' }
-  | { kind: 'media_download'; media_id: string };
+  | { kind: 'media_download'; media_id: string }
+  /** End-to-end encryption (e2ee/federation.ts): keys and device lists of the answering server's users. */
+  | { kind: 'user_keys_query'; body: { device_keys: Record<string, string[]> } }
+  | { kind: 'user_keys_claim'; body: { one_time_keys: Record<string, Record<string, string>> } }
+  | { kind: 'user_devices'; user_id: string };
 
 export type FederationKind = FederationRequest['kind'];
 
