@@ -161,4 +161,5 @@ export const COMMANDS: Record<string, CommandEntry> = {
   simulate: async () => (await import('./simulate.ts')).simulateCommand,
   relay: async () => (await import('./relay.ts')).relayCommand,
   serve: async () => (await import('./serve.ts')).serveCommand,
+  export: async () => (await import('./backup.ts')).exportCommand,
 };

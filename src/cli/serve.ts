@@ -7,6 +7,12 @@
  * one process at a time), so the server's key (hence its name), accounts,
  * rooms, outbox and media survive a restart. Without it, fake-indexeddb in
  * memory: everything is forgotten when the process exits.
+ *
+ * `--import FILE` first fills an empty DIR from an encrypted backup
+ * (src/cli/backup.ts): the same server name, accounts and rooms continue
+ * here, and peers catch it up on what it missed. A DIR whose homeserver
+ * moved away (exported with --mode move) starts read-only and off the
+ * network, and says so in its start-up line ("moved_away").
  */
 import { type ClientHttpServer, serveClientApi } from '../net/client-http.ts';
 import { createNodeTransport } from '../net/node.ts';
@@ -14,6 +20,8 @@ import { ClientApi } from '../server/client-api/index.ts';
 import type { Libp2pTransport } from '../net/libp2p-transport.ts';
 import { Homeserver } from '../server/homeserver.ts';
 import type { Logger } from '../server/log.ts';
+import { MOVED_META, parseMovedAway } from '../server/moved.ts';
+import { retiredTransport } from '../server/transport/retired.ts';
 import { openNodeStore } from '../server/store/node.ts';
 import type { Command } from './commands.ts';
 import { UsageError, parseFlags } from './io.ts';
@@ -26,11 +34,13 @@ const stderrLogger: Logger = (level, message, data) => {
 };
 
 export const serveCommand: Command = {
-  args: '[--data DIR] [--relay MULTIADDR] [--port N] [--user NAME] [--client-port N [--client-host H]]',
+  args: '[--data DIR [--import FILE [--passphrase-file F]]] [--relay MULTIADDR] [--port N] [--user NAME] [--client-port N [--client-host H]]',
   summary:
-    'runs a headless homeserver over libp2p until SIGINT/SIGTERM (on disk in --data DIR, else in memory); prints {"server_name","multiaddrs","user_id","client_url"}; --client-port serves the Matrix Client-Server API over HTTP',
+    'runs a headless homeserver over libp2p until SIGINT/SIGTERM (on disk in --data DIR, else in memory); prints {"server_name","multiaddrs","user_id","client_url"}; --client-port serves the Matrix Client-Server API over HTTP; --import FILE first restores an encrypted backup (hearth export) into an empty DIR',
   async run(argv) {
-    const f = parseFlags(argv, { optional: ['data', 'relay', 'port', 'user', 'client-port', 'client-host'] });
+    const f = parseFlags(argv, { optional: ['data', 'import', 'passphrase-file', 'relay', 'port', 'user', 'client-port', 'client-host'] });
+    if (f.import !== undefined && f.data === undefined) throw new UsageError('--import needs --data DIR to import into');
+    if (f['passphrase-file'] !== undefined && f.import === undefined) throw new UsageError('--passphrase-file goes with --import');
     const relay = f.relay;
     if (relay !== undefined) {
       if (!relay.startsWith('/') || !relay.includes('/p2p/')) {
@@ -46,11 +56,25 @@ export const serveCommand: Command = {
       f.data === undefined
         ? await openNodeStore('hearth-serve-default')
         : await (await import('../server/store/sqlite-store.ts')).openSqliteStore(f.data);
+    if (f.import !== undefined) {
+      const backup = await import('./backup.ts');
+      try {
+        const passphrase = backup.readPassphrase(f['passphrase-file']);
+        const { manifest, counts } = await backup.importBackupFile(f.import, store, passphrase);
+        stderrLogger('warn', `imported ${manifest.server_name} from ${f.import}`, { ...counts, mode: manifest.mode });
+      } catch (e) {
+        await store.close();
+        throw e;
+      }
+    }
+    const movedAway = parseMovedAway(await store.getMeta(MOVED_META));
     let transport: Libp2pTransport | undefined;
     const hs = await Homeserver.open({
       store,
       log: stderrLogger,
-      transport: async (_name, identity) => {
+      transport: async (name, identity) => {
+        // Moved away: the new copy answers to this name (this PeerId) now; stay off the network.
+        if (movedAway) return retiredTransport(name);
         transport = await createNodeTransport(identity, {
           port: portFlag('port', f.port, 0),
           ...(relay ? { bootstrap: [relay] } : {}),
@@ -62,10 +86,11 @@ export const serveCommand: Command = {
     let userId: string | undefined;
     if (f.user !== undefined) {
       const existing = `@${f.user}:${hs.serverName}`;
-      userId = hs.isLocalUser(existing) ? existing : await hs.register(f.user);
+      // A moved-away copy registers no one (it signs nothing).
+      userId = hs.isLocalUser(existing) ? existing : movedAway ? undefined : await hs.register(f.user);
     }
     // With a relay, wait briefly for the circuit reservation so the printed addresses include it.
-    if (relay) {
+    if (relay && transport) {
       const start = Date.now();
       while (Date.now() - start < 3000 && !transport!.multiaddrs().some((a) => a.includes('/p2p-circuit'))) {
         await new Promise((r) => setTimeout(r, 50));
@@ -79,8 +104,9 @@ export const serveCommand: Command = {
     process.stdout.write(
       `${JSON.stringify({
         server_name: hs.serverName,
-        multiaddrs: transport!.multiaddrs(),
+        multiaddrs: transport?.multiaddrs() ?? [],
         ...(userId ? { user_id: userId } : {}),
+        ...(movedAway ? { moved_away: movedAway } : {}),
         ...(clientHttp ? { client_url: clientHttp.url } : {}),
       })}\n`,
     );
