@@ -16,6 +16,11 @@ import { Homeserver } from '../../src/server/homeserver.ts';
 import { FakeIDBFactory, openNodeStore } from '../../src/server/store/node.ts';
 import { openSqliteStore } from '../../src/server/store/sqlite-store.ts';
 import type { Store } from '../../src/server/store/types.ts';
+import { backupRunning, dropCachedMedia } from '../../src/app/backup-service.ts';
+import { pausableStore } from '../../src/server/backup/pausable-store.ts';
+import { HomeserverClient } from '../../src/server/client.ts';
+import { checkStoreConsistency } from '../../src/server/store/consistency.ts';
+import { InProcessNetwork } from '../../src/server/transport/in-process.ts';
 import { retiredTransport } from '../../src/server/transport/retired.ts';
 import { Cluster } from '../../src/sim/cluster.ts';
 import { converge, expectRefused, twoServersInRoom } from './engine-helpers.ts';
@@ -295,3 +300,43 @@ describe('backup: moving retires the old copy', () => {
   }, 60_000);
 });
 
+
+describe('backup: a running homeserver (the browser worker’s way)', () => {
+  it('is backed up as one consistent copy while it keeps sending; a move retires it; cached remote media can be dropped', async () => {
+    const net = new InProcessNetwork();
+    const store = pausableStore(await openNodeStore('running', { indexedDB: new FakeIDBFactory() }));
+    const hs = await Homeserver.open({ store, transport: (name) => net.transport(name), antiEntropyMs: 0 });
+    try {
+      const client = new HomeserverClient(hs);
+      const alice = await hs.register('alice');
+      const roomId = await client.createRoom(alice, { roomVersion: '11' });
+      const sends = Array.from({ length: 30 }, (_, i) => client.sendMessage(alice, roomId, `m${i}`));
+      const file = await backupRunning(hs, store, { passphrase: PASS, mode: 'backup', media: true });
+      await Promise.all(sends);
+      expect(file.serverName).toBe(hs.serverName);
+      expect(file.fileName).toMatch(/^hearth-backup-\d{4}-\d{2}-\d{2}\.hearth-backup$/);
+      const bytes = new Uint8Array(await file.blob.arrayBuffer());
+      const target = await track(openSqliteStore(freshDir()));
+      await importBackup(chunks(bytes), target, { passphrase: PASS });
+      expect(await checkStoreConsistency(target)).toEqual([]);
+      expect((await target.listAccounts()).map((a) => a.user_id)).toEqual([alice]);
+
+      // Someone else's media cached here is dropped; ours stays.
+      await hs.store.write({
+        media: [
+          { media_id: 'otherserver/abc', content_type: 'image/png', bytes: new Uint8Array(1000), created_ts: 1 },
+          { media_id: `${hs.serverName}/mine`, content_type: 'image/png', bytes: new Uint8Array(10), created_ts: 1 },
+        ],
+      });
+      expect(await dropCachedMedia(hs)).toEqual({ count: 1, bytes: 1000 });
+      expect(await hs.store.listMediaIds()).toEqual([`${hs.serverName}/mine`]);
+
+      const moved = await backupRunning(hs, store, { passphrase: PASS, mode: 'move', to: 'my phone', media: false }, Date.UTC(2026, 11, 6));
+      expect(moved.fileName).toBe('hearth-move-2026-12-06.hearth-backup');
+      expect(await store.getMeta('moved_away')).toEqual({ ts: Date.UTC(2026, 11, 6), to: 'my phone' });
+      expect((await verifyBackup(chunks(new Uint8Array(await moved.blob.arrayBuffer()))(), PASS)).manifest.mode).toBe('move');
+    } finally {
+      await hs.stop();
+    }
+  }, 60_000);
+});

@@ -350,11 +350,16 @@ export async function storeIsEmpty(store: Store): Promise<boolean> {
  * store whose import was cut off (a crash) is no homeserver — it opens
  * only to another import.
  */
-export async function importBackup(open: () => AsyncIterable<Uint8Array>, store: Store, opts: { passphrase: string }): Promise<ImportSummary> {
+export async function importBackup(
+  open: () => AsyncIterable<Uint8Array>,
+  store: Store,
+  opts: { passphrase: string; /** Called once the file checked out, before anything is written; throw to refuse. */ beforeWrite?: (s: ImportSummary) => void },
+): Promise<ImportSummary> {
   if (!(await storeIsEmpty(store))) {
     throw new BackupError('refused', 'there is already a homeserver here: import only into an empty place');
   }
   const summary = await verifyBackup(open(), opts.passphrase);
+  opts.beforeWrite?.(summary);
   await store.write({ meta: { [IMPORT_MARK_META]: true } });
   let seed: string | undefined;
   let batch: WriteBatch = {};
@@ -426,6 +431,6 @@ export async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Uint8A
  * its next start it signs nothing and stays off the network (moved.ts,
  * identity.ts). The caller stops a running homeserver first.
  */
-export async function retireStore(store: Store, moved: MovedAway): Promise<void> {
+export async function retireStore(store: Pick<Store, 'write'>, moved: MovedAway): Promise<void> {
   await store.write({ meta: { [MOVED_META]: movedAwayJson(moved) } });
 }
