@@ -1,5 +1,5 @@
 /**
- * The browser door: Hearth's Service Worker (public/sw.js) routes same-origin
+ * The browser door: Hearth's Service Worker (src/sw/matrix-door.ts) routes same-origin
  * Matrix requests to a tab's homeserver worker (src/app/sw-bridge.ts →
  * HomeserverService.handleClientRequest), and a standard client (Hydrogen,
  * hydrogen.html) talks to it.

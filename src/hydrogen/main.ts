@@ -7,7 +7,7 @@
  * homeserver worker and the Service Worker bridge exactly as the app does
  * (a Service Worker can only route to a page of the same origin that runs a
  * homeserver), then points Hydrogen at `location.origin`, where Hydrogen's
- * `/_matrix/client/r0/…` requests are intercepted by public/sw.js.
+ * `/_matrix/client/r0/…` requests are intercepted by the Service Worker (src/sw/matrix-door.ts).
  *
  * Query parameters: `user` and `password` (defaults: hydro / a fixed test
  * password). The account is registered through the Service Worker with

@@ -109,6 +109,12 @@ export interface Libp2pTransport extends Transport {
   isBlocked(peer: string): boolean;
   setOffline(offline: boolean): void;
   readonly offline: boolean;
+  /**
+   * Replaces the relays and bootstrap peers (a relay came back with a new
+   * identity, so its old `/p2p/…` address can never answer again) and dials
+   * the new ones now; the old ones are no longer dialled.
+   */
+  setBootstrap(addrs: readonly string[]): void;
 }
 
 interface Services extends Record<string, unknown> {
@@ -184,6 +190,8 @@ class Libp2pTransportImpl implements Libp2pTransport {
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   private started = false;
   private stopped = false;
+  /** Relays and bootstrap peers (opts.bootstrap until setBootstrap replaces them). */
+  private bootstrap: string[];
 
   constructor(
     readonly serverName: string,
@@ -191,6 +199,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
   ) {
     this.limits = { ...DEFAULT_LIMITS, ...(opts.limits ?? {}) };
     this.log = opts.log ?? silentLogger;
+    this.bootstrap = [...(opts.bootstrap ?? [])];
   }
 
   get offline(): boolean {
@@ -337,7 +346,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
       known = 0; // not in the peer store at all
     }
     if (known > 0) return;
-    const relays = (this.opts.bootstrap ?? []).filter((a) => a.includes('/p2p/'));
+    const relays = this.bootstrap.filter((a) => a.includes('/p2p/'));
     if (relays.length > 0) await this.addAddrs(relays.map((r) => `${r}/p2p-circuit/p2p/${peerId.toString()}`));
   }
 
@@ -372,7 +381,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
 
   private dialBootstrap(): void {
     if (this.isOffline || this.stopped) return;
-    for (const addr of this.opts.bootstrap ?? []) {
+    for (const addr of this.bootstrap) {
       let ma: Multiaddr;
       try {
         ma = multiaddr(addr);
@@ -386,6 +395,11 @@ class Libp2pTransportImpl implements Libp2pTransport {
         this.log('debug', 'bootstrap dial failed', { addr, error: String(err) });
       });
     }
+  }
+
+  setBootstrap(addrs: readonly string[]): void {
+    this.bootstrap = [...addrs];
+    if (this.started) this.dialBootstrap();
   }
 
   block(peer: string): void {
