@@ -36,6 +36,7 @@ import { redactsOf } from './redactions.ts';
 import { Room } from './room.ts';
 import type { StateMap } from './state-groups.ts';
 import type { WriteBatch } from './store/types.ts';
+import { TOMBSTONE_BODY, checkUpgrade, planUpgrade, predecessorOf, restrictedPowerLevels, tombstoneOf } from './upgrade.ts';
 import { historyVisibility, visibleToUser } from './visibility.ts';
 
 export type Preset = 'private_chat' | 'public_chat' | 'trusted_private_chat';
@@ -49,6 +50,22 @@ export interface CreateRoomOptions {
   isDirect?: boolean;
   joinRule?: string;
   historyVisibility?: string;
+  /** Extra m.room.create content (a room upgrade's `predecessor`, v12's `additional_creators`). */
+  creationContent?: JsonObject;
+  /** The whole m.room.power_levels content, in place of the preset's (a room upgrade's copy). */
+  powerLevelContent?: JsonObject;
+  /** State sent after the defaults, replacing a default of the same type and key (a room upgrade's copied state). */
+  initialState?: { type: string; stateKey?: string; content: JsonObject }[];
+}
+
+export interface UpgradeResult {
+  replacementRoom: string;
+  /** Members of the old room invited to the new one. */
+  invited: string[];
+  /** Members whose invite failed (e.g. their server unreachable), and why: they can still follow if the new room lets them join. */
+  notInvited: { userId: string; reason: string }[];
+  /** Whether the old room's power levels were raised so members cannot talk there any more. */
+  oldRoomRestricted: boolean;
 }
 
 export interface RoomSummary {
@@ -71,6 +88,10 @@ export interface RoomSummary {
   inviterName?: string;
   /** In a direct chat: the other person (joined or invited), for their name and avatar. */
   dmUserId?: string;
+  /** The room's tombstone: the room that replaces it, and the server to join that room through. */
+  replacement?: { roomId: string; via: string[] };
+  /** The room this one continues (its create event's `predecessor`). */
+  predecessor?: string;
   /** After a kick or ban: who changed this user's membership (their display name, if known) and why. */
   removedBy?: { userId: string; displayName?: string; reason?: string; eventId: string };
 }
@@ -91,6 +112,11 @@ export interface DagNode {
 
 function serverOf(userId: string): string {
   return userId.slice(userId.indexOf(':') + 1);
+}
+
+/** The server a room ID names, if any (a v12 room ID is a hash and names none). */
+function roomIdServer(roomId: string): string[] {
+  return isHashRoomId(roomId) ? [] : [serverOf(roomId)];
 }
 
 function timelineInput(eventId: string, pdu: Pdu, redactedBy?: string): TimelineInput {
@@ -144,7 +170,7 @@ export class HomeserverClient {
       type: 'm.room.create',
       sender: userId,
       state_key: '',
-      content: { room_version: version, ...(rules.auth.creatorFromSender ? {} : { creator: userId }) },
+      content: { ...opts.creationContent, room_version: version, ...(rules.auth.creatorFromSender ? {} : { creator: userId }) },
     };
     let roomId = `!${encodeBase64Url(this.hs.random(18))}:${this.hs.serverName}`;
     if (rules.auth.roomIdFromCreateEvent) {
@@ -167,7 +193,7 @@ export class HomeserverClient {
         type: 'm.room.power_levels',
         sender: userId,
         state_key: '',
-        content: {
+        content: opts.powerLevelContent ?? {
           users,
           users_default: 0,
           events: {
@@ -202,6 +228,12 @@ export class HomeserverClient {
     ];
     if (opts.name) steps.push({ type: 'm.room.name', sender: userId, state_key: '', content: { name: opts.name } });
     if (opts.topic) steps.push({ type: 'm.room.topic', sender: userId, state_key: '', content: { topic: opts.topic } });
+    for (const s of opts.initialState ?? []) {
+      const t: EventTemplate = { type: s.type, sender: userId, state_key: s.stateKey ?? '', content: s.content };
+      const same = steps.findIndex((x) => x.type === t.type && x.state_key === t.state_key);
+      if (same > 0) steps[same] = t;
+      else steps.push(t);
+    }
     for (const t of steps) await this.send(room, t);
     this.hs.transport.subscribe(roomId);
     this.hs.emit({ kind: 'room', roomId });
@@ -241,8 +273,7 @@ export class HomeserverClient {
     }
     const invite = (await loadPending(this.hs, 'invites')).find((i) => i.room_id === roomId && i.user_id === userId);
     // A v12 room ID has no server in it: only `via` and the inviter's server can lead there.
-    const own = isHashRoomId(roomId) ? [] : [serverOf(roomId)];
-    const servers = [...via, ...(invite ? [serverOf(invite.sender)] : []), ...own].filter((s) => s !== this.hs.serverName);
+    const servers = [...via, ...(invite ? [serverOf(invite.sender)] : []), ...roomIdServer(roomId)].filter((s) => s !== this.hs.serverName);
     if (servers.length === 0) throw notFound(`no server to join ${roomId} through`);
     await remoteJoin(this.hs, userId, roomId, servers, this.profile(userId));
     const joined = this.hs.rooms.get(roomId);
@@ -255,6 +286,76 @@ export class HomeserverClient {
     this.pushPresence(userId);
   }
 
+  /**
+   * Upgrades a room (Client-Server "Room Upgrades"): a new room of `newVersion` continuing this
+   * one (`predecessor`), with the transferable state and power levels copied (the upgrader able to
+   * act; v12 creators translated, see upgrade.ts), a tombstone here naming it, this room's power
+   * levels raised so members cannot talk here any more, and (with `inviteMembers`, the default)
+   * the joined members invited — best effort: an unreachable member's server does not stop it.
+   */
+  async upgradeRoom(
+    userId: string,
+    roomId: string,
+    newVersion: string,
+    opts: { additionalCreators?: string[]; inviteMembers?: boolean } = {},
+  ): Promise<UpgradeResult> {
+    this.hs.requireLocalUser(userId);
+    const old = this.hs.requireRoom(roomId);
+    const rules = checkUpgrade(old, userId, newVersion);
+    for (const u of opts.additionalCreators ?? []) Homeserver.checkUserId(u);
+    const plan = planUpgrade(old, userId, rules, opts.additionalCreators);
+    const replacementRoom = await this.createRoom(userId, {
+      roomVersion: rules.id,
+      ...(old.meta.is_direct === true ? { isDirect: true } : {}),
+      creationContent: plan.creationContent,
+      powerLevelContent: plan.powerLevels,
+      initialState: plan.initialState,
+    });
+    await this.send(old, { type: 'm.room.tombstone', sender: userId, state_key: '', content: { body: TOMBSTONE_BODY, replacement_room: replacementRoom } });
+    let oldRoomRestricted = false;
+    const restricted = restrictedPowerLevels(old.stateEvent('m.room.power_levels')?.content);
+    if (restricted) {
+      try {
+        await this.send(old, { type: 'm.room.power_levels', sender: userId, state_key: '', content: restricted });
+        oldRoomRestricted = true;
+      } catch {
+        // The upgrader may send a tombstone but not change power levels: the old room stays as it is.
+      }
+    }
+    const invited: string[] = [];
+    const notInvited: UpgradeResult['notInvited'] = [];
+    if (opts.inviteMembers !== false) {
+      for (const member of plan.members) {
+        try {
+          await this.invite(userId, replacementRoom, member);
+          invited.push(member);
+        } catch (err) {
+          notInvited.push({ userId: member, reason: err instanceof Error ? err.message : String(err) });
+        }
+      }
+    }
+    this.hs.emit({ kind: 'room', roomId });
+    return { replacementRoom, invited, notInvited, oldRoomRestricted };
+  }
+
+  /**
+   * Follows a room's tombstone: joins the room that replaced it, through the server that sent the
+   * tombstone (a v12 room ID names no server) and the old room's other servers. Returns its ID.
+   */
+  async followUpgrade(userId: string, roomId: string): Promise<string> {
+    this.hs.requireLocalUser(userId);
+    const old = this.hs.requireRoom(roomId);
+    const tomb = tombstoneOf(old);
+    if (!tomb) throw notFound(`${roomId} has not been replaced (no m.room.tombstone)`);
+    await this.join(userId, tomb.replacementRoom, this.upgradeVia(old, tomb.sender));
+    return tomb.replacementRoom;
+  }
+
+  /** Servers to join a room's replacement through: the tombstone's sender's first, then the old room's. */
+  private upgradeVia(old: Room, tombstoneSender: string): string[] {
+    return [...new Set([serverOf(tombstoneSender), ...old.servers])].filter((s) => s !== this.hs.serverName);
+  }
+
   async knock(userId: string, roomId: string, via: string[] = [], reason?: string): Promise<void> {
     this.hs.requireLocalUser(userId);
     const room = this.hs.rooms.get(roomId);
@@ -262,7 +363,7 @@ export class HomeserverClient {
       await this.send(room, { type: 'm.room.member', sender: userId, state_key: userId, content: { membership: 'knock', ...(reason ? { reason } : {}) } });
       return;
     }
-    const servers = [...via, serverOf(roomId)].filter((s) => s !== this.hs.serverName);
+    const servers = [...via, ...roomIdServer(roomId)].filter((s) => s !== this.hs.serverName);
     await remoteKnock(this.hs, userId, roomId, servers, reason);
   }
 
@@ -283,7 +384,7 @@ export class HomeserverClient {
     const knocks = await loadPending(this.hs, 'knocks');
     const pending = [...invites, ...knocks].find((i) => i.room_id === roomId && i.user_id === userId);
     if (!pending) throw notFound(`${userId} has no invite to, knock on or membership in ${roomId}`);
-    await remoteLeave(this.hs, userId, roomId, [serverOf(pending.sender), serverOf(roomId)].filter((s) => s !== this.hs.serverName));
+    await remoteLeave(this.hs, userId, roomId, [serverOf(pending.sender), ...roomIdServer(roomId)].filter((s) => s !== this.hs.serverName));
   }
 
   private async moderate(userId: string, roomId: string, target: string, membership: 'leave' | 'ban', reason?: string): Promise<string> {
@@ -626,6 +727,8 @@ export class HomeserverClient {
         ...(typeof reason === 'string' && reason ? { reason } : {}),
       };
     }
+    const tomb = tombstoneOf(room);
+    const predecessor = predecessorOf(room);
     return {
       roomId: room.roomId,
       name: typeof name === 'string' && name ? name : heroes.length ? heroes.map((u) => nameOf(u) ?? localpartName(u)).join(', ') : 'Empty room',
@@ -639,6 +742,8 @@ export class HomeserverClient {
       unread,
       ...(last ? { lastMessage: this.preview(last, nameOf(last.sender)) } : {}),
       ...(removedBy ? { removedBy } : {}),
+      ...(tomb ? { replacement: { roomId: tomb.replacementRoom, via: this.upgradeVia(room, tomb.sender) } } : {}),
+      ...(predecessor ? { predecessor: predecessor.roomId } : {}),
     };
   }
 

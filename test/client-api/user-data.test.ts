@@ -15,7 +15,7 @@ async function setup() {
   const { a, b, alice, bob } = await twoApiServers(cluster);
   const carol = await register(a.api, 'carol');
   const roomId = await a.client.createRoom(alice.userId, { preset: 'public_chat', name: 'Tea room', topic: 'about tea' });
-  await b.client.join(bob.userId, roomId);
+  await b.client.join(bob.userId, roomId, [a.hs.serverName]);
   await converge(cluster, roomId);
   return { a, b, alice, bob, carol, roomId };
 }

@@ -32,8 +32,8 @@ async function roomWithHistory(n: number): Promise<{ a: ClusterServer; b: Cluste
 
 describe('backfill progress updates', () => {
   it('one update per page with a growing count, then done with the total', async () => {
-    const { b, bob, roomId, seen } = await roomWithHistory(450);
-    await b.client.join(bob, roomId);
+    const { a, b, bob, roomId, seen } = await roomWithHistory(450);
+    await b.client.join(bob, roomId, [a.hs.serverName]);
     await waitFor(cluster, () => seen.some((u) => u.done), 'the backfill to finish', 15_000);
     await converge(cluster, roomId, undefined, 15_000);
 
@@ -51,7 +51,7 @@ describe('backfill progress updates', () => {
   }, 30_000);
 
   it('a failed backfill still ends with done, the count so far and the error', async () => {
-    const { b, bob, roomId, seen } = await roomWithHistory(250);
+    const { a, b, bob, roomId, seen } = await roomWithHistory(250);
     // The peer answers the first backfill page and is unreachable for the rest.
     const net = cluster.net;
     const deliver = net.deliver.bind(net);
@@ -60,7 +60,7 @@ describe('backfill progress updates', () => {
       if (request.kind === 'backfill' && from === b.hs.serverName && pagesServed++ >= 1) throw new UnreachableError(to, 'gone mid-backfill');
       return deliver(from, to, request);
     };
-    await b.client.join(bob, roomId);
+    await b.client.join(bob, roomId, [a.hs.serverName]);
     await waitFor(cluster, () => seen.some((u) => u.done), 'the backfill to give up', 15_000);
 
     const end = seen.find((u) => u.done)!;

@@ -68,7 +68,7 @@ describe('presence, typing and receipt floods', () => {
     const users: string[] = [];
     for (let i = 0; i < 8; i++) {
       const u = await b.hs.register(`user${i}`);
-      await b.client.join(u, roomId);
+      await b.client.join(u, roomId, [a.hs.serverName]);
       users.push(u);
     }
     await converge(cluster, roomId);

@@ -21,8 +21,8 @@ async function three(historyVisibility?: string) {
 describe('concurrency', () => {
   it('simultaneous sends on three servers fork and merge: everyone ends with every message', async () => {
     const { a, b, c, alice, bob, carol, roomId } = await three();
-    await b.client.join(bob, roomId);
-    await c.client.join(carol, roomId);
+    await b.client.join(bob, roomId, [a.hs.serverName]);
+    await c.client.join(carol, roomId, [a.hs.serverName]);
     await converge(cluster, roomId);
     const n = 8;
     await Promise.all([
@@ -50,8 +50,8 @@ describe('concurrency', () => {
 
   it('a kick on one side of a partition beats the kicked user’s messages on the other', async () => {
     const { a, b, c, alice, bob, carol, roomId } = await three();
-    await b.client.join(bob, roomId);
-    await c.client.join(carol, roomId);
+    await b.client.join(bob, roomId, [a.hs.serverName]);
+    await c.client.join(carol, roomId, [a.hs.serverName]);
     await converge(cluster, roomId);
     cluster.net.partition([[a.hs.serverName], [b.hs.serverName, c.hs.serverName]]);
     const kick = await a.client.kick(alice, roomId, bob, 'go');
@@ -75,7 +75,7 @@ describe('history visibility and access', () => {
   it('history_visibility joined: a late joiner’s server gets earlier messages without their content', async () => {
     const { a, b, alice, bob, roomId } = await three('joined');
     await a.client.sendMessage(alice, roomId, 'secret before bob');
-    await b.client.join(bob, roomId);
+    await b.client.join(bob, roomId, [a.hs.serverName]);
     await a.client.sendMessage(alice, roomId, 'after bob joined');
     await converge(cluster, roomId, ['a', 'b']);
     expect(b.client.messageBodies(bob, roomId)).not.toContain('secret before bob');
@@ -85,7 +85,7 @@ describe('history visibility and access', () => {
   it('history_visibility shared: a late joiner sees the earlier messages', async () => {
     const { a, b, alice, bob, roomId } = await three('shared');
     await a.client.sendMessage(alice, roomId, 'shared before bob');
-    await b.client.join(bob, roomId);
+    await b.client.join(bob, roomId, [a.hs.serverName]);
     await converge(cluster, roomId, ['a', 'b']);
     expect(b.client.messageBodies(bob, roomId)).toEqual(['shared before bob']);
   });

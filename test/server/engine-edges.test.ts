@@ -246,7 +246,7 @@ describe('joins and history', () => {
     const roomId = await a.client.createRoom(alice, { preset: 'public_chat' });
     const n = 230;
     for (let i = 0; i < n; i++) await a.client.sendMessage(alice, roomId, `h${i}`);
-    await b.client.join(bob, roomId);
+    await b.client.join(bob, roomId, [a.hs.serverName]);
     await waitFor(cluster, () => b.client.messageBodies(bob, roomId).length === n, `b to backfill ${n} messages`, 8000);
     await converge(cluster, roomId);
     expect(b.client.messageBodies(bob, roomId)).toEqual(a.client.messageBodies(alice, roomId));
@@ -256,7 +256,7 @@ describe('joins and history', () => {
     cluster = new Cluster();
     const { a, b, c, alice, bob, carol } = await addThreeServers(cluster);
     const roomId = await a.client.createRoom(alice, { preset: 'public_chat' });
-    await b.client.join(bob, roomId);
+    await b.client.join(bob, roomId, [a.hs.serverName]);
     await a.client.sendMessage(alice, roomId, 'early');
     await converge(cluster, roomId, ['a', 'b']);
     cluster.net.cut(a.hs.serverName, c.hs.serverName);

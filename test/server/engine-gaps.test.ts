@@ -18,7 +18,7 @@ describe('gaps in history', () => {
     const alice = await a.hs.register('alice');
     const bob = await b.hs.register('bob');
     const roomId = await a.client.createRoom(alice, { preset: 'public_chat' });
-    await b.client.join(bob, roomId);
+    await b.client.join(bob, roomId, [a.hs.serverName]);
     await cluster.until(() => cluster.converged(roomId, ['a', 'b']));
     // Cut a→b, send 250 messages and a topic change on a; they queue in a's outbox (long backoff).
     cluster.net.cut(a.hs.serverName, b.hs.serverName);

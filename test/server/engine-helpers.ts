@@ -74,7 +74,7 @@ export async function twoServersInRoom(
   const alice = await a.hs.register('alice');
   const bob = await b.hs.register('bob');
   const roomId = await a.client.createRoom(alice, { ...(roomVersion ? { roomVersion } : {}), preset: 'public_chat' });
-  await b.client.join(bob, roomId);
+  await b.client.join(bob, roomId, [a.hs.serverName]);
   await converge(cluster, roomId);
   return { a, b, alice, bob, roomId };
 }

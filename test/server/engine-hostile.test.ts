@@ -32,8 +32,9 @@ beforeEach(async () => {
   b = await cluster.add('b');
   alice = await a.hs.register('alice');
   bob = await b.hs.register('bob');
-  roomId = await a.client.createRoom(alice, { preset: 'public_chat', name: 'Target' });
-  await b.client.join(bob, roomId);
+  // Version 11 pinned: these cases cite v11's rule numbers and the create event among auth events (v12 implies it).
+  roomId = await a.client.createRoom(alice, { roomVersion: '11', preset: 'public_chat', name: 'Target' });
+  await b.client.join(bob, roomId, [a.hs.serverName]);
   await a.client.sendMessage(alice, roomId, 'hello');
   await converge(cluster, roomId);
   snapshot = take();

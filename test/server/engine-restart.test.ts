@@ -21,8 +21,8 @@ describe('crash and restart', () => {
     const bob = await b.hs.register('bob', 'Bob');
     const carol = await c.hs.register('carol');
     const roomId = await a.client.createRoom(alice, { preset: 'public_chat', name: 'Durable' });
-    await b.client.join(bob, roomId);
-    await c.client.join(carol, roomId);
+    await b.client.join(bob, roomId, [a.hs.serverName]);
+    await c.client.join(carol, roomId, [a.hs.serverName]);
     await a.client.sendMessage(alice, roomId, 'one');
     await b.client.sendMessage(bob, roomId, 'two');
     await converge(cluster, roomId);
@@ -72,7 +72,7 @@ describe('crash and restart', () => {
     const alice = await a.hs.register('alice');
     const bob = await cluster.get('b').hs.register('bob');
     const roomId = await a.client.createRoom(alice, { preset: 'public_chat' });
-    await cluster.get('b').client.join(bob, roomId);
+    await cluster.get('b').client.join(bob, roomId, [a.hs.serverName]);
     await converge(cluster, roomId);
     await cluster.crash('b');
     for (let i = 0; i < 5; i++) await a.client.sendMessage(alice, roomId, `m${i}`);
@@ -114,7 +114,7 @@ describe('crash and restart', () => {
     const alice = await a.hs.register('alice');
     const bob = await cluster.get('b').hs.register('bob');
     const roomId = await a.client.createRoom(alice, { preset: 'public_chat' });
-    await cluster.get('b').client.join(bob, roomId);
+    await cluster.get('b').client.join(bob, roomId, [a.hs.serverName]);
     await converge(cluster, roomId);
     await cluster.crash('b');
     const n = 120;

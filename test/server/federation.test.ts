@@ -13,7 +13,7 @@ describe('two servers in process', () => {
     const bob = await b.hs.register('bob', 'Bob');
     const roomId = await a.client.createRoom(alice, { preset: 'public_chat', name: 'Lobby' });
     await a.client.sendMessage(alice, roomId, 'hello before bob');
-    await b.client.join(bob, roomId);
+    await b.client.join(bob, roomId, [a.hs.serverName]);
     expect(b.client.membership(bob, roomId)).toBe('join');
     await a.client.sendMessage(alice, roomId, 'hi bob');
     await b.client.sendMessage(bob, roomId, 'hi alice');

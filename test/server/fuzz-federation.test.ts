@@ -42,7 +42,7 @@ beforeAll(async () => {
   alice = await register(a.api, 'alice');
   bob = await b.hs.register('bob');
   roomId = await a.client.createRoom(alice.userId, { preset: 'public_chat', name: 'Fuzzed' });
-  await b.client.join(bob, roomId);
+  await b.client.join(bob, roomId, [a.hs.serverName]);
   await a.client.sendMessage(alice.userId, roomId, 'hello');
   await converge(cluster, roomId);
 }, 30_000);

@@ -46,8 +46,8 @@ beforeEach(async () => {
   bob = await b.hs.register('bob');
   mallory = await h.hs.register('mallory');
   roomId = await a.client.createRoom(alice, { preset: 'public_chat', name: 'Target' });
-  await b.client.join(bob, roomId);
-  await h.client.join(mallory, roomId);
+  await b.client.join(bob, roomId, [a.hs.serverName]);
+  await h.client.join(mallory, roomId, [a.hs.serverName]);
   await a.client.sendMessage(alice, roomId, 'hello');
   await converge(cluster, roomId);
 });

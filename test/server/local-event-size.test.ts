@@ -13,7 +13,7 @@ describe('a local event too large for the network', () => {
     const alice = await a.hs.register('alice');
     const bob = await b.hs.register('bob');
     const roomId = await a.client.createRoom(alice, { preset: 'public_chat' });
-    await b.client.join(bob, roomId);
+    await b.client.join(bob, roomId, [a.hs.serverName]);
     const before = a.client.acceptedEventIds(roomId);
     const outboxBefore = a.hs.outbox.depth();
     await expectRefused(a.client.sendMessage(alice, roomId, 'x'.repeat(70_000)), 'M_TOO_LARGE', /limited to 65536 bytes/);

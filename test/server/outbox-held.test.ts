@@ -14,8 +14,8 @@ async function threeServers() {
   cluster = new Cluster();
   const { a, b, c, alice, bob, carol } = await addThreeServers(cluster);
   const roomId = await a.client.createRoom(alice, { preset: 'public_chat' });
-  await b.client.join(bob, roomId);
-  await c.client.join(carol, roomId);
+  await b.client.join(bob, roomId, [a.hs.serverName]);
+  await c.client.join(carol, roomId, [a.hs.serverName]);
   await converge(cluster, roomId);
   return { a, b, c, alice, bob, carol, roomId };
 }

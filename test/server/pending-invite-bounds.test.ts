@@ -138,7 +138,7 @@ describe('an invite flood from a server sharing no room with us', () => {
     const b = await cluster.add('b');
     const bob = await b.hs.register('bob');
     const shared = await a.client.createRoom(alice, { preset: 'public_chat' });
-    await b.client.join(bob, shared);
+    await b.client.join(bob, shared, [a.hs.serverName]);
     await converge(cluster, shared);
     let accepted = 0;
     let last: FederationResponse | undefined;

@@ -14,7 +14,7 @@ describe('a join through another server carries the joiner profile', () => {
     const bob = await b.hs.register('bob', 'Bob Builder');
     b.hs.accounts.set(bob, { ...b.hs.accounts.get(bob)!, avatar_url: 'mxc://b/avatar' });
     const roomId = await a.client.createRoom(alice, { preset: 'public_chat' });
-    await b.client.join(bob, roomId);
+    await b.client.join(bob, roomId, [a.hs.serverName]);
     await converge(cluster, roomId);
     const onA = a.client.members(roomId).find((m) => m.userId === bob);
     expect(onA?.displayName).toBe('Bob Builder');

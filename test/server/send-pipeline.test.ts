@@ -35,8 +35,8 @@ describe('transactions from several origins at once', () => {
     cluster = new Cluster();
     const { a, b, c, alice, bob } = await addThreeServers(cluster);
     const roomId = await a.client.createRoom(alice, { preset: 'public_chat' });
-    await b.client.join(bob, roomId);
-    await c.client.join(await c.hs.register('carl'), roomId);
+    await b.client.join(bob, roomId, [a.hs.serverName]);
+    await c.client.join(await c.hs.register('carl'), roomId, [a.hs.serverName]);
     await converge(cluster, roomId);
     // Everyone cut off: a and b each write a fork, delivered to c by hand below.
     cluster.partition([['a'], ['b'], ['c']]);
@@ -93,7 +93,7 @@ describe('transactions from several origins at once', () => {
     cluster = new Cluster();
     const { a, c, alice } = await addThreeServers(cluster);
     const roomId = await a.client.createRoom(alice, { preset: 'public_chat' });
-    await c.client.join(await c.hs.register('carl'), roomId);
+    await c.client.join(await c.hs.register('carl'), roomId, [a.hs.serverName]);
     await converge(cluster, roomId, ['a', 'c']);
     cluster.partition([['a'], ['b'], ['c']]);
     const id = await a.client.sendMessage(alice, roomId, 'lost on the way to disk');

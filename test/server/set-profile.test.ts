@@ -16,7 +16,7 @@ describe('HomeserverClient.setProfile', () => {
     const alone = await a.client.createRoom(alice, { preset: 'private_chat' });
     const left = await a.client.createRoom(alice, { preset: 'public_chat' });
     await a.client.leave(alice, left);
-    await b.client.join(bob, shared);
+    await b.client.join(bob, shared, [a.hs.serverName]);
     await converge(cluster, shared);
 
     const { failed } = await a.client.setProfile(alice, { displayname: 'Alicia', avatar_url: 'mxc://a/face' });

@@ -100,7 +100,7 @@ async function scene(visibility: Visibility): Promise<Scene> {
 
   const roomId = await a.client.createRoom(alice, { preset: 'public_chat', name: 'Matrix' });
   await a.client.setState(alice, roomId, 'm.room.history_visibility', '', { history_visibility: visibility });
-  await b.client.join(kim, roomId);
+  await b.client.join(kim, roomId, [a.hs.serverName]);
   await converge(cluster, roomId, ['a', 'b']);
   const m1 = await a.client.sendMessage(alice, roomId, 'm1');
   for (const [srv, user] of [
@@ -109,7 +109,7 @@ async function scene(visibility: Visibility): Promise<Scene> {
   ] as const) {
     for (const r of ['joined', 'left', 'banned'] as const) {
       const s = srv ?? servers[r];
-      await s.client.join(user[r], roomId);
+      await s.client.join(user[r], roomId, [a.hs.serverName]);
       await waitFor(cluster, () => a.client.membership(user[r], roomId) === 'join', `${user[r]} joined on a`);
     }
     await a.client.invite(alice, roomId, user.invited);
@@ -247,7 +247,7 @@ describe('events a server received redacted because it could not see them', () =
     const roomId = await a.client.createRoom(alice, { preset: 'public_chat' });
     await a.client.setState(alice, roomId, 'm.room.history_visibility', '', { history_visibility: 'joined' });
     const before = await a.client.sendMessage(alice, roomId, 'before bob');
-    await b.client.join(bob, roomId);
+    await b.client.join(bob, roomId, [a.hs.serverName]);
     await a.client.sendMessage(alice, roomId, 'after bob');
     await converge(cluster, roomId);
     // b holds the earlier message only in its redacted form (a served it so)
@@ -268,7 +268,7 @@ describe('a server whose only user is knocking', () => {
     const kay = await k.hs.register('kay');
     const roomId = await a.client.createRoom(alice, { preset: 'private_chat', joinRule: 'knock' });
     const secret = await a.client.sendMessage(alice, roomId, 'members only');
-    await k.client.knock(kay, roomId, [], 'let me in');
+    await k.client.knock(kay, roomId, [a.hs.serverName], 'let me in');
     await waitFor(cluster, () => a.client.membership(kay, roomId) === 'knock', 'a to see the knock');
     const rules = a.hs.rooms.get(roomId)!.rules;
     const read = async () => served(await handleFederationRequest(a.hs, k.hs.serverName, { kind: 'event', event_id: secret }), secret, rules);

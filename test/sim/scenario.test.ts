@@ -52,7 +52,7 @@ describe('parseScenario: valid files', () => {
       ),
       room_version: undefined,
     });
-    expect(s.room_version).toBe('I.1');
+    expect(s.room_version).toBe('12');
     expect(s.steps[0]).toEqual({ do: 'createRoom', as: 'alice', room: 'r', expect_error: false });
     expect(s.steps[1]).toEqual({ do: 'send', as: 'bob', room: 'r', body: 'x', count: 2, expect_error: true });
     expect(s.steps[3]).toEqual({ do: 'partition', groups: [['a'], ['b']], expect_error: false });

@@ -14,7 +14,8 @@ export const IMPLEMENTED_ROOM_VERSIONS: readonly RoomVersionId[] = [...REGISTRY.
 
 /** Versions the engine creates, joins and advertises: all of them. */
 export const SUPPORTED_ROOM_VERSIONS: readonly RoomVersionId[] = IMPLEMENTED_ROOM_VERSIONS;
-export const DEFAULT_ROOM_VERSION: RoomVersionId = 'I.1';
+/** What new rooms get when no version is asked for (the engine, the app, `hearth simulate`): 12, as current homeservers create. */
+export const DEFAULT_ROOM_VERSION: RoomVersionId = '12';
 
 export function isSupportedRoomVersion(v: unknown): v is RoomVersionId {
   return typeof v === 'string' && REGISTRY.has(v);

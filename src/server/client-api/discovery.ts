@@ -9,8 +9,8 @@ import type { Route } from './router.ts';
 /** The spec versions whose endpoints we serve (see docs/client-api.md for each endpoint's status). */
 export const SPEC_VERSIONS = ['r0.6.1', 'v1.1', 'v1.2', 'v1.3', 'v1.4', 'v1.5', 'v1.6', 'v1.7', 'v1.8', 'v1.9', 'v1.10', 'v1.11'];
 
-/** The room version API clients get by default: standard clients do not render I.1's m.message. */
-export const CLIENT_DEFAULT_ROOM_VERSION = '11';
+/** The room version API clients get by default: 12, as current homeservers (I.1's m.message is not rendered by standard clients). */
+export const CLIENT_DEFAULT_ROOM_VERSION = '12';
 
 export const discoveryRoutes: Route[] = [
   {

@@ -7,7 +7,7 @@
  */
 import { canonicalJson } from '../../core/canonical-json.ts';
 import { type JsonObject, isJsonObject } from '../../core/json.ts';
-import { isValidUserId } from '../../core/ids.ts';
+import { isHashRoomId, isValidUserId } from '../../core/ids.ts';
 import { SUPPORTED_ROOM_VERSIONS, isSupportedRoomVersion } from '../../core/room-versions/registry.ts';
 import type { CreateRoomOptions, Preset } from '../client.ts';
 import { MatrixError, forbidden, notFound } from '../errors.ts';
@@ -24,8 +24,11 @@ import type { Session } from './types.ts';
 /** Event content a client may send: the PDU limit is 64 KiB, and the envelope needs some of it. */
 const MAX_CONTENT_BYTES = 60_000;
 
+/** `!opaque:server`, or room version 12's `!` + the create event's hash (no server). */
 function checkRoomId(roomId: string): void {
-  if (!/^![^:]+:.+$/.test(roomId)) throw new MatrixError('M_INVALID_PARAM', `${JSON.stringify(roomId)} is not a room ID (!opaque:server)`);
+  if (!/^![^:]+:.+$/.test(roomId) && !isHashRoomId(roomId)) {
+    throw new MatrixError('M_INVALID_PARAM', `${JSON.stringify(roomId)} is not a room ID (!opaque:server, or ! and 43 base64url characters)`);
+  }
 }
 
 function checkUser(userId: string): void {
@@ -242,6 +245,35 @@ async function createRoom(ctx: AuthedContext): Promise<{ json: JsonObject }> {
   return { json: { room_id: roomId } };
 }
 
+/**
+ * `POST /rooms/{roomId}/upgrade`: the engine's upgrade (new room, copied state, tombstone, old
+ * room restricted, members invited), then what lives in this API's data: the room's local
+ * aliases point to the new room, its canonical alias moves with them, and a room published in
+ * the directory is published in its place.
+ */
+async function upgradeRoom(ctx: AuthedContext): Promise<{ json: JsonObject }> {
+  const api = ctx.api;
+  const userId = ctx.session.userId;
+  const room = knownRoom(ctx);
+  const body = ctx.body();
+  const newVersion = requireString(body, 'new_version');
+  const additionalCreators = optStringArray(body, 'additional_creators') ?? [];
+  for (const u of additionalCreators) checkUser(u);
+  const { replacementRoom } = await api.client.upgradeRoom(userId, room.roomId, newVersion, { additionalCreators });
+  const aliases = api.listData('', 'alias').filter((r) => r.value === room.roomId);
+  if (aliases.length > 0) await api.putData(aliases.map((r) => ({ user_id: '', kind: 'alias', key: r.key, value: replacementRoom })));
+  const canonical = room.stateEvent('m.room.canonical_alias')?.content;
+  if (canonical && Object.keys(canonical).length > 0) {
+    // Best effort, as the spec's server behaviour: a refusal leaves the aliases where they were.
+    await api.client.setState(userId, replacementRoom, 'm.room.canonical_alias', '', canonical).catch(() => undefined);
+    await api.client.setState(userId, room.roomId, 'm.room.canonical_alias', '', {}).catch(() => undefined);
+  }
+  if (api.getData('', 'published', room.roomId) === true) {
+    await api.putData([{ user_id: '', kind: 'published', key: replacementRoom, value: true }], [{ user_id: '', kind: 'published', key: room.roomId }]);
+  }
+  return { json: { replacement_room: replacementRoom } };
+}
+
 function memberAction(path: string, act: (ctx: AuthedContext, room: string, target: string, reason?: string) => Promise<unknown>): Route {
   return {
     method: 'POST',
@@ -303,6 +335,13 @@ export const roomRoutes: Route[] = [
       if (!inRoom || inRoom.currentGroup < 0) ctx.api.notifier.pendingChanged(roomId, ctx.session.userId);
       return { json: {} };
     },
+  },
+  {
+    method: 'POST',
+    family: 'client',
+    path: '/rooms/:roomId/upgrade',
+    auth: 'required',
+    handle: upgradeRoom,
   },
   {
     method: 'POST',

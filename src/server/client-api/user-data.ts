@@ -12,7 +12,7 @@
  */
 import { powerLevelOf, requiredPowerForEvent } from '../../core/auth/index.ts';
 import { encodeBase64Url } from '../../core/base64.ts';
-import { isValidRoomId, isValidUserId } from '../../core/ids.ts';
+import { isHashRoomId, isValidRoomId, isValidUserId } from '../../core/ids.ts';
 import { type JsonObject, type JsonValue, isJsonObject } from '../../core/json.ts';
 import { MatrixError } from '../errors.ts';
 import type { Room } from '../room.ts';
@@ -160,7 +160,9 @@ function checkType(type: string, put: boolean): void {
 }
 
 function checkRoomParam(roomId: string): void {
-  if (!isValidRoomId(roomId)) throw new MatrixError('M_INVALID_PARAM', `${JSON.stringify(roomId)} is not a room ID (!opaque:server)`);
+  if (!isValidRoomId(roomId) && !isHashRoomId(roomId)) {
+    throw new MatrixError('M_INVALID_PARAM', `${JSON.stringify(roomId)} is not a room ID (!opaque:server, or room version 12's ! and 43 base64url characters)`);
+  }
 }
 
 export function roomAccountDataKey(roomId: string, type: string): string {

@@ -6,7 +6,7 @@ export function CreateRoomDialog() {
   const [name, setName] = useState('');
   const [topic, setTopic] = useState('');
   const [isPublic, setPublic] = useState(false);
-  const [version, setVersion] = useState('11');
+  const [version, setVersion] = useState('12');
   const [busy, setBusy] = useState(false);
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -41,9 +41,10 @@ export function CreateRoomDialog() {
         <label>
           Room version
           <select value={version} onChange={(e) => setVersion(e.currentTarget.value)}>
-            <option value="10">10</option>
+            <option value="12">12 (recommended)</option>
             <option value="11">11</option>
-            <option value="I.1">I.1</option>
+            <option value="10">10</option>
+            <option value="I.1">I.1 — MIMI draft; standard clients do not show its messages (m.message)</option>
           </select>
         </label>
         <div class="dialog-actions">

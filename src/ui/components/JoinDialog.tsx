@@ -6,13 +6,17 @@ import { Dialog } from './Dialog.tsx';
 export function JoinDialog() {
   const [roomId, setRoomId] = useState('');
   const [reason, setReason] = useState('');
+  const [server, setServer] = useState('');
   const [busy, setBusy] = useState(false);
-  const valid = /^!.+:.+$/.test(roomId.trim());
+  // A room version 12 ID is `!` + 43 characters of hash and names no server: one must be given.
+  const hashId = /^![A-Za-z0-9_-]{43}$/.test(roomId.trim());
+  const valid = /^!.+:.+$/.test(roomId.trim()) || (hashId && server.trim() !== '');
   const run = async (knock: boolean) => {
     const id = roomId.trim();
+    const via = server.trim() ? [server.trim()] : [];
     setBusy(true);
     const ok = await attempt(knock ? 'Could not knock' : 'Could not join', () =>
-      knock ? service().knock(id, [], reason.trim() || undefined) : service().join(id),
+      knock ? service().knock(id, via, reason.trim() || undefined) : service().join(id, via),
     );
     setBusy(false);
     if (!ok) return;
@@ -38,6 +42,11 @@ export function JoinDialog() {
             onInput={(e) => setRoomId(e.currentTarget.value)}
           />
         </label>
+        <label>
+          Server to join through{hashId ? '' : ' (optional)'}
+          <input type="text" placeholder="a member's server name" value={server} onInput={(e) => setServer(e.currentTarget.value)} />
+        </label>
+        {hashId && <p class="muted small-text">A version 12 room ID names no server: give the server of someone in the room.</p>}
         <label>
           Reason (for a knock)
           <input type="text" value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
