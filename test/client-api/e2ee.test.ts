@@ -334,6 +334,22 @@ describe('federation: keys, device lists and to-device messages between servers'
       10_000,
       () => `b's cached list after the deletion: ${JSON.stringify(b.hs.e2ee.cachedRemote(alice.userId))}`,
     );
+    // An update that does not follow on from the cached list (a gap): the whole list is fetched again.
+    const real = a.hs.e2ee.userDevices(alice.userId);
+    const transport = b.hs.transport as { request: typeof b.hs.transport.request };
+    const request = transport.request.bind(b.hs.transport);
+    let resyncs = 0;
+    transport.request = (destination, req, opts) => {
+      if (req.kind === 'user_devices') resyncs++;
+      return request(destination, req, opts);
+    };
+    await b.hs.e2ee.onDeviceListUpdate(a.hs.serverName, { user_id: alice.userId, device_id: 'GAP', stream_id: 50, prev_id: [49], keys: { user_id: alice.userId, device_id: 'GAP' } });
+    await cluster.until(
+      () => resyncs > 0 && b.hs.e2ee.cachedRemote(alice.userId)?.stream_id === real.stream_id && !b.hs.e2ee.cachedRemote(alice.userId)?.devices?.GAP,
+      10_000,
+      () => `b's list after a gap: ${JSON.stringify(b.hs.e2ee.cachedRemote(alice.userId))}`,
+    );
+    expect(Object.keys(b.hs.e2ee.cachedRemote(alice.userId)?.devices ?? {})).toEqual([alice.deviceId]);
     // A server speaking for another server's user is ignored.
     await b.hs.e2ee.onDeviceListUpdate(b.hs.serverName, { user_id: alice.userId, device_id: 'EVIL', stream_id: 99, prev_id: [], keys: {} });
     expect(Object.keys(b.hs.e2ee.cachedRemote(alice.userId)?.devices ?? {})).toEqual([alice.deviceId]);

@@ -78,6 +78,12 @@ function better(a: JsonObject, b: JsonObject): boolean {
   return (a.forwarded_count as number) < (b.forwarded_count as number);
 }
 
+/** The backup version named in the path (M_NOT_FOUND when there is none). */
+function pathVersion(ctx: AuthedContext): { version: string; info: VersionInfo } {
+  const version = ctx.params.version!;
+  return { version, info: requireVersion(ctx.api, ctx.session.userId, version) };
+}
+
 /** The `version` query parameter, which must name the current backup for uploads. */
 function queryVersion(ctx: AuthedContext, forUpload: boolean): { version: string; info: VersionInfo } {
   const version = ctx.query.get('version');
@@ -165,8 +171,8 @@ export const roomKeyRoutes: Route[] = [
     path: '/room_keys/version/:version',
     auth: 'required',
     handle(ctx) {
-      const version = ctx.params.version!;
-      return { json: versionBody(ctx.api, ctx.session.userId, version, requireVersion(ctx.api, ctx.session.userId, version)) };
+      const { version, info } = pathVersion(ctx);
+      return { json: versionBody(ctx.api, ctx.session.userId, version, info) };
     },
   },
   {
@@ -175,14 +181,12 @@ export const roomKeyRoutes: Route[] = [
     path: '/room_keys/version/:version',
     auth: 'required',
     async handle(ctx) {
-      const { api, session } = ctx;
-      const version = ctx.params.version!;
-      const old = requireVersion(api, session.userId, version);
+      const { version, info: old } = pathVersion(ctx);
       const body = ctx.body();
       if (body.version !== undefined && body.version !== version) throw new MatrixError('M_INVALID_PARAM', `the body's version ${String(body.version)} is not ${version}`);
       const v = algorithmAndAuth(body);
       if (v.algorithm !== old.algorithm) throw new MatrixError('M_INVALID_PARAM', `a backup's algorithm cannot change (it is ${old.algorithm})`);
-      await api.putData([{ user_id: session.userId, kind: VERSION, key: version, value: { ...old, auth_data: v.auth_data } as unknown as JsonObject }]);
+      await ctx.api.putData([{ user_id: ctx.session.userId, kind: VERSION, key: version, value: { ...old, auth_data: v.auth_data } as unknown as JsonObject }]);
       return { json: {} };
     },
   },
@@ -193,8 +197,7 @@ export const roomKeyRoutes: Route[] = [
     auth: 'required',
     async handle(ctx) {
       const { api, session } = ctx;
-      const version = ctx.params.version!;
-      requireVersion(api, session.userId, version);
+      const { version } = pathVersion(ctx);
       const gone = keysOf(api, session.userId, version).map((k) => ({ user_id: session.userId, kind: KEY, key: k.key }));
       await api.putData([], [...gone, { user_id: session.userId, kind: VERSION, key: version }]);
       return { json: {} };

@@ -31,9 +31,10 @@ export function deviceListChanges(api: ClientApi, userId: string, since: number,
   const departed = new Set<string>();
   for (const room of api.hs.rooms.values()) {
     if (room.currentGroup < 0) continue;
+    const mine = room.membership(userId);
+    if (mine !== 'join' && mine !== 'leave' && mine !== 'ban') continue;
     const members = room.members();
     const me = members.find((m) => m.userId === userId);
-    const mine = me?.membership;
     const myEvent = me ? room.events.get(me.eventId) : undefined;
     if (mine === 'join') {
       const iJoined = inRange(myEvent?.stream);
