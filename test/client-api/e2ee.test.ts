@@ -372,6 +372,21 @@ describe('federation: keys, device lists and to-device messages between servers'
     expect(s3.json.device_lists).toEqual({ changed: [], left: [bob.userId] });
   });
 
+  it('a cached device list is not trusted after the room was unshared and shared again (updates may have been missed)', async () => {
+    const { a, b, alice, bob, roomId } = await shared();
+    const query = async () => Object.keys((await call(b.api, 'POST', '/keys/query', { device_keys: { [alice.userId]: [] } }, bob.token)).json.device_keys[alice.userId]).sort();
+    expect(await query()).toEqual([alice.deviceId]);
+    await cluster.until(() => b.hs.e2ee.cachedRemote(alice.userId) !== undefined, 10_000, () => "b's cache of alice's devices");
+    await b.client.leave(bob.userId, roomId);
+    await converge(cluster, roomId);
+    // Alice adds a device while no room is shared: her server tells nobody on b.
+    const second = await login(a.api, alice, 'ALICE2');
+    await call(a.api, 'POST', '/keys/upload', { device_keys: deviceKeys(second, 'two') }, second.token);
+    await b.client.join(bob.userId, roomId, [a.hs.serverName]);
+    await converge(cluster, roomId);
+    expect(await query()).toEqual([alice.deviceId, 'ALICE2'].sort());
+  });
+
   it('to-device messages cross servers, and those sent during a partition arrive after the heal', async () => {
     const { a, b, alice, bob } = await shared();
     const s0 = await sync(b.api, bob);

@@ -666,10 +666,29 @@ export class E2ee {
     return p;
   }
 
-  /** The cached device list of a remote user, if it is complete. */
+  /**
+   * The cached device list of a remote user, if it is complete and current.
+   * Their server sends updates only while a room is shared: a cache older
+   * than their (re)join of a room shared now may have missed some, so it is
+   * not used (and is fetched again); nor is it when no room is shared.
+   */
   cachedRemote(userId: string): RemoteDevices | undefined {
-    const info = this.remote.get(userId)?.info;
-    return info?.stream_id !== undefined && info.devices ? info : undefined;
+    const entry = this.remote.get(userId);
+    const info = entry?.info;
+    if (info?.stream_id === undefined || !info.devices) return undefined;
+    let shared = false;
+    for (const room of this.e.rooms.values()) {
+      if (room.currentGroup < 0) continue;
+      const joined = room.members().filter((m) => m.membership === 'join' && (m.userId === userId || this.e.isLocalUser(m.userId)));
+      if (!joined.some((m) => m.userId === userId) || !joined.some((m) => m.userId !== userId)) continue;
+      shared = true;
+      // The room became shared (their join, or one of ours) after the cache was written.
+      if (joined.some((m) => (room.events.get(m.eventId)?.stream ?? 0) > entry!.stream)) {
+        void this.resync(userId);
+        return undefined;
+      }
+    }
+    return shared ? info : undefined;
   }
 }
 
