@@ -4,6 +4,7 @@
  * coalesced so a burst of events costs one round trip per read model.
  */
 import { batch } from '@preact/signals';
+import { parseRelayConfig, readRelayConfig } from '../../app/relay-config.ts';
 import { installSwBridge } from '../../app/sw-bridge.ts';
 import { type Api, type StartResult, type TimelineItem, type Update, connectWorker, errorText, stopWorker, subscribe } from '../api.ts';
 import { humanError } from '../errors.ts';
@@ -68,15 +69,24 @@ export async function attempt(what: string, fn: () => Promise<unknown>): Promise
 
 // ---- start-up -----------------------------------------------------------------
 
-/** The relay the server that served this page runs (npm start serves /hearth-config.json). */
+const RELAYS_KEY = 'hearth.relays';
+
+/**
+ * The relay the server that served this page runs (npm start serves
+ * /hearth-config.json). When that server is down (the page came from the
+ * Service Worker's cache), the last relays it named are tried; the worker
+ * reads the config again until it answers (src/app/relay-link.ts).
+ */
 async function relayAddresses(): Promise<string[]> {
+  const relays = await readRelayConfig();
+  if (relays) {
+    localStorage.setItem(RELAYS_KEY, JSON.stringify(relays));
+    return relays;
+  }
   try {
-    const res = await fetch('/hearth-config.json', { cache: 'no-store' });
-    if (!res.ok) return [];
-    const cfg = (await res.json()) as { relays?: unknown };
-    return Array.isArray(cfg.relays) ? cfg.relays.filter((r): r is string => typeof r === 'string') : [];
+    return parseRelayConfig({ relays: JSON.parse(localStorage.getItem(RELAYS_KEY) ?? '[]') });
   } catch {
-    return []; // no relay: the homeserver works alone until one is configured
+    return [];
   }
 }
 
