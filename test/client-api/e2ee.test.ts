@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Cluster } from '../../src/sim/cluster.ts';
 import { converge } from '../server/engine-helpers.ts';
 import { type ApiUser, type CallResult, call, enc, expectError, register, twoApiServers } from './helpers.ts';
-import type { JsonValue } from '../../src/core/json.ts';
+import type { JsonObject, JsonValue } from '../../src/core/json.ts';
 import type { ClientApi } from '../../src/server/client-api/api.ts';
 
 let cluster: Cluster;
@@ -407,6 +407,35 @@ describe('federation: keys, device lists and to-device messages between servers'
     // A peer cannot send as another server's user.
     await b.hs.e2ee.onDirectToDevice(a.hs.serverName, { sender: `@mallory:${b.hs.serverName}`, type: 'm.x', message_id: 'm1', messages: { [bob.userId]: { '*': {} } } });
     expect(b.hs.e2ee.pendingToDevice(bob.userId, bob.deviceId, Number.MAX_SAFE_INTEGER)).toHaveLength(1);
+  });
+
+  it('hostile EDUs: malformed ones are ignored, a to-device flood is bounded per device, a replayed message_id is delivered once', async () => {
+    const { a, b, alice, bob } = await shared();
+    const origin = a.hs.serverName;
+    const edus: { edu_type: string; content: JsonObject }[] = [
+      { edu_type: 'm.direct_to_device', content: { sender: 5, type: 'x', messages: {} } },
+      { edu_type: 'm.direct_to_device', content: { sender: alice.userId, type: 'x', messages: 'nope' } },
+      { edu_type: 'm.direct_to_device', content: { sender: alice.userId, type: 'x', messages: { [bob.userId]: { [bob.deviceId]: 'not an object' } } } },
+      { edu_type: 'm.device_list_update', content: { user_id: alice.userId, device_id: 7 } },
+      { edu_type: 'm.device_list_update', content: { user_id: `@nobody:${origin}`, device_id: 'D', stream_id: 1, prev_id: [] } },
+      { edu_type: 'm.signing_key_update', content: { user_id: bob.userId, master_key: { keys: {} } } },
+    ];
+    const res = await a.hs.transport.request(b.hs.serverName, { kind: 'send', txn_id: 'hostile-1', body: { origin, origin_server_ts: 0, pdus: [], edus } });
+    expect(res.ok).toBe(true);
+    expect(b.hs.e2ee.pendingToDevice(bob.userId, bob.deviceId, Number.MAX_SAFE_INTEGER)).toEqual([]);
+    expect(b.hs.e2ee.crossSigningKey(bob.userId, 'master')).toBeUndefined();
+
+    await b.hs.e2ee.onDirectToDevice(origin, { sender: alice.userId, type: 'm.flood', message_id: 'f1', messages: { [bob.userId]: { '*': { n: 1 } } } });
+    await b.hs.e2ee.onDirectToDevice(origin, { sender: alice.userId, type: 'm.flood', message_id: 'f1', messages: { [bob.userId]: { '*': { n: 1 } } } });
+    expect(b.hs.e2ee.pendingToDevice(bob.userId, bob.deviceId, Number.MAX_SAFE_INTEGER)).toHaveLength(1);
+    for (let i = 0; i < 1100; i++) {
+      await b.hs.e2ee.onDirectToDevice(origin, { sender: alice.userId, type: 'm.flood', message_id: `g${i}`, messages: { [bob.userId]: { [bob.deviceId]: { i } } } });
+    }
+    const queued = b.hs.e2ee.pendingToDevice(bob.userId, bob.deviceId, Number.MAX_SAFE_INTEGER);
+    expect(queued).toHaveLength(1000);
+    // The oldest went first.
+    expect(queued[queued.length - 1]!.event.content).toEqual({ i: 1099 });
+    expect(queued[0]!.event.content).toEqual({ i: 100 });
   });
 
   it('federation requests answer only for the server\'s own users and refuse malformed bodies', async () => {
