@@ -168,6 +168,28 @@ describe('matrix-js-sdk with Rust crypto on two hearth serve processes', () => {
     }
   });
 
+  step('figure: time from alice sending to bob reading, encrypted (decrypted on bob’s side) and not (printed, not asserted)', 120_000, async () => {
+    const p50 = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+    const lap = async (room: string, text: string, read: (id: string) => Promise<string | undefined> | string | undefined) => {
+      const t0 = performance.now();
+      const { event_id } = await alice.client.sendTextMessage(room, text);
+      await waitFor(`bob reads "${text}"`, () => read(event_id), 60_000);
+      return performance.now() - t0;
+    };
+    const encrypted: number[] = [];
+    for (let i = 0; i < 5; i++) encrypted.push(await lap(roomId, `encrypted ${i}`, (id) => decryptedBody(bob, roomId, id)));
+    const { room_id: plain } = await alice.client.createRoom({ preset: Preset.PrivateChat, invite: [bob.userId] });
+    await waitFor('bob invited to the plain room', () => bob.client.getRoom(plain)?.getMyMembership() === KnownMembership.Invite);
+    await bob.client.joinRoom(plain, { viaServers: [serverA.info.server_name] });
+    await waitFor('bob joined the plain room, in alice’s client', () => alice.client.getRoom(plain)?.getMember(bob.userId)?.membership === KnownMembership.Join);
+    const clear: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      clear.push(await lap(plain, `plain ${i}`, (id) => bob.client.getRoom(plain)?.findEventById(id)?.getContent().body as string | undefined));
+    }
+    expect(encrypted).toHaveLength(5);
+    realConsole.log(`[e2ee] alice→bob across two hearth serve processes (send to read, n=5): encrypted p50 ${p50(encrypted).toFixed(0)} ms, unencrypted p50 ${p50(clear).toFixed(0)} ms`);
+  });
+
   step('a device-list update crosses servers: bob’s second device appears in alice’s client and reads new messages', 120_000, async () => {
     const before = await alice.client.getCrypto()!.getUserDeviceInfo([bob.userId], true);
     expect([...(before.get(bob.userId)?.keys() ?? [])]).toEqual([bob.deviceId]);
