@@ -103,3 +103,63 @@ describe('room version 12: creator power as the engine reports it', () => {
     expect(a.client.members(roomId)).toEqual([expect.objectContaining({ userId: alice, powerLevel: 100 })]);
   });
 });
+
+describe('room version 12: membership and power races across a partition', () => {
+  /** A public v12 room alice created on a, with bob (b: level 100, or an additional creator) and carol (c) joined; converged. */
+  async function roomWithAdminBob(bobCreator = false) {
+    cluster = new Cluster();
+    const s = await addThreeServers(cluster);
+    const creationContent = bobCreator ? { additional_creators: [s.bob] } : undefined;
+    const roomId = await s.a.client.createRoom(s.alice, { roomVersion: '12', preset: 'public_chat', ...(creationContent ? { creationContent } : {}) });
+    await s.b.client.join(s.bob, roomId, [s.a.hs.serverName]);
+    await s.c.client.join(s.carol, roomId, [s.a.hs.serverName]);
+    if (!creationContent) {
+      const pl = s.a.client.state(roomId)['m.room.power_levels']![''] as { users: Record<string, number> };
+      await s.a.client.setState(s.alice, roomId, 'm.room.power_levels', '', { ...pl, users: { ...pl.users, [s.bob]: 100 } });
+    }
+    await converge(cluster, roomId);
+    return { ...s, roomId };
+  }
+
+  it('the creator bans an admin while the admin kicks a member on the other side: the ban wins and the kick is undone, everywhere', async () => {
+    const { a, b, c, alice, bob, carol, roomId } = await roomWithAdminBob();
+    // An admin cannot touch the creator even with the top integer level.
+    await expectRefused(b.client.ban(bob, roomId, alice), 'M_FORBIDDEN');
+    cluster.net.partition([[a.hs.serverName], [b.hs.serverName, c.hs.serverName]]);
+    await a.client.ban(alice, roomId, bob);
+    await b.client.setState(bob, roomId, 'm.room.topic', '', { topic: 'bob was here' });
+    // (Kicked last: c, left without a member on its side, gets nothing sent after the kick until it
+    // is back in the room — what b sends meanwhile does not reach it even after the heal.)
+    await b.client.kick(bob, roomId, carol);
+    await waitFor(cluster, () => c.client.membership(carol, roomId) === 'leave', 'c to see the kick');
+    cluster.net.healAll();
+    await converge(cluster, roomId, undefined, 15_000);
+    // The creator's ban sorts first; bob's kick and topic, re-checked after it, fail (he is banned).
+    for (const srv of [a, b, c]) {
+      expect(srv.client.membership(bob, roomId)).toBe('ban');
+      expect(srv.client.membership(carol, roomId)).toBe('join');
+      expect(srv.client.state(roomId)['m.room.topic']).toBeUndefined();
+      expect(srv.client.stateIds(roomId)).toEqual(a.client.stateIds(roomId));
+    }
+  });
+
+  it('two creators change the power levels on both sides at once: both are above everyone, the servers agree on one', async () => {
+    const { a, b, c, alice, bob, carol, roomId } = await roomWithAdminBob(true);
+    expect(a.client.creators(roomId).sort()).toEqual([alice, bob].sort());
+    cluster.net.partition([[a.hs.serverName], [b.hs.serverName, c.hs.serverName]]);
+    const pl = a.client.state(roomId)['m.room.power_levels']![''] as { users: Record<string, number>; state_default: number };
+    const byAlice = await a.client.setState(alice, roomId, 'm.room.power_levels', '', { ...pl, users: { [carol]: 50 } });
+    const byBob = await b.client.setState(bob, roomId, 'm.room.power_levels', '', { ...pl, state_default: 100 });
+    // Neither creator can demote or ban the other.
+    await expectRefused(b.client.ban(bob, roomId, alice), 'M_FORBIDDEN');
+    cluster.net.healAll();
+    await converge(cluster, roomId, undefined, 15_000);
+    const winner = a.client.stateIds(roomId)['m.room.power_levels']!['']!;
+    expect([byAlice, byBob]).toContain(winner);
+    for (const srv of [a, b, c]) {
+      expect(srv.client.stateIds(roomId)).toEqual(a.client.stateIds(roomId));
+      expect(srv.client.acceptedEventIds(roomId)).toEqual(expect.arrayContaining([byAlice, byBob]));
+      expect(srv.client.members(roomId).filter((m) => m.powerLevel === Number.POSITIVE_INFINITY).map((m) => m.userId).sort()).toEqual([alice, bob].sort());
+    }
+  });
+});
