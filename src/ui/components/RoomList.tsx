@@ -1,10 +1,14 @@
-import { dialog, directRooms, formerRooms, invites, joinedRooms, knocks } from '../state/store.ts';
+import { dialog, directRooms, formerRooms, invites, joinedRooms, knocks, rooms } from '../state/store.ts';
+import { withoutSuperseded } from '../state/upgrade.ts';
 import { InviteItem } from './InviteItem.tsx';
 import { RoomListItem } from './RoomListItem.tsx';
 
 /** The sidebar: actions, invites, rooms, direct messages. */
 export function RoomList() {
   const pending = [...invites.value, ...knocks.value];
+  // A replaced room leaves the list once I am in the room that replaced it.
+  const joined = withoutSuperseded(joinedRooms.value, rooms.value);
+  const direct = withoutSuperseded(directRooms.value, rooms.value);
   return (
     <nav class="sidebar" aria-label="Rooms">
       <div class="sidebar-actions">
@@ -33,11 +37,11 @@ export function RoomList() {
       )}
       <section aria-labelledby="rooms-title">
         <h2 id="rooms-title">Rooms</h2>
-        {joinedRooms.value.length === 0 ? (
+        {joined.length === 0 ? (
           <p class="muted small-text empty">No rooms yet.</p>
         ) : (
           <ul class="rooms">
-            {joinedRooms.value.map((r) => (
+            {joined.map((r) => (
               <RoomListItem key={r.roomId} room={r} />
             ))}
           </ul>
@@ -45,11 +49,11 @@ export function RoomList() {
       </section>
       <section aria-labelledby="dms-title">
         <h2 id="dms-title">Direct messages</h2>
-        {directRooms.value.length === 0 ? (
+        {direct.length === 0 ? (
           <p class="muted small-text empty">No chats yet.</p>
         ) : (
           <ul class="rooms">
-            {directRooms.value.map((r) => (
+            {direct.map((r) => (
               <RoomListItem key={r.roomId} room={r} />
             ))}
           </ul>

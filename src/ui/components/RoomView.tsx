@@ -2,6 +2,7 @@ import { forgetRoom } from '../state/actions.ts';
 import { currentRoom } from '../state/store.ts';
 import { Composer } from './Composer.tsx';
 import { RoomHeader } from './RoomHeader.tsx';
+import { RoomUpgradeBanner } from './RoomUpgradeBanner.tsx';
 import { Timeline } from './Timeline.tsx';
 import { TypingIndicator } from './TypingIndicator.tsx';
 
@@ -21,6 +22,7 @@ export function RoomView() {
     return (
       <div class="room-view">
         <RoomHeader />
+        <RoomUpgradeBanner />
         <Timeline />
         <div class="removed-card" role="status">
           <p>
@@ -48,6 +50,7 @@ export function RoomView() {
   return (
     <div class="room-view">
       <RoomHeader />
+      <RoomUpgradeBanner />
       <Timeline />
       <TypingIndicator />
       <Composer />
