@@ -51,6 +51,34 @@ export async function person(browser: Browser, name: string): Promise<Person> {
   return { context, page, id };
 }
 
+/**
+ * The people one test brings in: `person` onboards and remembers each, `closeAll` (in an
+ * afterEach) ends their browser contexts, and with them their homeservers and relay slots —
+ * homeservers piling up from earlier tests slow the later ones down.
+ */
+export function cast() {
+  const people: Person[] = [];
+  const join = async (browser: Browser, name: string): Promise<Person> => {
+    const p = await person(browser, name);
+    people.push(p);
+    return p;
+  };
+  return {
+    person: join,
+    /** Alice and Bob, each on their own homeserver, in a room Alice created and invited Bob to. */
+    async aliceAndBobIn(browser: Browser, room: string): Promise<{ alice: Person; bob: Person }> {
+      const alice = await join(browser, 'Alice Liddell');
+      const bob = await join(browser, 'Bob Stone');
+      await createRoom(alice.page, room);
+      await invite(alice, bob, room);
+      return { alice, bob };
+    },
+    async closeAll(): Promise<void> {
+      for (const p of people.splice(0)) await p.context.close();
+    },
+  };
+}
+
 /** `from` invites `to` into the open room; `to` accepts and sees the room open. */
 export async function invite(from: Person, to: Person, room: string): Promise<void> {
   await from.page.getByRole('button', { name: 'Invite', exact: true }).click();

@@ -184,6 +184,8 @@ test('a chat link offers to start a chat in one click', async ({ page }) => {
 });
 
 test.describe('accessibility (axe: no serious or critical violations)', () => {
+  // Six axe passes over a full page: close to a minute on a loaded 2-core machine, so the 60 s default is not enough.
+  test.setTimeout(180_000);
   async function check(page: Page, what: string) {
     const result = await new AxeBuilder({ page }).analyze();
     const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');

@@ -12,20 +12,14 @@
  * 14. Presence dots: someone who is typing is not shown offline.
  * 15. The quick-reaction bar takes your own reaction back too.
  */
-import { type Browser, type Locator, expect, test } from '@playwright/test';
-import { type Person, createRoom, invite, message, openMembers, person as onboarded, send } from './app-helpers.ts';
+import { type Locator, expect, test } from '@playwright/test';
+import { type Person, cast, message, openMembers, send } from './app-helpers.ts';
 
 /** Cross-tab arrival: gossip is fast, but a retry through the outbox or a catch-up can take a while. */
 const ARRIVAL = { timeout: 45_000 };
 
 /** This test's people: their browser contexts (and so their homeservers and relay slots) end with it. */
-const people: Person[] = [];
-
-async function person(browser: Browser, name: string): Promise<Person> {
-  const p = await onboarded(browser, name);
-  people.push(p);
-  return p;
-}
+const { person, aliceAndBobIn, closeAll } = cast();
 
 function sidebar(p: Person): Locator {
   return p.page.getByRole('navigation', { name: 'Rooms' });
@@ -57,20 +51,9 @@ function sidebarOverflows(p: Person): Promise<boolean> {
   });
 }
 
-/** Alice and Bob, each on their own homeserver, in a room Alice created and invited Bob to. */
-async function aliceAndBobIn(browser: Browser, room: string): Promise<{ alice: Person; bob: Person }> {
-  const alice = await person(browser, 'Alice Liddell');
-  const bob = await person(browser, 'Bob Stone');
-  await createRoom(alice.page, room);
-  await invite(alice, bob, room);
-  return { alice, bob };
-}
-
 test.describe('livable rooms: two or three people, each on their own homeserver', () => {
   test.setTimeout(240_000);
-  test.afterEach(async () => {
-    for (const p of people.splice(0)) await p.context.close();
-  });
+  test.afterEach(closeAll);
 
   test('4: people joining through another server are shown by their display names, not their user IDs', async ({ browser }) => {
     const { alice, bob } = await aliceAndBobIn(browser, 'Tea party');

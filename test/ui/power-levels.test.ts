@@ -47,7 +47,8 @@ describe('describePowerLevels: every change in words', () => {
     ['a person made admin', base, w({ users: { [A]: 100, [B]: 100 } }), 'Alice made Bob an Admin'],
     ['a moderator back to default (entry removed)', w({ users: { [A]: 100, [B]: 50 } }), base, "Alice changed Bob's role from Moderator to Default"],
     ['a custom level', base, w({ users: { [A]: 100, [B]: 75 } }), "Alice changed Bob's role from Default to Custom (75)"],
-    ['lowering oneself', base, w({ users: { [A]: 50 } }), 'Alice made Alice a Moderator'],
+    ['lowering oneself', base, w({ users: { [A]: 50 } }), 'Alice made themselves a Moderator'],
+    ['oneself to a custom level', base, w({ users: { [A]: 75 } }), 'Alice changed their own role from Admin to Custom (75)'],
     ['the default role', base, w({ users_default: 50 }), 'Alice changed the default role from Default to Moderator'],
     ['the default role to a custom level', base, w({ users_default: 10 }), 'Alice changed the default role from Default to Custom (10)'],
     ['who can change the topic', base, w({ events: { ...(base.events as JsonObject), 'm.room.topic': 0 } }), 'Alice changed who can change the topic from Moderator to Default'],
@@ -74,6 +75,6 @@ describe('describePowerLevels: every change in words', () => {
     ['garbage levels read as their defaults', base, w({ kick: 'lots' as unknown as number, users: { [A]: 100, [B]: null } }), 'Alice changed the power levels'],
   ];
   it.each(cases)('%s', (_name, prev, next, sentence) => {
-    expect(describePowerLevels('Alice', next, prev, nameOf)).toBe(sentence);
+    expect(describePowerLevels('Alice', next, prev, nameOf, A)).toBe(sentence);
   });
 });

@@ -232,7 +232,7 @@ export function describeStateChange(
     case 'm.room.avatar':
       return nonEmptyString(content.url) === undefined ? `${by} removed the room avatar` : `${by} changed the room avatar`;
     case 'm.room.power_levels':
-      return describePowerLevels(by, content, prevContent, nameOf);
+      return describePowerLevels(by, content, prevContent, nameOf, event.sender);
     case 'm.room.join_rules': {
       const text = lookup(JOIN_RULE_TEXT, content.join_rule);
       return text === undefined ? `${by} changed the join rules` : `${by} ${text}`;

@@ -106,7 +106,7 @@ function joinClauses(parts: string[]): string {
  * Each change `content` makes to `prev`, as a clause to follow the sender's name:
  * "made Bob a Moderator", "changed who can change the topic from Moderator to Default".
  */
-export function powerLevelChanges(content: JsonObject, prev: JsonObject, nameOf: NameOf): string[] {
+export function powerLevelChanges(content: JsonObject, prev: JsonObject, nameOf: NameOf, sender?: string): string[] {
   const out: string[] = [];
   const before = num(prev.users_default, 0);
   const after = num(content.users_default, 0);
@@ -118,8 +118,9 @@ export function powerLevelChanges(content: JsonObject, prev: JsonObject, nameOf:
     const to = userLevel(content, user);
     if (from === to) continue;
     const role = roleLabel(to, after);
-    if (role === 'Admin' || role === 'Moderator') out.push(`made ${nameOf(user)} ${article(role)} ${role}`);
-    else out.push(`changed ${nameOf(user)}'s role from ${roleLabel(from, before)} to ${role}`);
+    const self = user === sender;
+    if (role === 'Admin' || role === 'Moderator') out.push(`made ${self ? 'themselves' : nameOf(user)} ${article(role)} ${role}`);
+    else out.push(`changed ${self ? 'their own' : `${nameOf(user)}'s`} role from ${roleLabel(from, before)} to ${role}`);
   }
 
   const who = (what: string, from: number, to: number) => {
@@ -144,9 +145,15 @@ export function powerLevelChanges(content: JsonObject, prev: JsonObject, nameOf:
 }
 
 /** The timeline's sentence for a power-levels event (`prev`: the content it replaces, if any). */
-export function describePowerLevels(by: string, content: JsonObject, prev: JsonObject | undefined, nameOf: NameOf): string {
+export function describePowerLevels(
+  by: string,
+  content: JsonObject,
+  prev: JsonObject | undefined,
+  nameOf: NameOf,
+  sender?: string,
+): string {
   if (!prev) return `${by} set the power levels`;
-  const changes = powerLevelChanges(content, prev, nameOf);
+  const changes = powerLevelChanges(content, prev, nameOf, sender);
   if (changes.length === 0) return `${by} changed the power levels`;
   return `${by} ${joinClauses(changes)}`;
 }

@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { confirmation } from '../state/store.ts';
 import { Dialog } from './Dialog.tsx';
 
-/** Asks before a destructive action (delete, kick, ban, leave), with an optional reason sent along. */
+/** Asks before a destructive action (delete, kick, ban, leave, lowering one's own role), with an optional reason sent along. */
 export function ConfirmDialog() {
   const c = confirmation.value;
   const [reason, setReason] = useState('');
@@ -24,10 +24,12 @@ export function ConfirmDialog() {
         }}
       >
         <p>{c.text}</p>
-        <label>
-          Reason (optional)
-          <input type="text" value={reason} maxLength={200} onInput={(e) => setReason(e.currentTarget.value)} />
-        </label>
+        {!c.noReason && (
+          <label>
+            Reason (optional)
+            <input type="text" value={reason} maxLength={200} onInput={(e) => setReason(e.currentTarget.value)} />
+          </label>
+        )}
         <div class="dialog-actions">
           <button type="button" onClick={close}>
             Cancel

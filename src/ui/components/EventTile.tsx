@@ -2,12 +2,13 @@ import type { TimelineItem } from '../api.ts';
 import { nameOf, timeOf } from '../format.ts';
 import { MATRIX_HTML_FORMAT } from '../html.ts';
 import { openThread } from '../state/actions.ts';
-import { displayNames, myUserId, presence } from '../state/store.ts';
+import { displayNames, editing, editingInPlace, focusEvent, myUserId, presence } from '../state/store.ts';
 import { Avatar } from './Avatar.tsx';
 import { FileMessage } from './FileMessage.tsx';
 import { FormattedBody, Markdown } from './FormattedBody.tsx';
 import { ImageMessage } from './ImageMessage.tsx';
 import { MessageActions } from './MessageActions.tsx';
+import { MessageEditor } from './MessageEditor.tsx';
 import { DeliveryState } from './Outgoing.tsx';
 import { PresenceDot } from './PresenceDot.tsx';
 import { ReactionBar } from './ReactionBar.tsx';
@@ -20,6 +21,10 @@ export function EventTile(props: { item: TimelineItem; continuation: boolean; re
   // Rich text from other Matrix clients; any other format (or none) shows the plain body.
   const html = item.format === MATRIX_HTML_FORMAT ? item.formatted_body : undefined;
   const mentionsMe = item.sender !== myUserId.value && !!item.mentions?.includes(myUserId.value);
+  // Being edited: in place (the tile is the editor) or from the message box (Up); either way it is highlighted.
+  const inPlace = !props.inThread && editingInPlace.value === item.event_id && item.kind === 'message';
+  const beingEdited = inPlace || (!props.inThread && editing.value?.event_id === item.event_id);
+  const focused = !props.inThread && focusEvent.value === item.event_id;
   if (item.kind === 'notice') {
     return (
       <div class="notice-row" data-event-id={item.event_id}>
@@ -32,7 +37,7 @@ export function EventTile(props: { item: TimelineItem; continuation: boolean; re
   }
   return (
     <article
-      class={`${props.continuation ? 'msg continuation' : 'msg'}${mentionsMe ? ' mentions-me' : ''}`}
+      class={`${props.continuation ? 'msg continuation' : 'msg'}${mentionsMe ? ' mentions-me' : ''}${beingEdited ? ' being-edited' : ''}${focused ? ' focused' : ''}`}
       data-event-id={item.event_id}
       aria-label={`${sender} at ${timeOf(item.ts)}`}
     >
@@ -64,7 +69,9 @@ export function EventTile(props: { item: TimelineItem; continuation: boolean; re
             </span>
           </blockquote>
         )}
-        {item.kind === 'redacted' ? (
+        {inPlace ? (
+          <MessageEditor item={item} />
+        ) : item.kind === 'redacted' ? (
           <p class="body deleted">Message deleted</p>
         ) : item.kind === 'image' && item.image ? (
           <div class="body image-body">
@@ -101,7 +108,7 @@ export function EventTile(props: { item: TimelineItem; continuation: boolean; re
           </div>
         )}
       </div>
-      <MessageActions item={item} {...(props.inThread ? { inThread: true } : {})} />
+      {!inPlace && <MessageActions item={item} {...(props.inThread ? { inThread: true } : {})} />}
     </article>
   );
 }

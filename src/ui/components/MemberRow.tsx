@@ -1,16 +1,26 @@
+import { useState } from 'preact/hooks';
 import type { Member } from '../api.ts';
 import { localpart } from '../format.ts';
 import { attempt, service } from '../state/actions.ts';
-import { confirmation, currentRoomId, myUserId, powers, presence } from '../state/store.ts';
+import { roleLabel } from '../../server/content/power-levels.ts';
+import { confirmation, currentRoomId, myUserId, powers, presence, roomState } from '../state/store.ts';
 import { Avatar } from './Avatar.tsx';
 import { PresenceDot } from './PresenceDot.tsx';
+import { RoleSelect } from './RoleSelect.tsx';
 
-/** Room version 12's creators have infinite power (the worker sends Infinity): they are "Creator", not a number. */
-function roleOf(level: number): string {
-  if (level === Number.POSITIVE_INFINITY) return 'Creator';
-  if (level >= 100) return 'Admin';
-  if (level >= 50) return 'Moderator';
-  return '';
+/** The room's default level for members (who have no entry of their own). */
+function usersDefault(): number {
+  const pl = roomState.value['m.room.power_levels']?.[''] ?? {};
+  return typeof pl.users_default === 'number' ? pl.users_default : 0;
+}
+
+/** Gives `userId` a power level: a new power-levels event, their entry dropped when it is the default. */
+async function setLevel(roomId: string, userId: string, level: number): Promise<unknown> {
+  const pl = (roomState.value['m.room.power_levels']?.[''] ?? {}) as Record<string, unknown>;
+  const users = { ...((pl.users ?? {}) as Record<string, number>) };
+  if (level === usersDefault()) delete users[userId];
+  else users[userId] = level;
+  return attempt('Could not change the role', () => service().setState(roomId, 'm.room.power_levels', '', { ...pl, users } as never));
 }
 
 /** A member with their power level and the moderation actions my power level allows. */
@@ -25,6 +35,28 @@ export function MemberRow(props: { member: Member }) {
   const canBan = m.userId !== me && outranks && p.mine >= p.ban && m.membership !== 'ban';
   const canUnban = m.membership === 'ban' && p.mine >= p.ban && p.mine >= p.kick;
   const canAdmit = m.membership === 'knock' && p.mine >= p.invite;
+  // Room version 12's creators have infinite power (the worker sends Infinity): "Creator", which nobody can change.
+  const creator = m.powerLevel === Number.POSITIVE_INFINITY;
+  const byDefault = usersDefault();
+  // Roles are mine to give up to my own level, to myself or to people below me.
+  const canSetRole = !creator && p.mine >= p.event('m.room.power_levels') && (m.userId === me || outranks);
+  // Bumped on each pick: the select is drawn again from the level the room actually has (a cancelled confirmation).
+  const [picks, setPicks] = useState(0);
+  const changeRole = (level: number) => {
+    setPicks(picks + 1);
+    if (level === m.powerLevel) return;
+    if (m.userId === me && level < m.powerLevel) {
+      confirmation.value = {
+        title: 'Lower your own role?',
+        text: `You are about to go from ${roleLabel(m.powerLevel, byDefault)} to ${roleLabel(level, byDefault)}. Only someone with a higher role can give it back.`,
+        action: 'Lower my role',
+        noReason: true,
+        run: () => setLevel(roomId, m.userId, level),
+      };
+      return;
+    }
+    void setLevel(roomId, m.userId, level);
+  };
   return (
     <li class="member">
       <span class="avatar-wrap">
@@ -40,12 +72,23 @@ export function MemberRow(props: { member: Member }) {
           {m.userId}
         </span>
         <span class="small-text">
-          {m.powerLevel === Number.POSITIVE_INFINITY ? 'Creator' : `Power level ${m.powerLevel}`}
-          {m.powerLevel !== Number.POSITIVE_INFINITY && roleOf(m.powerLevel) && ` · ${roleOf(m.powerLevel)}`}
+          {creator ? 'Creator' : `Power level ${m.powerLevel} · ${roleLabel(m.powerLevel, byDefault)}`}
           {m.membership !== 'join' && ` · ${m.membership === 'ban' ? 'banned' : m.membership === 'invite' ? 'invited' : m.membership === 'knock' ? 'knocking' : m.membership}`}
         </span>
       </div>
       <div class="member-actions">
+        {canSetRole && (
+          <RoleSelect
+            key={`${m.powerLevel}-${picks}`}
+            label={`Role of ${name}`}
+            level={m.powerLevel}
+            usersDefault={byDefault}
+            max={p.mine}
+            customField={false}
+            noCustom
+            onChange={changeRole}
+          />
+        )}
         {canAdmit && (
           <button type="button" class="small" onClick={() => attempt('Could not invite', () => service().invite(roomId, m.userId))}>
             Let in

@@ -1,6 +1,7 @@
 import type { TimelineItem } from '../api.ts';
 import { openThread, react, redact, unreact } from '../state/actions.ts';
-import { confirmation, currentRoom, editing, myUserId, powers, replyTo } from '../state/store.ts';
+import { confirmation, currentRoom, editing, editingInPlace, myUserId, powers, replyTo } from '../state/store.ts';
+import { MoreActions } from './MoreActions.tsx';
 
 export const QUICK_REACTIONS = ['👍', '❤️', '😄', '🎉'];
 
@@ -55,14 +56,16 @@ export function MessageActions(props: { item: TimelineItem; inThread?: boolean }
           type="button"
           class="small"
           onClick={() => {
-            editing.value = item;
+            // The tile itself becomes the editor (Up in the message box still edits there).
+            editing.value = null;
             replyTo.value = null;
-            focusComposer();
+            editingInPlace.value = item.event_id;
           }}
         >
           Edit
         </button>
       )}
+      <MoreActions item={item} />
       {canDelete && (
         <button
           type="button"

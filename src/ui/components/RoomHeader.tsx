@@ -10,7 +10,7 @@ export function RoomHeader() {
   if (!room) return null;
   const p = powers.value;
   const joined = room.membership === 'join';
-  const toggle = (panel: 'members') => (sidePanel.value = sidePanel.value === panel ? 'none' : panel);
+  const toggle = (panel: 'members' | 'threads') => (sidePanel.value = sidePanel.value === panel ? 'none' : panel);
   /** Runs a menu action and closes the menu. */
   const pick = (fn: () => void) => () => {
     setMenuOpen(false);
@@ -43,6 +43,9 @@ export function RoomHeader() {
         )}
         <button type="button" aria-pressed={sidePanel.value === 'members'} onClick={pick(() => toggle('members'))}>
           Members <span class="count">{room.memberCount}</span>
+        </button>
+        <button type="button" aria-pressed={sidePanel.value === 'threads'} onClick={pick(() => toggle('threads'))}>
+          Threads
         </button>
         {joined && (
           <button type="button" onClick={pick(() => (dialog.value = 'settings'))}>

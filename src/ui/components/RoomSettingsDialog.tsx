@@ -1,19 +1,23 @@
 import { useState } from 'preact/hooks';
+import type { JsonObject } from '../../core/json.ts';
+import { ACTIONS, actionLevel, eventLevel, roleLabel, userLevel, whatEventTypeAllows } from '../../server/content/power-levels.ts';
+import { nameOf } from '../format.ts';
 import { attempt, closeDialog, say, service } from '../state/actions.ts';
-import { currentRoomId, powers, roomState } from '../state/store.ts';
+import { currentRoomId, displayNames, members, myUserId, powers, roomState } from '../state/store.ts';
 import { Dialog } from './Dialog.tsx';
+import { RoleSelect } from './RoleSelect.tsx';
 
 type Json = Record<string, unknown>;
 
-const LEVEL_FIELDS = [
-  ['users_default', 'Default for members', 0],
-  ['events_default', 'Send messages', 0],
-  ['state_default', 'Change settings', 50],
-  ['invite', 'Invite', 0],
-  ['kick', 'Kick', 50],
-  ['ban', 'Ban', 50],
-  ['redact', "Delete others' messages", 50],
-] as const;
+/** The settings dialog's names for the named actions (ACTIONS has the timeline's words). */
+const ACTION_LABELS: Readonly<Record<string, string>> = {
+  events_default: 'Send messages',
+  state_default: 'Change settings',
+  invite: 'Invite',
+  kick: 'Remove people',
+  ban: 'Ban',
+  redact: "Delete others' messages",
+};
 
 function str(v: unknown, d = ''): string {
   return typeof v === 'string' ? v : d;
@@ -31,6 +35,10 @@ function LevelMap(props: {
   addLabel: string;
   placeholder: string;
   valid: (key: string) => boolean;
+  /** What a row is, in words ("Bob Stone", "change the topic"): the role select's name. */
+  describe: (key: string) => string;
+  usersDefault: number;
+  max: number;
 }) {
   const [draft, setDraft] = useState('');
   const { entries, onChange } = props;
@@ -41,6 +49,15 @@ function LevelMap(props: {
       <ul class="plain-list">
         {Object.entries(entries).map(([k, lvl]) => (
           <li key={k} class="level-user">
+            <span class="level-what">{props.describe(k)}</span>
+            <RoleSelect
+              label={`Role: ${props.describe(k)}`}
+              level={lvl}
+              usersDefault={props.usersDefault}
+              max={props.max}
+              customField={false}
+              onChange={(level) => onChange({ ...entries, [k]: level })}
+            />
             <label class="level">
               <span class={props.keyClass}>{k}</span>
               <input type="number" value={lvl} onInput={(e) => onChange({ ...entries, [k]: Number(e.currentTarget.value) || 0 })} />
@@ -82,7 +99,31 @@ function LevelMap(props: {
   );
 }
 
-/** Name, topic, join rules, history visibility and power levels; saves only what changed. */
+/**
+ * What saving `next` over `prev` should be confirmed for: lowering my own role (I may not get it
+ * back), and actions that become open to everyone (at or below the default role).
+ */
+export function powerWarnings(prev: JsonObject, next: JsonObject, me: string, amCreator: boolean): string[] {
+  const out: string[] = [];
+  const before = userLevel(prev, me);
+  const after = userLevel(next, me);
+  if (!amCreator && after < before) {
+    out.push(
+      `You are lowering your own role from ${roleLabel(before, actionLevel(prev, 'users_default'))} to ${roleLabel(after, actionLevel(next, 'users_default'))}. Only someone with a higher role can give it back.`,
+    );
+  }
+  const everyone = (pl: JsonObject, level: number) => level <= (typeof pl.users_default === 'number' ? pl.users_default : 0);
+  const opened: string[] = [];
+  for (const a of ACTIONS) {
+    if (everyone(next, actionLevel(next, a.key)) && !everyone(prev, actionLevel(prev, a.key))) opened.push(a.what);
+  }
+  const types = new Set([...Object.keys((prev.events ?? {}) as JsonObject), ...Object.keys((next.events ?? {}) as JsonObject)]);
+  for (const t of types) if (everyone(next, eventLevel(next, t)) && !everyone(prev, eventLevel(prev, t))) opened.push(whatEventTypeAllows(t));
+  if (opened.length) out.push(`Everyone in the room will be able to ${opened.join(', ')}.`);
+  return out;
+}
+
+/** Name, topic, join rules, history visibility and power levels (as roles); saves only what changed. */
 export function RoomSettingsDialog() {
   const roomId = currentRoomId.value!;
   const s = roomState.value;
@@ -99,26 +140,33 @@ export function RoomSettingsDialog() {
   const [joinRule, setJoinRule] = useState(initial.joinRule);
   const [history, setHistory] = useState(initial.history);
   const [levels, setLevels] = useState<Record<string, number>>(() => {
-    const out: Record<string, number> = {};
-    for (const [k, , d] of LEVEL_FIELDS) out[k] = typeof pl0[k] === 'number' ? (pl0[k] as number) : d;
+    const out: Record<string, number> = { users_default: actionLevel(pl0 as JsonObject, 'users_default') };
+    for (const a of ACTIONS) out[a.key] = actionLevel(pl0 as JsonObject, a.key);
     return out;
   });
   const [users, setUsers] = useState<Record<string, number>>(() => ({ ...((pl0.users ?? {}) as Record<string, number>) }));
   const [events, setEvents] = useState<Record<string, number>>(() => ({ ...((pl0.events ?? {}) as Record<string, number>) }));
   const [busy, setBusy] = useState(false);
+  /** Warnings the person is looking at before a save goes ahead. */
+  const [warnings, setWarnings] = useState<string[]>([]);
   const p = powers.value;
   const may = (type: string) => p.mine >= p.event(type);
+  const names = displayNames.value;
+  const me = myUserId.value;
+  // Room version 12: creators outrank every level and are not listed in the power levels.
+  const creators = members.value.filter((m) => m.powerLevel === Number.POSITIVE_INFINITY).map((m) => m.userId);
+  const usersDefault = levels.users_default ?? 0;
+  const nextPl = (): Json => ({ ...pl0, ...levels, users, events });
 
-  const save = async (e: Event) => {
-    e.preventDefault();
+  const apply = async () => {
     setBusy(true);
     const changes: [string, Json][] = [];
     if (name !== initial.name) changes.push(['m.room.name', { name }]);
     if (topic !== initial.topic) changes.push(['m.room.topic', { topic }]);
     if (joinRule !== initial.joinRule) changes.push(['m.room.join_rules', { join_rule: joinRule }]);
     if (history !== initial.history) changes.push(['m.room.history_visibility', { history_visibility: history }]);
-    const nextPl: Json = { ...pl0, ...levels, users, events };
-    if (JSON.stringify(nextPl) !== JSON.stringify(pl0)) changes.push(['m.room.power_levels', nextPl]);
+    const pl = nextPl();
+    if (JSON.stringify(pl) !== JSON.stringify(pl0)) changes.push(['m.room.power_levels', pl]);
     let ok = true;
     for (const [type, content] of changes) {
       ok = await attempt(`Could not change ${type}`, () => service().setState(roomId, type, '', content as never));
@@ -130,6 +178,17 @@ export function RoomSettingsDialog() {
       closeDialog();
     }
   };
+  const save = (e: Event) => {
+    e.preventDefault();
+    const w = powerWarnings(pl0 as JsonObject, nextPl() as JsonObject, me, creators.includes(me));
+    if (w.length && warnings.length === 0) {
+      setWarnings(w);
+      return;
+    }
+    setWarnings([]);
+    void apply();
+  };
+  const whoIs = (userId: string) => nameOf(userId, names);
 
   return (
     <Dialog title="Room settings" onClose={closeDialog} wide>
@@ -166,19 +225,47 @@ export function RoomSettingsDialog() {
           </label>
         </div>
         <fieldset disabled={!may('m.room.power_levels')}>
-          <legend>Power levels</legend>
+          <legend>Roles and permissions</legend>
+          <p class="muted small-text">Admin is level 100, Moderator 50, Default the level every member has unless given another.</p>
           <div class="levels">
-            {LEVEL_FIELDS.map(([k, label]) => (
-              <label key={k} class="level">
-                {label}
-                <input
-                  type="number"
-                  value={levels[k]}
-                  onInput={(e) => setLevels({ ...levels, [k]: Number(e.currentTarget.value) || 0 })}
+            <div class="level">
+              <span>Default role for members</span>
+              <RoleSelect
+                label="Default role for members"
+                level={usersDefault}
+                usersDefault={0}
+                max={p.mine}
+                onChange={(level) => setLevels({ ...levels, users_default: level })}
+              />
+            </div>
+            {ACTIONS.map((a) => (
+              <div key={a.key} class="level">
+                <span>{ACTION_LABELS[a.key]}</span>
+                <RoleSelect
+                  label={`Who can ${a.what}`}
+                  level={levels[a.key] ?? a.fallback}
+                  usersDefault={usersDefault}
+                  max={p.mine}
+                  onChange={(level) => setLevels({ ...levels, [a.key]: level })}
                 />
-              </label>
+              </div>
             ))}
           </div>
+          {creators.length > 0 && (
+            <>
+              <h3>Creators</h3>
+              <ul class="plain-list">
+                {creators.map((c) => (
+                  <li key={c} class="level-user">
+                    <span class="level-what">{whoIs(c)}</span>
+                    <span class="muted small-text member-id">{c}</span>
+                    <span class="role-fixed">Creator</span>
+                  </li>
+                ))}
+              </ul>
+              <p class="muted small-text">Creators of a version 12 room outrank every role; nobody can change theirs.</p>
+            </>
+          )}
           <LevelMap
             title="People"
             entries={users}
@@ -186,7 +273,10 @@ export function RoomSettingsDialog() {
             keyClass="member-id"
             addLabel="Add a person"
             placeholder="@name:server"
-            valid={(k) => /^@[^:]+:.+$/.test(k)}
+            valid={(k) => /^@[^:]+:.+$/.test(k) && !creators.includes(k)}
+            describe={whoIs}
+            usersDefault={usersDefault}
+            max={p.mine}
           />
           <LevelMap
             title="Event types"
@@ -196,14 +286,25 @@ export function RoomSettingsDialog() {
             addLabel="Add an event type"
             placeholder="m.room.topic"
             valid={(k) => /^[^\s]{1,255}$/.test(k)}
+            describe={(t) => `Who can ${whatEventTypeAllows(t)}`}
+            usersDefault={usersDefault}
+            max={p.mine}
           />
         </fieldset>
+        {warnings.length > 0 && (
+          <div class="warning-box" role="alert">
+            <strong>Before you save</strong>
+            {warnings.map((w) => (
+              <p key={w}>{w}</p>
+            ))}
+          </div>
+        )}
         <div class="dialog-actions">
-          <button type="button" onClick={closeDialog}>
-            Cancel
+          <button type="button" onClick={warnings.length ? () => setWarnings([]) : closeDialog}>
+            {warnings.length ? 'Go back' : 'Cancel'}
           </button>
-          <button type="submit" class="primary" disabled={busy}>
-            Save
+          <button type="submit" class={warnings.length ? 'danger' : 'primary'} disabled={busy}>
+            {warnings.length ? 'Save anyway' : 'Save'}
           </button>
         </div>
       </form>

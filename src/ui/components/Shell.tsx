@@ -6,6 +6,8 @@ import { MembersPanel } from './MembersPanel.tsx';
 import { NetworkPanel } from './NetworkPanel.tsx';
 import { RoomList } from './RoomList.tsx';
 import { RoomView } from './RoomView.tsx';
+import { SourceDialog } from './SourceDialog.tsx';
+import { ThreadListPanel } from './ThreadListPanel.tsx';
 import { ThreadPanel } from './ThreadPanel.tsx';
 import { Welcome } from './Welcome.tsx';
 
@@ -23,8 +25,10 @@ export function Shell() {
       {panel === 'network' && <NetworkPanel />}
       {panel === 'members' && inRoom && <MembersPanel />}
       {panel === 'thread' && inRoom && <ThreadPanel />}
+      {panel === 'threads' && inRoom && <ThreadListPanel />}
       <Dialogs />
       <ConfirmDialog />
+      <SourceDialog />
     </div>
   );
 }

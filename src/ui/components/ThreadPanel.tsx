@@ -12,9 +12,14 @@ export function ThreadPanel() {
     <aside class="side-panel" aria-labelledby="thread-title">
       <header class="panel-head">
         <h2 id="thread-title">Thread</h2>
-        <button type="button" class="icon" aria-label="Close thread" onClick={() => (sidePanel.value = 'none')}>
-          ✕
-        </button>
+        <span>
+          <button type="button" class="small" onClick={() => (sidePanel.value = 'threads')}>
+            All threads
+          </button>
+          <button type="button" class="icon" aria-label="Close thread" onClick={() => (sidePanel.value = 'none')}>
+            ✕
+          </button>
+        </span>
       </header>
       <div class="thread-log" role="log" aria-label="Thread">
         <ItemList items={rootItem ? [rootItem, ...items] : items} inThread />

@@ -1,8 +1,10 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { TimelineItem } from '../api.ts';
 import { dayKey, dayLabel } from '../format.ts';
-import { loadOlder, markRead } from '../state/actions.ts';
-import { backfills, currentRoomId, jumpToLatest, myUserId, receipts, timeline, timelineHasMore } from '../state/store.ts';
+import { loadOlder, markRead, openThread, say } from '../state/actions.ts';
+import { backfills, currentRoomId, editingInPlace, focusEvent, jumpToLatest, myUserId, receipts, timeline, timelineHasMore } from '../state/store.ts';
+import { creationLength } from '../creation.ts';
+import { CreationSummary } from './CreationSummary.tsx';
 import { EventTile } from './EventTile.tsx';
 import { OutgoingList } from './Outgoing.tsx';
 
@@ -21,7 +23,19 @@ export function ItemList(props: { items: TimelineItem[]; inThread?: boolean; new
   const readers = readersByEvent(receipts.value, myUserId.value);
   const rows = [];
   let prev: TimelineItem | undefined;
-  for (const item of props.items) {
+  // The room's creation (when the window reaches back to it) is one line, its details on request.
+  const created = props.inThread ? 0 : creationLength(props.items);
+  if (created > 0) {
+    const first = props.items[0]!;
+    rows.push(
+      <div key={`day-${first.event_id}`} class="day-sep">
+        <span>{dayLabel(first.ts)}</span>
+      </div>,
+      <CreationSummary key="creation" items={props.items.slice(0, created)} />,
+    );
+    prev = props.items[created - 1];
+  }
+  for (const item of props.items.slice(created)) {
     if (item.event_id === props.newFrom) {
       rows.push(
         <div key="new-messages" class="new-sep">
@@ -97,6 +111,7 @@ export function Timeline() {
     toBottom();
     setNewFrom(null);
     lastSeen.current = undefined;
+    editingInPlace.value = null;
   }, [currentRoomId.value]);
   // Sending (or "Jump to latest") brings the newest message into view.
   useEffect(() => {
@@ -140,6 +155,32 @@ export function Timeline() {
     const first = i >= 0 ? items[i + 1] : undefined;
     if (first && first.sender !== myUserId.value) setNewFrom(first.event_id);
   }, [newest]);
+  // A permalink: bring its event into view (loading older items until it is there) and highlight it a moment.
+  const focus = focusEvent.value;
+  useEffect(() => {
+    const el = ref.current;
+    if (!focus || !el || items.length === 0) return;
+    const tile = el.querySelector<HTMLElement>(`[data-event-id="${CSS.escape(focus)}"]`);
+    if (!tile) {
+      const threaded = timeline.value.find((i) => i.event_id === focus)?.inThread;
+      if (threaded) {
+        focusEvent.value = null;
+        openThread(threaded);
+      } else if (timelineHasMore.value) older();
+      else if (!fetchingHistory) {
+        focusEvent.value = null;
+        say('That message is not in the history this homeserver has of the room.', true);
+      }
+      return;
+    }
+    stick.current = false;
+    setAway(true);
+    tile.scrollIntoView({ block: 'center' });
+    const timer = setTimeout(() => {
+      if (focusEvent.value === focus) focusEvent.value = null;
+    }, 4000);
+    return () => clearTimeout(timer);
+  }, [focus, items.length, timelineHasMore.value, fetchingHistory]);
   useEffect(() => {
     const onVisible = () => markRead();
     document.addEventListener('visibilitychange', onVisible);

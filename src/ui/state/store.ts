@@ -11,7 +11,7 @@ import type { Member, NetworkStatus, RoomState, RoomSummary, StartResult, Timeli
  * to take it over or start another); `moved`: another tab took this tab's homeserver.
  */
 export type Phase = 'starting' | 'onboarding' | 'ready' | 'failed' | 'elsewhere' | 'moved';
-export type SidePanel = 'none' | 'members' | 'thread' | 'network';
+export type SidePanel = 'none' | 'members' | 'thread' | 'threads' | 'network';
 
 export const phase = signal<Phase>('starting');
 export const fatal = signal<string | null>(null);
@@ -39,6 +39,12 @@ export const sidePanel = signal<SidePanel>('none');
 export const threadRoot = signal<string | null>(null);
 export const replyTo = signal<TimelineItem | null>(null);
 export const editing = signal<TimelineItem | null>(null);
+/** The message being edited in place (its tile is the editor), by event ID; `editing` is the composer's edit (Up). */
+export const editingInPlace = signal<string | null>(null);
+/** The event whose JSON the "View source" dialog shows. */
+export const sourceEvent = signal<string | null>(null);
+/** An event a permalink points at: the timeline brings it into view and highlights it. */
+export const focusEvent = signal<string | null>(null);
 export const dialog = signal<'none' | 'create' | 'invite' | 'settings' | 'join' | 'explore' | 'dm' | 'graph' | 'clients' | 'profile'>('none');
 /** The toast: a message, or an error with the raw failure kept in `detail`. */
 export const notice = signal<{ text: string; error: boolean; detail?: string } | null>(null);
@@ -51,6 +57,8 @@ export interface Confirmation {
   /** The confirming button's label, e.g. "Kick". */
   action: string;
   run: (reason: string) => Promise<unknown>;
+  /** No reason field (the action sends none, e.g. a role change). */
+  noReason?: boolean;
 }
 export const confirmation = signal<Confirmation | null>(null);
 /** A user ID from a shared `#/chat/@user:server` link, waiting for one click. */
