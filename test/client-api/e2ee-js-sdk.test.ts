@@ -15,13 +15,10 @@
  *
  * The cases run in order and share one conversation.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ClientEvent, KnownMembership, type MatrixClient, type MatrixEvent, Preset, SyncState, createClient } from 'matrix-js-sdk';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type HearthProcess, freePort, startHearth as start, stopHearth as stop } from '../helpers/hearth-process.ts';
-import { muteConsole, realConsole, sdkLog, waitFor as waitUntil } from '../helpers/js-sdk-console.ts';
+import { describe, expect } from 'vitest';
+import { realConsole, waitFor as waitUntil } from '../helpers/js-sdk-console.ts';
+import { twoHearthServers } from '../helpers/js-sdk-servers.ts';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -39,8 +36,6 @@ interface Device {
   toDevice: MatrixEvent[];
 }
 
-const clients: MatrixClient[] = [];
-
 async function register(baseUrl: string, username: string): Promise<void> {
   const anon = createClient({ baseUrl });
   await anon.registerRequest({ username, password: PASSWORD, auth: { type: 'm.login.dummy' }, inhibit_login: true });
@@ -51,7 +46,7 @@ async function device(baseUrl: string, username: string): Promise<Device> {
   const anon = createClient({ baseUrl });
   const login = await anon.loginRequest({ type: 'm.login.password', identifier: { type: 'm.id.user', user: username }, password: PASSWORD });
   const client = createClient({ baseUrl, userId: login.user_id, accessToken: login.access_token, deviceId: login.device_id, timelineSupport: true });
-  clients.push(client);
+  hs.clients.push(client);
   await client.initRustCrypto({ useIndexedDB: false });
   const toDevice: MatrixEvent[] = [];
   client.on(ClientEvent.ToDeviceEvent, (e) => toDevice.push(e));
@@ -88,54 +83,17 @@ async function rawEvent(d: Device, roomId: string, eventId: string): Promise<{ t
   return (await res.json()) as { type: string; content: Record<string, unknown> };
 }
 
-const root = mkdtempSync(join(tmpdir(), 'hearth-e2ee-'));
-const bobData = join(root, 'bob-server');
-let relay: HearthProcess;
-let serverA: HearthProcess;
-let serverB: HearthProcess;
-let bobPort: number;
-let urlA: string;
-let urlB: string;
+const hs = twoHearthServers('hearth-e2ee-');
+const step = hs.step;
 let alice: Device;
 let bob: Device;
 let roomId: string;
 let firstFromAlice: string;
 
-function startBobServer(): Promise<HearthProcess> {
-  return start(['serve', '--relay', relay.info.tcp_multiaddr, '--data', bobData, '--client-port', String(bobPort)]);
-}
-
-beforeAll(async () => {
-  muteConsole();
-  relay = await start(['relay', '--port', '0', '--tcp-port', '0', '--key-file', join(root, 'relay.key')]);
-  bobPort = await freePort();
-  [serverA, serverB] = await Promise.all([start(['serve', '--relay', relay.info.tcp_multiaddr, '--client-port', '0']), startBobServer()]);
-  urlA = serverA.info.client_url;
-  urlB = serverB.info.client_url;
-}, 60_000);
-
-afterAll(async () => {
-  for (const c of clients) c.stopClient();
-  await Promise.all([relay, serverA, serverB].filter((p) => p !== undefined).map((p) => stop(p)));
-  Object.assign(console, realConsole);
-  rmSync(root, { recursive: true, force: true });
-}, 30_000);
-
-function explain(err: unknown): never {
-  const tail = (s: string) => s.split('\n').slice(-15).join('\n');
-  throw new Error(
-    `${(err as Error)?.stack ?? String(err)}\n--- js-sdk warnings ---\n${sdkLog.slice(-25).join('\n')}\n--- server A stderr ---\n${tail(serverA?.stderr() ?? '')}\n--- server B stderr ---\n${tail(serverB?.stderr() ?? '')}`,
-  );
-}
-
-function step(name: string, timeout: number, fn: () => Promise<void>): void {
-  it(name, { timeout }, () => fn().catch(explain));
-}
-
 describe('matrix-js-sdk with Rust crypto on two hearth serve processes', () => {
   step('an encrypted DM both ways: each side decrypts the other; the server holds only m.room.encrypted', 120_000, async () => {
-    await Promise.all([register(urlA, 'alice'), register(urlB, 'bob')]);
-    [alice, bob] = await Promise.all([device(urlA, 'alice'), device(urlB, 'bob')]);
+    await Promise.all([register(hs.urlA, 'alice'), register(hs.urlB, 'bob')]);
+    [alice, bob] = await Promise.all([device(hs.urlA, 'alice'), device(hs.urlB, 'bob')]);
     ({ room_id: roomId } = await alice.client.createRoom({
       is_direct: true,
       preset: Preset.TrustedPrivateChat,
@@ -143,7 +101,7 @@ describe('matrix-js-sdk with Rust crypto on two hearth serve processes', () => {
       initial_state: [{ type: 'm.room.encryption', state_key: '', content: { algorithm: 'm.megolm.v1.aes-sha2' } }],
     }));
     await waitFor('bob invited', () => bob.client.getRoom(roomId)?.getMyMembership() === KnownMembership.Invite);
-    await bob.client.joinRoom(roomId, { viaServers: [serverA.info.server_name] });
+    await bob.client.joinRoom(roomId, { viaServers: [hs.serverA.info.server_name] });
     await waitFor('bob joined, in alice’s client', () => alice.client.getRoom(roomId)?.getMember(bob.userId)?.membership === KnownMembership.Join);
     await waitFor('alice’s client knows the room is encrypted', () => alice.client.getCrypto()!.isEncryptionEnabledInRoom(roomId));
 
@@ -180,7 +138,7 @@ describe('matrix-js-sdk with Rust crypto on two hearth serve processes', () => {
     for (let i = 0; i < 5; i++) encrypted.push(await lap(roomId, `encrypted ${i}`, (id) => decryptedBody(bob, roomId, id)));
     const { room_id: plain } = await alice.client.createRoom({ preset: Preset.PrivateChat, invite: [bob.userId] });
     await waitFor('bob invited to the plain room', () => bob.client.getRoom(plain)?.getMyMembership() === KnownMembership.Invite);
-    await bob.client.joinRoom(plain, { viaServers: [serverA.info.server_name] });
+    await bob.client.joinRoom(plain, { viaServers: [hs.serverA.info.server_name] });
     await waitFor('bob joined the plain room, in alice’s client', () => alice.client.getRoom(plain)?.getMember(bob.userId)?.membership === KnownMembership.Join);
     const clear: number[] = [];
     for (let i = 0; i < 5; i++) {
@@ -193,7 +151,7 @@ describe('matrix-js-sdk with Rust crypto on two hearth serve processes', () => {
   step('a device-list update crosses servers: bob’s second device appears in alice’s client and reads new messages', 120_000, async () => {
     const before = await alice.client.getCrypto()!.getUserDeviceInfo([bob.userId], true);
     expect([...(before.get(bob.userId)?.keys() ?? [])]).toEqual([bob.deviceId]);
-    const bob2 = await device(urlB, 'bob');
+    const bob2 = await device(hs.urlB, 'bob');
     await waitFor(
       'alice’s client lists bob’s second device',
       async () => (await alice.client.getCrypto()!.getUserDeviceInfo([bob.userId], true)).get(bob.userId)?.has(bob2.deviceId),
@@ -214,7 +172,7 @@ describe('matrix-js-sdk with Rust crypto on two hearth serve processes', () => {
     await waitFor(
       'room keys in the backup',
       async () => {
-        const res = await fetch(`${urlA}/_matrix/client/v3/room_keys/version`, { headers: { authorization: `Bearer ${alice.token}` } });
+        const res = await fetch(`${hs.urlA}/_matrix/client/v3/room_keys/version`, { headers: { authorization: `Bearer ${alice.token}` } });
         return ((await res.json()) as { count?: number }).count! > 0;
       },
       60_000,
@@ -222,7 +180,7 @@ describe('matrix-js-sdk with Rust crypto on two hearth serve processes', () => {
     const backupKey = await crypto.getSessionBackupPrivateKey();
     expect(backupKey).toBeTruthy();
 
-    const alice3 = await device(urlA, 'alice');
+    const alice3 = await device(hs.urlA, 'alice');
     await alice3.client.getCrypto()!.storeSessionBackupPrivateKey(backupKey!, version);
     const restored = await alice3.client.getCrypto()!.restoreKeyBackup();
     expect(restored.imported).toBeGreaterThan(0);
@@ -238,7 +196,7 @@ describe('matrix-js-sdk with Rust crypto on two hearth serve processes', () => {
     );
     expect(await waitFor('alice3 decrypts the first message', () => decryptedBody(alice3, roomId, firstFromAlice), 60_000)).toBe('the tea is in the blue tin');
     // The server's copy of the backup is opaque: no plaintext key material by name, no message text.
-    const keys = await fetch(`${urlA}/_matrix/client/v3/room_keys/keys?version=${version}`, { headers: { authorization: `Bearer ${alice.token}` } });
+    const keys = await fetch(`${hs.urlA}/_matrix/client/v3/room_keys/keys?version=${version}`, { headers: { authorization: `Bearer ${alice.token}` } });
     const stored = JSON.stringify(await keys.json());
     expect(stored).toContain('session_data');
     expect(stored).not.toMatch(/blue tin|session_key/);
@@ -246,11 +204,10 @@ describe('matrix-js-sdk with Rust crypto on two hearth serve processes', () => {
   });
 
   step('to-device messages sent while bob’s server is down arrive after it comes back', 120_000, async () => {
-    await stop(serverB);
+    await hs.stopB();
     const content = new Map([[bob.userId, new Map([[bob.deviceId, { note: 'sent while you were away' }]])]]);
     await alice.client.sendToDevice('org.hearth.test', content);
-    serverB = await startBobServer();
-    expect(serverB.info.client_url).toBe(urlB);
+    expect((await hs.startB()).info.client_url).toBe(hs.urlB);
     bob.client.retryImmediately();
     const got = await waitFor('bob’s client receives the to-device message', () => bob.toDevice.find((e) => e.getType() === 'org.hearth.test'), 60_000);
     expect(got.getSender()).toBe(alice.userId);
