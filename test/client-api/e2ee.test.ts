@@ -327,6 +327,15 @@ describe('federation: keys, device lists and to-device messages between servers'
     );
     const q2 = await call(b.api, 'POST', '/keys/query', { device_keys: { [alice.userId]: [] } }, bob.token);
     expect(Object.keys(q2.json.device_keys[alice.userId]).sort()).toEqual([alice.deviceId, 'ALICE2'].sort());
+    // A new name reaches b, and b's answers show it.
+    expect((await call(a.api, 'PUT', '/devices/ALICE2', { display_name: 'Garden laptop' }, alice.token)).status).toBe(200);
+    await cluster.until(
+      () => b.hs.e2ee.cachedRemote(alice.userId)?.devices?.ALICE2?.device_display_name === 'Garden laptop',
+      10_000,
+      () => `the new name on b: ${JSON.stringify(b.hs.e2ee.cachedRemote(alice.userId))}`,
+    );
+    const q3 = await call(b.api, 'POST', '/keys/query', { device_keys: { [alice.userId]: ['ALICE2'] } }, bob.token);
+    expect(q3.json.device_keys[alice.userId].ALICE2.unsigned).toEqual({ device_display_name: 'Garden laptop' });
     // Deleting it reaches b too.
     await call(a.api, 'POST', '/delete_devices', { devices: ['ALICE2'], auth: { type: 'm.login.password', identifier: { type: 'm.id.user', user: alice.userId }, password: PASSWORD } }, alice.token);
     await cluster.until(

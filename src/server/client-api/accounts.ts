@@ -250,6 +250,8 @@ export const accountRoutes: Route[] = [
           ...a,
           devices: a.devices.map((d) => (d.device_id === ctx.params.deviceId ? { ...d, display_name: name.slice(0, 256) } : d)),
         });
+        // Other people's clients show device names: a new one is a device-list change for them.
+        await ctx.api.hs.e2ee.deviceRenamed(a.user_id, ctx.params.deviceId!);
       }
       return { json: {} };
     },

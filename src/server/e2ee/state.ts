@@ -250,11 +250,19 @@ export class E2ee {
         ...(d.deleted ? { deleted: true } : {}),
         ...(d.keys ? { keys: d.keys } : {}),
       };
+      const name = d.deleted ? undefined : this.displayNames?.(userId).get(d.deviceId);
+      if (name) content.device_display_name = name;
       outbox.push(...this.e.outbox.entriesFor(servers, { edu: { edu_type: 'm.device_list_update', content } }));
     }
     const listRec = this.record(userId, E2E_KIND.deviceList, '', { stream_id });
     this.lists.set(userId, { stream_id, stream: listRec.stream! });
     await this.write([...put, listRec], del, outbox);
+  }
+
+  /** A device with keys was renamed: watchers and the servers sharing rooms see the new name. */
+  async deviceRenamed(userId: string, deviceId: string): Promise<void> {
+    const keys = this.getDeviceKeys(userId, deviceId);
+    if (keys) await this.deviceListChanged(userId, [{ deviceId, keys }], []);
   }
 
   /** The devices of a local user were deleted: their keys and queued messages go, and the servers sharing rooms hear it. */
