@@ -9,17 +9,10 @@
  *   node --import tsx bench/crash-soak.ts [--kills 100] [--seed N]
  */
 import { runCrashHarness } from '../test/durability/crash-harness.ts';
+import { wholeNumberFlag } from './flags.ts';
 
-function flag(name: string): number | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return undefined;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isSafeInteger(v) || v < 0) throw new Error(`--${name} needs a whole number, got ${JSON.stringify(process.argv[i + 1])}`);
-  return v;
-}
-
-const kills = flag('kills') ?? 100;
-const seed = flag('seed') ?? Math.floor(Math.random() * 2 ** 31);
+const kills = wholeNumberFlag('kills') ?? 100;
+const seed = wholeNumberFlag('seed') ?? Math.floor(Math.random() * 2 ** 31);
 process.stderr.write(`crash soak: ${kills} kills, seed ${seed}\n`);
 const r = await runCrashHarness({ kills, seed, log: (line) => process.stderr.write(`${line}\n`) });
 const summary = {

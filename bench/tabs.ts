@@ -121,7 +121,7 @@ function freePort(): Promise<number> {
 }
 
 /** Starts `scripts/app-server.ts --preview` (relay + build + vite preview) in its own process group. */
-async function startAppServer(port: number): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
+export async function startAppServer(port: number): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', 'scripts/app-server.ts', '--preview', '--port', String(port), '--relay-port', '0'],

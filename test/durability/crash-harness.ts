@@ -59,31 +59,35 @@ export interface KillRecord {
   convergeMs: number;
 }
 
-export interface CrashHarnessResult {
+/** What every crash run reports, SIGKILLs here and browser crashes (browser-crash-harness.ts). */
+export interface CrashFindings {
   seed: number;
-  kills: number;
   /** Events the victim answered 200 for on PUT /send. */
   acknowledged: number;
   /** Events the peer's user sent (ingested by the victim). */
   peerSent: number;
-  /** Acknowledged event IDs missing from the store after a kill (must be empty). */
+  /** Acknowledged event IDs missing from the store after a crash (must be empty). */
   lost: string[];
-  /** Store inconsistencies found after a kill, as text (must be empty). */
+  /** Store inconsistencies found after a crash, as text: partial events (must be empty). */
   inconsistencies: string[];
   /** Restarts after which the servers did not converge in time, with what differed (must be empty). */
   divergences: string[];
   /**
    * Transaction IDs retried after a restart that did not answer as a client
    * may rely on: an acknowledged one answering another event ID, or one in
-   * flight at the kill whose retry made a second event (must be empty).
+   * flight at the crash whose retry made a second event (must be empty).
    */
   txnProblems: string[];
+  convergeMs: { p50: number; p95: number; max: number };
+  wallMs: number;
+}
+
+export interface CrashHarnessResult extends CrashFindings {
+  kills: number;
   /** Message events in the room at the end, on the victim. */
   roomMessages: number;
   perKill: KillRecord[];
   restartMs: { p50: number; p95: number; max: number };
-  convergeMs: { p50: number; p95: number; max: number };
-  wallMs: number;
 }
 
 // ---- the Client-Server API ---------------------------------------------------------
@@ -119,13 +123,27 @@ async function register(base: string, username: string): Promise<{ userId: strin
   return { userId: r.user_id, token: r.access_token };
 }
 
+/** A Client-Server API call (path under /_matrix/client/v3) by some door: Node's fetch, or a page's (browser-crash-harness.ts). */
+export type ApiCall = (method: string, path: string, body?: unknown, token?: string) => Promise<{ status: number; json: Json }>;
+
+async function okVia(call: ApiCall, method: string, path: string, body?: unknown, token?: string): Promise<Json> {
+  const r = await call(method, path, body, token);
+  if (r.status !== 200) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(r.json)}`);
+  return r.json;
+}
+
+export const viaFetch =
+  (base: string, timeoutMs?: number): ApiCall =>
+  (method, path, body, token) =>
+    api(base, method, path, body, token, timeoutMs);
+
 /** Every m.room.message event of the room (ID → body), paging /messages back to the start. */
-async function messageIds(base: string, token: string, roomId: string): Promise<Map<string, string>> {
+export async function messageIdsVia(call: ApiCall, token: string, roomId: string): Promise<Map<string, string>> {
   const ids = new Map<string, string>();
   let from: string | undefined;
   for (let page = 0; page < 1000; page++) {
     const q = `dir=b&limit=1000${from ? `&from=${encodeURIComponent(from)}` : ''}`;
-    const r = await ok(base, 'GET', `/rooms/${encodeURIComponent(roomId)}/messages?${q}`, undefined, token);
+    const r = await okVia(call, 'GET', `/rooms/${encodeURIComponent(roomId)}/messages?${q}`, undefined, token);
     for (const e of r.chunk as { event_id: string; type: string; content?: { body?: unknown } }[]) {
       if (e.type === 'm.room.message') ids.set(e.event_id, String(e.content?.body));
     }
@@ -136,20 +154,198 @@ async function messageIds(base: string, token: string, roomId: string): Promise<
 }
 
 /** The room's current state as "type|state_key=event_id" lines. */
-async function stateIds(base: string, token: string, roomId: string): Promise<string[]> {
-  const r = await ok(base, 'GET', `/rooms/${encodeURIComponent(roomId)}/state`, undefined, token);
+export async function stateIdsVia(call: ApiCall, token: string, roomId: string): Promise<string[]> {
+  const r = await okVia(call, 'GET', `/rooms/${encodeURIComponent(roomId)}/state`, undefined, token);
   return (r as { type: string; state_key: string; event_id: string }[]).map((e) => `${e.type}|${e.state_key}=${e.event_id}`).sort();
 }
 
-function sleep(ms: number): Promise<void> {
+export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-function percentiles(xs: number[]): { p50: number; p95: number; max: number } {
+export function percentiles(xs: number[]): { p50: number; p95: number; max: number } {
   if (xs.length === 0) return { p50: 0, p95: 0, max: 0 };
   const s = [...xs].sort((a, b) => a - b);
   const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
   return { p50: Math.round(at(0.5)), p95: Math.round(at(0.95)), max: Math.round(s.at(-1)!) };
+}
+
+/**
+ * The load both harnesses drive (this one and browser-crash-harness.ts): the
+ * victim's user sends `concurrency` messages at a time through the victim's
+ * Client-Server API, recording each answered one as acknowledged; the
+ * peer's user sends one every `peerIntervalMs` (ingested by the victim).
+ */
+export class CrashLoad {
+  /** Local sends in flight now. */
+  inFlight = 0;
+  /** Event IDs of the peer's answered sends. */
+  readonly peerEvents = new Set<string>();
+  private on = false;
+  private txn = 0;
+  private peerTxn = 0;
+
+  constructor(
+    private readonly o: {
+      victim: { call: ApiCall; token: string };
+      peer: { call: ApiCall; token: string };
+      roomId: string;
+      concurrency: number;
+      peerIntervalMs: number;
+      /** Event IDs the victim answered 200 for. */
+      acked: Set<string>;
+      /** Acknowledged transaction IDs → event ID. */
+      ackedTxns: Map<string, string>;
+      /** Transaction IDs sent since the last restart and not answered. */
+      unanswered: Set<string>;
+    },
+  ) {}
+
+  private send(side: { call: ApiCall; token: string }, txnId: string, body: string) {
+    return side.call('PUT', `/rooms/${encodeURIComponent(this.o.roomId)}/send/m.room.message/${txnId}`, { msgtype: 'm.text', body }, side.token);
+  }
+
+  /**
+   * PUT /send of the victim's message for `txnId`. As a client does, a 429 M_LIMIT_EXCEEDED (the
+   * server's per-device send rate) is retried after its retry_after_ms with the same transaction ID:
+   * on a quiet machine the load outruns the limit.
+   */
+  async sendLocal(txnId: string): Promise<{ status: number; json: Json }> {
+    for (let attempt = 0; ; attempt++) {
+      const r = await this.send(this.o.victim, txnId, `local ${txnId}`);
+      const wait = r.status === 429 ? Number(r.json?.retry_after_ms ?? 100) : -1;
+      if (wait < 0 || attempt >= 100) return r;
+      await sleep(Math.min(Math.max(wait, 1), 2000));
+    }
+  }
+
+  private async localSender(): Promise<void> {
+    while (this.on) {
+      const id = `t${++this.txn}`;
+      this.inFlight++;
+      this.o.unanswered.add(id);
+      try {
+        const r = await this.sendLocal(id);
+        if (r.status === 200 && typeof r.json?.event_id === 'string') {
+          this.o.acked.add(r.json.event_id);
+          this.o.ackedTxns.set(id, r.json.event_id);
+          this.o.unanswered.delete(id);
+        }
+      } catch {
+        // refused, reset or the page went away: the victim is down (crashed mid-request); not acknowledged
+        await sleep(20);
+      } finally {
+        this.inFlight--;
+      }
+    }
+  }
+
+  private async peerSender(): Promise<void> {
+    while (this.on) {
+      const id = `p${++this.peerTxn}`;
+      try {
+        const r = await this.send(this.o.peer, id, `peer ${id}`);
+        if (r.status === 200 && typeof r.json?.event_id === 'string') this.peerEvents.add(r.json.event_id);
+      } catch {
+        // the peer stays up: a failure here is load noise, not a finding
+      }
+      await sleep(this.o.peerIntervalMs);
+    }
+  }
+
+  /** Starts the load; the function returned stops it at once and resolves when every sender has returned. */
+  start(): () => Promise<void> {
+    this.on = true;
+    const senders = [this.peerSender(), ...Array.from({ length: this.o.concurrency }, () => this.localSender())];
+    return () => {
+      this.on = false;
+      return Promise.all(senders).then(() => {});
+    };
+  }
+}
+
+/** What a restarted victim's client does, and the check that the room converged (shared with browser-crash-harness.ts). */
+export interface RetryAndConvergeOptions {
+  /** "kill 3", "crash 2 (tab)": the prefix of problem lines. */
+  what: string;
+  rand: () => number;
+  /** PUT /send of the load's message for this transaction ID (429s retried). */
+  sendLocal: (txnId: string) => Promise<{ status: number; json: Json }>;
+  /** Transaction IDs sent since the last restart with no answer (cleared here). */
+  unanswered: Set<string>;
+  acked: Set<string>;
+  ackedTxns: Map<string, string>;
+  txnProblems: string[];
+  victim: { call: ApiCall; token: string };
+  peer: { call: ApiCall; token: string };
+  roomId: string;
+  timeoutMs: number;
+  pollMs: number;
+}
+
+/**
+ * After a restart: the client retries every unanswered transaction ID (each
+ * must answer an event; one in flight at the crash must not become a second
+ * event) and two acknowledged ones (each must answer its event again); then,
+ * with the load paused, polls until both servers' /messages (all pages) hold
+ * the same message event IDs and /state the same state.
+ */
+export async function retryAndConverge(o: RetryAndConvergeOptions): Promise<{
+  retried: Map<string, string>;
+  converged: boolean;
+  convergeMs: number;
+  /** What differed at the last poll, when not converged. */
+  last: string;
+  roomMessages: number;
+}> {
+  const retried = new Map<string, string>();
+  for (const id of o.unanswered) {
+    const r = await o.sendLocal(id).catch((e: unknown) => ({ status: 0, json: String(e) }));
+    if (r.status === 200 && typeof r.json?.event_id === 'string') {
+      retried.set(id, r.json.event_id);
+      o.acked.add(r.json.event_id);
+      o.ackedTxns.set(id, r.json.event_id);
+    } else o.txnProblems.push(`${o.what}: retrying ${id} answered ${r.status} ${JSON.stringify(r.json)}`);
+  }
+  o.unanswered.clear();
+  const ackedList = [...o.ackedTxns];
+  for (let i = 0; i < 2 && ackedList.length > 0; i++) {
+    const [id, eventId] = ackedList[Math.floor(o.rand() * ackedList.length)]!;
+    const r = await o.sendLocal(id).catch((e: unknown) => ({ status: 0, json: String(e) }));
+    if (r.status !== 200 || r.json?.event_id !== eventId) {
+      o.txnProblems.push(`${o.what}: acknowledged ${id} (${eventId}) retried answered ${r.status} ${JSON.stringify(r.json)}`);
+    }
+  }
+  const c0 = performance.now();
+  let last = '';
+  while (performance.now() - c0 < o.timeoutMs) {
+    try {
+      const [mv, mp, sv, sp] = await Promise.all([
+        messageIdsVia(o.victim.call, o.victim.token, o.roomId),
+        messageIdsVia(o.peer.call, o.peer.token, o.roomId),
+        stateIdsVia(o.victim.call, o.victim.token, o.roomId),
+        stateIdsVia(o.peer.call, o.peer.token, o.roomId),
+      ]);
+      const onlyV = [...mv.keys()].filter((id) => !mp.has(id));
+      const onlyP = [...mp.keys()].filter((id) => !mv.has(id));
+      const sameState = sv.join('\n') === sp.join('\n');
+      if (onlyV.length === 0 && onlyP.length === 0 && sameState) {
+        // A retried transaction that made a second event: two messages with its body.
+        const byBody = new Map<string, string[]>();
+        for (const [id, body] of mv) byBody.set(body, [...(byBody.get(body) ?? []), id]);
+        for (const txnId of retried.keys()) {
+          const ids = byBody.get(`local ${txnId}`) ?? [];
+          if (ids.length > 1) o.txnProblems.push(`${o.what}: ${txnId} was in flight at the crash; its retry made a second event (${ids.join(', ')})`);
+        }
+        return { retried, converged: true, convergeMs: performance.now() - c0, last: '', roomMessages: mv.size };
+      }
+      last = `${onlyV.length} messages only on the victim, ${onlyP.length} only on the peer${sameState ? '' : ', state differs'}`;
+    } catch (e) {
+      last = String(e);
+    }
+    await sleep(o.pollMs);
+  }
+  return { retried, converged: false, convergeMs: performance.now() - c0, last, roomMessages: 0 };
 }
 
 // ---- the run -----------------------------------------------------------------------
@@ -175,7 +371,6 @@ export async function runCrashHarness(opts: CrashHarnessOptions): Promise<CrashH
   let victim: HearthProcess | undefined;
 
   const acked = new Set<string>();
-  let peerSent = 0;
   const lost: string[] = [];
   const inconsistencies: string[] = [];
   const divergences: string[] = [];
@@ -210,71 +405,24 @@ export async function runCrashHarness(opts: CrashHarnessOptions): Promise<CrashH
     }
     log(`seed ${opts.seed}: room ${roomId} on ${victimServer}; peer ${peer.info.server_name}`);
 
-    // ---- load ----
-    const sendOnce = (txnId: string) =>
-      api(victimUrl, 'PUT', `/rooms/${encodeURIComponent(roomId)}/send/m.room.message/${txnId}`, { msgtype: 'm.text', body: `local ${txnId}` }, alice.token, 10_000);
-    // As a client does: a 429 M_LIMIT_EXCEEDED (the server's per-device send rate) is retried after
-    // its retry_after_ms with the same transaction ID. On a quiet machine the load outruns the limit.
-    const sendLocal = async (txnId: string) => {
-      for (let attempt = 0; ; attempt++) {
-        const r = await sendOnce(txnId);
-        const wait = r.status === 429 ? Number(r.json?.retry_after_ms ?? 100) : -1;
-        if (wait < 0 || attempt >= 100) return r;
-        await sleep(Math.min(Math.max(wait, 1), 2000));
-      }
-    };
-    let loadOn = false;
-    let txn = 0;
-    let inFlight = 0;
-    const localSender = async () => {
-      while (loadOn) {
-        const id = `t${++txn}`;
-        inFlight++;
-        unanswered.add(id);
-        try {
-          const r = await sendLocal(id);
-          if (r.status === 200 && typeof r.json?.event_id === 'string') {
-            acked.add(r.json.event_id);
-            ackedTxns.set(id, r.json.event_id);
-            unanswered.delete(id);
-          }
-        } catch {
-          // refused or reset: the victim is down (killed mid-request); not acknowledged
-          await sleep(20);
-        } finally {
-          inFlight--;
-        }
-      }
-    };
-    let peerTxn = 0;
-    const peerSender = async () => {
-      while (loadOn) {
-        const id = `p${++peerTxn}`;
-        try {
-          const r = await api(peerUrl, 'PUT', `/rooms/${encodeURIComponent(roomId)}/send/m.room.message/${id}`, { msgtype: 'm.text', body: `peer ${id}` }, bob.token);
-          if (r.status === 200) peerSent++;
-        } catch {
-          // the peer stays up: a failure here is load noise, not a finding
-        }
-        await sleep(peerIntervalMs);
-      }
-    };
-    const startLoad = () => {
-      loadOn = true;
-      const workers = [peerSender(), ...Array.from({ length: concurrency }, localSender)];
-      return () => {
-        loadOn = false;
-        return Promise.all(workers).then(() => {});
-      };
-    };
+    const load = new CrashLoad({
+      victim: { call: viaFetch(victimUrl, 10_000), token: alice.token },
+      peer: { call: viaFetch(peerUrl), token: bob.token },
+      roomId,
+      concurrency,
+      peerIntervalMs,
+      acked,
+      ackedTxns,
+      unanswered,
+    });
 
     const restartMs: number[] = [];
     const convergeMs: number[] = [];
     for (let k = 1; k <= opts.kills; k++) {
       const upMs = Math.round(upMin + rand() * (upMax - upMin));
-      const stopLoad = startLoad();
+      const stopLoad = load.start();
       await sleep(upMs);
-      const pending = inFlight;
+      const pending = load.inFlight;
       victim.child.kill('SIGKILL');
       await victim.exited;
       await stopLoad();
@@ -301,59 +449,24 @@ export async function runCrashHarness(opts: CrashHarnessOptions): Promise<CrashH
 
       // A client retries what got no answer, with the same transaction IDs; and an acknowledged
       // one retried must answer the same event.
-      const retried = new Map<string, string>();
-      for (const id of unanswered) {
-        const r = await sendLocal(id).catch((e: unknown) => ({ status: 0, json: String(e) }));
-        if (r.status === 200 && typeof r.json?.event_id === 'string') {
-          retried.set(id, r.json.event_id);
-          acked.add(r.json.event_id);
-          ackedTxns.set(id, r.json.event_id);
-        } else txnProblems.push(`kill ${k}: retrying ${id} answered ${r.status} ${JSON.stringify(r.json)}`);
-      }
-      unanswered.clear();
-      const ackedList = [...ackedTxns];
-      for (let i = 0; i < 2 && ackedList.length > 0; i++) {
-        const [id, eventId] = ackedList[Math.floor(rand() * ackedList.length)]!;
-        const r = await sendLocal(id).catch((e: unknown) => ({ status: 0, json: String(e) }));
-        if (r.status !== 200 || r.json?.event_id !== eventId) {
-          txnProblems.push(`kill ${k}: acknowledged ${id} (${eventId}) retried answered ${r.status} ${JSON.stringify(r.json)}`);
-        }
-      }
-      const c0 = performance.now();
-      let last = '';
-      let converged = false;
-      while (performance.now() - c0 < convergeTimeoutMs) {
-        try {
-          const [mv, mp, sv, sp] = await Promise.all([
-            messageIds(victimUrl, alice.token, roomId),
-            messageIds(peerUrl, bob.token, roomId),
-            stateIds(victimUrl, alice.token, roomId),
-            stateIds(peerUrl, bob.token, roomId),
-          ]);
-          const onlyV = [...mv.keys()].filter((id) => !mp.has(id));
-          const onlyP = [...mp.keys()].filter((id) => !mv.has(id));
-          const sameState = sv.join('\n') === sp.join('\n');
-          if (onlyV.length === 0 && onlyP.length === 0 && sameState) {
-            converged = true;
-            roomMessages = mv.size;
-            // A retried transaction that made a second event: two messages with its body.
-            const byBody = new Map<string, string[]>();
-            for (const [id, body] of mv) byBody.set(body, [...(byBody.get(body) ?? []), id]);
-            for (const txnId of retried.keys()) {
-              const ids = byBody.get(`local ${txnId}`) ?? [];
-              if (ids.length > 1) txnProblems.push(`kill ${k}: ${txnId} was in flight at the kill; its retry made a second event (${ids.join(', ')})`);
-            }
-            break;
-          }
-          last = `${onlyV.length} messages only on the victim, ${onlyP.length} only on the peer${sameState ? '' : ', state differs'}`;
-        } catch (e) {
-          last = String(e);
-        }
-        await sleep(200);
-      }
-      const converging = performance.now() - c0;
-      if (converged) convergeMs.push(converging);
-      else divergences.push(`kill ${k}: no convergence in ${convergeTimeoutMs} ms (${last})`);
+      const { retried, converged, convergeMs: converging, last, roomMessages: seen } = await retryAndConverge({
+        what: `kill ${k}`,
+        rand,
+        sendLocal: (id) => load.sendLocal(id),
+        unanswered,
+        acked,
+        ackedTxns,
+        txnProblems,
+        victim: { call: viaFetch(victimUrl), token: alice.token },
+        peer: { call: viaFetch(peerUrl), token: bob.token },
+        roomId,
+        timeoutMs: convergeTimeoutMs,
+        pollMs: 200,
+      });
+      if (converged) {
+        roomMessages = seen;
+        convergeMs.push(converging);
+      } else divergences.push(`kill ${k}: no convergence in ${convergeTimeoutMs} ms (${last})`);
       perKill.push({ upMs, inFlight: pending, acknowledged: acked.size + lost.length, restartMs: Math.round(restarted), convergeMs: Math.round(converging) });
       log(
         `kill ${k}/${opts.kills}: after ${upMs} ms up, ${pending} sends in flight; ${acked.size + lost.length} acknowledged so far, lost ${lost.length}, inconsistencies ${inconsistencies.length}, txn problems ${txnProblems.length}; retried ${retried.size}; restart ${Math.round(restarted)} ms; ${converged ? `converged in ${Math.round(converging)} ms` : `DIVERGED (${last})`}`,
@@ -364,7 +477,7 @@ export async function runCrashHarness(opts: CrashHarnessOptions): Promise<CrashH
       seed: opts.seed,
       kills: opts.kills,
       acknowledged: acked.size + lost.length,
-      peerSent,
+      peerSent: load.peerEvents.size,
       lost,
       inconsistencies,
       divergences,
