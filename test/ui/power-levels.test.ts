@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { JsonObject } from '../../src/core/json.ts';
 import { describePowerLevels, roleLabel, roleOf } from '../../src/server/content/power-levels.ts';
+import { powerWarnings } from '../../src/ui/roles.ts';
 
 const A = '@alice:hs1';
 const B = '@bob:hs2';
@@ -76,5 +77,33 @@ describe('describePowerLevels: every change in words', () => {
   ];
   it.each(cases)('%s', (_name, prev, next, sentence) => {
     expect(describePowerLevels('Alice', next, prev, nameOf, A)).toBe(sentence);
+  });
+});
+
+describe('powerWarnings: what a save asks about first', () => {
+  const cases: [string, JsonObject, boolean, string[]][] = [
+    ['nothing risky', w({ users: { [A]: 100, [B]: 50 } }), false, []],
+    ['lowering oneself', w({ users: { [A]: 50 } }), false, ['You are lowering your own role from Admin to Moderator. Only someone with a higher role can give it back.']],
+    ['a creator (v12) has no level to lower', w({ users: {} }), true, []],
+    ['raising oneself is no warning', w({ users: { [A]: 100 }, users_default: 0 }), false, []],
+    ['an action opened to everyone', w({ kick: 0 }), false, ['Everyone in the room will be able to remove people.']],
+    [
+      'an event type opened to everyone',
+      w({ events: { ...(base.events as JsonObject), 'm.room.topic': 0 } }),
+      false,
+      ['Everyone in the room will be able to change the topic.'],
+    ],
+    [
+      'raising the default role opens every action at or below it',
+      w({ users_default: 50 }),
+      false,
+      [
+        "Everyone in the room will be able to change the room settings, remove people, ban people, delete other people's messages, change the room name, change the topic.",
+      ],
+    ],
+    ['an action already open to everyone stays quiet', w({ invite: -1 }), false, []],
+  ];
+  it.each(cases)('%s', (_name, next, amCreator, warnings) => {
+    expect(powerWarnings(base, next, A, amCreator)).toEqual(warnings);
   });
 });

@@ -1,23 +1,14 @@
 import { useState } from 'preact/hooks';
 import type { JsonObject } from '../../core/json.ts';
-import { ACTIONS, actionLevel, eventLevel, roleLabel, userLevel, whatEventTypeAllows } from '../../server/content/power-levels.ts';
+import { ACTIONS, actionLevel, whatEventTypeAllows } from '../../server/content/power-levels.ts';
 import { nameOf } from '../format.ts';
+import { powerWarnings } from '../roles.ts';
 import { attempt, closeDialog, say, service } from '../state/actions.ts';
 import { currentRoomId, displayNames, members, myUserId, powers, roomState } from '../state/store.ts';
 import { Dialog } from './Dialog.tsx';
 import { RoleSelect } from './RoleSelect.tsx';
 
 type Json = Record<string, unknown>;
-
-/** The settings dialog's names for the named actions (ACTIONS has the timeline's words). */
-const ACTION_LABELS: Readonly<Record<string, string>> = {
-  events_default: 'Send messages',
-  state_default: 'Change settings',
-  invite: 'Invite',
-  kick: 'Remove people',
-  ban: 'Ban',
-  redact: "Delete others' messages",
-};
 
 function str(v: unknown, d = ''): string {
   return typeof v === 'string' ? v : d;
@@ -99,30 +90,6 @@ function LevelMap(props: {
   );
 }
 
-/**
- * What saving `next` over `prev` should be confirmed for: lowering my own role (I may not get it
- * back), and actions that become open to everyone (at or below the default role).
- */
-export function powerWarnings(prev: JsonObject, next: JsonObject, me: string, amCreator: boolean): string[] {
-  const out: string[] = [];
-  const before = userLevel(prev, me);
-  const after = userLevel(next, me);
-  if (!amCreator && after < before) {
-    out.push(
-      `You are lowering your own role from ${roleLabel(before, actionLevel(prev, 'users_default'))} to ${roleLabel(after, actionLevel(next, 'users_default'))}. Only someone with a higher role can give it back.`,
-    );
-  }
-  const everyone = (pl: JsonObject, level: number) => level <= (typeof pl.users_default === 'number' ? pl.users_default : 0);
-  const opened: string[] = [];
-  for (const a of ACTIONS) {
-    if (everyone(next, actionLevel(next, a.key)) && !everyone(prev, actionLevel(prev, a.key))) opened.push(a.what);
-  }
-  const types = new Set([...Object.keys((prev.events ?? {}) as JsonObject), ...Object.keys((next.events ?? {}) as JsonObject)]);
-  for (const t of types) if (everyone(next, eventLevel(next, t)) && !everyone(prev, eventLevel(prev, t))) opened.push(whatEventTypeAllows(t));
-  if (opened.length) out.push(`Everyone in the room will be able to ${opened.join(', ')}.`);
-  return out;
-}
-
 /** Name, topic, join rules, history visibility and power levels (as roles); saves only what changed. */
 export function RoomSettingsDialog() {
   const roomId = currentRoomId.value!;
@@ -192,7 +159,8 @@ export function RoomSettingsDialog() {
 
   return (
     <Dialog title="Room settings" onClose={closeDialog} wide>
-      <form onSubmit={save}>
+      {/* Any change after a warning: the next Save checks again. */}
+      <form onSubmit={save} onInput={() => warnings.length && setWarnings([])} onChange={() => warnings.length && setWarnings([])}>
         <label>
           Room name
           <input type="text" value={name} disabled={!may('m.room.name')} onInput={(e) => setName(e.currentTarget.value)} />
@@ -240,7 +208,7 @@ export function RoomSettingsDialog() {
             </div>
             {ACTIONS.map((a) => (
               <div key={a.key} class="level">
-                <span>{ACTION_LABELS[a.key]}</span>
+                <span>Who can {a.what}</span>
                 <RoleSelect
                   label={`Who can ${a.what}`}
                   level={levels[a.key] ?? a.fallback}
