@@ -100,10 +100,12 @@ async function idempotent(
     api.limits.send.take(`${session.userId}\n${session.deviceId}`, 'events sent');
     let stamped: ClientDataRecord[] | undefined;
     const eventId = await send((id) => {
+      // Known before the event is stored and announced: a /sync woken by it already carries
+      // unsigned.transaction_id (the client's remote echo), even before this request answers.
+      api.sentWithTxn.set(id, { deviceId: session.deviceId, txnId });
       stamped = api.stampData([{ user_id: session.userId, kind: 'txn', key, value: id }]);
       return { clientData: stamped };
     });
-    api.sentWithTxn.set(eventId, { deviceId: session.deviceId, txnId });
     if (stamped && stamped[0]?.value === eventId) api.dataWritten(stamped);
     else await api.putData([{ user_id: session.userId, kind: 'txn', key, value: eventId }]);
     return eventId;
