@@ -14,10 +14,11 @@
  *
  * After every crash, before the app runs again:
  *
- * 1. no partial event: the profile's homeserver database, dumped from a page
- *    of the origin that runs no app (test/helpers/idb-dump.js) and opened
- *    with the current store code on fake-indexeddb, passes
- *    `checkStoreConsistency` (state groups, DAG edges, extremities);
+ * 1. no partial event: the profile's homeserver database, checked in the
+ *    browser from a page of the origin that runs no app, with the current
+ *    store code (store-check-page.ts, bundled by Vite for the page:
+ *    `openIdbStore` on Chromium's IndexedDB), passes `checkStoreConsistency`
+ *    (state groups, DAG edges, extremities);
  * 2. no acknowledged event lost: every event whose PUT /send answered 200
  *    (the acknowledgement a client gets: the promise of its send resolved)
  *    is in it; and so is every peer event the victim acknowledged over
@@ -40,14 +41,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, type Page, chromium } from '@playwright/test';
-import { IDBFactory } from 'fake-indexeddb';
+import { build } from 'vite';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../scripts/chromium.ts';
 import { DB_PREFIX } from '../../src/app/service.ts';
-import { checkStoreConsistency } from '../../src/server/store/consistency.ts';
-import { openNodeStore } from '../../src/server/store/node.ts';
 import { mulberry32 } from '../../src/sim/prng.ts';
-import { type IdbDump, inPage, restoreIdb } from '../helpers/idb-dump.ts';
+import { inPage } from '../helpers/idb-dump.ts';
+import type { PageStoreCheck, check } from './store-check-page.ts';
 import { type ApiCall, CrashLoad, type CrashFindings, type CrashHarnessOptions, percentiles, retryAndConverge, sleep } from './crash-harness.ts';
 
 export type CrashMode = 'worker' | 'tab';
@@ -147,12 +148,37 @@ async function register(call: ApiCall, username: string): Promise<{ userId: stri
   return { userId: r.user_id, token: r.access_token };
 }
 
-/** The profile's homeserver database, read from a page of the origin that runs no app (a JSON document). */
-async function dumpProfile(page: Page): Promise<IdbDump> {
+/**
+ * Takes `page` to a document of the origin that runs no app (a JSON file), so
+ * nothing has the homeserver's database open, and returns that database's name.
+ */
+async function leaveApp(page: Page): Promise<string> {
   await page.goto('/hearth-config.json');
   const names = (await page.evaluate(inPage.list(DB_PREFIX))) as string[];
   if (names.length !== 1) throw new Error(`expected one homeserver database in the profile, found ${JSON.stringify(names)}`);
-  return (await page.evaluate(inPage.dump(names[0]!))) as IdbDump;
+  return names[0]!;
+}
+
+/** store-check-page.ts bundled into one script (global `hearthStoreCheck`) for a page. */
+async function storeCheckScript(): Promise<string> {
+  const out = await build({
+    configFile: false,
+    logLevel: 'silent',
+    build: { write: false, minify: false, lib: { entry: fileURLToPath(new URL('./store-check-page.ts', import.meta.url)), formats: ['iife'], name: 'hearthStoreCheck' } },
+  });
+  const first = Array.isArray(out) ? out[0] : out;
+  const chunk = first && 'output' in first ? first.output.find((c) => c.type === 'chunk') : undefined;
+  if (chunk?.type !== 'chunk') throw new Error('bundling store-check-page.ts gave no script');
+  return chunk.code;
+}
+
+/** Checks database `dbName` in `page` (left by leaveApp) with the current store code, on the browser's IndexedDB. */
+async function checkInPage(page: Page, script: string, dbName: string, expected: string[]): Promise<PageStoreCheck> {
+  await page.addScriptTag({ content: script });
+  return page.evaluate(
+    ({ dbName, expected }) => (globalThis as unknown as { hearthStoreCheck: { check: typeof check } }).hearthStoreCheck.check(dbName, expected),
+    { dbName, expected },
+  );
 }
 
 /** The event IDs `page`'s homeserver still has to deliver to `destination` (its outbox, read from its database). */
@@ -224,6 +250,7 @@ export async function runBrowserCrashHarness(opts: BrowserCrashOptions): Promise
   let federationAcknowledged = 0;
 
   try {
+    const checkScript = await storeCheckScript();
     const launch = { executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS };
     victimCtx = await chromium.launchPersistentContext(profile, { ...launch, baseURL: opts.baseURL });
     peerBrowser = await chromium.launch(launch);
@@ -281,27 +308,18 @@ export async function runBrowserCrashHarness(opts: BrowserCrashOptions): Promise
         victimPage = await victimCtx.newPage();
       }
 
-      // (1) and (2): the database as the crash left it, before the app opens it again.
-      // (Leaving the page also ends the sends a closed worker would leave hanging.)
-      const dump = await dumpProfile(victimPage);
+      // (1) and (2): the database as the crash left it, before the app opens it again, checked in the
+      // browser. (Leaving the app's page also ends the sends a closed worker would leave hanging; an
+      // answer produced before the crash may still arrive until then, so the list is made after.)
+      const dbName = await leaveApp(victimPage);
       await stopped;
-      const idb = new IDBFactory();
-      await restoreIdb(idb, dump);
-      const store = await openNodeStore(dump.name, { indexedDB: idb });
-      try {
-        for (const i of await checkStoreConsistency(store)) inconsistencies.push(`crash ${k} (${mode}): ${i.room_id} ${i.subject}: ${i.problem}`);
-        const stored = new Set<string>();
-        for (const room of await store.listRooms()) for (const e of await store.roomEvents(room.room_id)) stored.add(e.event_id);
-        storedEvents = stored.size;
-        for (const id of acked) {
-          if (!stored.has(id)) {
-            lost.push(id);
-            acked.delete(id); // reported once
-          }
-        }
-        for (const id of fedAcked) if (!stored.has(id) && !lost.includes(id)) lost.push(id);
-      } finally {
-        await store.close();
+      const expected = [...new Set([...acked, ...fedAcked])];
+      const found = await checkInPage(victimPage, checkScript, dbName, expected);
+      for (const line of found.inconsistencies) inconsistencies.push(`crash ${k} (${mode}): ${line}`);
+      storedEvents = found.events;
+      for (const id of found.missing) {
+        if (!lost.includes(id)) lost.push(id);
+        acked.delete(id); // reported once
       }
 
       // (3): reopen the app on the same profile, retry, converge.
