@@ -6,7 +6,10 @@
  * - send → delivery: bob long-polls /sync on server B; alice's
  *   `PUT /rooms/…/send/…` on server A starts the clock, which stops when
  *   bob's /sync answer holding the event arrives.
- * Both as p50/p95 over SAMPLES messages (target p50 < 50 ms, docs/benchmarks.md).
+ * - to-device delivery: alice's `PUT /sendToDevice` on server A (to bob's
+ *   device, so an m.direct_to_device EDU through A's outbox) starts the
+ *   clock; bob's /sync answer on B carrying it in `to_device` stops it.
+ * All as p50/p95 over SAMPLES messages (target p50 < 50 ms, docs/benchmarks.md).
  */
 import { IDBFactory } from 'fake-indexeddb';
 import { type ClientHttpServer, serveClientApi } from '../src/net/client-http.ts';
@@ -68,6 +71,8 @@ export interface ClientApiBench {
   syncP95: number;
   deliveryP50: number;
   deliveryP95: number;
+  toDeviceP50: number;
+  toDeviceP95: number;
   samples: number;
 }
 
@@ -80,6 +85,7 @@ export async function benchClientApi(): Promise<ClientApiBench> {
     const B = b.http.url;
     const alice = await register(A, 'alice');
     const bob = await register(B, 'bob');
+    const bobDevice = (await call(B, 'GET', '/_matrix/client/v3/account/whoami', bob)).device_id as string;
     const { room_id: roomId } = (await call(A, 'POST', '/_matrix/client/v3/createRoom', alice, { preset: 'public_chat' })) as { room_id: string };
     const enc = encodeURIComponent(roomId);
     const start = performance.now();
@@ -123,11 +129,31 @@ export async function benchClientApi(): Promise<ClientApiBench> {
       if (Number.isNaN(got)) throw new Error(`message ${i} did not reach bob's sync in 15 s`);
       deliveryMs.push(got - t0);
     }
+    // To-device: sendToDevice on A → bob's long-poll on B answers with it in to_device.
+    const toDeviceMs: number[] = [];
+    for (let i = 0; i < SAMPLES; i++) {
+      const waiting = (async () => {
+        for (;;) {
+          const s = await call(B, 'GET', `/_matrix/client/v3/sync?since=${bobSince}&timeout=10000`, bob);
+          bobSince = s.next_batch as string;
+          const events = (s.to_device as { events?: { content?: { n?: unknown } }[] } | undefined)?.events ?? [];
+          if (events.some((e) => e.content?.n === i)) return performance.now();
+        }
+      })();
+      await new Promise((r) => setTimeout(r, 20));
+      const t0 = performance.now();
+      await call(A, 'PUT', `/_matrix/client/v3/sendToDevice/org.hearth.bench/t${i}`, alice, { messages: { [`@bob:${b.hs.serverName}`]: { [bobDevice]: { n: i } } } });
+      const got = await Promise.race([waiting, new Promise<number>((r) => setTimeout(() => r(Number.NaN), 15_000))]);
+      if (Number.isNaN(got)) throw new Error(`to-device message ${i} did not reach bob's sync in 15 s`);
+      toDeviceMs.push(got - t0);
+    }
     return {
       syncP50: percentile(syncMs, 50),
       syncP95: percentile(syncMs, 95),
       deliveryP50: percentile(deliveryMs, 50),
       deliveryP95: percentile(deliveryMs, 95),
+      toDeviceP50: percentile(toDeviceMs, 50),
+      toDeviceP95: percentile(toDeviceMs, 95),
       samples: SAMPLES,
     };
   } finally {
