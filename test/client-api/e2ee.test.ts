@@ -396,7 +396,7 @@ describe('federation: keys, device lists and to-device messages between servers'
     expect(await query()).toEqual([alice.deviceId, 'ALICE2'].sort());
   });
 
-  it('to-device messages cross servers, and those sent during a partition arrive after the heal', async () => {
+  it('to-device messages cross servers; those sent during a partition, and a device-list update made during it, arrive after the heal', async () => {
     const { a, b, alice, bob } = await shared();
     const s0 = await sync(b.api, bob);
     await call(a.api, 'PUT', '/sendToDevice/m.room.encrypted/x1', { messages: { [bob.userId]: { [bob.deviceId]: { ciphertext: 'one' } } } }, alice.token);
@@ -404,8 +404,14 @@ describe('federation: keys, device lists and to-device messages between servers'
     const s1 = await sync(b.api, bob, s0.json.next_batch);
     expect(s1.json.to_device.events).toEqual([{ sender: alice.userId, type: 'm.room.encrypted', content: { ciphertext: 'one' } }]);
 
+    // b caches alice's device list (a query of a user sharing a room fetches it whole).
+    await call(b.api, 'POST', '/keys/query', { device_keys: { [alice.userId]: [] } }, bob.token);
+    await cluster.until(() => b.hs.e2ee.cachedRemote(alice.userId) !== undefined, 10_000, () => "b's cache of alice's devices");
     cluster.partition([['a'], ['b']]);
     await call(a.api, 'PUT', '/sendToDevice/m.room.encrypted/x2', { messages: { [bob.userId]: { '*': { ciphertext: 'two' } } } }, alice.token);
+    // A new device of alice's during the partition: its m.device_list_update waits in a's outbox too.
+    const second = await login(a.api, alice, 'DURING');
+    await call(a.api, 'POST', '/keys/upload', { device_keys: deviceKeys(second, 'during') }, second.token);
     await new Promise((r) => setTimeout(r, 300));
     expect(b.hs.e2ee.pendingToDevice(bob.userId, bob.deviceId, Number.MAX_SAFE_INTEGER).map((m) => m.event.content)).toEqual([{ ciphertext: 'one' }]);
     expect(Object.values(a.hs.outbox.depth()).reduce((x, y) => x + y, 0)).toBeGreaterThan(0);
@@ -413,6 +419,8 @@ describe('federation: keys, device lists and to-device messages between servers'
     await cluster.until(() => b.hs.e2ee.pendingToDevice(bob.userId, bob.deviceId, Number.MAX_SAFE_INTEGER).length === 2, 20_000, () => 'the partitioned message on b');
     const s2 = await sync(b.api, bob, s1.json.next_batch);
     expect(s2.json.to_device.events).toEqual([{ sender: alice.userId, type: 'm.room.encrypted', content: { ciphertext: 'two' } }]);
+    await cluster.until(() => b.hs.e2ee.cachedRemote(alice.userId)?.devices?.DURING !== undefined, 20_000, () => "alice's new device on b after the heal");
+    expect((await sync(b.api, bob, s1.json.next_batch)).json.device_lists.changed).toContain(alice.userId);
     // A peer cannot send as another server's user.
     await b.hs.e2ee.onDirectToDevice(a.hs.serverName, { sender: `@mallory:${b.hs.serverName}`, type: 'm.x', message_id: 'm1', messages: { [bob.userId]: { '*': {} } } });
     expect(b.hs.e2ee.pendingToDevice(bob.userId, bob.deviceId, Number.MAX_SAFE_INTEGER)).toHaveLength(1);
