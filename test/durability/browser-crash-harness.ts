@@ -160,7 +160,7 @@ async function leaveApp(page: Page): Promise<string> {
 }
 
 /** store-check-page.ts bundled into one script (global `hearthStoreCheck`) for a page. */
-async function storeCheckScript(): Promise<string> {
+export async function storeCheckScript(): Promise<string> {
   const out = await build({
     configFile: false,
     logLevel: 'silent',
@@ -173,7 +173,7 @@ async function storeCheckScript(): Promise<string> {
 }
 
 /** Checks database `dbName` in `page` (left by leaveApp) with the current store code, on the browser's IndexedDB. */
-async function checkInPage(page: Page, script: string, dbName: string, expected: string[]): Promise<PageStoreCheck> {
+export async function checkInPage(page: Page, script: string, dbName: string, expected: string[]): Promise<PageStoreCheck> {
   await page.addScriptTag({ content: script });
   return page.evaluate(
     ({ dbName, expected }) => (globalThis as unknown as { hearthStoreCheck: { check: typeof check } }).hearthStoreCheck.check(dbName, expected),
