@@ -336,8 +336,8 @@ export class HomeserverService {
   sendMessage(roomId: string, body: string, opts?: { replyTo?: string; threadRoot?: string; html?: string; mentions?: string[] }) {
     return this.c().sendMessage(this.me(), roomId, body, opts);
   }
-  edit(roomId: string, eventId: string, body: string) {
-    return this.c().edit(this.me(), roomId, eventId, body);
+  edit(roomId: string, eventId: string, body: string, html?: string) {
+    return this.c().edit(this.me(), roomId, eventId, body, html !== undefined ? { html } : {});
   }
   react(roomId: string, eventId: string, key: string) {
     return this.c().react(this.me(), roomId, eventId, key);

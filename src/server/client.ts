@@ -498,12 +498,13 @@ export class HomeserverClient {
     return downloadMedia(this.hs, uri);
   }
 
-  async edit(userId: string, roomId: string, targetId: string, newBody: string): Promise<string> {
+  /** Replaces the text of `userId`'s message `targetId`; with `html`, the new text is formatted (Markdown rendered, as a new message is). */
+  async edit(userId: string, roomId: string, targetId: string, newBody: string, opts: { html?: string } = {}): Promise<string> {
     const room = this.joinedRoom(userId, roomId);
     const target = room.get(targetId);
     if (!target) throw notFound(`event ${targetId} is not in ${roomId}`);
     if (target.sender !== userId) throw forbidden('only the sender of a message can edit it');
-    const draft = editMessage(room.rules.contentFormat, targetId, newBody);
+    const draft = editMessage(room.rules.contentFormat, targetId, newBody, opts.html ? { html: opts.html } : undefined);
     const ev = await this.send(room, { type: draft.type, sender: userId, content: draft.content });
     return ev.event_id;
   }

@@ -71,10 +71,10 @@ function Echo(props: { o: Outgoing }) {
   );
 }
 
-/** The local echoes of my messages to the open room's main timeline, after the timeline's last item. */
-export function OutgoingList() {
+/** The local echoes of my messages to the open room's main timeline (or to `thread`), after its last item. */
+export function OutgoingList(props: { thread?: string }) {
   const roomId = currentRoomId.value;
-  const mine = outgoing.value.filter((o) => o.roomId === roomId && o.thread === undefined);
+  const mine = outgoing.value.filter((o) => o.roomId === roomId && o.thread === props.thread);
   return (
     <>
       {mine.map((o) => (

@@ -1,5 +1,6 @@
 import { currentRoom, sidePanel, threadRoot, timeline } from '../state/store.ts';
 import { Composer } from './Composer.tsx';
+import { OutgoingList } from './Outgoing.tsx';
 import { ItemList } from './Timeline.tsx';
 
 /** A thread: its root and the messages in it, with a composer that posts into it. */
@@ -23,6 +24,8 @@ export function ThreadPanel() {
       </header>
       <div class="thread-log" role="log" aria-label="Thread">
         <ItemList items={rootItem ? [rootItem, ...items] : items} inThread />
+        {/* My replies on their way, shown at once as *sending*, as in the main timeline. */}
+        <OutgoingList thread={root} />
       </div>
       {/* After a kick or ban the thread stays readable, not writable. */}
       {currentRoom.value?.membership === 'join' && <Composer thread={root} />}

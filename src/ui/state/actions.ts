@@ -8,6 +8,7 @@ import { parseRelayConfig, readRelayConfig } from '../../app/relay-config.ts';
 import { installSwBridge } from '../../app/sw-bridge.ts';
 import { type Api, type StartResult, type TimelineItem, type Update, connectWorker, errorText, stopWorker, subscribe } from '../api.ts';
 import { humanError } from '../errors.ts';
+import { composeHtml } from '../markdown.tsx';
 import { type KnownHomeserver, forget, readDirectory, remember } from './directory.ts';
 import {
   backfills,
@@ -707,10 +708,12 @@ export function openThread(rootId: string): void {
   sidePanel.value = 'thread';
 }
 
+/** Edits my message: the new text goes through the same Markdown rendering as a new message (`m.new_content` with `formatted_body`). */
 export async function editMessage(item: TimelineItem, body: string): Promise<boolean> {
   const roomId = currentRoomId.value;
   if (!roomId) return false;
-  const ok = await attempt('Could not edit', () => service().edit(roomId, item.event_id, body));
+  const html = composeHtml(body);
+  const ok = await attempt('Could not edit', () => service().edit(roomId, item.event_id, body, html));
   if (ok) editing.value = null;
   return ok;
 }
