@@ -55,6 +55,8 @@ describe('broadcast inbox', () => {
     const { event_id: _id, ...pdu } = a.client.event(roomId, id).event;
     let release!: () => void;
     const busy = b.hs.rooms.get(roomId)!.lock.run(() => new Promise<void>((r) => (release = r)), 'test holds the room');
+    // The lock may still be finishing earlier work (the join's catch-up): wait until the test holds it.
+    await waitFor(cluster, () => release !== undefined, 'the test to hold b’s room');
     const onBroadcast = (b.hs as unknown as { onBroadcast(from: string, msg: unknown): Promise<void> }).onBroadcast.bind(b.hs);
     const handled = onBroadcast(a.hs.serverName, { room_id: roomId, origin: a.hs.serverName, pdus: [pdu] });
     await waitFor(cluster, () => verified > 0, 'the broadcast to be verified');
