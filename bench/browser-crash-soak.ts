@@ -8,21 +8,29 @@
  * port. Prints one JSON summary on stdout (progress on stderr) and exits 1
  * if anything was partial, lost, duplicated or did not converge.
  *
- *   node --import tsx bench/browser-crash-soak.ts [--crashes 20] [--seed N]
+ *   node --import tsx bench/browser-crash-soak.ts [--crashes 20] [--seed N] [--modes worker,tab,browser]
+ *
+ * --modes: the crash modes taken in turn (default worker,tab); browser SIGKILLs
+ * the victim's whole Chromium (its main process) and relaunches it on the profile.
  */
 import '../src/platform/node-polyfills.ts';
-import { runBrowserCrashHarness } from '../test/durability/browser-crash-harness.ts';
+import { type CrashMode, runBrowserCrashHarness } from '../test/durability/browser-crash-harness.ts';
 import { freePort } from '../test/helpers/hearth-process.ts';
 import { startAppServer } from './tabs.ts';
 import { wholeNumberFlag } from './flags.ts';
 
 const crashes = wholeNumberFlag('crashes') ?? 20;
+const modesAt = process.argv.indexOf('--modes');
+const modes = (modesAt >= 0 ? (process.argv[modesAt + 1] ?? '') : 'worker,tab').split(',') as CrashMode[];
+if (modes.length === 0 || modes.some((m) => !['worker', 'tab', 'browser'].includes(m))) {
+  throw new Error(`--modes takes worker, tab and/or browser, comma-separated; got ${JSON.stringify(process.argv[modesAt + 1])}`);
+}
 const seed = wholeNumberFlag('seed') ?? Math.floor(Math.random() * 2 ** 31);
 process.stderr.write(`browser crash soak: ${crashes} crashes, seed ${seed}; building the app…\n`);
 const port = await freePort();
 const app = await startAppServer(port);
 try {
-  const r = await runBrowserCrashHarness({ baseURL: `http://127.0.0.1:${port}`, crashes, seed, log: (line) => process.stderr.write(`${line}\n`) });
+  const r = await runBrowserCrashHarness({ baseURL: `http://127.0.0.1:${port}`, crashes, seed, modes, log: (line) => process.stderr.write(`${line}\n`) });
   // What must be empty; the summary gives their sizes, and their first lines if any is not.
   const findings = { partial_events: r.inconsistencies, lost_acknowledged: r.lost, divergences: r.divergences, txn_problems: r.txnProblems };
   const failed = Object.values(findings).some((list) => list.length > 0);
@@ -31,6 +39,7 @@ try {
     crashes: r.crashes,
     worker_ended: r.byMode.worker,
     tab_crashed: r.byMode.tab,
+    browser_killed: r.byMode.browser,
     acknowledged: r.acknowledged,
     peer_sent: r.peerSent,
     federation_acknowledged_at_last_crash: r.federationAcknowledged,

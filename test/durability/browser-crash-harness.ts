@@ -10,7 +10,9 @@
  *   target): its pending tasks are dropped and its open transactions never
  *   commit, as when the page terminates it;
  * - tab: the renderer is crashed (`Page.crash` on the page's CDP session),
- *   taking the page and its workers with it.
+ *   taking the page and its workers with it;
+ * - browser (only when asked for: `modes`): the whole Chromium is SIGKILLed
+ *   (its main process, by PID) and launched again on the profile.
  *
  * After every crash, before the app runs again:
  *
@@ -38,6 +40,7 @@
  * joined to the room through the app server's relay. Used by
  * e2e/durability-crash.spec.ts (3 crashes) and bench/browser-crash-soak.ts (20).
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,13 +54,16 @@ import { inPage } from '../helpers/idb-dump.ts';
 import type { PageStoreCheck, check } from './store-check-page.ts';
 import { type ApiCall, CrashLoad, type CrashFindings, type CrashHarnessOptions, percentiles, retryAndConverge, sleep } from './crash-harness.ts';
 
-export type CrashMode = 'worker' | 'tab';
+/** worker: the homeserver worker ends; tab: the renderer crashes; browser: the whole Chromium is SIGKILLed. */
+export type CrashMode = 'worker' | 'tab' | 'browser';
 
 /** The load and timing options are the Node harness's (upMs: how long the victim runs before each crash). */
 export interface BrowserCrashOptions extends Omit<CrashHarnessOptions, 'kills'> {
   /** The app server (scripts/app-server.ts --preview), e.g. http://127.0.0.1:4314. */
   baseURL: string;
   crashes: number;
+  /** The crash modes, taken in turn (default worker, tab). */
+  modes?: CrashMode[];
 }
 
 export interface CrashRecord {
@@ -208,8 +214,29 @@ async function pendingFor(page: Page, destination: string): Promise<Set<string>>
   return new Set(ids);
 }
 
+/**
+ * SIGKILLs the victim's whole Chromium: its main process, found by the
+ * profile directory this harness created (only the browser process of that
+ * profile is not the child of another process with it), by PID.
+ */
+async function killBrowser(profile: string, context: BrowserContext): Promise<void> {
+  const closed = new Promise<void>((resolve) => context.once('close', () => resolve()));
+  const out = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8', maxBuffer: 16 << 20 });
+  const procs = out
+    .split('\n')
+    .map((l) => l.trim().match(/^(\d+)\s+(\d+)\s+(.*)$/))
+    .filter((m): m is RegExpMatchArray => m !== null)
+    .map((m) => ({ pid: Number(m[1]), ppid: Number(m[2]), args: m[3]! }));
+  const ofProfile = procs.filter((p) => p.args.includes(`--user-data-dir=${profile}`));
+  const pids = new Set(ofProfile.map((p) => p.pid));
+  const main = ofProfile.filter((p) => !pids.has(p.ppid));
+  if (main.length !== 1) throw new Error(`expected one browser process for ${profile}, found ${main.length}`);
+  process.kill(main[0]!.pid, 'SIGKILL');
+  await Promise.race([closed, sleep(30_000).then(() => Promise.reject(new Error('the killed browser did not close in 30 s')))]);
+}
+
 /** Crashes the victim: its homeserver worker ends itself, or its renderer is crashed. */
-async function crash(context: BrowserContext, page: Page, mode: CrashMode): Promise<void> {
+async function crash(context: BrowserContext, page: Page, mode: 'worker' | 'tab'): Promise<void> {
   if (mode === 'tab') {
     const crashed = page.waitForEvent('crash', { timeout: 30_000 });
     const cdp = await context.newCDPSession(page);
@@ -232,6 +259,7 @@ export async function runBrowserCrashHarness(opts: BrowserCrashOptions): Promise
   const concurrency = opts.concurrency ?? 3;
   const peerIntervalMs = opts.peerIntervalMs ?? 100;
   const convergeTimeoutMs = opts.convergeTimeoutMs ?? 90_000;
+  const modes = opts.modes ?? ['worker', 'tab'];
 
   const profile = mkdtempSync(join(tmpdir(), 'hearth-crash-profile-'));
   let victimCtx: BrowserContext | undefined;
@@ -245,7 +273,7 @@ export async function runBrowserCrashHarness(opts: BrowserCrashOptions): Promise
   const divergences: string[] = [];
   const txnProblems: string[] = [];
   const perCrash: CrashRecord[] = [];
-  const byMode: Record<CrashMode, number> = { worker: 0, tab: 0 };
+  const byMode: Record<CrashMode, number> = { worker: 0, tab: 0, browser: 0 };
   let storedEvents = 0;
   let federationAcknowledged = 0;
 
@@ -290,20 +318,24 @@ export async function runBrowserCrashHarness(opts: BrowserCrashOptions): Promise
     const reopenMs: number[] = [];
     const convergeMs: number[] = [];
     for (let k = 1; k <= opts.crashes; k++) {
-      const mode: CrashMode = k % 2 === 1 ? 'worker' : 'tab';
+      const mode: CrashMode = modes[(k - 1) % modes.length]!;
       const upMs = Math.round(upMin + rand() * (upMax - upMin));
       const stopLoad = load.start();
       await sleep(upMs);
       const pending = load.inFlight;
       const peerKnown = [...load.peerEvents];
-      await crash(victimCtx, victimPage, mode);
+      if (mode === 'browser') await killBrowser(profile, victimCtx);
+      else await crash(victimCtx, victimPage, mode);
       byMode[mode]++;
       const stopped = stopLoad();
       // What the victim had acknowledged over federation: nothing can leave the outbox now that it is down.
       const stillPending = await pendingFor(peerPage, victimServer);
       const fedAcked = peerKnown.filter((id) => !stillPending.has(id));
       federationAcknowledged = fedAcked.length;
-      if (mode === 'tab') {
+      if (mode === 'browser') {
+        victimCtx = await chromium.launchPersistentContext(profile, { ...launch, baseURL: opts.baseURL });
+        victimPage = victimCtx.pages()[0] ?? (await victimCtx.newPage());
+      } else if (mode === 'tab') {
         await victimPage.close().catch(() => undefined);
         victimPage = await victimCtx.newPage();
       }
