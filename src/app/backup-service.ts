@@ -7,6 +7,7 @@
 import { BackupError, type BackupMode, exportBackup, importBackup, retireStore, serverNameOfSeed } from '../server/backup/backup.ts';
 import type { PausableStore } from '../server/backup/pausable-store.ts';
 import type { Homeserver } from '../server/homeserver.ts';
+import { type MovedAway, movedAwayError } from '../server/moved.ts';
 import { deleteIdbStore, openIdbStore } from '../server/store/idb-store.ts';
 
 export interface BackupRequest {
@@ -31,6 +32,9 @@ export interface BackupFile {
  * stops the homeserver at once.
  */
 export async function backupRunning(hs: Homeserver, store: PausableStore, req: BackupRequest, now = Date.now()): Promise<BackupFile> {
+  const moved: MovedAway = { ts: now, ...(req.to ? { to: req.to } : {}) };
+  // A move stops signing first, so no event this copy makes can miss the file.
+  const undo = req.mode === 'move' ? refuseSigning(hs, moved) : undefined;
   const paused = await store.pauseWrites();
   try {
     const parts: BlobPart[] = [];
@@ -39,12 +43,35 @@ export async function backupRunning(hs: Homeserver, store: PausableStore, req: B
     }
     // The parts live in the Blob (the browser may keep a large one on disk); nothing else holds them.
     const blob = new Blob(parts, { type: 'application/octet-stream' });
-    if (req.mode === 'move') await retireStore(paused, { ts: now, ...(req.to ? { to: req.to } : {}) });
+    if (req.mode === 'move') {
+      await retireStore(paused, moved);
+      // Off the network now: the new copy will answer to this name.
+      hs.outbox.stop();
+      await hs.transport.stop();
+    }
     const day = new Date(now).toISOString().slice(0, 10);
     return { blob, fileName: `hearth-${req.mode === 'move' ? 'move' : 'backup'}-${day}.hearth-backup`, serverName: hs.serverName };
+  } catch (e) {
+    undo?.();
+    throw e;
   } finally {
     paused.resume();
   }
+}
+
+/**
+ * Makes the running homeserver's identity refuse to sign, as a moved-away
+ * one does from its next start (identity.ts); returns the undo.
+ */
+function refuseSigning(hs: Homeserver, moved: MovedAway): () => void {
+  const identity = hs.identity as { sign: Homeserver['identity']['sign']; movedAway?: MovedAway };
+  const sign = identity.sign;
+  identity.sign = () => Promise.reject(movedAwayError(moved));
+  identity.movedAway = moved;
+  return () => {
+    identity.sign = sign;
+    delete identity.movedAway;
+  };
 }
 
 /** The chunks of a Blob (a picked file), read as it streams. */

@@ -335,6 +335,9 @@ describe('backup: a running homeserver (the browser worker’s way)', () => {
       expect(moved.fileName).toBe('hearth-move-2026-12-06.hearth-backup');
       expect(await store.getMeta('moved_away')).toEqual({ ts: Date.UTC(2026, 11, 6), to: 'my phone' });
       expect((await verifyBackup(chunks(new Uint8Array(await moved.blob.arrayBuffer()))(), PASS)).manifest.mode).toBe('move');
+      // The running copy stops signing at once, not only from its next start.
+      await expectRefused(client.sendMessage(alice, roomId, 'after the move'), 'M_FORBIDDEN', /moved to another place on 2026-12-06 \(my phone\)/);
+      expect(hs.identity.movedAway).toEqual({ ts: Date.UTC(2026, 11, 6), to: 'my phone' });
     } finally {
       await hs.stop();
     }
