@@ -7,6 +7,7 @@
 import * as Comlink from 'comlink';
 import { HomeserverService } from '../src/app/service.ts';
 import { createBrowserTransport } from '../src/app/browser-transport.ts';
+import { readRelayConfig } from '../src/app/relay-config.ts';
 import { startVerifyHelpers } from '../src/app/verify-helpers.ts';
 
-Comlink.expose(new HomeserverService(createBrowserTransport, () => startVerifyHelpers()));
+Comlink.expose(new HomeserverService(createBrowserTransport, () => startVerifyHelpers(), () => readRelayConfig()));

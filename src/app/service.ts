@@ -16,7 +16,12 @@ import { type Logger, consoleLogger } from '../server/log.ts';
 import { deleteIdbStore, listIdbStores, openIdbStore } from '../server/store/idb-store.ts';
 import type { Transport } from '../server/transport/types.ts';
 import type { Libp2pTransport } from '../net/libp2p-transport.ts';
+import { RelayLink, type RelayStatus } from './relay-link.ts';
 import type { Update } from '../server/updates.ts';
+import { type BackupFile, type BackupRequest, backupRunning, dropCachedMedia, restoreInto } from './backup-service.ts';
+import { type PausableStore, pausableStore } from '../server/backup/pausable-store.ts';
+import { MOVED_META, type MovedAway, parseMovedAway } from '../server/moved.ts';
+import { retiredTransport } from '../server/transport/retired.ts';
 
 export const DB_PREFIX = 'hearth-hs-';
 
@@ -40,13 +45,16 @@ export interface StartResult {
   displayName?: string;
   /** The person's avatar (mxc://), if they chose one. */
   avatarUrl?: string;
+  /** Set when this homeserver moved away: this copy is read-only and off the network (src/server/moved.ts). */
+  movedAway?: MovedAway;
 }
 
 /** What the network panel shows; fields the transport cannot tell yet are left at their "unknown" values. */
 export interface NetworkStatus {
   serverName: string;
-  relay: { state: 'none' | 'connecting' | 'connected' | 'failed'; addr?: string };
-  peers: { peer: string; rttMs?: number; blocked: boolean; link?: 'direct' | 'relayed' | 'none' }[];
+  relay: RelayStatus;
+  /** Each peer server, with the display names of its users this homeserver knows (from the rooms they share). */
+  peers: { peer: string; names: string[]; rttMs?: number; blocked: boolean; link?: 'direct' | 'relayed' | 'none' }[];
   /** Pending outbox entries per destination server. */
   outbox: Record<string, number>;
   /** Pending outbox entries per room (one per destination that still needs each event). */
@@ -93,8 +101,9 @@ export class HomeserverService {
   private hs?: Homeserver;
   private client?: HomeserverClient;
   private dbName?: string;
+  private store?: PausableStore;
   private readonly log: Logger = consoleLogger('hearth');
-  private relays: string[] = [];
+  private relayLink?: RelayLink;
   private readonly blocked = new Set<string>();
   private readonly rtts = new Map<string, number>();
   private clientApi?: Promise<ClientApi>;
@@ -103,6 +112,8 @@ export class HomeserverService {
     private readonly makeTransport: TransportFactory,
     /** Signature verification off this thread (verify-helpers.ts); undefined = in-thread. */
     private readonly makeVerifier: () => Promise<Ed25519Verifier | undefined> = async () => undefined,
+    /** Reads the relay configuration again when the relay stops answering (relay-config.ts); absent: never. */
+    private readonly readRelayConfig?: () => Promise<string[] | undefined>,
   ) {}
 
   /** Databases of homeservers in this browser profile, and whether another tab holds each. */
@@ -162,16 +173,20 @@ export class HomeserverService {
       dbName = randomName();
       if (!(await tryLock(dbName))) throw new Error('could not lock a fresh homeserver database');
     }
-    const store = await openIdbStore(dbName);
+    // Pausable: a backup holds the writes while it reads one consistent copy (backup-service.ts).
+    const store = pausableStore(await openIdbStore(dbName));
+    this.store = store;
+    // A moved-away homeserver stays off the network: the new copy answers to this name.
+    const moved = parseMovedAway(await store.getMeta(MOVED_META));
     this.hs = await Homeserver.open({
       store,
-      transport: (_name, identity) => this.makeTransport(identity, opts.relays ?? []),
+      transport: (name, identity) => (moved ? retiredTransport(name) : this.makeTransport(identity, opts.relays ?? [])),
       log: this.log,
       verifier: await this.makeVerifier().catch(() => undefined),
     });
     this.client = new HomeserverClient(this.hs);
     this.dbName = dbName;
-    this.relays = opts.relays ?? [];
+    this.watchRelay(opts.relays ?? []);
     this.startPinging();
     return this.whoami();
   }
@@ -241,8 +256,36 @@ export class HomeserverService {
     return {
       dbName: this.dbName!,
       serverName: hs.serverName,
+      ...(hs.identity.movedAway ? { movedAway: hs.identity.movedAway } : {}),
       ...(me ? { userId: me.user_id, displayName: me.display_name, ...(me.avatar_url ? { avatarUrl: me.avatar_url } : {}) } : {}),
     };
+  }
+
+  /**
+   * An encrypted backup of this homeserver, as a file to download; with
+   * mode 'move', this copy is retired once it is made (read-only, off the
+   * network). See backup-service.ts and docs/data.md.
+   */
+  async backupHomeserver(req: BackupRequest): Promise<BackupFile> {
+    const hs = this.requireHs();
+    if (hs.identity.movedAway) throw new Error('this homeserver moved away: back it up from where it lives now');
+    return backupRunning(hs, this.store!, req);
+  }
+
+  /**
+   * Restores a backup file into a new database of this browser profile
+   * (not started: the page reloads onto it). Nothing changes on failure.
+   */
+  async restoreBackup(file: Blob, passphrase: string): Promise<{ dbName: string; serverName: string; userId?: string; displayName?: string }> {
+    const existing = (await this.listHomeservers()).map((h) => h.dbName);
+    const dbName = randomName();
+    if (!(await tryLock(dbName))) throw new Error('could not lock a fresh homeserver database');
+    return { dbName, ...(await restoreInto(dbName, file, passphrase, existing)) };
+  }
+
+  /** Frees space: drops cached copies of other servers' media (downloaded again when shown). */
+  freeSpace(): Promise<{ count: number; bytes: number }> {
+    return dropCachedMedia(this.requireHs());
   }
 
   private requireHs(): Homeserver {
@@ -307,6 +350,10 @@ export class HomeserverService {
   }
   invite(roomId: string, userId: string) {
     return this.c().invite(this.me(), roomId, userId);
+  }
+  /** Upgrades a room to `newVersion` (HomeserverClient.upgradeRoom): the replacement room and who was invited to it. */
+  upgradeRoom(roomId: string, newVersion: string) {
+    return this.c().upgradeRoom(this.me(), roomId, newVersion);
   }
   async join(roomId: string, via?: string[]) {
     const me = this.me();
@@ -409,7 +456,7 @@ export class HomeserverService {
       return {
         serverName: n.serverName,
         relay: { state: 'none' },
-        peers: n.peers.map((peer) => ({ peer, blocked: false })),
+        peers: n.peers.map((peer) => ({ peer, names: [], blocked: false })),
         outbox: n.outbox,
         outboxByRoom: n.outboxByRoom,
         offline: false,
@@ -417,19 +464,20 @@ export class HomeserverService {
         verifier: this.requireHs().identity.verifier.name,
       };
     }
-    const relayIds = this.relays.map((a) => a.split('/p2p/').pop() ?? '');
     const conns = t.node.getConnections();
-    const relayUp = conns.some((c) => relayIds.includes(c.remotePeer.toString()));
     const known = new Set([...n.peers, ...this.blocked]);
+    const relay: RelayStatus = this.relayLink?.status() ?? { state: 'none' };
+    const names = this.namesByServer();
     return {
       serverName: n.serverName,
-      relay: { state: t.offline ? 'failed' : relayUp ? 'connected' : 'connecting', ...(this.relays[0] ? { addr: this.relays[0] } : {}) },
+      relay: t.offline ? { state: 'failed', ...(relay.addr ? { addr: relay.addr } : {}) } : relay,
       peers: [...known].sort().map((peer) => {
         const pc = conns.filter((c) => c.remotePeer.toString() === peer);
         const direct = pc.some((c) => !c.remoteAddr.toString().includes('/p2p-circuit'));
         const rtt = this.rtts.get(peer);
         return {
           peer,
+          names: names.get(peer) ?? [],
           blocked: t.isBlocked(peer),
           link: pc.length === 0 ? 'none' : direct ? 'direct' : 'relayed',
           ...(rtt !== undefined ? { rttMs: rtt } : {}),
@@ -454,6 +502,54 @@ export class HomeserverService {
   /** Partition control: cut this homeserver off from every peer (true) or reconnect (false). */
   setOffline(offline: boolean): void {
     this.requireLibp2p().setOffline(offline);
+  }
+
+  /** Display names (else user IDs) of the users of each server, from the joined members of our rooms. */
+  private namesByServer(): Map<string, string[]> {
+    const out = new Map<string, Set<string>>();
+    for (const roomId of this.requireHs().rooms.keys()) {
+      let members: ReturnType<HomeserverClient['members']>;
+      try {
+        members = this.c().members(roomId);
+      } catch {
+        continue; // a room without state yet (a join in progress)
+      }
+      for (const m of members) {
+        if (m.membership !== 'join') continue;
+        const server = m.userId.slice(m.userId.indexOf(':') + 1);
+        const set = out.get(server) ?? new Set<string>();
+        set.add(m.displayName || m.userId);
+        out.set(server, set);
+      }
+    }
+    return new Map([...out].map(([server, set]) => [server, [...set].sort()]));
+  }
+
+  /**
+   * Follows the relay link (relay-link.ts): its state for the panel, the
+   * page told when it changes, and the configuration read again while the
+   * relay is down — a relay back with a new identity is then dialled.
+   */
+  private watchRelay(relays: string[]): void {
+    const t = this.libp2p();
+    if (!t) return;
+    const hs = this.requireHs();
+    this.relayLink = new RelayLink(relays, {
+      connected: (peers) => t.node.getConnections().some((c) => peers.includes(c.remotePeer.toString())),
+      setRelays: (next) => {
+        this.log('info', 'the relay configuration changed; dialling the new relay', { relays: next.join(' ') });
+        t.setBootstrap(next);
+      },
+      ...(this.readRelayConfig ? { readConfig: this.readRelayConfig } : {}),
+      // The page reloads its network view on a 'network' update; the relay is not a homeserver peer, so no peer is named.
+      onChange: (s) => hs.emit({ kind: 'network', peer: '', up: s.state === 'connected' }),
+    });
+    const link = this.relayLink;
+    // Connection events tell at once (the page waits for "relay connected"); the timer catches the rest and paces the re-reads.
+    t.node.addEventListener('connection:open', () => link.tick());
+    t.node.addEventListener('connection:close', () => link.tick());
+    const timer = setInterval(() => link.tick(), 1000);
+    (timer as { unref?: () => void }).unref?.();
   }
 
   private libp2p(): Libp2pTransport | undefined {

@@ -12,8 +12,16 @@ export function connectionSummary(n: NetworkStatus | null): { text: string; cls:
   if (n.relay.state === 'connecting') {
     return { text: `Waiting for the relay${where ? ` at ${where}` : ''} to answer (others reach you through it)`, cls: 'conn off' };
   }
-  if (n.relay.state === 'failed') return { text: `The relay${where ? ` at ${where}` : ''} is unreachable; retrying`, cls: 'conn off' };
-  return { text: `relay ${n.relay.state}, ${peers}`, cls: 'conn off' };
+  if (n.relay.state === 'failed') {
+    const since = n.relay.since === undefined ? '' : ` since ${clockTime(n.relay.since)}`;
+    return { text: `Relay${where ? ` at ${where}` : ''} unreachable${since}; retrying (${peers})`, cls: 'conn off' };
+  }
+  return { text: `No relay configured: working alone, ${peers}`, cls: 'conn alone' };
+}
+
+/** HH:MM in the person's locale. */
+export function clockTime(ms: number): string {
+  return new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 }
 
 /** "host:port" from a relay multiaddr such as /ip4/127.0.0.1/tcp/4000/ws/p2p/12D3…. */

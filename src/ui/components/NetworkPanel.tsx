@@ -1,7 +1,8 @@
 import { useEffect, useState } from 'preact/hooks';
-import { errorText } from '../api.ts';
+import { type NetworkStatus, errorText } from '../api.ts';
 import { loadNetwork, service } from '../state/actions.ts';
 import { network, rooms, sidePanel } from '../state/store.ts';
+import { clockTime } from './ConnectionState.tsx';
 import { PeerRow } from './PeerRow.tsx';
 
 /** This server, its relay and peers, what is waiting to be sent, and the partition controls. */
@@ -26,6 +27,8 @@ export function NetworkPanel() {
   const offline = n?.offline ?? false;
   const outbox = Object.entries(n?.outbox ?? {});
   const joined = rooms.value.filter((r) => r.membership === 'join');
+  /** A destination server by its people's names, when it is a peer we know. */
+  const namesOf = (server: string) => n?.peers.find((p) => p.peer === server)?.names.join(', ') ?? '';
   return (
     <aside class="side-panel network" aria-labelledby="network-title">
       <header class="panel-head">
@@ -42,11 +45,13 @@ export function NetworkPanel() {
           </dd>
           <dt>Relay</dt>
           <dd>
-            <span class={`relay-state ${n?.relay.state ?? ''}`}>{n ? n.relay.state : '…'}</span>
+            <span class={`relay-state ${n?.relay.state ?? ''}`}>{n ? relayText(n.relay) : '…'}</span>
             {n?.relay.addr && (
               <>
                 <br />
-                <code class="small-text">{n.relay.addr}</code>
+                <code class="small-text relay-addr" title={n.relay.addr}>
+                  {n.relay.addr}
+                </code>
               </>
             )}
           </dd>
@@ -78,6 +83,11 @@ export function NetworkPanel() {
           </p>
         )}
         <h3>Peers</h3>
+        <p class="muted small-text" id="block-help">
+          <strong>Block</strong> cuts this homeserver's direct link to that server, as a firewall would: no connection, no
+          requests, no gossip between the two. It does not hide anyone — their messages can still arrive through other
+          members of your rooms, who pass events on.
+        </p>
         {n && n.peers.length === 0 ? (
           <p class="muted small-text">No peers connected.</p>
         ) : (
@@ -101,8 +111,8 @@ export function NetworkPanel() {
             <tbody>
               {outbox.map(([dest, count]) => (
                 <tr key={dest}>
-                  <td>
-                    <code title={dest}>{dest.slice(0, 16)}…</code>
+                  <td title={dest}>
+                    {namesOf(dest) || <code>{dest.slice(0, 16)}…</code>}
                   </td>
                   <td>{count}</td>
                 </tr>
@@ -113,13 +123,32 @@ export function NetworkPanel() {
         <h3>Rooms</h3>
         <ul class="plain-list small-text">
           {joined.map((r) => (
-            <li key={r.roomId}>
-              {r.name}: {r.memberCount} member{r.memberCount === 1 ? '' : 's'}, room version {r.roomVersion}, outbox{' '}
-              {n?.outboxByRoom?.[r.roomId] ?? 0}
+            <li key={r.roomId} class="room-fact">
+              <span class="room-fact-name" title={r.name}>
+                {r.name}
+              </span>
+              <span>
+                {r.memberCount} member{r.memberCount === 1 ? '' : 's'}, room version {r.roomVersion}, outbox{' '}
+                {n?.outboxByRoom?.[r.roomId] ?? 0}
+              </span>
             </li>
           ))}
         </ul>
       </div>
     </aside>
   );
+}
+
+/** The relay link in words: "unreachable since 12:04" says how long, not only that. */
+function relayText(r: NetworkStatus['relay']): string {
+  switch (r.state) {
+    case 'connected':
+      return 'connected';
+    case 'connecting':
+      return 'connecting…';
+    case 'none':
+      return 'none configured';
+    case 'failed':
+      return r.since === undefined ? 'unreachable' : `unreachable since ${clockTime(r.since)}`;
+  }
 }
