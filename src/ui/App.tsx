@@ -1,4 +1,5 @@
 import { useEffect } from 'preact/hooks';
+import { DurabilityNotices } from './components/DurabilityNotices.tsx';
 import { OpenElsewhere } from './components/OpenElsewhere.tsx';
 import { ErrorNote } from './components/ErrorNote.tsx';
 import { Onboarding } from './components/Onboarding.tsx';
@@ -19,6 +20,7 @@ export function App() {
         Skip to content
       </a>
       <TopBar />
+      <DurabilityNotices />
       {p === 'starting' && (
         <main class="center-page" id="main">
           <p class="muted" role="status">

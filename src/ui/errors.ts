@@ -30,7 +30,17 @@ export function humanError(err: unknown): { text: string; detail: string } {
   const detail = errorText(err);
   const d = detail.toLowerCase();
   let text = 'Something went wrong.';
-  if (/unreachable|no route|could not (reach|dial)|dial|timed? ?out|econnrefused|no addresses/.test(d)) {
+  if (/quotaexceeded|quota/.test(d)) {
+    // IndexedDB refused the write whole (one transaction): what was stored before is intact.
+    text =
+      'This browser has no room left for this site’s data, so that was not saved. Nothing saved before is lost. Free space under Profile → Storage, or free disk space.';
+  } else if (/moved to another place/.test(d)) {
+    text = detail.replace(/^.*?(This homeserver moved)/, '$1');
+  } else if (/passphrase|backup|already in this browser/.test(d)) {
+    // The backup module's messages are written for people (src/server/backup): show them as they are.
+    const sentence = detail.replace(/^(Error|BackupError): /, '');
+    text = `${sentence.charAt(0).toUpperCase()}${sentence.slice(1)}.`;
+  } else if (/unreachable|no route|could not (reach|dial)|dial|timed? ?out|econnrefused|no addresses/.test(d)) {
     text = 'No homeserver with that name is reachable right now: it runs in someone’s browser tab, which may be closed or offline.';
   } else if (/m_invalid_username|username/.test(d)) text = `That username cannot be used. ${USERNAME_RULE}.`;
   else if (/user id|m_invalid_param.*@/.test(d)) text = `That is not a valid user ID. ${USER_ID_FORM}`;

@@ -4,6 +4,7 @@ import { usernameProblem } from '../errors.ts';
 import { loadNetwork, register } from '../state/actions.ts';
 import { session } from '../state/store.ts';
 import { ConnectionState } from './ConnectionState.tsx';
+import { RestoreBackup } from './BackupDialog.tsx';
 import { HomeserverPicker } from './HomeserverPicker.tsx';
 
 /** First visit: pick a display name (and username) for this tab's homeserver. */
@@ -76,6 +77,7 @@ export function Onboarding() {
           Start
         </button>
       </form>
+      <RestoreBackup />
       <HomeserverPicker />
     </section>
   );

@@ -10,7 +10,9 @@ import { session } from '../state/store.ts';
 import { Avatar } from './Avatar.tsx';
 import { CopyButton } from './CopyButton.tsx';
 import { Dialog } from './Dialog.tsx';
+import { BackupSection, RestoreBackup } from './BackupDialog.tsx';
 import { HomeserverPicker } from './HomeserverPicker.tsx';
+import { StorageSettings } from './StorageSettings.tsx';
 
 export function ProfileDialog() {
   const me = session.value;
@@ -82,6 +84,9 @@ export function ProfileDialog() {
         </dd>
       </dl>
       <p class="muted small-text">Anyone who opens your chat link in Hearth can start a direct chat with you.</p>
+      <StorageSettings />
+      <BackupSection />
+      <RestoreBackup />
       <HomeserverPicker />
     </Dialog>
   );
