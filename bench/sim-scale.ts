@@ -8,7 +8,9 @@
  * public room over the in-process network, MESSAGES messages from every user
  * at R per second (default 200), then converge. The second runs a scenario
  * file, e.g. scenarios/libp2p-20.json over real libp2p. Both print the time
- * per phase (joins, load, each converge) and memory per server (process RSS
+ * per phase (joins, load, each converge; `heal_to_converge` with issue 16's
+ * target for scenarios/libp2p-10-heal.json and libp2p-20.json over libp2p)
+ * and memory per server (process RSS
  * and V8 heap after the run, minus before it, over the servers). `--progress`
  * prints every step, and one line every 10 s to stderr: accepted events
  * (min/max over the servers), PDUs still queued in outboxes, PDUs received,
@@ -127,6 +129,11 @@ const after = process.memoryUsage();
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
 const sum = (kind: string) => seconds(report.steps.filter((s) => s.do === kind).reduce((n, s) => n + s.ms, 0));
 const mb = (b: number) => Math.round((b / 1024 / 1024) * 10) / 10;
+// Issue 16's targets over libp2p, from the heal to convergence (the converge step after the last heal).
+const HEAL_TARGET_S: Record<string, number> = { 'libp2p-10-heal': 2, 'libp2p-20': 3 };
+const lastHeal = report.steps.map((s) => s.do).lastIndexOf('heal');
+const healConverge = lastHeal < 0 ? undefined : report.steps.slice(lastHeal).find((s) => s.do === 'converge');
+const healTarget = transport === 'libp2p' ? HEAL_TARGET_S[scenario.name] : undefined;
 const totals = Object.values(report.metrics.totals);
 const out = {
   ok: report.ok,
@@ -140,6 +147,14 @@ const out = {
   /** Each converge step in order (the last one follows the load, or the heal). */
   converge_s: report.steps.filter((s) => s.do === 'converge').map((s) => seconds(s.ms)),
   heals: report.metrics.heals,
+  ...(healConverge
+    ? {
+        heal_to_converge: {
+          s: seconds(healConverge.ms),
+          ...(healTarget !== undefined ? { target_s: healTarget, met: healConverge.ok && healConverge.ms < healTarget * 1000 } : {}),
+        },
+      }
+    : {}),
   rss_mb: { before: mb(before.rss), after: mb(after.rss), peak: mb(peakRss) },
   heap_mb: { before: mb(before.heapUsed), after: mb(after.heapUsed) },
   per_server_mb: {
