@@ -7,6 +7,7 @@ import { attempt, closeDialog, say, service } from '../state/actions.ts';
 import { currentRoomId, displayNames, members, myUserId, powers, roomState } from '../state/store.ts';
 import { Dialog } from './Dialog.tsx';
 import { RoleSelect } from './RoleSelect.tsx';
+import { UpgradeRoomSection } from './UpgradeRoomSection.tsx';
 
 type Json = Record<string, unknown>;
 
@@ -276,6 +277,7 @@ export function RoomSettingsDialog() {
           </button>
         </div>
       </form>
+      <UpgradeRoomSection />
     </Dialog>
   );
 }
