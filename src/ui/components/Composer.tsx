@@ -286,7 +286,7 @@ export function Composer(props: { thread?: string }) {
           ref={ref}
           rows={1}
           aria-label={label}
-          placeholder={inThread ? 'Reply in thread…' : 'Message (Enter to send, ↑ to edit your last)'}
+          placeholder={inThread ? 'Reply in thread…' : narrowScreen() ? 'Message' : 'Message (Enter to send, ↑ to edit your last)'}
           value={text}
           aria-activedescendant={options.length > 0 ? `${listId}-${Math.min(active, options.length - 1)}` : undefined}
           onInput={(e) => {
@@ -374,4 +374,9 @@ export function Composer(props: { thread?: string }) {
       </p>
     </form>
   );
+}
+
+/** At phone width the full hint wraps to three lines inside the one-line box; the short form keeps it a single line. */
+function narrowScreen(): boolean {
+  return typeof window !== 'undefined' && window.innerWidth < 600;
 }
