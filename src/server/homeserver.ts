@@ -425,7 +425,8 @@ export class Homeserver implements Engine {
       }
     }, 'broadcasts');
     // Events whose history is missing: fetched from their senders outside the lock, each sender
-    // on its own (a stalled one delays only its own events; the inbox goes on meanwhile).
+    // on its own (the room's history fetches take turns, but a stalled sender delays the others
+    // by at most one request timeout — ingest-fetch.ts; the inbox goes on meanwhile).
     for (const [from, list] of deferred) {
       void placeDeferred(this, room, list, { origin: from, what: 'broadcasts' }).catch((err) =>
         this.log(this.running ? 'warn' : 'debug', 'fetching the history of broadcasts failed', { room: room.roomId, error: String(err) }),
