@@ -445,6 +445,10 @@ export class HomeserverService {
   retryDelivery() {
     this.c().retryDelivery();
   }
+  /** Writes what a failed write held (a message sent while storage was full); rejects while the store still refuses. */
+  flushWrites(): Promise<void> {
+    return this.requireHs().flushWrites();
+  }
   sendFile(roomId: string, file: { url: string; mimetype: string; size: number; name: string }) {
     return this.c().sendFile(this.me(), roomId, file);
   }

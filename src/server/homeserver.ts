@@ -7,6 +7,7 @@
 import { isValidUserId, localpartError } from '../core/ids.ts';
 import { isSupportedRoomVersion, roomVersion } from '../core/room-versions/registry.ts';
 import { type Clock, type RandomSource, cryptoRandom, systemClock } from './clock.ts';
+import { HeldWriteError } from './held-write.ts';
 import type { Engine, EngineLimits, EngineStats, Ephemeral, PendingTables } from './engine.ts';
 import { MatrixError, forbidden, invalidParam, notFound } from './errors.ts';
 import { handleFederationRequest } from './federation-server.ts';
@@ -92,8 +93,8 @@ export class Homeserver implements Engine {
   private antiEntropyCursor = 0;
   /** Per destination, the latest events it had created when the outbox last asked what it holds. */
   private readonly heldChecked = new Map<string, string>();
-  /** Batches whose store write failed, written again with the next one (see commit). */
-  private unstored: WriteBatch[] = [];
+  /** Batches whose store write failed, written again with the next one (see commit), with who waits for them to be stored. */
+  private unstored: { batch: WriteBatch; stored: (() => void)[] }[] = [];
   /** The store write in flight, and the batches waiting to go together after it (see commit). */
   private writing: Promise<void> | undefined;
   private nextWrite: { batches: WriteBatch[]; done: Promise<void> } | undefined;
@@ -273,22 +274,39 @@ export class Homeserver implements Engine {
   }
 
   private startWrite(batches: WriteBatch[]): Promise<void> {
-    const all = [...this.unstored, ...batches];
+    const held = this.unstored;
     this.unstored = [];
+    const all = [...held.map((h) => h.batch), ...batches];
     const merged = all.length === 1 ? all[0]! : mergeWriteBatches(all);
-    const write = this.store
-      .write({ ...merged, meta: { ...(merged.meta ?? {}), stream_pos: this.streamPos, group_pos: this.groupPos } })
-      .catch((err: unknown) => {
-        this.unstored.push(merged);
+    const write = this.store.write({ ...merged, meta: { ...(merged.meta ?? {}), stream_pos: this.streamPos, group_pos: this.groupPos } }).then(
+      () => {
+        for (const h of held) for (const done of h.stored) done();
+      },
+      (err: unknown) => {
+        // The merged batch holds the earlier held ones too: whoever waits for those waits for this.
+        let storedNow!: () => void;
+        const stored = new Promise<void>((resolve) => {
+          storedNow = resolve;
+        });
+        this.unstored.push({ batch: merged, stored: [...held.flatMap((h) => h.stored), storedNow] });
         this.log('warn', 'a store write failed; it is retried with the next one', { error: String(err) });
-        throw err;
-      });
+        throw new HeldWriteError(err, stored);
+      },
+    );
     this.writing = write;
     const settled = () => {
       if (this.writing === write) this.writing = undefined;
     };
     write.then(settled, settled);
     return write;
+  }
+
+  /**
+   * Writes what an earlier failed write held (the app's and the API's retry
+   * of a message that was not saved); resolves at once when nothing is held.
+   */
+  async flushWrites(): Promise<void> {
+    if (this.unstored.length > 0) await this.commit({});
   }
 
   get hasUnstoredWrites(): boolean {

@@ -15,6 +15,7 @@ import { withSignature } from '../core/signing.ts';
 import { placeInDag } from './dag.ts';
 import type { Engine } from './engine.ts';
 import { MatrixError, forbidden, invalidParam } from './errors.ts';
+import { HeldWriteError, heldEventMessage } from './held-write.ts';
 import { applyRedactions } from './redactions.ts';
 import type { Room } from './room.ts';
 import type { StateMap } from './state-groups.ts';
@@ -135,12 +136,35 @@ export async function createLocalEventLocked(
     rooms: [room.record()],
     outboxPut: outbox,
   };
-  await e.commit(alsoWrite ? mergeWriteBatches([batch, alsoWrite(ev.event_id)]) : batch);
-  e.outbox.added(outbox);
-  e.transport.broadcast({ room_id: room.roomId, origin: e.serverName, pdus: [pduWithoutId(ev)] });
-  if (room.leftBy(e.serverName, ev)) e.transport.unsubscribe(room.roomId);
-  e.emit({ kind: 'event', roomId: room.roomId, eventId: ev.event_id, status: 'accepted', stream: placement.stored.stream });
+  const announce = (): void => {
+    e.outbox.added(outbox);
+    e.transport.broadcast({ room_id: room.roomId, origin: e.serverName, pdus: [pduWithoutId(ev)] });
+    if (room.leftBy(e.serverName, ev)) e.transport.unsubscribe(room.roomId);
+    e.emit({ kind: 'event', roomId: room.roomId, eventId: ev.event_id, status: 'accepted', stream: placement.stored.stream });
+  };
+  try {
+    await e.commit(alsoWrite ? mergeWriteBatches([batch, alsoWrite(ev.event_id)]) : batch);
+  } catch (err) {
+    if (!(err instanceof HeldWriteError)) throw err;
+    // The event is in the room already (later events build on it) and its write is held, not
+    // dropped: it is announced once stored, and a retry must find this event rather than make
+    // a second one — so the sender is told which event it is.
+    void err.stored.then(announce);
+    throw new HeldEventError(heldEventMessage(err.message, ev.event_id), ev.event_id, err.stored);
+  }
+  announce();
   return ev;
+}
+
+/** A local event that exists but whose write is held (see HeldWriteError): `stored` settles once it is on disk. */
+export class HeldEventError extends MatrixError {
+  constructor(
+    message: string,
+    readonly eventId: string,
+    readonly stored: Promise<void>,
+  ) {
+    super('M_UNKNOWN', message);
+  }
 }
 
 /**

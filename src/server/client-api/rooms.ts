@@ -14,6 +14,7 @@ import { MatrixError, forbidden, notFound } from '../errors.ts';
 import type { Room } from '../room.ts';
 import type { ClientDataRecord, StoredEvent, WriteBatch } from '../store/types.ts';
 import type { ClientApi } from './api.ts';
+import { HeldEventError } from '../local-events.ts';
 import { CLIENT_DEFAULT_ROOM_VERSION } from './discovery.ts';
 import { clientEvent, isTimelineEvent, stateEvents, visibleToUser } from './events.ts';
 import { optBool, optObject, optString, optStringArray, queryInt, requireString } from './params.ts';
@@ -83,6 +84,12 @@ function checkEventType(type: string): void {
  * the mapping (a retry would then create the event twice).
  */
 const inFlight = new Map<string, Promise<string>>();
+/**
+ * Sends whose event exists but whose write is held (the disk or quota was
+ * full: HeldEventError). A retry of the same transaction writes what is held
+ * and answers with that event — never a second copy.
+ */
+const heldTxns = new Map<string, { eventId: string; stored: Promise<void> }>();
 
 async function idempotent(
   api: ClientApi,
@@ -96,16 +103,37 @@ async function idempotent(
   const flightKey = `${api.serverName}\n${session.userId}\n${key}`;
   const running = inFlight.get(flightKey);
   if (running) return running;
+  const held = heldTxns.get(flightKey);
+  if (held) {
+    // Fails again (the same error) while the store still refuses the write.
+    await api.hs.flushWrites();
+    await held.stored;
+    heldTxns.delete(flightKey);
+    return held.eventId;
+  }
   const p = (async () => {
     api.limits.send.take(`${session.userId}\n${session.deviceId}`, 'events sent');
     let stamped: ClientDataRecord[] | undefined;
-    const eventId = await send((id) => {
-      // Known before the event is stored and announced: a /sync woken by it already carries
-      // unsigned.transaction_id (the client's remote echo), even before this request answers.
-      api.sentWithTxn.set(id, { deviceId: session.deviceId, txnId });
-      stamped = api.stampData([{ user_id: session.userId, kind: 'txn', key, value: id }]);
-      return { clientData: stamped };
-    });
+    let eventId: string;
+    try {
+      eventId = await send((id) => {
+        // Known before the event is stored and announced: a /sync woken by it already carries
+        // unsigned.transaction_id (the client's remote echo), even before this request answers.
+        api.sentWithTxn.set(id, { deviceId: session.deviceId, txnId });
+        stamped = api.stampData([{ user_id: session.userId, kind: 'txn', key, value: id }]);
+        return { clientData: stamped };
+      });
+    } catch (err) {
+      if (err instanceof HeldEventError) {
+        heldTxns.set(flightKey, { eventId: err.eventId, stored: err.stored });
+        const records = stamped;
+        void err.stored.then(() => {
+          if (records) api.dataWritten(records);
+          heldTxns.delete(flightKey);
+        });
+      }
+      throw err;
+    }
     if (stamped && stamped[0]?.value === eventId) api.dataWritten(stamped);
     else await api.putData([{ user_id: session.userId, kind: 'txn', key, value: eventId }]);
     return eventId;

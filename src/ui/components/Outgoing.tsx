@@ -57,13 +57,23 @@ function Echo(props: { o: Outgoing }) {
           </p>
         ) : (
           <p class="delivery warn small-text" data-state="failed" role="alert">
-            Not sent: {o.error}{' '}
+            {o.held ? (
+              // The homeserver keeps it (it is part of the room already): Retry saves it, and there is no discarding it.
+              <>Not saved yet: this browser has no room left for this site’s data. The message is kept; free space, then </>
+            ) : (
+              <>Not sent: {o.error} </>
+            )}
             <button type="button" class="link-button" onClick={() => resend(o.id)}>
               Retry
-            </button>{' '}
-            <button type="button" class="link-button" onClick={() => discard(o.id)}>
-              Discard
             </button>
+            {!o.held && (
+              <>
+                {' '}
+                <button type="button" class="link-button" onClick={() => discard(o.id)}>
+                  Discard
+                </button>
+              </>
+            )}
           </p>
         )}
       </div>

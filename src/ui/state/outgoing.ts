@@ -6,6 +6,7 @@
  * *not sent*, with the reason and a retry.
  */
 import { effect, signal } from '@preact/signals';
+import { heldEventIdOf } from '../../server/held-write.ts';
 import { errorText } from '../api.ts';
 import { MAX_IMAGE_BYTES, attempt, say, sendMessage, service } from './actions.ts';
 import { currentRoomId, myUserId, network, timeline } from './store.ts';
@@ -43,6 +44,8 @@ export interface Outgoing {
   /** Set once the worker answered; the echo goes when the timeline shows the event. */
   eventId?: string;
   error?: string;
+  /** Refused for lack of storage but kept by the homeserver (eventId): a retry writes it instead of sending again. */
+  held?: boolean;
 }
 
 /** Local echoes of messages not yet in the timeline (or refused). */
@@ -79,8 +82,21 @@ async function deliverNow(o: Outgoing): Promise<boolean> {
       failure = errorText(err);
     },
   });
-  if (!ok) update(o.id, { state: 'failed', error: failure ?? 'the homeserver refused it' });
+  if (!ok) {
+    // Storage was full: the event exists and its write is held. Retry writes it (never a second copy).
+    const held = failure ? heldEventIdOf(failure) : undefined;
+    update(o.id, { state: 'failed', error: failure ?? 'the homeserver refused it', ...(held ? { eventId: held, held: true } : {}) });
+  }
   return ok;
+}
+
+/** A held message's retry: write what the homeserver holds; the echo goes when the stored event shows. */
+async function flushHeld(o: Outgoing): Promise<void> {
+  try {
+    await service().flushWrites();
+  } catch (err) {
+    update(o.id, { state: 'failed', error: errorText(err) });
+  }
 }
 
 /** Sends a message to the open room (or `thread`), echoing it locally at once. */
@@ -107,7 +123,8 @@ export function resend(id: string): void {
   if (o?.state !== 'failed' || o.roomId !== currentRoomId.value) return;
   const { error: _, ...again } = o;
   outgoing.value = outgoing.value.map((x) => (x.id === id ? { ...again, state: 'sending' } : x));
-  void deliver(again);
+  if (o.held) void flushHeld(again);
+  else void deliver(again);
 }
 
 /** Drops a refused message from the list. */
