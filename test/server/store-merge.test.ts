@@ -28,4 +28,26 @@ describe('mergeWriteBatches', () => {
     const only: WriteBatch = { events: [{ event_id: '$1' } as never] };
     expect(mergeWriteBatches([only])).toEqual(only);
   });
+
+  it("drops earlier records of a room a later batch purges, keeps later ones and other rooms'", () => {
+    const ev = (id: string, room: string) => ({ event_id: id, room_id: room }) as never;
+    const merged = mergeWriteBatches([
+      { rooms: [{ room_id: '!r' } as never, { room_id: '!s' } as never], events: [ev('$1', '!r'), ev('$2', '!s')], receipts: [{ room_id: '!r' } as never] },
+      { purgeRooms: ['!r'], stateGroups: [{ room_id: '!r', id: 9 } as never] },
+      { events: [ev('$3', '!r')] },
+    ]);
+    expect(merged.purgeRooms).toEqual(['!r']);
+    expect(merged.rooms).toEqual([{ room_id: '!s' }]);
+    expect(merged.events).toEqual([ev('$2', '!s'), ev('$3', '!r')]);
+    expect(merged.receipts).toBeUndefined();
+    // The purging batch's own puts come after its purge (the store applies purges first).
+    expect(merged.stateGroups).toEqual([{ room_id: '!r', id: 9 }]);
+  });
+
+  it('keeps media deletes, and drops an earlier put of media a later batch deletes', () => {
+    const blob = (id: string) => ({ media_id: id }) as never;
+    const merged = mergeWriteBatches([{ media: [blob('x/1'), blob('x/2')] }, { mediaDelete: ['x/1'] }]);
+    expect(merged.media).toEqual([blob('x/2')]);
+    expect(merged.mediaDelete).toEqual(['x/1']);
+  });
 });

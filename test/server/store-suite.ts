@@ -495,6 +495,115 @@ export function storeAcceptanceSuite(
       ]);
     });
 
+    /** Room `roomId` with `n` events (IDs tagged `tag`), a group chain, a receipt and a pending delivery of its first event. */
+    const roomBatch = (roomId: string, tag: string, n: number) => ({
+      rooms: [room(roomId, [`$${tag}-${n}`])],
+      events: Array.from({ length: n }, (_, i) => event(roomId, i + 1, { event_id: `$${tag}-${i + 1}` })),
+      stateGroups: [stateGroup(roomId, 1), stateGroup(roomId, 2, 1)],
+      receipts: [receipt(roomId, '@bob:hs2.example', `$${tag}-1`)],
+    });
+
+    it("purges a room: its record, events, state groups and receipts go, other rooms' records stay (one whose ID extends it too)", async () => {
+      const dbName = freshName();
+      const store = await openTracked(dbName);
+      for (const [roomId, tag] of [
+        [ROOM_A, 'a'],
+        [ROOM_A2, 'a2'],
+        [ROOM_B, 'b'],
+      ] as const) {
+        await store.write(roomBatch(roomId, tag, 150));
+      }
+      const delivery: OutboxEntry = { destination: 'hs2.example', seq: 1, kind: 'pdu', event_id: '$a-150', pdu: pdu(ROOM_A, 150) };
+      const media: MediaRecord = { media_id: 'hs2.example/pic', content_type: 'image/png', bytes: new Uint8Array(100), created_ts: 1 };
+      await store.write({ outboxPut: [delivery], media: [media], clientData: [{ user_id: '@u:x', kind: 'forgotten', key: ROOM_A, value: true }] });
+      const before = await store.usage();
+
+      await store.write({ purgeRooms: [ROOM_A, '!never-stored:hs1.example'] });
+      const check = async (s: Store) => {
+        expect(await s.getRoom(ROOM_A)).toBeUndefined();
+        expect(await s.roomEvents(ROOM_A)).toEqual([]);
+        expect(await s.getEvent('$a-1')).toBeUndefined();
+        expect(await s.roomStateGroups(ROOM_A)).toEqual([]);
+        expect(await s.roomReceipts(ROOM_A)).toEqual([]);
+        expect((await s.listRooms()).map((r) => r.room_id).sort()).toEqual([ROOM_A2, ROOM_B].sort());
+        for (const [roomId, tag] of [
+          [ROOM_A2, 'a2'],
+          [ROOM_B, 'b'],
+        ] as const) {
+          expect((await s.roomEvents(roomId)).map((e) => e.event_id)).toEqual(roomBatch(roomId, tag, 150).events.map((e) => e.event_id));
+          expect(await s.roomStateGroups(roomId)).toHaveLength(2);
+          expect(await s.roomReceipts(roomId)).toHaveLength(1);
+        }
+        // What the caller did not delete stays: deliveries (carrying their event), client data, media.
+        expect(await s.outbox()).toEqual([delivery]);
+        expect(await s.listClientData()).toHaveLength(1);
+        expect(await s.listMediaIds()).toEqual(['hs2.example/pic']);
+      };
+      await check(store);
+      const after = await store.usage();
+      expect(after['events']).toBeLessThan(before['events']! * 0.75);
+      expect(after['state_groups']).toBeLessThan(before['state_groups']!);
+      expect(after['rooms']).toBeLessThan(before['rooms']!);
+      await store.close();
+      await check(await openTracked(dbName));
+    });
+
+    it('a purged room can be written again (joined again): only the new records come back, in stream order', async () => {
+      const dbName = freshName();
+      const store = await openTracked(dbName);
+      await store.write(roomBatch(ROOM_A, 'a', 70));
+      await store.write({ purgeRooms: [ROOM_A] });
+      // Joined again later: some events fetched afresh carry old IDs.
+      const again = [event(ROOM_A, 200, { event_id: '$a-70' }), event(ROOM_A, 201, { event_id: '$new' })];
+      await store.write({ rooms: [room(ROOM_A, ['$new'])], events: again, stateGroups: [stateGroup(ROOM_A, 9)] });
+      // A purge and a new copy in one batch: the purge applies first.
+      await store.write({ purgeRooms: [ROOM_B], rooms: [room(ROOM_B)], events: [event(ROOM_B, 5, { event_id: '$b-5' })] });
+      const check = async (s: Store) => {
+        expect(await s.roomEvents(ROOM_A)).toEqual(again);
+        expect(await s.getEvent('$a-70')).toEqual(again[0]);
+        expect(await s.roomStateGroups(ROOM_A)).toEqual([stateGroup(ROOM_A, 9)]);
+        expect((await s.getRoom(ROOM_A))?.extremities).toEqual(['$new']);
+        expect((await s.roomEvents(ROOM_B)).map((e) => e.event_id)).toEqual(['$b-5']);
+      };
+      await check(store);
+      // Rewritten after the purge (a redaction, say): still one copy.
+      const redacted = { ...again[1]!, redacted_by: '$r' };
+      await store.write({ events: [redacted] });
+      expect(await store.roomEvents(ROOM_A)).toEqual([again[0], redacted]);
+      await store.close();
+      const reopened = await openTracked(dbName);
+      expect(await reopened.roomEvents(ROOM_A)).toEqual([again[0], redacted]);
+    });
+
+    it('a batch with a purge that fails part-way applies nothing: the room stays whole', async () => {
+      const dbName = freshName();
+      const store = await openTracked(dbName);
+      await store.write(roomBatch(ROOM_A, 'a', 100));
+      const bad = event(ROOM_B, 1);
+      (bad.pdu.content as Record<string, unknown>).oops = () => 'functions cannot be cloned';
+      await expectStoreError(
+        store.write({ purgeRooms: [ROOM_A], outboxPut: [{ destination: 'hs2', seq: 1, kind: 'pdu', event_id: '$a-1', pdu: pdu(ROOM_A, 1) }], events: [bad] }),
+        nameOf(dbName),
+        'events',
+      );
+      await expectStoreError(store.write({ purgeRooms: [42 as unknown as string] }), nameOf(dbName), 'rooms');
+      const whole = async (s: Store) => {
+        expect(await s.getRoom(ROOM_A)).toEqual(room(ROOM_A, ['$a-100']));
+        expect(await s.roomEvents(ROOM_A)).toHaveLength(100);
+        expect(await s.roomStateGroups(ROOM_A)).toHaveLength(2);
+        expect(await s.roomReceipts(ROOM_A)).toHaveLength(1);
+        expect(await s.outbox()).toEqual([]);
+      };
+      await whole(store);
+      // Its bookkeeping was restored too: rewriting an event still replaces its one copy.
+      await store.write({ events: [event(ROOM_A, 1, { event_id: '$a-1', redacted_by: '$r' })] });
+      expect((await store.roomEvents(ROOM_A)).filter((e) => e.event_id === '$a-1')).toHaveLength(1);
+      await store.close();
+      const reopened = await openTracked(dbName);
+      expect(await reopened.roomEvents(ROOM_A)).toHaveLength(100);
+      expect((await reopened.getEvent('$a-1'))?.redacted_by).toBe('$r');
+    });
+
     it('rejects calls after close with a StoreError', async () => {
       const dbName = freshName();
       const store = await openTracked(dbName);

@@ -203,6 +203,33 @@ export class EventLog {
     }
     return { undo };
   }
+
+  /**
+   * Deletes every chunk of a room (`range`: its key range) from `os`, within
+   * the caller's transaction, and forgets where its events lived. The room's
+   * next seq is kept: seqs are never reused, so a chunk written after a
+   * purge (the room joined again) can never be taken for an old one. `undo`
+   * restores the bookkeeping if the transaction fails.
+   */
+  purge(os: IDBObjectStore, range: IDBKeyRange): { undo: () => void } {
+    const forgotten: [string, number][] = [];
+    const read = os.getAll(range);
+    read.onsuccess = () => {
+      for (const chunk of read.result as EventChunk[]) {
+        for (const ev of chunkEvents(chunk)) {
+          if (this.where.get(ev.event_id) !== chunk.seq) continue;
+          this.where.delete(ev.event_id);
+          forgotten.push([ev.event_id, chunk.seq]);
+        }
+      }
+    };
+    os.delete(range);
+    return {
+      undo: () => {
+        for (const [id, seq] of forgotten) if (!this.where.has(id)) this.where.set(id, seq);
+      },
+    };
+  }
 }
 
 /** Rewrites chunk [roomId, seq] without `ids` (deletes it when nothing is left). */

@@ -242,6 +242,25 @@ const BATCH_WRITERS: readonly {
   },
 ];
 
+/** The object stores a room's purge deletes from (WriteBatch.purgeRooms). */
+const PURGED_STORES: readonly HearthStoreName[] = ['rooms', 'events', 'state_groups', 'receipts'];
+
+/**
+ * Deletes a room's record and every event chunk, state group and receipt
+ * keyed under it: one range delete per object store (each keyed by room_id
+ * first), in the batch's transaction. Throws (before anything commits) on a
+ * room ID that is not a string.
+ */
+function purgeRoom(tx: IDBTransaction, roomId: string, log: EventLog, undo: (() => void)[]): void {
+  if (typeof roomId !== 'string') {
+    throw new DOMException(`a purged room needs a string room ID (got ${typeof roomId})`, 'DataError');
+  }
+  tx.objectStore('rooms').delete(roomId);
+  undo.push(log.purge(tx.objectStore('events'), roomPrefix(roomId)).undo);
+  tx.objectStore('state_groups').delete(roomPrefix(roomId));
+  tx.objectStore('receipts').delete(roomPrefix(roomId));
+}
+
 function putAll(store: HearthStoreName, pick: (b: WriteBatch) => readonly unknown[] | undefined) {
   return {
     store,
@@ -356,8 +375,10 @@ export async function openIdbStore(name: string, opts?: IdbStoreOptions): Promis
 
   async function write(batch: WriteBatch): Promise<void> {
     const parts = BATCH_WRITERS.filter((w) => w.has(batch));
-    if (parts.length === 0) return;
-    if (closed) throw new StoreError(`write: database ${closed}`, name, parts.map((p) => p.store).join(','));
+    const purge = batch.purgeRooms ?? [];
+    if (parts.length === 0 && purge.length === 0) return;
+    const scope = [...new Set([...(purge.length > 0 ? PURGED_STORES : []), ...parts.map((p) => p.store)])];
+    if (closed) throw new StoreError(`write: database ${closed}`, name, scope.join(','));
     const unknownRooms = new Set<string>();
     for (const ev of batch.events ?? []) {
       if (typeof ev?.room_id === 'string' && !log.knowsRoom(ev.room_id)) unknownRooms.add(ev.room_id);
@@ -377,13 +398,9 @@ export async function openIdbStore(name: string, opts?: IdbStoreOptions): Promis
       // disks, which would cap us near 140 writes/s). Losing the last moments
       // in a power cut is acceptable: events are re-fetched from peers
       // (backfill, missing-events) and the outbox is rebuilt from them.
-      tx = db.transaction(
-        parts.map((p) => p.store),
-        'readwrite',
-        { durability: 'relaxed' },
-      );
+      tx = db.transaction(scope, 'readwrite', { durability: 'relaxed' });
     } catch (e) {
-      throw fail('write', parts.map((p) => p.store).join(','), e);
+      throw fail('write', scope.join(','), e);
     }
     const raw = unwrap(tx);
     // Errors that surface asynchronously (constraints, quota) arrive as
@@ -395,6 +412,9 @@ export async function openIdbStore(name: string, opts?: IdbStoreOptions): Promis
     });
     let current: HearthStoreName | undefined;
     try {
+      // Purges first: a room deleted and written again in one batch (joined again) keeps the new records.
+      current = 'rooms';
+      for (const roomId of purge) purgeRoom(raw, roomId, log, undo);
       for (const part of parts) {
         current = part.store;
         part.apply(raw.objectStore(part.store), batch, log, undo);
@@ -416,7 +436,7 @@ export async function openIdbStore(name: string, opts?: IdbStoreOptions): Promis
       await tx.done;
     } catch (e) {
       for (const u of undo) u();
-      throw fail('write', failedStore ?? parts.map((p) => p.store).join(','), e);
+      throw fail('write', failedStore ?? scope.join(','), e);
     }
   }
 

@@ -4,11 +4,16 @@
  * batch's puts in order), meta keys of later batches win, and an outbox
  * entry put by one batch and deleted by a later one is dropped (the store
  * applies a batch's outbox deletes before its puts); client data likewise.
+ * A room purged by a later batch takes the earlier batches' records of that
+ * room with it (the store applies a batch's purges before its puts, so a
+ * record put earlier and left in the merged batch would outlive the purge);
+ * media deleted by a later batch likewise drops an earlier put of it.
  */
 import type { WriteBatch } from './types.ts';
 
 type ListKey = Exclude<keyof WriteBatch, 'meta'>;
 const LIST_KEYS: readonly ListKey[] = [
+  'purgeRooms',
   'accounts',
   'rooms',
   'events',
@@ -17,6 +22,7 @@ const LIST_KEYS: readonly ListKey[] = [
   'outboxDelete',
   'receipts',
   'media',
+  'mediaDelete',
   'clientData',
   'clientDataDelete',
 ];
@@ -34,6 +40,19 @@ export function mergeWriteBatches(batches: readonly WriteBatch[]): WriteBatch {
       // Same rule for client data: the store applies a batch's deletes before its puts.
       const gone = new Set(b.clientDataDelete.map(clientKey));
       out.clientData = (out.clientData as { user_id: string; kind: string; key: string }[]).filter((r) => !gone.has(clientKey(r)));
+    }
+    if (b.purgeRooms && b.purgeRooms.length > 0) {
+      const gone = new Set(b.purgeRooms);
+      for (const key of ['rooms', 'events', 'stateGroups', 'receipts'] as const) {
+        const list = out[key] as { room_id: string }[] | undefined;
+        const kept = list?.filter((r) => !gone.has(r.room_id));
+        if (kept && kept.length > 0) out[key] = kept;
+        else delete out[key];
+      }
+    }
+    if (b.mediaDelete && out.media) {
+      const gone = new Set(b.mediaDelete);
+      out.media = (out.media as { media_id: string }[]).filter((m) => !gone.has(m.media_id));
     }
     if (b.meta) out.meta = { ...(out.meta ?? {}), ...b.meta };
     for (const key of LIST_KEYS) {

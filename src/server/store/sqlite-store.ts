@@ -377,6 +377,11 @@ export async function openSqliteStore(dir: string): Promise<Store> {
     upserts.set(t, db.prepare(upsertSql(t)));
     deletes.set(t, db.prepare(deleteSql(t)));
   }
+  /** A room's purge (WriteBatch.purgeRooms): its record and everything filed under it. */
+  const purgeRoom: [HearthStoreName, Database.Statement][] = (['rooms', 'events', 'state_groups', 'receipts'] as const).map((t) => [
+    t,
+    db.prepare(`DELETE FROM ${t} WHERE room_id = ?`),
+  ]);
   const q = {
     meta: db.prepare('SELECT json FROM meta WHERE key = ?'),
     allMeta: db.prepare('SELECT key, json FROM meta ORDER BY key'),
@@ -416,10 +421,21 @@ export async function openSqliteStore(dir: string): Promise<Store> {
     } catch (e) {
       throw new StoreError(`write failed (${describe(e)})`, name, current, { cause: e });
     }
-    if (work.length === 0) return;
-    if (closed) throw new StoreError('write: database closed', name, work.map((w) => w.store).join(','));
+    const purge = batch.purgeRooms ?? [];
+    for (const roomId of purge) {
+      if (typeof roomId !== 'string') throw new StoreError(`write failed (a purged room needs a string room ID, got ${typeof roomId})`, name, 'rooms');
+    }
+    if (work.length === 0 && purge.length === 0) return;
+    if (closed) throw new StoreError('write: database closed', name, [...(purge.length > 0 ? ['rooms'] : []), ...work.map((w) => w.store)].join(','));
     try {
       db.transaction(() => {
+        // Purges first: a room deleted and written again in one batch (joined again) keeps the new records.
+        for (const roomId of purge) {
+          for (const [store, statement] of purgeRoom) {
+            current = store;
+            statement.run(roomId);
+          }
+        }
         for (const w of work) {
           current = w.store;
           const del = deletes.get(w.store)!;

@@ -115,6 +115,12 @@ export interface OutboxEntry {
   event_id?: string;
   /** For EDUs, the EDU body. */
   edu?: JsonObject;
+  /**
+   * For PDUs of a room since purged (forgotten by every local user): the
+   * event itself, carried by the entry because the events store no longer
+   * holds it — a leave sent just before forgetting still reaches its peers.
+   */
+  pdu?: Pdu;
 }
 
 export interface ReceiptRecord {
@@ -134,6 +140,14 @@ export interface MediaRecord {
 }
 
 export interface WriteBatch {
+  /**
+   * Rooms to delete whole, applied before everything else in the batch: the
+   * room record, every event, state group and receipt filed under it. In the
+   * same transaction as the rest, so a crash leaves the room whole or gone.
+   * What else belongs to the room (outbox entries, client data, media) the
+   * caller deletes or rewrites explicitly in the same batch.
+   */
+  purgeRooms?: string[];
   meta?: Record<string, JsonValue>;
   accounts?: AccountRecord[];
   rooms?: RoomRecord[];
