@@ -48,6 +48,8 @@ export interface CreateRoomOptions {
   roomVersion?: string;
   invite?: string[];
   isDirect?: boolean;
+  /** End-to-end encrypt its messages (m.room.encryption, Megolm, in the initial state). */
+  encrypted?: boolean;
   joinRule?: string;
   historyVisibility?: string;
   /** Extra m.room.create content (a room upgrade's `predecessor`, v12's `additional_creators`). */
@@ -78,6 +80,8 @@ export interface RoomSummary {
   joinRule?: string;
   memberCount: number;
   unread: number;
+  /** Messages are end-to-end encrypted (the room has m.room.encryption). */
+  encrypted?: boolean;
   /**
    * The latest message as it reads now (edits applied, a reply's quoted fallback removed):
    * the sender's display name when known, and the rich rendition when it has one.
@@ -119,20 +123,49 @@ function roomIdServer(roomId: string): string[] {
   return isHashRoomId(roomId) ? [] : [serverOf(roomId)];
 }
 
-function timelineInput(eventId: string, pdu: Pdu, redactedBy?: string): TimelineInput {
+/** `clear`: an m.room.encrypted event's decrypted type and content, when this client's device could decrypt it. */
+function timelineInput(eventId: string, pdu: Pdu, redactedBy?: string, clear?: Cleartext): TimelineInput {
   return {
     event_id: eventId,
     sender: pdu.sender,
-    type: pdu.type,
+    type: clear?.type ?? pdu.type,
     ...(typeof pdu.state_key === 'string' ? { state_key: pdu.state_key } : {}),
-    content: pdu.content,
+    content: clear?.content ?? pdu.content,
     origin_server_ts: pdu.origin_server_ts,
     ...(redactedBy ? { redacted_because: redactedBy } : {}),
   };
 }
 
+export const ENCRYPTED_TYPE = 'm.room.encrypted';
+
+/** A decrypted event's type and content. */
+export interface Cleartext {
+  type: string;
+  content: JsonObject;
+}
+
+/**
+ * What an end-to-end encryption device adds to a client (the tab's: src/app/e2ee-tab.ts,
+ * docs/e2ee.md): reading decrypted events, encrypting what it sends in encrypted rooms.
+ */
+export interface ClientCrypto {
+  /** The cleartext of an `m.room.encrypted` event, once this device has decrypted it. */
+  cleartext(eventId: string): Cleartext | undefined;
+  /** The `m.room.encrypted` content for a message event in an encrypted room (the room key is shared first). */
+  encrypt(room: Room, type: string, content: JsonObject): Promise<JsonObject>;
+}
+
+/** Whether a room's messages are end-to-end encrypted (it has an m.room.encryption state event). */
+export function isEncryptedRoom(room: Room): boolean {
+  return room.currentGroup >= 0 && room.stateEvent('m.room.encryption', '', room.currentState()) !== undefined;
+}
+
 export class HomeserverClient {
-  constructor(readonly hs: Homeserver) {}
+  constructor(
+    readonly hs: Homeserver,
+    /** Set for a client that is an encryption device (the tab's app); absent, events are sent and shown as they are. */
+    readonly crypto?: ClientCrypto,
+  ) {}
 
   get serverName(): string {
     return this.hs.serverName;
@@ -141,13 +174,25 @@ export class HomeserverClient {
   // ---- actions ----------------------------------------------------------
 
   /** Runs one local event under the room's lock; `alsoWrite`'s records commit with it (see createLocalEventLocked). */
-  private send(
+  private async send(
     room: Room,
     t: EventTemplate,
     transform?: (ev: RoomEvent) => Promise<RoomEvent>,
     alsoWrite?: (eventId: string) => WriteBatch,
   ): Promise<RoomEvent> {
+    // In an encrypted room a device encrypts its messages, outside the room's lock (key sharing
+    // talks to other servers). Redactions stay clear (the server must read them), and so do
+    // reactions (this app finds its own by their key).
+    if (this.crypto && t.state_key === undefined && t.type !== 'm.room.redaction' && t.type !== REACTION_TYPE && t.type !== ENCRYPTED_TYPE && isEncryptedRoom(room)) {
+      t = { ...t, type: ENCRYPTED_TYPE, content: await this.crypto.encrypt(room, t.type, t.content) };
+    }
     return room.lock.run(() => createLocalEventLocked(this.hs, room, t, transform, alsoWrite), 'local event');
+  }
+
+  /** An event as the timeline reads it: decrypted when this client's device could. */
+  private input(s: { event_id: string; pdu: Pdu; redacted_by?: string | undefined }): TimelineInput {
+    const clear = s.pdu.type === ENCRYPTED_TYPE ? this.crypto?.cleartext(s.event_id) : undefined;
+    return timelineInput(s.event_id, s.pdu, s.redacted_by, clear);
   }
 
   private joinedRoom(userId: string, roomId: string): Room {
@@ -226,6 +271,9 @@ export class HomeserverClient {
         content: { history_visibility: opts.historyVisibility ?? 'shared' },
       },
     ];
+    if (opts.encrypted) {
+      steps.push({ type: 'm.room.encryption', sender: userId, state_key: '', content: { algorithm: 'm.megolm.v1.aes-sha2', rotation_period_ms: 604_800_000, rotation_period_msgs: 100 } });
+    }
     if (opts.name) steps.push({ type: 'm.room.name', sender: userId, state_key: '', content: { name: opts.name } });
     if (opts.topic) steps.push({ type: 'm.room.topic', sender: userId, state_key: '', content: { topic: opts.topic } });
     for (const s of opts.initialState ?? []) {
@@ -700,9 +748,13 @@ export class HomeserverClient {
     const topic = content('m.room.topic')?.topic;
     const joinRule = content('m.room.join_rules')?.join_rule;
     const members = room.members(state).filter((m) => m.membership === 'join');
-    const visible = room.topological((s) => s.status === 'accepted' && isMessageEvent(s.pdu) && !s.redacted_by && visibleToUser(room, s, userId));
+    const visible = room.topological(
+      (s) => s.status === 'accepted' && (isMessageEvent(s.pdu) || s.pdu.type === ENCRYPTED_TYPE) && !s.redacted_by && visibleToUser(room, s, userId),
+    );
     // Messages as the timeline shows them: an edit is folded into its message, not one more to read.
-    const messages = aggregateTimeline(visible.map((s) => timelineInput(s.event_id, s.pdu))).filter((i) => i.kind === 'message' || i.kind === 'image');
+    const messages = aggregateTimeline(visible.map((s) => this.input({ event_id: s.event_id, pdu: s.pdu }))).filter(
+      (i) => i.kind === 'message' || i.kind === 'image',
+    );
     const depthOf = new Map(visible.map((s) => [s.event_id, s.pdu.depth]));
     const last = messages[messages.length - 1];
     const nameOf = (u: string) => {
@@ -737,6 +789,7 @@ export class HomeserverClient {
       roomVersion: room.rules.id,
       membership,
       isDirect,
+      ...(isEncryptedRoom(room) ? { encrypted: true } : {}),
       ...(isDirect && heroes.length === 1 ? { dmUserId: heroes[0] } : {}),
       ...(typeof joinRule === 'string' ? { joinRule } : {}),
       memberCount: members.length,
@@ -771,7 +824,7 @@ export class HomeserverClient {
       const i = events.findIndex((s) => s.event_id === opts.before);
       if (i >= 0) end = i;
     }
-    const inputs: TimelineInput[] = events.slice(0, end).map((s) => timelineInput(s.event_id, s.pdu, s.redacted_by));
+    const inputs: TimelineInput[] = events.slice(0, end).map((s) => this.input(s));
     const items = aggregateTimeline(inputs);
     const limit = opts.limit ?? 50;
     return { items: items.slice(Math.max(0, items.length - limit)), hasMore: items.length > limit };

@@ -84,7 +84,14 @@ export interface TimelineItem {
   mentions?: string[];
   /** A shared file (`m.file`): what to download. */
   file?: FileInfo;
+  /** An end-to-end encrypted message this device cannot read yet (its room key has not arrived): `body` says so. */
+  undecrypted?: boolean;
 }
+
+/** Events still encrypted when the timeline is built (the device has not decrypted them, or cannot yet). */
+export const ENCRYPTED_EVENT_TYPE = 'm.room.encrypted';
+/** What an undecrypted message reads as, until its key arrives. */
+export const WAITING_FOR_KEY = 'Waiting for the key to decrypt this message';
 
 /** Resolves a user ID to the name shown in notices. */
 export type NameResolver = (userId: string) => string;
@@ -282,7 +289,7 @@ function classify(event: TimelineInput): Classified {
   if (typeof event.state_key === 'string') role = 'state';
   else if (rel?.rel_type === 'm.replace' && rel.event_id !== undefined) role = 'edit';
   else if (event.type === REACTION_TYPE || rel?.rel_type === 'm.annotation') role = 'reaction';
-  else if (isMessageEvent(event)) role = 'message';
+  else if (isMessageEvent(event) || event.type === ENCRYPTED_EVENT_TYPE) role = 'message';
   else role = 'other';
   return { event, rel, role };
 }
@@ -418,6 +425,15 @@ function messageItem(
     // Redacting the original removes it and all its edits from view; only its place in
     // a thread (if the engine left the relation readable) is kept so the panel stays whole.
     const item = base(event, 'redacted');
+    if (inThread !== undefined) item.inThread = inThread;
+    return item;
+  }
+
+  if (event.type === ENCRYPTED_EVENT_TYPE) {
+    const item = base(event, 'message');
+    item.body = WAITING_FOR_KEY;
+    item.undecrypted = true;
+    item.reactions = countReactions(reactions);
     if (inThread !== undefined) item.inThread = inThread;
     return item;
   }
