@@ -1,0 +1,133 @@
+/**
+ * Beyond one machine (issue 20): the relay, a `hearth serve` and two browsers
+ * each in a network namespace of their own, joined by a bridge with distinct
+ * addresses (scripts/netns.ts, scripts/netns-hearth.ts) — nothing reaches
+ * anything over 127.0.0.1. Alice and Bob (Chromium, app served from the
+ * bridge's root-namespace address) and Carol (`hearth serve`, driven through
+ * its Client-Server API) share a room; messages go every way; Alice's and
+ * Bob's browsers set up a direct WebRTC link across their namespaces; the
+ * relay is SIGKILLed and the room goes on over that link; the relay comes
+ * back (same key, same address) and Carol's server, which only ever reaches
+ * the others through it, catches up and talks again.
+ *
+ * The app's origin is http://<bridge address>:<port>: not localhost, so not
+ * a secure context; the browsers get
+ * `--unsafely-treat-insecure-origin-as-secure=<origin>` (WebCrypto, service
+ * worker) and `--disable-features=WebRtcHideLocalIpsWithMdns` (ICE host
+ * candidates carry the bridge addresses, not `.local` names the other
+ * namespace could not resolve) — scripts/netns.ts labChromiumArgs.
+ *
+ * Needs root (`ip netns add`); skipped with the reason where that fails.
+ * Everything it creates is torn down in a finally; a lab left by a killed
+ * run (its PID gone) is removed at the next start.
+ */
+import { type Browser, type Page, expect, test } from '@playwright/test';
+import { type HearthLab, ServeUser, startHearthLab } from '../scripts/netns-hearth.ts';
+import { namespaceSupport } from '../scripts/netns.ts';
+import { createRoom, message, onboard, openNetwork, send } from './app-helpers.ts';
+
+interface Person {
+  page: Page;
+  id: string;
+}
+
+async function personIn(browser: Browser, url: string, name: string): Promise<Person> {
+  const context = await browser.newContext({ baseURL: url });
+  const page = await context.newPage();
+  const id = await onboard(page, name);
+  await expect(page.getByText(/relay connected/)).toBeVisible({ timeout: 60_000 });
+  return { page, id };
+}
+
+/** The Network panel's row for a peer, found by its user's display name. */
+function peerRow(p: Person, displayName: string) {
+  return p.page.getByRole('complementary', { name: 'Network' }).getByRole('listitem').filter({ hasText: displayName });
+}
+
+async function inviteById(from: Person, userId: string): Promise<void> {
+  await from.page.getByRole('button', { name: 'Invite', exact: true }).click();
+  await from.page.getByRole('textbox', { name: 'User ID' }).fill(userId);
+  await from.page.getByRole('button', { name: 'Send invite' }).click();
+}
+
+/** Polls `fn` until it returns true (a condition, not a sleep). */
+async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  await expect.poll(fn, { message: what, timeout: timeoutMs, intervals: [250, 500, 1000] }).toBe(true);
+}
+
+test.describe('across network namespaces', () => {
+  test.setTimeout(300_000);
+
+  test('relay, hearth serve and two browsers in separate namespaces: messages every way, a direct WebRTC link, the relay killed and back', async ({
+    baseURL,
+  }) => {
+    const unsupported = await namespaceSupport();
+    test.skip(unsupported !== undefined, `network namespaces unavailable: ${unsupported}`);
+    let lab: HearthLab | undefined;
+    try {
+      lab = await startHearthLab(baseURL!);
+      const hl = lab;
+      const [aliceBrowser, bobBrowser] = await Promise.all([hl.launchBrowser('alice'), hl.launchBrowser('bob')]);
+      const [alice, bob] = await Promise.all([personIn(aliceBrowser, hl.front.url, 'alice'), personIn(bobBrowser, hl.front.url, 'bob')]);
+      const carol = await ServeUser.register(hl.serveUrl, 'carol');
+      // All three homeservers have met through the relay before anyone is invited.
+      for (const p of [alice, bob]) await expect(p.page.getByText(/relay connected, [2-9] peers/)).toBeVisible({ timeout: 60_000 });
+
+      await createRoom(alice.page, 'Across');
+      await inviteById(alice, bob.id);
+      await bob.page.getByRole('button', { name: 'Accept', exact: true }).click({ timeout: 60_000 });
+      await expect(bob.page.getByRole('heading', { level: 2, name: 'Across', exact: true })).toBeVisible({ timeout: 60_000 });
+      await inviteById(alice, carol.userId);
+      let roomId = '';
+      await until('Carol (hearth serve) is invited', async () => {
+        roomId = (await carol.invites())[0] ?? '';
+        return roomId !== '';
+      });
+      await carol.join(roomId);
+
+      // Messages every way: browser ↔ browser, browser ↔ hearth serve, all through the relay's namespace at first.
+      await send(alice.page, 'alice to everyone');
+      await expect(message(bob.page, 'alice to everyone')).toBeVisible({ timeout: 60_000 });
+      await until('Carol has Alice’s message', async () => (await carol.bodies(roomId)).includes('alice to everyone'));
+      await send(bob.page, 'bob to everyone');
+      await expect(message(alice.page, 'bob to everyone')).toBeVisible({ timeout: 60_000 });
+      await until('Carol has Bob’s message', async () => (await carol.bodies(roomId)).includes('bob to everyone'));
+      await carol.send(roomId, 'carol from hearth serve');
+      for (const p of [alice, bob]) await expect(message(p.page, 'carol from hearth serve')).toBeVisible({ timeout: 60_000 });
+
+      // The two browsers upgrade their relayed connection to a direct WebRTC link across the bridge.
+      await openNetwork({ ...alice, context: alice.page.context() });
+      await openNetwork({ ...bob, context: bob.page.context() });
+      await expect(peerRow(alice, 'bob')).toContainText('direct', { timeout: 60_000 });
+      await expect(peerRow(bob, 'alice')).toContainText('direct', { timeout: 60_000 });
+
+      // The relay dies: Alice and Bob go on over the direct link; Carol's server, reachable only through the relay, is cut off.
+      await hl.killRelay();
+      for (const p of [alice, bob]) await expect(p.page.getByText(/relay connected/)).toHaveCount(0, { timeout: 60_000 });
+      await send(alice.page, 'alice with the relay down');
+      await expect(message(bob.page, 'alice with the relay down')).toBeVisible({ timeout: 60_000 });
+      await send(bob.page, 'bob with the relay down');
+      await expect(message(alice.page, 'bob with the relay down')).toBeVisible({ timeout: 60_000 });
+      expect(await carol.bodies(roomId)).not.toContain('alice with the relay down');
+
+      // The relay is back (same key, same address): everyone reconnects, and the room continues through it.
+      await hl.restartRelay();
+      for (const p of [alice, bob]) await expect(p.page.getByText(/relay connected/)).toBeVisible({ timeout: 90_000 });
+      await carol.send(roomId, 'carol through the new relay');
+      for (const p of [alice, bob]) await expect(message(p.page, 'carol through the new relay')).toBeVisible({ timeout: 90_000 });
+      await send(alice.page, 'alice through the new relay');
+      await until(
+        'Carol has what was said while the relay was down, and after',
+        async () => {
+          const got = await carol.bodies(roomId);
+          return ['alice with the relay down', 'bob with the relay down', 'alice through the new relay'].every((b) => got.includes(b));
+        },
+        90_000,
+      );
+    } catch (err) {
+      throw new Error(`${(err as Error).stack ?? String(err)}\n--- lab stderr (relay, hearth serve) ---\n${lab?.logs().slice(-6000) ?? ''}`);
+    } finally {
+      await lab?.teardown();
+    }
+  });
+});
