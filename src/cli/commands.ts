@@ -18,6 +18,8 @@ import { type ReadInput, UsageError, parseFlags } from './io.ts';
 export interface Command {
   args: string;
   summary: string;
+  /** What `hearth <command> --help` prints; without it, the args and summary. */
+  help?: string;
   /** The text to print (exit 0), or the text and an exit code for commands that report a verdict. */
   run(argv: string[], readInput: ReadInput): Promise<string | CommandResult>;
 }

@@ -19,6 +19,10 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     const command = typeof entry === 'function' ? await entry() : entry;
+    if (rest.length === 1 && (rest[0] === '--help' || rest[0] === '-h')) {
+      process.stdout.write(command.help ?? `usage: hearth ${name} ${command.args}\n  ${command.summary}\n`);
+      return 0;
+    }
     const result = await command.run(rest, readStdin);
     const { output, exitCode } = typeof result === 'string' ? { output: result, exitCode: 0 } : result;
     process.stdout.write(output.endsWith('\n') ? output : `${output}\n`);
