@@ -24,6 +24,7 @@ export async function createBrowserTransport(
     listen: ['/p2p-circuit'],
     transports: host ? [webSockets(), directLinks(host)] : [webSockets()],
     bootstrap: [...relays],
+    relaysInOrder: true,
     announceMs: 3000,
     bootstrapRetryMs: 2000,
     ...(log ? { log } : {}),

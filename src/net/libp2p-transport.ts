@@ -29,6 +29,7 @@ import { type Libp2p, type Libp2pOptions, createLibp2p } from 'libp2p';
 import type { FederationRequest, FederationResponse } from '../server/federation/types.ts';
 import { UnreachableError } from '../server/federation/types.ts';
 import { type Logger, silentLogger } from '../server/log.ts';
+import { relayPlan } from './relay-order.ts';
 import { type InboundLimits, NODE_INBOUND_LIMITS, PendingInboundGate, connectionManagerLimits } from './inbound-limits.ts';
 import type { RequestHandler, RoomBroadcast, Transport, TransportEvents } from '../server/transport/types.ts';
 import {
@@ -60,6 +61,12 @@ export interface Libp2pTransportOptions {
   knownAddrs?: string[];
   /** Dial homeservers announced on the discovery topic (default true: small networks, everyone meets). */
   dialDiscovered?: boolean;
+  /**
+   * The bootstrap list is relays in order of preference (relay-order.ts): the
+   * earliest reachable one is used and later ones are let go. Default false:
+   * every bootstrap peer is dialled and kept.
+   */
+  relaysInOrder?: boolean;
   /** How often to re-announce ourselves on the discovery topic (ms). */
   announceMs?: number;
   /** How often to re-dial lost bootstrap peers (ms). */
@@ -379,9 +386,18 @@ class Libp2pTransportImpl implements Libp2pTransport {
     await this.node.dial(to, { signal: AbortSignal.timeout(this.opts.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs) });
   }
 
+  /** Dials the relays in order of preference and lets go of those after the one in use (relay-order.ts). */
   private dialBootstrap(): void {
     if (this.isOffline || this.stopped) return;
-    for (const addr of this.bootstrap) {
+    const connected = (peer: string) => {
+      try {
+        return this.node.getConnections(peerIdFromString(peer)).some((c) => c.status === 'open');
+      } catch {
+        return false;
+      }
+    };
+    const plan = this.opts.relaysInOrder ? relayPlan(this.bootstrap, connected, this.serverName) : { dial: this.bootstrap, hangUp: [], inUse: undefined };
+    for (const addr of plan.dial) {
       let ma: Multiaddr;
       try {
         ma = multiaddr(addr);
@@ -390,10 +406,14 @@ class Libp2pTransportImpl implements Libp2pTransport {
         continue;
       }
       const peer = peerOfMultiaddr(ma);
-      if (peer && (peer === this.serverName || this.node.getConnections(peerIdFromString(peer)).length > 0)) continue;
+      if (peer && connected(peer)) continue;
       this.node.dial(ma, { signal: AbortSignal.timeout(10_000) }).catch((err: unknown) => {
         this.log('debug', 'bootstrap dial failed', { addr, error: String(err) });
       });
+    }
+    for (const peer of plan.hangUp) {
+      this.log('info', 'an earlier relay in the list is back: leaving the later one', { relay: peer, in_use: plan.inUse ?? '' });
+      void this.node.hangUp(peerIdFromString(peer)).catch(() => undefined);
     }
   }
 
