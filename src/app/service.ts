@@ -24,6 +24,8 @@ import { MOVED_META, type MovedAway, parseMovedAway } from '../server/moved.ts';
 import { retiredTransport } from '../server/transport/retired.ts';
 
 export const DB_PREFIX = 'hearth-hs-';
+import { forgetRoom } from '../server/client-api/forget.ts';
+import type { PurgeResult } from '../server/purge.ts';
 
 export interface StartOptions {
   /** Reattach to this database (the tab's previous homeserver) if its lock is free. */
@@ -329,12 +331,12 @@ export class HomeserverService {
     const api = await this.api();
     return all.filter((r) => r.membership === 'join' || r.membership === 'invite' || r.membership === 'knock' || api.getData(me, 'forgotten', r.roomId) === undefined);
   }
-  /** Forgets a room this person is no longer in (the same record as the Client-Server API's /forget). */
-  async forget(roomId: string) {
-    const me = this.me();
-    const room = this.requireHs().rooms.get(roomId);
-    if (room && room.currentGroup >= 0 && room.membership(me) === 'join') throw new Error('leave the room before forgetting it');
-    await (await this.api()).putData([{ user_id: me, kind: 'forgotten', key: roomId, value: true }]);
+  /**
+   * Forgets a room this person is no longer in (as the Client-Server API's /forget): once no one
+   * here needs the room, its stored events are deleted; what that freed, or undefined if kept.
+   */
+  async forget(roomId: string): Promise<PurgeResult | undefined> {
+    return forgetRoom(await this.api(), this.me(), roomId);
   }
   timeline(roomId: string, limit?: number) {
     return this.c().timeline(this.me(), roomId, { limit: limit ?? 200 });

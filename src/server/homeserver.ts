@@ -20,6 +20,7 @@ import { ingestWithFetch, parkedEvents, placeDeferred } from './ingest-fetch.ts'
 import { type Logger, silentLogger } from './log.ts';
 import { backfillHistory, loadPendingTables } from './membership.ts';
 import { Outbox } from './outbox.ts';
+import { type PurgeOptions, type PurgeResult, purgeRoom, withoutPurged } from './purge.ts';
 import { redactsOf } from './redactions.ts';
 import { Room } from './room.ts';
 import { mergeWriteBatches } from './store/merge.ts';
@@ -94,6 +95,8 @@ export class Homeserver implements Engine {
   /** Per destination, the latest events it had created when the outbox last asked what it holds. */
   private readonly heldChecked = new Map<string, string>();
   /** Batches whose store write failed, written again with the next one (see commit), with who waits for them to be stored. */
+  /** Rooms purged in this process and not joined again: writes still queued for them are dropped (purge.ts). */
+  private readonly purged = new Set<string>();
   private unstored: { batch: WriteBatch; stored: (() => void)[] }[] = [];
   /** The store write in flight, and the batches waiting to go together after it (see commit). */
   private writing: Promise<void> | undefined;
@@ -254,6 +257,7 @@ export class Homeserver implements Engine {
    */
   commit(batch: WriteBatch): Promise<void> {
     if (this.nextWrite) {
+    if (this.purged.size > 0) batch = withoutPurged(batch, this.purged);
       this.nextWrite.batches.push(batch);
       return this.nextWrite.done;
     }
@@ -332,6 +336,7 @@ export class Homeserver implements Engine {
     const existing = this.rooms.get(roomId);
     if (existing) return existing;
     const room = new Room(roomId, roomVersion(version), () => this.allocateGroupId());
+    this.purged.delete(roomId);
     this.rooms.set(roomId, room);
     return room;
   }
@@ -341,6 +346,29 @@ export class Homeserver implements Engine {
   }
 
   isLocalUser(userId: string): boolean {
+  /**
+   * Deletes a room from this server's store and memory (purge.ts), if
+   * `opts.refuse` allows: the Client-Server API's forget, once every local
+   * user is done with the room.
+   */
+  purgeRoom(roomId: string, opts: PurgeOptions): Promise<PurgeResult | undefined> {
+    return purgeRoom(this, roomId, opts);
+  }
+
+  /** The in-memory half of a purge (purge.ts, under the room's lock): nothing of the room is kept or served. */
+  forgetRoomInMemory(roomId: string): void {
+    this.rooms.delete(roomId);
+    this.purged.add(roomId);
+    this.transport.unsubscribe(roomId);
+    this.inbox.delete(roomId);
+    const progress = this.inboxProgress.get(roomId);
+    this.inboxProgress.delete(roomId);
+    for (const w of progress?.waiters ?? []) w.resolve();
+    this.ephemeral.typing.delete(roomId);
+    this.ephemeral.receipts.delete(roomId);
+    this.heldChecked.clear();
+  }
+
     return this.accounts.has(userId);
   }
 

@@ -134,6 +134,26 @@ export class Outbox {
 
   totalPending(): number {
     let n = 0;
+  /**
+   * For a room about to be purged (purge.ts): every queued PDU entry whose
+   * event `pduOf` knows now carries that event itself, as the events store
+   * will no longer hold it. Returns the rewritten entries, for the store
+   * batch that purges the room (same keys: they replace the stored ones).
+   */
+  carryPdus(pduOf: (eventId: string) => Pdu | undefined): OutboxEntry[] {
+    const out: OutboxEntry[] = [];
+    for (const q of this.queues.values()) {
+      for (const e of q.entries) {
+        if (e.kind !== 'pdu' || e.pdu || !e.event_id) continue;
+        const pdu = pduOf(e.event_id);
+        if (!pdu) continue;
+        e.pdu = pdu;
+        out.push({ ...e });
+      }
+    }
+    return out;
+  }
+
     for (const q of this.queues.values()) n += q.entries.length;
     return n;
   }
@@ -202,7 +222,8 @@ export class Outbox {
         for (const e of q.entries) {
           if (e.kind === 'pdu') {
             if (pdus.length >= MAX_PDUS) continue;
-            const pdu = e.event_id ? this.deps.loadPdu(e.event_id) : undefined;
+            // An entry of a purged room carries its event (purge.ts); the others read it from the room.
+            const pdu = e.pdu ?? (e.event_id ? this.deps.loadPdu(e.event_id) : undefined);
             if (pdu) pdus.push(pdu);
           } else {
             if (edus.length >= MAX_EDUS || !e.edu) continue;

@@ -15,6 +15,7 @@ import type { Homeserver } from '../homeserver.ts';
 import type { Logger } from '../log.ts';
 import type { AccountRecord, ClientDataRecord, DeviceRecord } from '../store/types.ts';
 import { accountRoutes } from './accounts.ts';
+import { purgeForgottenRooms } from './forget.ts';
 import { DEFAULT_PBKDF2_ITERATIONS } from './passwords.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { roomRoutes } from './rooms.ts';
@@ -119,7 +120,10 @@ export class ClientApi {
   }
 
   static async open(hs: Homeserver, opts: ClientApiOptions = {}): Promise<ClientApi> {
-    return new ClientApi(hs, opts, await hs.store.listClientData());
+    const api = new ClientApi(hs, opts, await hs.store.listClientData());
+    // Rooms every local user forgot whose purge did not happen (cut short, or forgotten before purging existed).
+    await purgeForgottenRooms(api).catch((err: unknown) => api.log('warn', 'purging forgotten rooms failed', { error: String(err) }));
+    return api;
   }
 
   get serverName(): string {
@@ -250,6 +254,15 @@ export class ClientApi {
   /** Records with fresh stream positions, for a caller that commits them in its own batch and then calls dataWritten. */
   stampData(records: readonly Omit<ClientDataRecord, 'stream'>[]): ClientDataRecord[] {
     return records.map((r) => ({ ...r, stream: this.hs.nextStream() }));
+  }
+
+  /** Client data a purge deleted from the store (forget.ts): forget it here too. */
+  forgetData(deletes: readonly { user_id: string; kind: string; key: string }[]): void {
+    for (const d of deletes) {
+      const r = this.data.get(dataKey(d.user_id, d.kind, d.key));
+      if (r?.kind === 'txn' && typeof r.value === 'string') this.sentWithTxn.delete(r.value);
+      this.data.delete(dataKey(d.user_id, d.kind, d.key));
+    }
   }
 
   /** Stamped records (see stampData) are committed: serve them and wake the long-polls. */

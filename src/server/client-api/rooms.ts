@@ -16,6 +16,7 @@ import type { ClientDataRecord, StoredEvent, WriteBatch } from '../store/types.t
 import type { ClientApi } from './api.ts';
 import { HeldEventError } from '../local-events.ts';
 import { CLIENT_DEFAULT_ROOM_VERSION } from './discovery.ts';
+import { forgetRoom } from './forget.ts';
 import { clientEvent, isTimelineEvent, stateEvents, visibleToUser } from './events.ts';
 import { optBool, optObject, optString, optStringArray, queryInt, requireString } from './params.ts';
 import type { AuthedContext, Route } from './router.ts';
@@ -381,11 +382,8 @@ export const roomRoutes: Route[] = [
     async handle(ctx) {
       const roomId = ctx.params.roomId!;
       checkRoomId(roomId);
-      const room = ctx.api.hs.rooms.get(roomId);
-      if (room && room.currentGroup >= 0 && room.membership(ctx.session.userId) === 'join') {
-        throw new MatrixError('M_UNKNOWN', 'leave the room before forgetting it', { status: 400 });
-      }
-      await ctx.api.putData([{ user_id: ctx.session.userId, kind: 'forgotten', key: roomId, value: true }]);
+      // Once every local user has forgotten the room, its records are deleted (forget.ts).
+      await forgetRoom(ctx.api, ctx.session.userId, roomId);
       return { json: {} };
     },
   },
