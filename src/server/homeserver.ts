@@ -94,9 +94,9 @@ export class Homeserver implements Engine {
   private antiEntropyCursor = 0;
   /** Per destination, the latest events it had created when the outbox last asked what it holds. */
   private readonly heldChecked = new Map<string, string>();
-  /** Batches whose store write failed, written again with the next one (see commit), with who waits for them to be stored. */
   /** Rooms purged in this process and not joined again: writes still queued for them are dropped (purge.ts). */
   private readonly purged = new Set<string>();
+  /** Batches whose store write failed, written again with the next one (see commit), with who waits for them to be stored. */
   private unstored: { batch: WriteBatch; stored: (() => void)[] }[] = [];
   /** The store write in flight, and the batches waiting to go together after it (see commit). */
   private writing: Promise<void> | undefined;
@@ -256,8 +256,8 @@ export class Homeserver implements Engine {
    * tells the fast paths not to skip writing.
    */
   commit(batch: WriteBatch): Promise<void> {
-    if (this.nextWrite) {
     if (this.purged.size > 0) batch = withoutPurged(batch, this.purged);
+    if (this.nextWrite) {
       this.nextWrite.batches.push(batch);
       return this.nextWrite.done;
     }
@@ -335,8 +335,8 @@ export class Homeserver implements Engine {
   openRoom(roomId: string, version: string): Room {
     const existing = this.rooms.get(roomId);
     if (existing) return existing;
-    const room = new Room(roomId, roomVersion(version), () => this.allocateGroupId());
     this.purged.delete(roomId);
+    const room = new Room(roomId, roomVersion(version), () => this.allocateGroupId());
     this.rooms.set(roomId, room);
     return room;
   }
@@ -345,7 +345,6 @@ export class Homeserver implements Engine {
     return this.transport.request(destination, request);
   }
 
-  isLocalUser(userId: string): boolean {
   /**
    * Deletes a room from this server's store and memory (purge.ts), if
    * `opts.refuse` allows: the Client-Server API's forget, once every local
@@ -369,6 +368,7 @@ export class Homeserver implements Engine {
     this.heldChecked.clear();
   }
 
+  isLocalUser(userId: string): boolean {
     return this.accounts.has(userId);
   }
 

@@ -127,13 +127,6 @@ export class Outbox {
     return out;
   }
 
-  /** The person asked to retry: every destination with something queued is tried now, backoff forgotten. */
-  retryAll(): void {
-    for (const [destination, q] of this.queues) if (q.entries.length > 0) this.peerUp(destination);
-  }
-
-  totalPending(): number {
-    let n = 0;
   /**
    * For a room about to be purged (purge.ts): every queued PDU entry whose
    * event `pduOf` knows now carries that event itself, as the events store
@@ -154,6 +147,13 @@ export class Outbox {
     return out;
   }
 
+  /** The person asked to retry: every destination with something queued is tried now, backoff forgotten. */
+  retryAll(): void {
+    for (const [destination, q] of this.queues) if (q.entries.length > 0) this.peerUp(destination);
+  }
+
+  totalPending(): number {
+    let n = 0;
     for (const q of this.queues.values()) n += q.entries.length;
     return n;
   }
