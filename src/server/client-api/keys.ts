@@ -93,6 +93,12 @@ export async function queryKeys(api: ClientApi, viewer: string, body: JsonObject
         const got = r.body?.[field];
         if (isJsonObject(got)) Object.assign(out[field]!, got);
       }
+      // The viewer's own signatures of remote master keys (verifications) are kept here, not there.
+      const masters = out.master_keys!;
+      for (const u of Object.keys(users)) {
+        const key = masters[u];
+        if (isJsonObject(key)) masters[u] = api.hs.e2ee.masterKeyFor(u, viewer, key);
+      }
     }),
   );
   return { ...out, failures };

@@ -21,8 +21,9 @@ export interface DeviceListChanges {
  * Users whose devices changed between two positions, as `userId` sees them:
  * users sharing a joined room whose device list (or cross-signing keys)
  * changed, and users who newly share a room (a join after `since`, or our
- * own join); `left` holds users who left a shared room, or whose room we
- * left, and share none now.
+ * own join), and users whose master key `userId` signed (the signature is
+ * part of the keys /keys/query shows them); `left` holds users who left a
+ * shared room, or whose room we left, and share none now.
  */
 export function deviceListChanges(api: ClientApi, userId: string, since: number, upTo: number): DeviceListChanges {
   const inRange = (s: number | undefined) => s !== undefined && s > since && s <= upTo;
@@ -53,6 +54,8 @@ export function deviceListChanges(api: ClientApi, userId: string, since: number,
   const changed = new Set<string>();
   for (const u of shared) if (inRange(api.hs.e2ee.changedAt(u))) changed.add(u);
   for (const u of newlyShared) changed.add(u);
+  // Users whose master key this user signed (a verification): their keys as this user sees them changed.
+  for (const [u, at] of api.hs.e2ee.signedBy(userId)) if (inRange(at)) changed.add(u);
   const left = [...departed].filter((u) => !shared.has(u));
   return { changed: [...changed].sort(), left: left.sort() };
 }

@@ -83,6 +83,8 @@ export class E2ee {
   private readonly crossSigning = new Map<string, Map<CrossSigningUse, JsonObject>>();
   /** signer → target user → signatures the signer's user-signing key made of the target's master key */
   private readonly userSigs = new Map<string, Map<string, JsonObject>>();
+  /** signer → target user → sync position of the signer's last signature of the target's master key */
+  private readonly userSigsAt = new Map<string, Map<string, number>>();
   /** local user → { stream_id (federation), stream (sync position of the last change) } */
   private readonly lists = new Map<string, { stream_id: number; stream: number }>();
   /** `user\ndevice` → queued to-device messages, in stream order */
@@ -122,6 +124,7 @@ export class E2ee {
           break;
         case E2E_KIND.userSigs:
           if (isJsonObject(r.value)) this.userMap(this.userSigs, r.user_id).set(r.key, r.value);
+          this.userMap(this.userSigsAt, r.user_id).set(r.key, stream);
           break;
         case E2E_KIND.deviceList:
           this.lists.set(r.user_id, { stream_id: Number((r.value as { stream_id?: unknown })?.stream_id) || 0, stream });
@@ -437,7 +440,11 @@ export class E2ee {
     const old = theirs.get(target) ?? {};
     const next = { ...old, ...sigs };
     theirs.set(target, next);
-    await this.write([this.record(signer, E2E_KIND.userSigs, target, next)]);
+    const rec = this.record(signer, E2E_KIND.userSigs, target, next);
+    // The signer's devices re-query the target (device_lists.changed): that is how they learn the
+    // target is now verified — the signature is in the master key /keys/query shows the signer.
+    this.userMap(this.userSigsAt, signer).set(target, rec.stream!);
+    await this.write([rec]);
     return undefined;
   }
 
@@ -513,6 +520,11 @@ export class E2ee {
   /** The sync position of the last change to `userId`'s devices or cross-signing keys (local or remote). */
   changedAt(userId: string): number {
     return this.lists.get(userId)?.stream ?? this.remote.get(userId)?.stream ?? 0;
+  }
+
+  /** The users whose master key `signer` signed, each with the sync position of the last such signature. */
+  signedBy(signer: string): ReadonlyMap<string, number> {
+    return this.userSigsAt.get(signer) ?? new Map();
   }
 
   // ---- to-device --------------------------------------------------------------------------
