@@ -25,7 +25,7 @@ import { retiredTransport } from '../server/transport/retired.ts';
 
 export const DB_PREFIX = 'hearth-hs-';
 import { forgetRoom } from '../server/client-api/forget.ts';
-import type { PurgeResult } from '../server/purge.ts';
+import { type PurgeResult, roomStoredBytes } from '../server/purge.ts';
 
 export interface StartOptions {
   /** Reattach to this database (the tab's previous homeserver) if its lock is free. */
@@ -337,6 +337,16 @@ export class HomeserverService {
    */
   async forget(roomId: string): Promise<PurgeResult | undefined> {
     return forgetRoom(await this.api(), this.me(), roomId);
+  }
+  /** Rooms this person left (or was removed from) and has not forgotten, with about how much each stores: what forgetting could free. */
+  async leftRooms(): Promise<{ roomId: string; name: string; events: number; bytes: number }[]> {
+    const hs = this.requireHs();
+    return (await this.rooms())
+      .filter((r) => r.membership === 'leave' || r.membership === 'ban')
+      .flatMap((r) => {
+        const room = hs.rooms.get(r.roomId);
+        return room ? [{ roomId: r.roomId, name: r.name, events: room.events.size, bytes: roomStoredBytes(room) }] : [];
+      });
   }
   timeline(roomId: string, limit?: number) {
     return this.c().timeline(this.me(), roomId, { limit: limit ?? 200 });

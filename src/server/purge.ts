@@ -76,6 +76,13 @@ export function localMemberships(host: Pick<PurgeHost, 'isLocalUser'>, room: Roo
   return room.members().filter((m) => host.isLocalUser(m.userId));
 }
 
+/** About how many bytes the room's events take in the store (their JSON; what a purge frees, give or take the store's overhead). */
+export function roomStoredBytes(room: Room): number {
+  let bytes = 0;
+  for (const ev of room.events.values()) bytes += JSON.stringify(ev).length;
+  return bytes;
+}
+
 const MXC = /mxc:\/\/[A-Za-z0-9.:_\-[\]]+\/[A-Za-z0-9_-]{1,255}/g;
 
 /** `server/id` store keys of the media the room's events name (any mxc:// URI in their content). */
@@ -117,8 +124,7 @@ export async function purgeRoom(host: PurgeHost, roomId: string, opts: PurgeOpti
     if (reason !== undefined) throw new Error(reason);
     const carried = host.outbox.carryPdus((id) => room.events.get(id)?.pdu);
     const media = await cachedMediaOnlyIn(host, room);
-    let bytes = 0;
-    for (const ev of room.events.values()) bytes += JSON.stringify(ev).length;
+    const bytes = roomStoredBytes(room);
     const extra = opts.extra?.(room) ?? {};
     const batch: WriteBatch = { ...extra, purgeRooms: [roomId], outboxPut: [...(extra.outboxPut ?? []), ...carried] };
     if (media.length > 0) batch.mediaDelete = [...(extra.mediaDelete ?? []), ...media];

@@ -53,6 +53,24 @@ export function formatBytes(n: number): string {
   return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
 }
 
+/** What forgetting a room freed (the homeserver's PurgeResult); undefined when the room was kept. */
+export interface PurgeSummary {
+  events: number;
+  bytes: number;
+  /** Messages still on their way to other servers: kept (carrying their event) until delivered. */
+  deliveriesKept: number;
+  /** The browser refused the write: the space is freed with the next write that succeeds. */
+  held: boolean;
+}
+
+/** The sentence after forgetting a room: what it freed. */
+export function forgetNotice(freed: PurgeSummary | undefined): string {
+  if (!freed) return 'Room forgotten. Its history stays on this device while another account here still has it.';
+  if (freed.held) return 'Room forgotten. Its space is freed as soon as the browser lets this site write again.';
+  const pending = freed.deliveriesKept > 0 ? `; ${freed.deliveriesKept} deliveries to other servers are kept until they arrive` : '';
+  return `Room forgotten: freed about ${formatBytes(freed.bytes)} (${freed.events} events)${pending}.`;
+}
+
 const atLoad: KnownHomeserver[] = readDirectory().filter((e) => e.userId);
 
 function readEvicted(): KnownHomeserver[] {

@@ -1,18 +1,49 @@
 /**
  * Storage in the profile: how much this site stores and may store
  * (navigator.storage.estimate), whether the browser promised to keep it
- * (persist), and freeing space by dropping cached copies of other servers'
- * media (downloaded again when shown).
+ * (persist), and freeing space: dropping cached copies of other servers'
+ * media (downloaded again when shown), and forgetting rooms the person left
+ * (their history is deleted from this device: src/server/purge.ts).
  */
 import { useEffect, useState } from 'preact/hooks';
-import { type StorageInfo, askPersistent, formatBytes, storageInfo } from '../durability.ts';
-import { attempt, say, service } from '../state/actions.ts';
+import { type PurgeSummary, type StorageInfo, askPersistent, forgetNotice, formatBytes, storageInfo } from '../durability.ts';
+import { attempt, loadRooms, say, service } from '../state/actions.ts';
+
+interface LeftRoom {
+  roomId: string;
+  name: string;
+  events: number;
+  bytes: number;
+}
 
 export function StorageSettings() {
   const [info, setInfo] = useState<StorageInfo | null>(null);
   const [busy, setBusy] = useState(false);
-  const refresh = () => void storageInfo().then(setInfo);
+  const [left, setLeft] = useState<LeftRoom[]>([]);
+  /** Bytes freed by forgetting rooms since the dialog opened. */
+  const [freed, setFreed] = useState(0);
+  const refresh = () => {
+    void storageInfo().then(setInfo);
+    void service()
+      .leftRooms()
+      .then(setLeft)
+      .catch(() => setLeft([]));
+  };
   useEffect(refresh, []);
+  const forget = async (room: LeftRoom) => {
+    setBusy(true);
+    let result: PurgeSummary | undefined;
+    const ok = await attempt(`Could not forget ${room.name}`, async () => {
+      result = await service().forget(room.roomId);
+    });
+    setBusy(false);
+    if (ok) {
+      say(forgetNotice(result));
+      if (result && !result.held) setFreed((n) => n + result!.bytes);
+      await loadRooms();
+    }
+    refresh();
+  };
   const used = info?.usage;
   const quota = info?.quota;
   return (
@@ -66,6 +97,29 @@ export function StorageSettings() {
         </button>{' '}
         <span class="muted small-text">Other people's images and files are downloaded again when shown.</span>
       </p>
+      {left.length > 0 && (
+        <div class="left-rooms">
+          <p>
+            Free space: forget rooms you left. <span class="muted small-text">Their history is deleted from this device; you can still be invited back.</span>
+          </p>
+          <ul aria-label="Rooms you left">
+            {left.map((r) => (
+              <li key={r.roomId}>
+                <span class="ellipsis" title={r.roomId}>
+                  {r.name}
+                </span>{' '}
+                <span class="muted small-text">
+                  about {formatBytes(r.bytes)} ({r.events} events)
+                </span>{' '}
+                <button type="button" class="small" disabled={busy} onClick={() => forget(r)} aria-label={`Forget ${r.name}`}>
+                  Forget
+                </button>
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+      {freed > 0 && <p data-testid="storage-freed">Forgetting rooms freed about {formatBytes(freed)}.</p>}
     </section>
   );
 }

@@ -7,6 +7,7 @@ import { batch } from '@preact/signals';
 import { parseRelayConfig, readRelayConfig } from '../../app/relay-config.ts';
 import { installSwBridge } from '../../app/sw-bridge.ts';
 import { type Api, type StartResult, type TimelineItem, type Update, connectWorker, errorText, stopWorker, subscribe } from '../api.ts';
+import { type PurgeSummary, forgetNotice } from '../durability.ts';
 import { humanError } from '../errors.ts';
 import { composeHtml } from '../markdown.tsx';
 import { type KnownHomeserver, forget, readDirectory, remember } from './directory.ts';
@@ -628,7 +629,12 @@ export async function leaveRoom(roomId: string, reason?: string): Promise<void> 
 
 /** Removes a room the person is no longer in from their list (its history goes with it). */
 export async function forgetRoom(roomId: string): Promise<void> {
-  if (await attempt('Could not forget the room', () => service().forget(roomId))) {
+  let freed: PurgeSummary | undefined;
+  const forgot = await attempt('Could not forget the room', async () => {
+    freed = await service().forget(roomId);
+  });
+  if (forgot) {
+    say(forgetNotice(freed));
     if (currentRoomId.value === roomId) openRoom(null);
     await loadRooms();
   }
