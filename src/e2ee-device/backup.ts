@@ -117,10 +117,12 @@ export class KeyBackupUploader {
     return this.running;
   }
 
-  stop(): void {
+  /** Stops; resolves once an upload in flight is over. */
+  async stop(): Promise<void> {
     this.stopped = true;
     this.unsubscribe();
     clearInterval(this.timer);
+    await this.running;
   }
 }
 

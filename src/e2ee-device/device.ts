@@ -49,6 +49,13 @@ export interface DeviceStartOptions {
   log?: (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
 }
 
+/** A to-device event as /sync delivers it (unchecked: listeners look at the fields they need). */
+export interface ToDeviceEvent {
+  type?: unknown;
+  sender?: unknown;
+  content?: unknown;
+}
+
 export type DecryptResult =
   | { ok: true; type: string; content: Record<string, unknown>; senderDevice?: string }
   | { ok: false; reason: 'missing-key' | 'unknown-index' | 'failed'; message: string; sessionId?: string };
@@ -84,6 +91,8 @@ export class E2eeDevice {
   private outgoingRunning?: Promise<void>;
   private outgoingAgain = false;
   private readonly roomKeyListeners = new Set<(roomId: string, sessionId: string) => void>();
+  /** Told the to-device events of each sync once the machine has processed them (verification requests). */
+  private readonly toDeviceListeners = new Set<(events: readonly ToDeviceEvent[]) => void>();
   /** Per room: the key-sharing step in flight (two sends in a room share once). */
   private readonly sharing = new Map<string, Promise<void>>();
   private stopped = false;
@@ -96,7 +105,8 @@ export class E2eeDevice {
     readonly machine: Wasm.OlmMachine,
     readonly userId: string,
     readonly deviceId: string,
-    private readonly request: CsRequest,
+    /** This device's Client-Server API calls (cross-signing and key backup make some the machine does not queue). */
+    readonly request: CsRequest,
     private readonly log: NonNullable<DeviceStartOptions['log']>,
   ) {
     machine.registerRoomKeyUpdatedCallback(async (infos) => {
@@ -129,6 +139,12 @@ export class E2eeDevice {
     return { curve25519: k.curve25519.toBase64(), ed25519: k.ed25519.toBase64() };
   }
 
+  /** Told each sync's to-device events after the machine processed them (e.g. verification.ts finds requests). */
+  onToDevice(listener: (events: readonly ToDeviceEvent[]) => void): () => void {
+    this.toDeviceListeners.add(listener);
+    return () => this.toDeviceListeners.delete(listener);
+  }
+
   onRoomKeys(listener: (roomId: string, sessionId: string) => void): () => void {
     this.roomKeyListeners.add(listener);
     return () => this.roomKeyListeners.delete(listener);
@@ -147,6 +163,15 @@ export class E2eeDevice {
     const fallbackRaw = body.device_unused_fallback_key_types ?? body['org.matrix.msc2732.device_unused_fallback_key_types'];
     const fallback = Array.isArray(fallbackRaw) ? new Set(fallbackRaw.filter((x): x is string => typeof x === 'string')) : undefined;
     await this.machine.receiveSyncChanges(JSON.stringify(toDevice), new w.DeviceLists(userIds(lists.changed), userIds(lists.left)), counts, fallback);
+    if (toDevice.length > 0) {
+      for (const l of this.toDeviceListeners) {
+        try {
+          l(toDevice as ToDeviceEvent[]);
+        } catch (err) {
+          this.log('warn', 'a to-device listener failed', { error: String(err) });
+        }
+      }
+    }
     await this.processOutgoingRequests();
   }
 
@@ -340,6 +365,7 @@ export class E2eeDevice {
     this.syncAbort?.abort();
     this.holdSync(false);
     this.roomKeyListeners.clear();
+    this.toDeviceListeners.clear();
     // The machine is freed once work in flight settles (a use after free throws inside the crypto).
     void (this.outgoingRunning ?? Promise.resolve()).finally(() => this.machine.close());
   }

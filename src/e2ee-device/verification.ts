@@ -16,7 +16,7 @@
  * machine uploads the signatures it made (/keys/signatures/upload).
  */
 import type * as Wasm from '@matrix-org/matrix-sdk-crypto-wasm';
-import type { E2eeDevice } from './device.ts';
+import type { E2eeDevice, ToDeviceEvent } from './device.ts';
 
 export type VerificationPhase = 'requested' | 'waiting' | 'ready' | 'started' | 'emoji' | 'confirmed' | 'done' | 'cancelled';
 
@@ -58,7 +58,7 @@ export class Verifications {
    * Looks through to-device events the machine has just processed (as
    * `{type, sender, content}`) for verification requests sent to this device.
    */
-  noticeToDevice(events: readonly { type?: unknown; sender?: unknown; content?: unknown }[]): void {
+  noticeToDevice(events: readonly ToDeviceEvent[]): void {
     for (const e of events) {
       if (e.type !== REQUEST_TYPE || typeof e.sender !== 'string') continue;
       const txn = (e.content as { transaction_id?: unknown } | undefined)?.transaction_id;

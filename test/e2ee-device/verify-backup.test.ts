@@ -287,7 +287,7 @@ describe('verification, cross-signing and key backup on the app’s encryption d
         return (await alice2.device.machine.getDevice(new w.UserId(alice.userId), new w.DeviceId(alice2.device.deviceId)))?.isCrossSignedByOwner();
       });
     } finally {
-      uploader.stop();
+      await uploader.stop();
     }
   });
 });
