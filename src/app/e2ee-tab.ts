@@ -52,6 +52,8 @@ export class TabE2ee implements ClientCrypto {
   /** Decryptions in flight, so a timeline read and an update do not decrypt twice. */
   private readonly inFlight = new Map<string, Promise<void>>();
   private unsubscribe?: () => void;
+  /** Room keys received so far, per room: a decryption that failed while one arrived is tried again. */
+  private readonly keysSeen = new Map<string, number>();
 
   private constructor(
     readonly hs: Homeserver,
@@ -139,14 +141,14 @@ export class TabE2ee implements ClientCrypto {
     const p = (async () => {
       const ev = room.get(eventId);
       if (!ev || ev.type !== ENCRYPTED_TYPE) return;
-      const r: DecryptResult = await this.device.decryptRoomEvent(room.roomId, {
-        event_id: eventId,
-        room_id: room.roomId,
-        sender: ev.sender,
-        type: ev.type,
-        content: ev.content,
-        origin_server_ts: ev.origin_server_ts,
-      });
+      const event = { event_id: eventId, room_id: room.roomId, sender: ev.sender, type: ev.type, content: ev.content, origin_server_ts: ev.origin_server_ts };
+      let seen = this.keysSeen.get(room.roomId) ?? 0;
+      let r: DecryptResult = await this.device.decryptRoomEvent(room.roomId, event);
+      // A key that arrived while this attempt ran found no waiting event to retry: retry here.
+      while (!r.ok && (this.keysSeen.get(room.roomId) ?? 0) !== seen) {
+        seen = this.keysSeen.get(room.roomId) ?? 0;
+        r = await this.device.decryptRoomEvent(room.roomId, event);
+      }
       if (r.ok) {
         this.clear.set(eventId, { type: r.type, content: r.content as JsonObject });
         this.waiting.delete(eventId);
@@ -160,6 +162,7 @@ export class TabE2ee implements ClientCrypto {
 
   /** A room key arrived: the events waiting for it are decrypted again, and the page redraws. */
   private keyArrived(roomId: string, sessionId: string): void {
+    this.keysSeen.set(roomId, (this.keysSeen.get(roomId) ?? 0) + 1);
     const retry = [...this.waiting].filter(([, w]) => w.roomId === roomId && (w.sessionId === undefined || w.sessionId === sessionId)).map(([id]) => id);
     if (retry.length === 0) return;
     for (const id of retry) this.waiting.delete(id);
