@@ -18,7 +18,11 @@
  * Budgets: per incoming batch (a transaction's PDUs for one room, a
  * broadcast batch, an anti-entropy pull) at most FETCH_EVENTS events fetched
  * — so at most that many signatures verified — and FETCH_TIME_MS of wall
- * time; each request gives up after FETCH_TIMEOUT_MS. Per origin, one fetch
+ * time. A get_missing_events walk that used up the events while still
+ * progressing along a narrow stretch (a longer partition) goes on in the
+ * next round from where it stopped, with FETCH_EVENTS more (at most
+ * FETCH_ATTEMPTS rounds); only a walk that stalls, fans out, or runs out of
+ * rounds falls back to the state at the gap (state_ids); each request gives up after FETCH_TIMEOUT_MS. Per origin, one fetch
  * at a time, and an origin that let a request time out is not asked again
  * for ORIGIN_COOLDOWN_MS: the rest of a 50-PDU transaction of events with
  * unknown history costs one timeout, not fifty.
@@ -41,8 +45,10 @@
  * any other member holds is pulled again with its history.
  */
 import type { Engine } from './engine.ts';
-import type { FederationRequest, FederationResponse } from './federation/types.ts';
-import { type IngestOptions, type IngestOutcome, type PduResults, type PreparedEvent, ingestPrepared, prepareBatch } from './ingest.ts';
+import { type FederationRequest, type FederationResponse, HISTORY_PENDING } from './federation/types.ts';
+import { computeEventId } from '../core/hashing.ts';
+import type { JsonRecord } from '../core/json.ts';
+import { type IngestOptions, type IngestOutcome, type PduResults, type PreparedEvent, ingestPrepared, prepareBatch, startPreparing } from './ingest.ts';
 import type { Room } from './room.ts';
 
 /** Events fetched (and so signatures verified) per incoming batch. */
@@ -58,8 +64,9 @@ const FETCH_ATTEMPTS = 3;
 /** Missing prev events whose state is fetched (state_ids), and events whose auth chain is, per batch. */
 const REMOTE_STATES = 5;
 const AUTH_CHAINS = 5;
-/** get_missing_events page. */
+/** get_missing_events page, and the latest events named per request. */
 const MISSING_PAGE = 100;
+const MISSING_LATEST = 20;
 /** Parked events per room, and the retries each gets. */
 const PARKED_PER_ROOM = 100;
 const PARKED_TRIES = 5;
@@ -80,6 +87,12 @@ export interface FetchedHistory {
   outliers: PreparedEvent[];
   /** Events whose auth chain was fetched: missing auth events after that are a rejection. */
   authTried: Set<string>;
+  /**
+   * Fetched prevs whose own ancestry is still unknown: the walk ran out of
+   * this round's budget before it reached what we hold. The next round goes
+   * on from them instead of fetching (and verifying) them again.
+   */
+  unplaced: PreparedEvent[];
 }
 
 /** What a batch may still spend on fetching. */
@@ -203,11 +216,13 @@ export async function fetchMissingHistory(
   events: readonly PreparedEvent[],
   origin: string,
   budget: FetchBudget,
+  opts: { carried?: readonly PreparedEvent[]; lastRound?: boolean } = {},
 ): Promise<FetchedHistory> {
-  const out: FetchedHistory = { prevs: [], remote: new Map(), outliers: [], authTried: new Set() };
+  const out: FetchedHistory = { prevs: [], remote: new Map(), outliers: [], authTried: new Set(), unplaced: [] };
   try {
     await asSession(e, origin, async () => {
-      out.prevs = await fetchMissingPrevs(e, room, events, origin, budget, out);
+      const walk = await fetchMissingPrevs(e, room, events, origin, budget, out, opts.carried ?? []);
+      out.prevs = walk.prevs;
       // Which prevs of the deferred events stay unknown, once what was fetched is placed?
       const known = new Set<string>();
       const isKnown = (id: string) => room.isDagNode(id) || known.has(id);
@@ -218,7 +233,12 @@ export async function fetchMissingHistory(
       const deferredIds = new Set(events.map((p) => p.ev.event_id));
       const gaps = new Set<string>();
       for (const p of events) for (const prev of p.ev.prev_events) if (!isKnown(prev) && !deferredIds.has(prev)) gaps.add(prev);
-      for (const prev of [...gaps].slice(0, REMOTE_STATES)) {
+      // The walk stopped only because this round's budget ran out, and was still going: the next
+      // round goes on from where it stopped. Taking the state at the gap instead (state_ids) would
+      // place everything fetched on a peer's word for the state and backfill the gap afterwards —
+      // a 1,001-event stretch after a heal cost that for want of one event.
+      const goOn = walk.cutByBudget && !opts.lastRound;
+      for (const prev of goOn ? [] : [...gaps].slice(0, REMOTE_STATES)) {
         const remote = await fetchRemoteState(e, room, prev, origin, budget, out);
         if (remote) out.remote.set(prev, remote);
       }
@@ -229,6 +249,7 @@ export async function fetchMissingHistory(
       for (let pass = 0; pass < 2; pass++) {
         for (const p of all) if (p.ev.prev_events.every(isKnown)) known.add(p.ev.event_id);
       }
+      out.unplaced = goOn ? out.prevs.filter((p) => !known.has(p.ev.event_id)) : [];
       out.prevs = out.prevs.filter((p) => known.has(p.ev.event_id));
       // Auth events we lack, for the deferred events and what was fetched with them.
       const have = new Set([...out.outliers, ...out.prevs].map((p) => p.ev.event_id));
@@ -245,7 +266,12 @@ export async function fetchMissingHistory(
   return out;
 }
 
-/** get_missing_events from `origin`, in rounds, until every prev is known, no progress, or the budget is spent. */
+/**
+ * get_missing_events from `origin`, in rounds, until every prev is known, no
+ * progress, or the budget is spent (`cutByBudget`: it was still making
+ * progress). `carried`: what an earlier round of the same batch fetched and
+ * could not place yet; the walk goes on from its deepest events.
+ */
 async function fetchMissingPrevs(
   e: Engine,
   room: Room,
@@ -253,13 +279,28 @@ async function fetchMissingPrevs(
   origin: string,
   budget: FetchBudget,
   out: FetchedHistory,
-): Promise<PreparedEvent[]> {
+  carried: readonly PreparedEvent[],
+): Promise<{ prevs: PreparedEvent[]; cutByBudget: boolean }> {
   e.stats.missingFetches++;
   const collected = new Map<string, PreparedEvent>();
+  for (const p of carried) if (!room.isDagNode(p.ev.event_id)) collected.set(p.ev.event_id, p);
   const known = (id: string) => room.isDagNode(id) || collected.has(id);
   const deferred = new Set(events.map((p) => p.ev.event_id));
-  let latest = events.filter((p) => p.ev.prev_events.some((prev) => !known(prev) && !deferred.has(prev))).map((p) => p.ev.event_id);
+  const frontier = () =>
+    [...collected.values(), ...events]
+      .filter((p) => p.ev.prev_events.some((prev) => !known(prev) && !deferred.has(prev)))
+      .sort((a, b) => a.ev.depth - b.ev.depth)
+      .map((p) => p.ev.event_id);
+  let latest = frontier();
+  let cutByBudget = false;
   for (let round = 0; round < e.limits.missingEventRounds && latest.length > 0; round++) {
+    if (budget.events <= 0) {
+      // Worth going on with only while the walk stays narrow: a real stretch of history narrows
+      // down to where it forked from ours (a few senders' chains), while an answer whose events
+      // each point at further unknown prevs fans out and reaches nothing we hold.
+      cutByBudget = latest.length <= MISSING_LATEST;
+      break;
+    }
     let res: FederationResponse | undefined;
     try {
       res = await fetchRequest(
@@ -268,7 +309,7 @@ async function fetchMissingPrevs(
         {
           kind: 'get_missing_events',
           room_id: room.roomId,
-          body: { earliest_events: [...room.extremities], latest_events: latest.slice(0, 20), limit: MISSING_PAGE, min_depth: 0 },
+          body: { earliest_events: [...room.extremities], latest_events: latest.slice(0, MISSING_LATEST), limit: MISSING_PAGE, min_depth: 0 },
         },
         budget,
       );
@@ -287,11 +328,9 @@ async function fetchMissingPrevs(
       }
     }
     if (!progress) break;
-    latest = [...collected.values(), ...events]
-      .filter((p) => p.ev.prev_events.some((prev) => !known(prev) && !deferred.has(prev)))
-      .map((p) => p.ev.event_id);
+    latest = frontier();
   }
-  return [...collected.values()];
+  return { prevs: [...collected.values()], cutByBudget };
 }
 
 /** The state before `prevId` (state_ids, then `state` for what we lack) and the event itself. */
@@ -323,6 +362,74 @@ async function fetchRemoteState(
   const fetchedIds = new Set(out.outliers.map((p) => p.ev.event_id));
   if (!stateIds.every((id) => room.events.has(id) || fetchedIds.has(id))) return undefined;
   return { stateIds, prev };
+}
+
+/** Events of a room handed to a background history fetch (ingestTransaction), by ID; bounded. */
+const backgroundByRoom = new WeakMap<Room, Set<string>>();
+/** Events per room whose history is fetched in the background at once. */
+const BACKGROUND_PER_ROOM = 2000;
+
+function pendingResult(origin: string): { error: string } {
+  return { error: `${HISTORY_PENDING} its missing history is being fetched from ${origin}; not stored yet, send it again later` };
+}
+
+/**
+ * A transaction's PDUs for one room, answered without waiting for their
+ * missing history: the events that can be placed are placed and written
+ * (their results say so once stored); the others are answered as pending
+ * (HISTORY_PENDING) and their history fetched and placed afterwards, outside
+ * the transaction's round trip. The sender's request no longer outlives its
+ * timeout while we fetch (a heal's 1,000-event fetch took longer than the
+ * sender's 10 s, and the sender sent the transaction again), and nothing is
+ * acknowledged that a crash could lose: a pending event stays in the
+ * sender's queue until it is placed here. A PDU sent again while its history
+ * is still being fetched costs only its event ID; one parked (its history
+ * could not be fetched) gets that error, which ends the sender's retries.
+ */
+export async function ingestTransaction(e: Engine, room: Room, raws: readonly unknown[], origin: string, results: PduResults): Promise<void> {
+  let background = backgroundByRoom.get(room);
+  const parked = parkedByRoom.get(room);
+  const fresh: unknown[] = [];
+  for (const raw of raws) {
+    const id = eventIdOf(room, raw);
+    if (id !== undefined && background?.has(id)) results[id] = pendingResult(origin);
+    else if (id !== undefined && parked?.has(id) && !room.isDagNode(id)) results[id] = { error: unfetched(room, parked.get(id)!.p, origin) };
+    else fresh.push(raw);
+  }
+  if (fresh.length === 0) return;
+  const started = startPreparing(e, room, fresh, results);
+  const first = await room.lock.run(
+    () => ingestPrepared(e, room, started, { origin, source: 'live', fetchMissing: true, detachCommit: true }, results),
+    'transaction',
+  );
+  await first.committed;
+  if (first.deferred.length === 0) return;
+  for (const p of first.deferred) results[p.ev.event_id] = pendingResult(origin);
+  if (!background) {
+    background = new Set();
+    backgroundByRoom.set(room, background);
+  }
+  // Past the bound, nothing is started: the sender keeps the events and sends them again later.
+  const taken = first.deferred.slice(0, Math.max(0, BACKGROUND_PER_ROOM - background.size));
+  if (taken.length === 0) return;
+  for (const p of taken) background.add(p.ev.event_id);
+  const set = background;
+  void placeDeferred(e, room, taken, { origin, what: 'transaction history' })
+    .catch((err) => e.log('warn', 'fetching the history of a transaction failed', { room: room.roomId, origin, error: String(err) }))
+    .finally(() => {
+      for (const p of taken) set.delete(p.ev.event_id);
+    });
+}
+
+/** The event ID of a raw PDU, or undefined when it is not an event (its checks will say why). */
+function eventIdOf(room: Room, raw: unknown): string | undefined {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
+  const { event_id: _given, ...pdu } = raw as JsonRecord;
+  try {
+    return computeEventId(pdu, room.rules);
+  } catch {
+    return undefined;
+  }
 }
 
 export interface LiveIngestOptions {
@@ -367,6 +474,8 @@ export async function placeDeferred(
 ): Promise<IngestOutcome> {
   const budget = newBudget(e);
   let pending = [...deferred];
+  // History fetched in an earlier round that does not reach what we hold yet (see FetchedHistory.unplaced).
+  let carried: PreparedEvent[] = [];
   let outcome: IngestOutcome = { results, placed: [], committed: Promise.resolve(), deferred: pending };
   const place = (opt: IngestOptions) => room.lock.run(() => ingestPrepared(e, room, pending, opt, results), opts.what ?? 'ingest');
   for (let attempt = 0; attempt < FETCH_ATTEMPTS && pending.length > 0; attempt++) {
@@ -379,8 +488,16 @@ export async function placeDeferred(
         pending = retry.deferred;
         if (pending.length === 0) return true;
       }
-      const fetched = await fetchMissingHistory(e, room, pending, opts.origin, budget);
-      if (fetched.prevs.length === 0 && fetched.remote.size === 0 && fetched.outliers.length === 0) return false;
+      // A round that goes on with a walk the last one had to cut (narrow, still progressing) may
+      // verify FETCH_EVENTS more events, in FETCH_TIME_MS more — a batch at most FETCH_ATTEMPTS
+      // times either.
+      if (carried.length > 0) {
+        budget.events = FETCH_EVENTS;
+        budget.deadline = Math.max(budget.deadline, e.clock.now() + FETCH_TIME_MS);
+      }
+      const fetched = await fetchMissingHistory(e, room, pending, opts.origin, budget, { carried, lastRound: attempt === FETCH_ATTEMPTS - 1 });
+      carried = fetched.unplaced;
+      if (fetched.prevs.length === 0 && fetched.remote.size === 0 && fetched.outliers.length === 0) return carried.length > 0;
       const again = await place({ origin: opts.origin, source: 'live', fetchMissing: true, detachCommit: true, fetched });
       outcome = merge(outcome, again);
       pending = again.deferred;
@@ -390,14 +507,17 @@ export async function placeDeferred(
   }
   for (const p of pending) {
     e.stats.dropped++;
-    const missing = p.ev.prev_events.filter((id) => !room.isDagNode(id));
-    results[p.ev.event_id] = {
-      error: `${missing.length > 0 ? `missing prev_events ${missing.join(', ')}` : 'missing auth events'} could not be fetched from ${opts.origin}; kept to retry with other members`,
-    };
+    results[p.ev.event_id] = { error: unfetched(room, p, opts.origin) };
     park(room, p);
   }
   if (pending.length > 0) e.log('debug', `parked ${pending.length} events whose history ${opts.origin} did not give`, { room: room.roomId });
   return { ...outcome, deferred: pending };
+}
+
+/** The result for an event whose history `origin` did not give. */
+function unfetched(room: Room, p: PreparedEvent, origin: string): string {
+  const missing = p.ev.prev_events.filter((id) => !room.isDagNode(id));
+  return `${missing.length > 0 ? `missing prev_events ${missing.join(', ')}` : 'missing auth events'} could not be fetched from ${origin}; kept to retry with other members`;
 }
 
 /** Per room, the tail of the history fetches' turns (see the module comment). */

@@ -13,11 +13,11 @@
  * a guess: an entry not shown to be held is sent as before, so delivery
  * stays durable across partitions.
  */
-import type { JsonObject } from '../core/json.ts';
+import { type JsonObject, isJsonObject } from '../core/json.ts';
 import type { Pdu } from '../core/pdu.ts';
 import type { Clock } from './clock.ts';
 import type { FederationResponse, Transaction } from './federation/types.ts';
-import { UnreachableError } from './federation/types.ts';
+import { HISTORY_PENDING, UnreachableError } from './federation/types.ts';
 import type { Logger } from './log.ts';
 import type { OutboxEntry, WriteBatch } from './store/types.ts';
 
@@ -44,17 +44,38 @@ interface Queue {
   attempts: number;
   timer?: unknown;
   nextAttempt: number;
+  /**
+   * PDUs the destination answered as pending (its history fetch for them is
+   * still running: HISTORY_PENDING), by entry: when to send each again, and
+   * how many times it was answered so. Kept in memory only — after a restart
+   * they are simply sent again.
+   */
+  pending: Map<OutboxEntry, { at: number; times: number }>;
+  /**
+   * The peer was reported back while a transaction was in flight: if that
+   * attempt fails (it was most likely sent into the link that just broke),
+   * the next one goes at once instead of waiting out a backoff.
+   */
+  wokenInFlight?: boolean;
 }
 
 const MAX_PDUS = 50;
 const MAX_EDUS = 100;
+/**
+ * A PDU answered as pending is sent again after this, doubling each time; a
+ * destination still fetching its history after PENDING_CHECKS answers (about
+ * twenty minutes) is taken at its word that it is trying (as a PDU answered with
+ * an error is), and the entry ends.
+ */
+export const PENDING_RECHECK_MS = 5_000;
+const PENDING_CHECKS = 8;
 
 export class Outbox {
   private readonly queues = new Map<string, Queue>();
   private seq = 0;
   private txnCounter = 0;
   private stopped = false;
-  readonly stats = { transactions: 0, pdusSent: 0, edusSent: 0, failures: 0, pdusSkipped: 0 };
+  readonly stats = { transactions: 0, pdusSent: 0, edusSent: 0, failures: 0, pdusSkipped: 0, pdusPending: 0 };
 
   constructor(
     private readonly deps: OutboxDeps,
@@ -96,6 +117,7 @@ export class Outbox {
     if (!q) return;
     q.attempts = 0;
     q.nextAttempt = 0;
+    if (q.inFlight) q.wokenInFlight = true;
     this.kick(destination);
   }
 
@@ -166,7 +188,7 @@ export class Outbox {
   private queue(destination: string): Queue {
     let q = this.queues.get(destination);
     if (!q) {
-      q = { entries: [], inFlight: false, attempts: 0, nextAttempt: 0 };
+      q = { entries: [], inFlight: false, attempts: 0, nextAttempt: 0, pending: new Map() };
       this.queues.set(destination, q);
     }
     return q;
@@ -175,7 +197,8 @@ export class Outbox {
   private kick(destination: string): void {
     const q = this.queue(destination);
     if (this.stopped || q.inFlight || q.entries.length === 0) return;
-    const wait = q.nextAttempt - this.deps.clock.now();
+    const now = this.deps.clock.now();
+    const wait = Math.max(q.nextAttempt, this.dueAt(q, now)) - now;
     if (q.timer !== undefined) {
       this.deps.clock.clearTimeout(q.timer);
       q.timer = undefined;
@@ -188,6 +211,14 @@ export class Outbox {
       return;
     }
     void this.flush(destination, q);
+  }
+
+  /** When the queue next has something to send: now, unless every entry waits for a pending re-check. */
+  private dueAt(q: Queue, now: number): number {
+    if (q.pending.size < q.entries.length) return now;
+    let at = Number.POSITIVE_INFINITY;
+    for (const e of q.entries) at = Math.min(at, q.pending.get(e)?.at ?? now);
+    return at;
   }
 
   /**
@@ -203,12 +234,14 @@ export class Outbox {
     const isHeld = (e: OutboxEntry) => e.kind === 'pdu' && e.event_id !== undefined && held.has(e.event_id);
     const taken = q.entries.filter(isHeld);
     q.entries = q.entries.filter((e) => !isHeld(e));
+    for (const e of taken) q.pending.delete(e);
     this.stats.pdusSkipped += taken.length;
     return taken;
   }
 
   private async flush(destination: string, q: Queue): Promise<void> {
     q.inFlight = true;
+    q.wokenInFlight = false;
     try {
       while (!this.stopped && q.entries.length > 0) {
         const held = this.takeHeld(destination, q);
@@ -216,10 +249,13 @@ export class Outbox {
           await this.deps.write({ outboxDelete: held.map((e) => ({ destination, seq: e.seq })) });
           if (q.entries.length === 0) break;
         }
+        const now = this.deps.clock.now();
+        if (this.dueAt(q, now) > now) break;
         const batch: OutboxEntry[] = [];
         const pdus: Pdu[] = [];
         const edus: Transaction['edus'] = [];
         for (const e of q.entries) {
+          if ((q.pending.get(e)?.at ?? 0) > now) continue;
           if (e.kind === 'pdu') {
             if (pdus.length >= MAX_PDUS) continue;
             // An entry of a purged room carries its event (purge.ts); the others read it from the room.
@@ -242,16 +278,36 @@ export class Outbox {
         this.stats.transactions++;
         this.stats.pdusSent += pdus.length;
         this.stats.edusSent += edus.length;
-        const sent = new Set(batch);
+        // Answered as pending (the destination is still fetching their history): not stored there
+        // yet, so kept, and sent again later; every other entry is delivered.
+        const results = res.ok && isJsonObject(res.body.pdus) ? res.body.pdus : {};
+        const later = new Set<OutboxEntry>();
+        for (const e of batch) {
+          const r = e.kind === 'pdu' && e.event_id ? results[e.event_id] : undefined;
+          if (!isJsonObject(r) || typeof r.error !== 'string' || !r.error.startsWith(HISTORY_PENDING)) continue;
+          const times = (q.pending.get(e)?.times ?? 0) + 1;
+          if (times > PENDING_CHECKS) continue; // it has had its chances: answered, as a failed PDU would be
+          q.pending.set(e, { at: this.deps.clock.now() + PENDING_RECHECK_MS * 2 ** (times - 1), times });
+          later.add(e);
+        }
+        this.stats.pdusPending += later.size;
+        const sent = new Set(batch.filter((e) => !later.has(e)));
+        for (const e of sent) q.pending.delete(e);
         q.entries = q.entries.filter((e) => !sent.has(e));
         q.attempts = 0;
-        await this.deps.write({ outboxDelete: batch.map((e) => ({ destination, seq: e.seq })) });
+        if (sent.size > 0) await this.deps.write({ outboxDelete: [...sent].map((e) => ({ destination, seq: e.seq })) });
       }
     } catch (err) {
       this.stats.failures++;
-      q.attempts++;
-      const backoff = Math.min(this.opts.maxBackoffMs, this.opts.baseBackoffMs * 2 ** Math.min(q.attempts - 1, 16));
-      q.nextAttempt = this.deps.clock.now() + backoff;
+      if (q.wokenInFlight) {
+        // The failure belongs to the link before the reconnection: try the new one now.
+        q.attempts = 0;
+        q.nextAttempt = 0;
+      } else {
+        q.attempts++;
+        const backoff = Math.min(this.opts.maxBackoffMs, this.opts.baseBackoffMs * 2 ** Math.min(q.attempts - 1, 16));
+        q.nextAttempt = this.deps.clock.now() + backoff;
+      }
       if (!(err instanceof UnreachableError)) {
         this.deps.log('warn', `sending to ${destination} failed`, { error: String(err) });
       }

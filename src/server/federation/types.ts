@@ -74,3 +74,14 @@ export class FederationError extends Error {
     super(`${destination}: ${body.errcode}: ${body.error}`);
   }
 }
+
+/**
+ * The start of a transaction's per-PDU result for an event whose missing
+ * history the receiver is still fetching (ingest-fetch.ts
+ * `ingestTransaction`): not stored there yet, so not acknowledged — the
+ * sender keeps it queued and sends it again later (Outbox), by when it is
+ * placed (answered as held) or its history proved unobtainable (answered
+ * with that error). Hearth's own convention within the spec's free-form
+ * `error` string: a server that does not know it treats it as any failed PDU.
+ */
+export const HISTORY_PENDING = 'history pending:';
