@@ -29,14 +29,49 @@ import { createRoom, message, onboard, openNetwork, send } from './app-helpers.t
 interface Person {
   page: Page;
   id: string;
+  /** The page's (and its workers') recent console lines, for a failure's message. */
+  log: string[];
 }
 
 async function personIn(browser: Browser, url: string, name: string): Promise<Person> {
   const context = await browser.newContext({ baseURL: url });
+  // Keep a list of the page's peer connections, to read which addresses the direct link really joins.
+  await context.addInitScript(() => {
+    const Native = globalThis.RTCPeerConnection;
+    const made: RTCPeerConnection[] = [];
+    Object.assign(globalThis, { __labPcs: made });
+    globalThis.RTCPeerConnection = class extends Native {
+      constructor(config?: RTCConfiguration) {
+        super(config);
+        made.push(this);
+      }
+    };
+  });
   const page = await context.newPage();
+  const log: string[] = [];
+  page.on('console', (m) => {
+    log.push(`[${name} ${new Date().toISOString().slice(11, 23)}] ${m.text()}`);
+    if (log.length > 150) log.shift();
+  });
   const id = await onboard(page, name);
   await expect(page.getByText(/relay connected/)).toBeVisible({ timeout: 60_000 });
-  return { page, id };
+  return { page, id, log };
+}
+
+/** "local address -> remote address" of each connected peer connection's selected ICE candidate pair. */
+function candidatePairs(p: Person): Promise<string[]> {
+  return p.page.evaluate(async () => {
+    const out: string[] = [];
+    for (const pc of (globalThis as unknown as { __labPcs: RTCPeerConnection[] }).__labPcs) {
+      if (pc.connectionState !== 'connected') continue;
+      const stats = await pc.getStats();
+      stats.forEach((s: { type: string; state?: string; nominated?: boolean; localCandidateId?: string; remoteCandidateId?: string }) => {
+        if (s.type !== 'candidate-pair' || s.state !== 'succeeded' || !s.nominated) return;
+        out.push(`${stats.get(s.localCandidateId!)?.address} -> ${stats.get(s.remoteCandidateId!)?.address}`);
+      });
+    }
+    return out;
+  });
 }
 
 /** The Network panel's row for a peer, found by its user's display name. */
@@ -64,14 +99,18 @@ test.describe('across network namespaces', () => {
     const unsupported = await namespaceSupport();
     test.skip(unsupported !== undefined, `network namespaces unavailable: ${unsupported}`);
     let lab: HearthLab | undefined;
+    const people: Person[] = [];
     try {
       lab = await startHearthLab(baseURL!);
       const hl = lab;
       const [aliceBrowser, bobBrowser] = await Promise.all([hl.launchBrowser('alice'), hl.launchBrowser('bob')]);
       const [alice, bob] = await Promise.all([personIn(aliceBrowser, hl.front.url, 'alice'), personIn(bobBrowser, hl.front.url, 'bob')]);
+      people.push(alice, bob);
       const carol = await ServeUser.register(hl.serveUrl, 'carol');
       // All three homeservers have met through the relay before anyone is invited.
       for (const p of [alice, bob]) await expect(p.page.getByText(/relay connected, [2-9] peers/)).toBeVisible({ timeout: 60_000 });
+      // The relay counts them: three homeservers hold a reservation (its metrics, over the bridge).
+      await until('the relay holds three reservations', async () => (await hl.relayMetric('hearth_relay_reservations')) >= 3);
 
       await createRoom(alice.page, 'Across');
       await inviteById(alice, bob.id);
@@ -100,6 +139,10 @@ test.describe('across network namespaces', () => {
       await openNetwork({ ...bob, context: bob.page.context() });
       await expect(peerRow(alice, 'bob')).toContainText('direct', { timeout: 60_000 });
       await expect(peerRow(bob, 'alice')).toContainText('direct', { timeout: 60_000 });
+      // …and that link joins the two browsers' namespaces' own addresses, through the bridge.
+      const [aliceAddr, bobAddr] = [hl.lab.hosts.alice!.addr, hl.lab.hosts.bob!.addr];
+      await until('Alice’s peer connection joins her address to Bob’s', async () => (await candidatePairs(alice)).includes(`${aliceAddr} -> ${bobAddr}`));
+      expect(await candidatePairs(bob)).toContain(`${bobAddr} -> ${aliceAddr}`);
 
       // The relay dies: Alice and Bob go on over the direct link; Carol's server, reachable only through the relay, is cut off.
       await hl.killRelay();
@@ -125,7 +168,17 @@ test.describe('across network namespaces', () => {
         90_000,
       );
     } catch (err) {
-      throw new Error(`${(err as Error).stack ?? String(err)}\n--- lab stderr (relay, hearth serve) ---\n${lab?.logs().slice(-6000) ?? ''}`);
+      const panels: string[] = [];
+      for (const p of people) {
+        const text = await p.page
+          .getByRole('complementary', { name: 'Network' })
+          .textContent({ timeout: 2_000 })
+          .catch(() => 'closed');
+        panels.push(`--- ${p.id}: network panel ---\n${text}\n--- its console ---\n${p.log.slice(-40).join('\n')}`);
+      }
+      throw new Error(
+        `${(err as Error).stack ?? String(err)}\n--- lab stderr (relay, hearth serve) ---\n${lab?.logs().slice(-6000) ?? ''}\n${panels.join('\n')}`,
+      );
     } finally {
       await lab?.teardown();
     }

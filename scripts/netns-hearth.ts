@@ -2,7 +2,7 @@
  * Hearth across separate network stacks (issue 20), shared by
  * e2e/netns.spec.ts and bench/netns.ts: four namespaces on one bridge —
  *
- *   relay  the libp2p relay (scripts/netns-relay.ts), ws :9090 and tcp :9091
+ *   relay  `hearth relay` (public limits), ws :9090, tcp :9091, metrics :9100
  *   serve  `hearth serve` (in memory), its Client-Server API on :8008
  *   alice  a Chromium with the app
  *   bob    another Chromium with the app
@@ -19,12 +19,13 @@ import { type AppFront, type Lab, createLab, firstJsonLine, kill, labChromiumArg
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const HEARTH_BIN = join(ROOT, 'bin/hearth.mjs');
-const RELAY_SCRIPT = join(ROOT, 'scripts/netns-relay.ts');
 
 export interface RelayInfo {
   multiaddr: string;
   tcp_multiaddr: string;
   peer_id: string;
+  /** Prometheus text (hearth_relay_peers, …). */
+  metrics_url: string;
 }
 
 export interface HearthLab {
@@ -40,6 +41,8 @@ export interface HearthLab {
   killRelay(): Promise<void>;
   /** Starts the relay again with the same key on the same addresses. */
   restartRelay(): Promise<void>;
+  /** One figure from the relay's metrics (e.g. hearth_relay_reservations), read over the bridge; NaN if absent. */
+  relayMetric(name: string): Promise<number>;
   /** A Chromium inside `who`'s namespace, with the flags the lab's origin needs. */
   launchBrowser(who: 'alice' | 'bob'): Promise<Browser>;
   teardown(): Promise<void>;
@@ -62,7 +65,22 @@ export async function startHearthLab(upstream: string): Promise<HearthLab> {
         .join('')}`.slice(-20_000);
     });
   const startRelay = async (): Promise<RelayInfo> => {
-    const c = lab.spawnIn(h.relay!, process.execPath, ['--import', 'tsx', RELAY_SCRIPT, h.relay!.addr, '9090', '9091', join(lab.dir, 'relay.key')]);
+    // `hearth relay` as it would run for friends on the internet (public limits, a persistent key, metrics), on the namespace's address.
+    const a = h.relay!.addr;
+    const c = lab.spawnIn(h.relay!, process.execPath, [
+      HEARTH_BIN,
+      'relay',
+      '--host',
+      a,
+      '--port',
+      '9090',
+      '--tcp-port',
+      '9091',
+      '--key',
+      join(lab.dir, 'relay.key'),
+      '--metrics',
+      `${a}:9100`,
+    ]);
     capture('relay', c);
     relayChild = c;
     return firstJsonLine<RelayInfo>(c, 'the relay');
@@ -101,6 +119,11 @@ export async function startHearthLab(upstream: string): Promise<HearthLab> {
       restartRelay: async () => {
         const again = await startRelay();
         if (again.peer_id !== relay.peer_id) throw new Error('the restarted relay has a new PeerId');
+      },
+      relayMetric: async (name) => {
+        const text = await (await fetch(relay.metrics_url)).text();
+        const m = text.match(new RegExp(`^${name} (\\d+(?:\\.\\d+)?)$`, 'm'));
+        return m ? Number(m[1]) : Number.NaN;
       },
       launchBrowser: async (who) => {
         const b = await chromium.launch({ executablePath: await lab.chromiumIn(h[who]!), args: labChromiumArgs(appFront.url) });
