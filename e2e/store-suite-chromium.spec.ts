@@ -7,27 +7,9 @@
  * stand-in (test/helpers/browser-vitest.ts) that keeps Vitest's own `expect`.
  * Run with HEARTH_E2E_PORT=5313.
  */
-import { fileURLToPath } from 'node:url';
 import { expect, test } from '@playwright/test';
-import { build } from 'vite';
 import type { CaseResult } from '../test/helpers/browser-vitest.ts';
-
-async function suiteScript(): Promise<string> {
-  const out = await build({
-    configFile: false,
-    logLevel: 'silent',
-    resolve: { alias: { vitest: fileURLToPath(new URL('../test/helpers/browser-vitest.ts', import.meta.url)) } },
-    build: {
-      write: false,
-      minify: false,
-      lib: { entry: fileURLToPath(new URL('../test/durability/store-suite-page.ts', import.meta.url)), formats: ['iife'], name: 'hearthStoreSuite' },
-    },
-  });
-  const first = Array.isArray(out) ? out[0] : out;
-  const chunk = first && 'output' in first ? first.output.find((c) => c.type === 'chunk') : undefined;
-  if (chunk?.type !== 'chunk') throw new Error('bundling store-suite-page.ts gave no script');
-  return chunk.code;
-}
+import { pageBundle } from '../test/helpers/page-bundle.ts';
 
 test('the shared Store acceptance suite passes on Chromium IndexedDB', async ({ browser }) => {
   test.setTimeout(240_000);
@@ -36,7 +18,10 @@ test('the shared Store acceptance suite passes on Chromium IndexedDB', async ({ 
     const page = await context.newPage();
     // A document of the origin that runs no app: nothing else opens databases here.
     await page.goto('/hearth-config.json');
-    await page.addScriptTag({ content: await suiteScript() });
+    const script = await pageBundle(new URL('../test/durability/store-suite-page.ts', import.meta.url), 'hearthStoreSuite', {
+      vitest: new URL('../test/helpers/browser-vitest.ts', import.meta.url),
+    });
+    await page.addScriptTag({ content: script });
     const results = (await page.evaluate(() =>
       (globalThis as unknown as { hearthStoreSuite: { run: () => Promise<CaseResult[]> } }).hearthStoreSuite.run(),
     )) as CaseResult[];

@@ -44,13 +44,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, type Page, chromium } from '@playwright/test';
-import { build } from 'vite';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../scripts/chromium.ts';
 import { DB_PREFIX } from '../../src/app/service.ts';
 import { mulberry32 } from '../../src/sim/prng.ts';
 import { inPage } from '../helpers/idb-dump.ts';
+import { pageBundle } from '../helpers/page-bundle.ts';
 import type { PageStoreCheck, check } from './store-check-page.ts';
 import { type ApiCall, CrashLoad, type CrashFindings, type CrashHarnessOptions, percentiles, retryAndConverge, sleep } from './crash-harness.ts';
 
@@ -166,16 +165,8 @@ async function leaveApp(page: Page): Promise<string> {
 }
 
 /** store-check-page.ts bundled into one script (global `hearthStoreCheck`) for a page. */
-export async function storeCheckScript(): Promise<string> {
-  const out = await build({
-    configFile: false,
-    logLevel: 'silent',
-    build: { write: false, minify: false, lib: { entry: fileURLToPath(new URL('./store-check-page.ts', import.meta.url)), formats: ['iife'], name: 'hearthStoreCheck' } },
-  });
-  const first = Array.isArray(out) ? out[0] : out;
-  const chunk = first && 'output' in first ? first.output.find((c) => c.type === 'chunk') : undefined;
-  if (chunk?.type !== 'chunk') throw new Error('bundling store-check-page.ts gave no script');
-  return chunk.code;
+export function storeCheckScript(): Promise<string> {
+  return pageBundle(new URL('./store-check-page.ts', import.meta.url), 'hearthStoreCheck');
 }
 
 /** Checks database `dbName` in `page` (left by leaveApp) with the current store code, on the browser's IndexedDB. */
