@@ -11,7 +11,7 @@
 
 export interface RelayStatus {
   state: 'none' | 'connecting' | 'connected' | 'failed';
-  /** The relay's multiaddr (the first configured one). */
+  /** The relay's multiaddr: the one connected (several relays fail over in order), else the first configured one. */
   addr?: string;
   /** With 'failed': since when (ms since the epoch) no relay has answered. */
   since?: number;
@@ -83,9 +83,13 @@ export class RelayLink {
   }
 
   status(): RelayStatus {
+    const inUse = this.relays.find((r) => {
+      const p = relayPeerOf(r);
+      return p !== undefined && this.deps.connected([p]);
+    });
+    if (inUse) return { state: 'connected', addr: inUse };
     const addr = this.relays[0];
     const at = addr ? { addr } : {};
-    if (this.isUp()) return { state: 'connected', ...at };
     const since = this.downSince ?? this.now();
     if (this.relays.length === 0) return this.configUnreadable ? { state: 'failed', since } : { state: 'none' };
     if (!this.everUp && this.now() - since < this.timing.graceMs) return { state: 'connecting', ...at };
