@@ -135,7 +135,8 @@ Limits (default: --limits public; local = no circuit limits, for one machine):
 Metrics:
   --metrics HOST:PORT   serve Prometheus text at http://HOST:PORT/metrics
                         (hearth_relay_peers, _connections, _reservations,
-                        _circuits, _bytes_total, and libp2p's own)
+                        _reservation_slots, _circuits, _bytes_total, and
+                        libp2p's own); bind it to loopback or a private address
 
 See docs/deploy.md for a relay on the internet, step by step.
 `;

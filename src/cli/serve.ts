@@ -25,7 +25,7 @@ import { retiredTransport } from '../server/transport/retired.ts';
 import { openNodeStore } from '../server/store/node.ts';
 import type { Command } from './commands.ts';
 import { UsageError, parseFlags } from './io.ts';
-import { portFlag, untilSignal } from './relay.ts';
+import { multiaddrListFlag, portFlag, untilSignal } from './relay.ts';
 
 /** Warnings and errors to stderr: stdout carries only the JSON lines. */
 const stderrLogger: Logger = (level, message, data) => {
@@ -34,24 +34,27 @@ const stderrLogger: Logger = (level, message, data) => {
 };
 
 export const serveCommand: Command = {
-  args: '[--data DIR [--import FILE [--passphrase-file F]]] [--relay MULTIADDR] [--port N] [--user NAME] [--client-port N [--client-host H]]',
+  args: '[--data DIR [--import FILE [--passphrase-file F]]] [--relay MULTIADDR[,MULTIADDR…]] [--host IP] [--port N] [--user NAME] [--client-port N [--client-host H]]',
   summary:
     'runs a headless homeserver over libp2p until SIGINT/SIGTERM (on disk in --data DIR, else in memory); prints {"server_name","multiaddrs","user_id","client_url"}; --client-port serves the Matrix Client-Server API over HTTP; --import FILE first restores an encrypted backup (hearth export) into an empty DIR',
   async run(argv) {
-    const f = parseFlags(argv, { optional: ['data', 'import', 'passphrase-file', 'relay', 'port', 'user', 'client-port', 'client-host'] });
+    const f = parseFlags(argv, { optional: ['data', 'import', 'passphrase-file', 'relay', 'port', 'host', 'user', 'client-port', 'client-host'] });
     if (f.import !== undefined && f.data === undefined) throw new UsageError('--import needs --data DIR to import into');
     if (f['passphrase-file'] !== undefined && f.import === undefined) throw new UsageError('--passphrase-file goes with --import');
-    const relay = f.relay;
-    if (relay !== undefined) {
-      if (!relay.startsWith('/') || !relay.includes('/p2p/')) {
+    // Several relays, comma-separated, in order of preference (relay-order.ts): the first reachable one is used.
+    const relays = f.relay === undefined ? [] : multiaddrListFlag('relay', f.relay);
+    for (const relay of relays) {
+      if (!relay.includes('/p2p/')) {
         throw new UsageError(`--relay must be a multiaddr ending in /p2p/<relay peer id>, got ${JSON.stringify(relay)}`);
       }
-      if (/\/wss?(\/|$)/.test(relay) && typeof (globalThis as { WebSocket?: unknown }).WebSocket === 'undefined') {
+      if (/\/(wss?|tls\/ws)(\/|$)/.test(relay) && typeof (globalThis as { WebSocket?: unknown }).WebSocket === 'undefined') {
         throw new UsageError(
           '--relay is a ws address and this Node has no WebSocket client: give the relay\'s tcp_multiaddr, or run node with --experimental-websocket',
         );
       }
     }
+    const relay = relays.length > 0 ? relays : undefined;
+    if (f.host !== undefined && !/^\d{1,3}(\.\d{1,3}){3}$/.test(f.host)) throw new UsageError(`--host must be an IPv4 address to listen on (0.0.0.0: all), got ${JSON.stringify(f.host)}`);
     const store =
       f.data === undefined
         ? await openNodeStore('hearth-serve-default')
@@ -77,7 +80,8 @@ export const serveCommand: Command = {
         if (movedAway) return retiredTransport(name);
         transport = await createNodeTransport(identity, {
           port: portFlag('port', f.port, 0),
-          ...(relay ? { bootstrap: [relay] } : {}),
+          ...(f.host !== undefined ? { host: f.host } : {}),
+          ...(relay ? { bootstrap: relay, relaysInOrder: true } : {}),
           log: stderrLogger,
         });
         return transport;

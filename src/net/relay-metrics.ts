@@ -8,7 +8,9 @@
  *
  *   hearth_relay_peers          distinct peers connected
  *   hearth_relay_connections    open connections
- *   hearth_relay_reservations   circuit-relay-v2 reservations held
+ *   hearth_relay_reservations   circuit-relay-v2 reservations whose holder is connected
+ *   hearth_relay_reservation_slots  slots held against --max-reservations (a
+ *                               slot outlives its holder until its TTL)
  *   hearth_relay_circuits       relayed connections being carried now
  *   hearth_relay_bytes_total    bytes through all connections, both directions
  *
@@ -22,7 +24,7 @@ import type { Metrics } from '@libp2p/interface';
 import { prometheusMetrics } from '@libp2p/prometheus-metrics';
 import { Gauge, Registry } from 'prom-client';
 
-export type RelayCountsSource = () => { peers: number; connections: number; reservations: number; circuits: number }
+export type RelayCountsSource = () => { peers: number; connections: number; reservations: number; reservationSlots: number; circuits: number }
 
 export interface RelayMetrics {
   /** Give this to createLibp2p's `metrics`. */
@@ -36,7 +38,7 @@ export interface RelayMetrics {
 
 export async function startRelayMetrics(): Promise<RelayMetrics> {
   const registry = new Registry();
-  let counts: RelayCountsSource = () => ({ peers: 0, connections: 0, reservations: 0, circuits: 0 });
+  let counts: RelayCountsSource = () => ({ peers: 0, connections: 0, reservations: 0, reservationSlots: 0, circuits: 0 });
   const gauge = (name: string, help: string, pick: (c: ReturnType<RelayCountsSource>) => number) =>
     new Gauge({
       name,
@@ -48,7 +50,8 @@ export async function startRelayMetrics(): Promise<RelayMetrics> {
     });
   gauge('hearth_relay_peers', 'Distinct peers with an open connection to the relay', (c) => c.peers);
   gauge('hearth_relay_connections', 'Open connections', (c) => c.connections);
-  gauge('hearth_relay_reservations', 'circuit-relay-v2 reservations held', (c) => c.reservations);
+  gauge('hearth_relay_reservations', 'circuit-relay-v2 reservations whose holder is connected', (c) => c.reservations);
+  gauge('hearth_relay_reservation_slots', 'Reservation slots held (until their TTL, even after the holder left); counted against max-reservations', (c) => c.reservationSlots);
   gauge('hearth_relay_circuits', 'Relayed connections being carried now', (c) => c.circuits);
   let server: Server | undefined;
   const text = async () => {

@@ -137,7 +137,14 @@ export interface RelayCounts {
   /** Distinct peers with an open connection to us. */
   peers: number;
   connections: number;
+  /** Reservations whose holder is connected now (reachable through us). */
   reservations: number;
+  /**
+   * Reservation slots held, counted against maxReservations: libp2p keeps a
+   * slot until its TTL even after its holder leaves (it is the same slot when
+   * that peer comes back), so this is ≥ reservations.
+   */
+  reservationSlots: number;
   /** Relayed connections currently carried (one stop stream each). */
   circuits: number;
 }
@@ -291,8 +298,15 @@ function relayCounts(node: Relay['node']): RelayCounts {
   const peers = new Set(conns.map((c) => c.remotePeer.toString()));
   let circuits = 0;
   for (const c of conns) for (const s of c.streams) if (s.protocol === STOP_PROTOCOL && s.direction === 'outbound') circuits++;
-  const relay = node.services.relay as { reservations?: { size: number } };
-  return { peers: peers.size, connections: conns.length, reservations: relay.reservations?.size ?? 0, circuits };
+  const held = (node.services.relay as { reservations?: Map<{ toString(): string }, unknown> }).reservations;
+  const holders = held ? [...held.keys()].map(String) : [];
+  return {
+    peers: peers.size,
+    connections: conns.length,
+    reservations: holders.filter((p) => peers.has(p)).length,
+    reservationSlots: holders.length,
+    circuits,
+  };
 }
 
 /** The longest delay a Node timer takes (longer ones fire at once). */

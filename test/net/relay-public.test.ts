@@ -79,7 +79,14 @@ describe('hearth relay for the internet', () => {
       await new Promise((r) => setTimeout(r, 1500));
       expect(b.getMultiaddrs().some((m) => m.toString().includes('/p2p-circuit'))).toBe(false);
       expect(relay.counts().reservations).toBe(1);
+      expect(relay.counts().reservationSlots).toBe(1);
       expect(await metric(url, 'hearth_relay_peers')).toBe(2);
+      // A slot outlives its holder (until its TTL); the live count does not.
+      await a.stop();
+      peers.shift();
+      await until(() => relay.counts().peers === 1, () => 'the first peer gone', 20_000);
+      expect(await metric(url, 'hearth_relay_reservations')).toBe(0);
+      expect(await metric(url, 'hearth_relay_reservation_slots')).toBe(1);
     } finally {
       for (const p of peers) await p.stop();
       await relay.stop();
