@@ -17,6 +17,7 @@ import { ClientApi } from '../../src/server/client-api/api.ts';
 import { HomeserverClient } from '../../src/server/client.ts';
 import { WAITING_FOR_KEY } from '../../src/server/content/index.ts';
 import { Cluster, type ClusterServer } from '../../src/sim/cluster.ts';
+import { waitFor } from '../helpers/js-sdk-console.ts';
 
 let cluster: Cluster;
 const running: { stop(): unknown }[] = [];
@@ -47,14 +48,8 @@ async function person(label: string, name: string): Promise<Person> {
   return tab(s, await ClientApi.open(s.hs, { pbkdf2Iterations: 1000 }), userId);
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+function until<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, ms = 30_000): Promise<T> {
+  return waitFor(what, probe, ms);
 }
 
 async function bodies(p: Person, roomId: string): Promise<string[]> {

@@ -24,6 +24,7 @@ import { type VerificationView, Verifications } from '../../src/e2ee-device/veri
 import { ClientApi } from '../../src/server/client-api/api.ts';
 import { hashPassword } from '../../src/server/client-api/passwords.ts';
 import { Cluster, type ClusterServer } from '../../src/sim/cluster.ts';
+import { waitFor } from '../helpers/js-sdk-console.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -57,14 +58,8 @@ interface Dev {
   stop(): void;
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+function until<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, ms = 30_000): Promise<T> {
+  return waitFor(what, probe, ms);
 }
 
 /** A device of `userId` on `s`, syncing in the background and handing to-device events to its Verifications. */
