@@ -157,6 +157,27 @@ describe('forgetting a room purges it once no local user needs it', () => {
     expect(await checkStoreConsistency(a.store)).toEqual([]);
   });
 
+  it('work that waited for the room while it was purged cannot write a piece of it back', async () => {
+    const { a, api, alice, roomId } = await roomOnB();
+    await a.client.leave(alice, roomId);
+    const room = a.hs.rooms.get(roomId)!;
+    // Something holds the room's lock (an ingest, say) while the forget comes in: the purge waits for it.
+    let release!: () => void;
+    const holding = room.lock.run(() => new Promise<void>((resolve) => (release = resolve)), 'test');
+    const forgetting = forgetRoom(api, alice, roomId);
+    await waitFor(cluster, () => room.lock.pending === 2, 'the purge waits for the room’s lock');
+    // Queued behind the purge: a task that writes the room as it knew it (as a late ingest would).
+    const late = room.lock.run(() => a.hs.commit({ rooms: [room.record()], events: [...room.events.values()].slice(0, 3) }), 'late');
+    await waitFor(cluster, () => release !== undefined, 'the holder runs');
+    release();
+    await holding;
+    expect((await forgetting)?.roomId).toBe(roomId);
+    await late;
+    await a.hs.flushWrites();
+    expect(await stored(a.store, roomId)).toEqual(gone);
+    expect(await checkStoreConsistency(a.store)).toEqual([]);
+  });
+
   it('a purge cut short by a crash leaves the room whole and consistent, and completes on the next start', async () => {
     const { a, api, alice, roomId } = await roomOnB();
     await a.client.leave(alice, roomId);
