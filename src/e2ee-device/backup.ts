@@ -91,6 +91,8 @@ export class KeyBackupUploader {
     this.unsubscribe = dev.onRoomKeys(() => void this.kick());
     // The device's own outbound sessions are not announced as arriving keys: a timer catches them.
     this.timer = setInterval(() => void this.kick(), intervalMs);
+    // In Node the timer alone does not keep the process alive (a test or CLI that forgets to stop it).
+    (this.timer as { unref?: () => void }).unref?.();
   }
 
   kick(): Promise<void> {
