@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Cluster } from '../../src/sim/cluster.ts';
 import { converge } from '../server/engine-helpers.ts';
 import { type ApiUser, type CallResult, call, enc, expectError, register, twoApiServers } from './helpers.ts';
+import { waitFor } from '../helpers/js-sdk-console.ts';
 import type { JsonObject, JsonValue } from '../../src/core/json.ts';
 import type { ClientApi } from '../../src/server/client-api/api.ts';
 
@@ -362,6 +363,29 @@ describe('federation: keys, device lists and to-device messages between servers'
     // A server speaking for another server's user is ignored.
     await b.hs.e2ee.onDeviceListUpdate(b.hs.serverName, { user_id: alice.userId, device_id: 'EVIL', stream_id: 99, prev_id: [], keys: {} });
     expect(Object.keys(b.hs.e2ee.cachedRemote(alice.userId)?.devices ?? {})).toEqual([alice.deviceId]);
+  });
+
+  it("signing a remote user's master key (a verification): the signer's query shows it, others' do not, and the signer's sync lists the user as changed", async () => {
+    const { a, b, alice, bob } = await shared();
+    const master = { user_id: bob.userId, usage: ['master'], keys: { 'ed25519:BM': 'BM' } };
+    expect((await call(b.api, 'POST', '/keys/device_signing/upload', { master_key: master }, bob.token)).status).toBe(200);
+    await waitFor(
+      "bob's master key seen from a",
+      async () => (await call(a.api, 'POST', '/keys/query', { device_keys: { [bob.userId]: [] } }, alice.token)).json.master_keys[bob.userId] !== undefined,
+      10_000,
+    );
+    const s0 = await sync(a.api, alice);
+    const signed = { ...master, signatures: { [alice.userId]: { 'ed25519:AU': 'alice-usk-sig' } } };
+    const up = await call(a.api, 'POST', '/keys/signatures/upload', { [bob.userId]: { BM: signed } }, alice.token);
+    expect(up.json.failures).toEqual({});
+    // Alice's devices learn bob changed for her (so they query again)...
+    const s1 = await sync(a.api, alice, s0.json.next_batch);
+    expect(s1.json.device_lists.changed).toContain(bob.userId);
+    // ...and her query of the remote user carries her signature; bob's own server never sees it.
+    const q = await call(a.api, 'POST', '/keys/query', { device_keys: { [bob.userId]: [] } }, alice.token);
+    expect(q.json.master_keys[bob.userId].signatures[alice.userId]).toEqual({ 'ed25519:AU': 'alice-usk-sig' });
+    const qb = await call(b.api, 'POST', '/keys/query', { device_keys: { [bob.userId]: [] } }, bob.token);
+    expect(JSON.stringify(qb.json.master_keys[bob.userId])).not.toContain('alice-usk-sig');
   });
 
   it('a remote user enters device_lists.changed when a room is first shared, and left when none is', async () => {
