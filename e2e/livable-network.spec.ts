@@ -209,8 +209,11 @@ test.describe('the network and offline first (issue 15)', () => {
 
     // Installable: the manifest is linked, served and names icons that exist at their stated sizes.
     const html = await (await fetch(`${srv.origin}/`)).text();
-    expect(html).toMatch(/<link rel="manifest" href="\/manifest\.webmanifest"/);
-    const res = await fetch(`${srv.origin}/manifest.webmanifest`);
+    // Relative URLs (the built app works under any path): they resolve against the page, then the manifest.
+    const link = /<link rel="manifest" href="([^"]+)"/.exec(html)?.[1];
+    expect(link).toBe('./manifest.webmanifest');
+    const manifestUrl = new URL(link!, `${srv.origin}/`);
+    const res = await fetch(manifestUrl);
     expect(res.ok).toBe(true);
     const manifest = (await res.json()) as {
       name?: string;
@@ -222,14 +225,14 @@ test.describe('the network and offline first (issue 15)', () => {
     };
     expect(manifest.name).toMatch(/Hearth/);
     expect(manifest.short_name).toBe('Hearth');
-    expect(manifest.start_url).toBe('/');
+    expect(new URL(manifest.start_url ?? '', manifestUrl).href).toBe(`${srv.origin}/`);
     expect(manifest.display).toBe('standalone');
     expect(manifest.theme_color).toMatch(/^#[0-9a-f]{6}$/i);
     const icons = manifest.icons ?? [];
     for (const size of ['192x192', '512x512']) expect(icons.some((i) => i.sizes === size && (i.purpose ?? 'any').includes('any'))).toBe(true);
     expect(icons.some((i) => i.purpose?.includes('maskable'))).toBe(true);
     for (const icon of icons) {
-      const r = await fetch(new URL(icon.src, srv.origin));
+      const r = await fetch(new URL(icon.src, manifestUrl));
       expect(r.headers.get('content-type')).toMatch(/image\/png/);
       const png = Buffer.from(await r.arrayBuffer());
       expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');

@@ -24,7 +24,9 @@ export interface ClientRequestHandler {
 }
 
 /** workers/sw.ts: built to /sw.js; the dev server serves it as a module (vite-plugin-pwa's devOptions). */
-export const SW_URL = import.meta.env.DEV ? '/dev-sw.js?dev-sw' : '/sw.js';
+// Built: next to the page (relative), so the app works under any path; its scope is that directory.
+export const SW_URL = import.meta.env.DEV ? '/dev-sw.js?dev-sw' : 'sw.js';
+const SW_SCOPE = import.meta.env.DEV ? '/' : './';
 const SW_TYPE: WorkerType = import.meta.env.DEV ? 'module' : 'classic';
 
 interface ForwardedMessage {
@@ -94,7 +96,7 @@ export function installSwBridge(homeserver: ClientRequestHandler, started: Promi
 async function registerServiceWorker(): Promise<void> {
   const sw = navigator.serviceWorker;
   try {
-    await sw.register(SW_URL, { scope: '/', type: SW_TYPE, updateViaCache: 'none' });
+    await sw.register(SW_URL, { scope: SW_SCOPE, type: SW_TYPE, updateViaCache: 'none' });
     if (!sw.controller) (await sw.ready).active?.postMessage({ type: 'hearth-claim' });
   } catch (err) {
     console.warn('Hearth: the Service Worker could not be registered; standard Matrix clients cannot reach this tab', err);

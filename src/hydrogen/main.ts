@@ -39,7 +39,7 @@ function status(text: string): void {
 
 async function relayAddresses(): Promise<string[]> {
   try {
-    const res = await fetch('/hearth-config.json', { cache: 'no-store' });
+    const res = await fetch('hearth-config.json', { cache: 'no-store' });
     const cfg = (await res.json()) as { relays?: unknown };
     return Array.isArray(cfg.relays) ? cfg.relays.filter((r): r is string => typeof r === 'string') : [];
   } catch {

@@ -94,7 +94,7 @@ function isSubset(want: unknown, actual: unknown): boolean {
 
 async function relayAddresses(): Promise<string[]> {
   try {
-    const res = await fetch('/hearth-config.json', { cache: 'no-store' });
+    const res = await fetch('hearth-config.json', { cache: 'no-store' });
     if (!res.ok) return [];
     const cfg = (await res.json()) as { relays?: unknown };
     return Array.isArray(cfg.relays) ? cfg.relays.filter((r): r is string => typeof r === 'string') : [];

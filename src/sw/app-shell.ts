@@ -17,10 +17,11 @@ import { cleanupOutdatedCaches, matchPrecache, precacheAndRoute } from 'workbox-
 import type { PrecacheEntry } from 'workbox-precaching';
 import { NavigationRoute, registerRoute } from 'workbox-routing';
 
-/** The precached copy of a page, else the app's own page. */
+/** The precached copy of a page, else the app's own page — both under the worker's scope (the app may live under any path). */
 async function cachedPage(url: URL): Promise<Response | undefined> {
-  const path = url.pathname === '/' ? '/index.html' : url.pathname;
-  return (await matchPrecache(path)) ?? (await matchPrecache('/index.html'));
+  const scope = (globalThis as { registration?: { scope: string } }).registration?.scope ?? new URL('./', url).href;
+  const page = url.pathname.endsWith('/') ? new URL('index.html', url) : url;
+  return (await matchPrecache(page.href)) ?? (await matchPrecache(new URL('index.html', scope).href));
 }
 
 export function installAppShell(manifest: readonly (PrecacheEntry | string)[]): void {

@@ -12,7 +12,7 @@ export function TopBar() {
   return (
     <header class={currentRoomId.value ? 'topbar in-room' : 'topbar'}>
       <h1>
-        <img src="/favicon.svg" alt="" width="22" height="22" /> Hearth
+        <img src="favicon.svg" alt="" width="22" height="22" /> Hearth
       </h1>
       <button
         type="button"
