@@ -58,7 +58,7 @@ export function placeInDag(
   room.put(stored);
   let stateChanged = false;
   if (status === 'accepted' || status === 'soft_failed') {
-    const hasLiveChild = [...(room.children.get(ev.event_id) ?? [])].some((c) => {
+    const hasLiveChild = room.childrenOf(ev.event_id).some((c) => {
       const s = room.events.get(c)?.status;
       return s === 'accepted' || s === 'soft_failed';
     });
