@@ -1,8 +1,11 @@
 /**
  * Building blocks for multi-server runs in one process (tests, the
- * simulator, benchmarks): homeservers on fake-indexeddb over an in-process
- * network, plus a convergence probe.
+ * simulator, benchmarks): homeservers on fake-indexeddb (or SQLite on disk)
+ * over an in-process network, plus a convergence probe.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ServerIdentity } from '../server/identity.ts';
 import { createNodeTransport } from '../net/node.ts';
 import type { Libp2pTransport } from '../net/libp2p-transport.ts';
@@ -95,6 +98,15 @@ export interface ClusterOptions {
    * (a room's first events took 50 s). The runner scales it with the servers.
    */
   libp2pAnnounceMs?: number;
+  /**
+   * Each server's Store: 'idb' (default) is IndexedDB's code on
+   * fake-indexeddb, all in this process's memory, as in the browser;
+   * 'sqlite' is the SQLite store of `hearth serve --data`, one database per
+   * server in a temporary directory (removed by `stopAll`), so what the
+   * process holds is the engines' working sets and not a second copy of
+   * every room. Crash, restart and wipe work with both.
+   */
+  store?: 'idb' | 'sqlite';
 }
 
 export class Cluster {
@@ -154,8 +166,25 @@ export class Cluster {
     this.applyLibp2pBlocks();
   }
 
+  /** store 'sqlite': the directory holding every server's database, and each database's directory by its server's IDBFactory (a restart passes the same factory, a wipe a new one). */
+  private sqliteRoot?: string;
+  private readonly sqliteDirs = new Map<IDBFactory, string>();
+
+  private async openStore(label: string, idb: IDBFactory): Promise<Store> {
+    if (this.opts.store !== 'sqlite') return openNodeStore(`hearth-${label}`, { indexedDB: idb });
+    this.sqliteRoot ??= await mkdtemp(join(tmpdir(), 'hearth-cluster-'));
+    let dir = this.sqliteDirs.get(idb);
+    if (!dir) {
+      dir = join(this.sqliteRoot, `${label}-${this.sqliteDirs.size}`);
+      this.sqliteDirs.set(idb, dir);
+    }
+    // Imported here: better-sqlite3 is a native module the in-memory runs never need to load.
+    const { openSqliteStore } = await import('../server/store/sqlite-store.ts');
+    return openSqliteStore(dir);
+  }
+
   async add(label: string, idb: IDBFactory = new IDBFactory(), replaces?: string): Promise<ClusterServer> {
-    const store = await openNodeStore(`hearth-${label}`, { indexedDB: idb });
+    const store = await this.openStore(label, idb);
     const clock = new PausableClock();
     const hs = await Homeserver.open({
       store,
@@ -304,6 +333,7 @@ export class Cluster {
   async stopAll(): Promise<void> {
     for (const s of this.servers.values()) await s.hs.stop().catch(() => undefined);
     await this.relay?.stop().catch(() => undefined);
+    if (this.sqliteRoot) await rm(this.sqliteRoot, { recursive: true, force: true }).catch(() => undefined);
   }
 
   /** Waits until `check` holds, polling; throws with `describe()` on timeout. */

@@ -33,6 +33,8 @@ export interface RunOptions {
   schedules?: Record<number, ChaosFault[]>;
   /** The network under the servers (default: the in-process network, which supports every fault). */
   transport?: 'in-process' | 'libp2p';
+  /** The servers' Store (Cluster's `store`: fake-indexeddb in memory, or SQLite on disk). */
+  store?: 'idb' | 'sqlite';
   /** Skip the checker (the scale benchmark checks convergence itself). */
   noCheck?: boolean;
   /** Put each room's final DAG (one joined server's view) in the report, for --report. */
@@ -197,6 +199,7 @@ class Run {
       random: netRng.next,
       onStart: (server) => this.watch(server),
       ...(opts.transport ? { transport: opts.transport } : {}),
+      ...(opts.store ? { store: opts.store } : {}),
       // 250 ms per server: each announcement costs every other server a verification (see Cluster).
       libp2pAnnounceMs: Math.max(500, scenario.servers.length * 250),
       ...(opts.log ? { log: opts.log } : {}),

@@ -83,7 +83,8 @@ export class InProcessNetwork {
   canReach(from: string, to: string): boolean {
     const a = this.nodes.get(from);
     const b = this.nodes.get(to);
-    return !!a?.running && !!b?.running && from !== to && !this.cuts.has(`${from}\u0000${to}`);
+    // Asked per delivery and per broadcast recipient: build the cut's key only when there are cuts.
+    return !!a?.running && !!b?.running && from !== to && (this.cuts.size === 0 || !this.cuts.has(`${from}\u0000${to}`));
   }
 
   /** Cuts from→to (and to→from unless oneWay). */

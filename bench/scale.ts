@@ -1,0 +1,83 @@
+/**
+ * The simulation-scale rows of `npm run bench` (issue 16, items 3 and 4):
+ * bench/sim-scale.ts run in a child process (it needs --expose-gc and a
+ * larger heap) on a reduced shape, 100 servers × 1,000 messages, once with
+ * fake-indexeddb and once with the SQLite store. The targets are for
+ * 100 × 10,000 (`node --expose-gc --max-old-space-size=20000 --import tsx
+ * bench/sim-scale.ts --scenario scenarios/scale-100.json`, ~10 min): memory
+ * per server is projected to 10,000 events from the heap each event costs
+ * here (the breakdown) plus the fixed part, and said to be a projection.
+ */
+import { spawn } from 'node:child_process';
+import type { BenchResult } from './core.ts';
+
+const SERVERS = 100;
+const MESSAGES = 1_000;
+const FULL = 10_000;
+const TARGET_MB = 25;
+const TARGET_S = 150;
+
+interface SimScaleOutput {
+  ok: boolean;
+  total_s: number;
+  cpu_s: number;
+  ingests: { per_s: number; raw_verify_per_s: number; ratio: number };
+  per_server_mb: { rss: number; heap: number };
+  memory_breakdown?: {
+    per_server_mb: Record<string, number>;
+    events_per_server: number;
+    bytes_per_event: { store: number; room: number };
+  };
+}
+
+function runSimScale(store: 'idb' | 'sqlite'): Promise<SimScaleOutput> {
+  const script = new URL('./sim-scale.ts', import.meta.url).pathname;
+  const args = ['--expose-gc', '--max-old-space-size=12000', '--import', 'tsx', script, String(SERVERS), String(MESSAGES), '--memory-breakdown', '--store', store];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.on('error', reject);
+    child.on('close', () => {
+      try {
+        resolve(JSON.parse(out) as SimScaleOutput);
+      } catch {
+        reject(new Error(`sim-scale --store ${store} printed no result`));
+      }
+    });
+  });
+}
+
+export async function benchScale(): Promise<BenchResult[]> {
+  const rows: BenchResult[] = [];
+  for (const store of ['idb', 'sqlite'] as const) {
+    const r = await runSimScale(store);
+    const label = store === 'idb' ? 'fake-indexeddb in memory' : 'SQLite on disk';
+    const b = r.memory_breakdown;
+    rows.push({
+      name: `simulation ${SERVERS} servers × ${MESSAGES.toLocaleString('en-US')} messages, one process, ${label}`,
+      value: r.total_s,
+      unit: 's',
+      detail: `${r.ok ? 'converged' : 'FAILED'}; ${r.ingests.per_s} ingests/s = ${(r.ingests.ratio * 100).toFixed(0)}% of raw verify in the same run (${r.ingests.raw_verify_per_s}/s); CPU ${r.cpu_s} s (target for ${SERVERS} × ${FULL.toLocaleString('en-US')}: < ${TARGET_S} s, bench/sim-scale.ts --scenario scenarios/scale-100.json)`,
+    });
+    if (b) {
+      const parts = Object.entries(b.per_server_mb)
+        .filter(([k]) => k !== 'total')
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ');
+      // Heap per event times 10,000, plus this run's fixed part and the RSS above the heap per server.
+      const perEvent = b.bytes_per_event.store + b.bytes_per_event.room;
+      const fixed = (b.per_server_mb.rest ?? 0) + Math.max(0, r.per_server_mb.rss - r.per_server_mb.heap);
+      const projected = (perEvent * FULL) / 2 ** 20 + fixed;
+      rows.push({
+        name: `memory per server at ${MESSAGES.toLocaleString('en-US')} events, ${label}`,
+        value: r.per_server_mb.rss,
+        unit: 'MB',
+        detail: `RSS; V8 heap ${r.per_server_mb.heap} MB = ${parts}; ${perEvent} B of heap per event (store ${b.bytes_per_event.store}, room ${b.bytes_per_event.room}) → projected ≈ ${projected.toFixed(1)} MB at ${FULL.toLocaleString('en-US')} events = ${((projected / TARGET_MB) * 100).toFixed(0)}% of the target (< ${TARGET_MB} MB)`,
+      });
+    }
+  }
+  return rows;
+}
