@@ -29,6 +29,7 @@ import type { RoomBroadcast, Transport } from './transport/types.ts';
 import type { Update, UpdateListener } from './updates.ts';
 import { handleEdus } from './edus.ts';
 import { E2ee } from './e2ee/state.ts';
+import { latencyTracing, traceMark, traceNow } from './latency-trace.ts';
 
 /** Peers compared per periodic anti-entropy round (see `antiEntropyPeers`). */
 const ANTI_ENTROPY_FANOUT = 3;
@@ -281,7 +282,9 @@ export class Homeserver implements Engine {
     const held = this.unstored;
     this.unstored = [];
     const all = [...held.map((h) => h.batch), ...batches];
-    const merged = all.length === 1 ? all[0]! : mergeWriteBatches(all);
+    let merged = all.length === 1 ? all[0]! : mergeWriteBatches(all);
+    // A room purged ahead of this write (commitAhead) must not come back with it.
+    if (this.purged.size > 0) merged = withoutPurged(merged, this.purged);
     const write = this.store.write({ ...merged, meta: { ...(merged.meta ?? {}), stream_pos: this.streamPos, group_pos: this.groupPos } }).then(
       () => {
         for (const h of held) for (const done of h.stored) done();
@@ -303,6 +306,22 @@ export class Homeserver implements Engine {
     };
     write.then(settled, settled);
     return write;
+  }
+
+  /**
+   * Writes a batch that frees space (a room's purge) at once and on its own when an earlier
+   * write is held: behind a held write that no longer fits (a full disk) it would be refused
+   * with it every time, and the space it frees never freed. Writes already started land before
+   * it (the store runs its transactions in the order they began); the held and queued writes
+   * follow it without the purged rooms' records (startWrite). If it fails too, it is held.
+   */
+  async commitAhead(batch: WriteBatch): Promise<void> {
+    if (!this.hasUnstoredWrites) return this.commit(batch);
+    try {
+      await this.store.write({ ...batch, meta: { ...(batch.meta ?? {}), stream_pos: this.streamPos, group_pos: this.groupPos } });
+    } catch {
+      return this.commit(batch);
+    }
   }
 
   /**
@@ -441,9 +460,19 @@ export class Homeserver implements Engine {
         this.inbox.set(room.roomId, box);
       }
       const progress = this.progressOf(room.roomId);
+      const arrived = latencyTracing() ? traceNow() : 0;
       for (const pdu of msg.pdus.slice(0, 50)) {
         if (box.length < this.limits.broadcastInbox) {
-          box.push({ from, prepared: startPreparing(this, room, [pdu], {})[0]! });
+          const prepared = startPreparing(this, room, [pdu], {})[0]!;
+          // Latency breakdown (bench/latency.ts): when the gossip arrived, and when its checks were done.
+          if (arrived) {
+            void prepared.then((p) => {
+              if (!p) return;
+              traceMark(p.ev.event_id, 'received', arrived);
+              traceMark(p.ev.event_id, 'verified');
+            });
+          }
+          box.push({ from, prepared });
           progress.queued++;
         } else this.gossipStats.shed++;
       }

@@ -16,6 +16,7 @@ import { placeInDag } from './dag.ts';
 import type { Engine } from './engine.ts';
 import { MatrixError, forbidden, invalidParam } from './errors.ts';
 import { HeldWriteError, heldEventMessage } from './held-write.ts';
+import { latencyTracing, traceMark, traceNow } from './latency-trace.ts';
 import { applyRedactions } from './redactions.ts';
 import type { Room } from './room.ts';
 import type { StateMap } from './state-groups.ts';
@@ -102,6 +103,7 @@ export async function createLocalEventLocked(
   alsoWrite?: (eventId: string) => WriteBatch,
 ): Promise<RoomEvent> {
   refuseListedCreators(room, t);
+  const lockedAt = latencyTracing() ? traceNow() : 0;
   const prevs = choosePrevEvents(room);
   if (prevs.length === 0 && t.type !== 'm.room.create') {
     throw new MatrixError('M_UNAVAILABLE', `room ${room.roomId} has no events yet; cannot send into it`);
@@ -110,6 +112,8 @@ export async function createLocalEventLocked(
   const { group: beforeGroup, created } = prevs.length === all.length ? { group: room.currentGroup, created: undefined } : room.resolveGroups(room.prevGroups(prevs));
   const before = prevs.length === 0 ? new Map() : room.groups.get(beforeGroup);
   let ev = await signLocal(e, room, buildEvent(e, room, t, prevs, before));
+  traceMark(ev.event_id, 'locked', lockedAt);
+  traceMark(ev.event_id, 'signed');
   // Every peer drops a PDU over 64 KiB, and with it every later event that cites it: refuse it here.
   const size = new TextEncoder().encode(canonicalJson(pduWithoutId(ev))).length;
   if (size > MAX_PDU_BYTES) {
@@ -137,13 +141,16 @@ export async function createLocalEventLocked(
     outboxPut: outbox,
   };
   const announce = (): void => {
-    e.outbox.added(outbox);
+    // Gossip first: it is what peers' people wait for; the outbox's transaction is the durable copy.
     e.transport.broadcast({ room_id: room.roomId, origin: e.serverName, pdus: [pduWithoutId(ev)] });
+    traceMark(ev.event_id, 'published');
+    e.outbox.added(outbox);
     if (room.leftBy(e.serverName, ev)) e.transport.unsubscribe(room.roomId);
     e.emit({ kind: 'event', roomId: room.roomId, eventId: ev.event_id, status: 'accepted', stream: placement.stored.stream });
   };
   try {
     await e.commit(alsoWrite ? mergeWriteBatches([batch, alsoWrite(ev.event_id)]) : batch);
+    traceMark(ev.event_id, 'committed');
   } catch (err) {
     if (!(err instanceof HeldWriteError)) throw err;
     // The event is in the room already (later events build on it) and its write is held, not

@@ -1,3 +1,4 @@
+import { Component } from 'preact';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { TimelineItem } from '../api.ts';
 import { dayKey, dayLabel } from '../format.ts';
@@ -16,6 +17,25 @@ function readersByEvent(r: Record<string, string>, me: string): Map<string, stri
     out.set(ev, [...(out.get(ev) ?? []), user]);
   }
   return out;
+}
+
+type TileProps = { item: TimelineItem; continuation: boolean; readers: string[]; inThread?: boolean };
+
+/**
+ * An EventTile that its list re-renders only when the tile's own props change (the signals a
+ * tile reads still re-render it). Each timeline read brings every item anew (unchanged ones keep
+ * their object, see keepUnchanged in state/actions.ts), and re-rendering every tile for one new
+ * message was a good part of the time between its arrival and its paint.
+ */
+class Tile extends Component<TileProps> {
+  override shouldComponentUpdate(next: TileProps): boolean {
+    const p = this.props;
+    return p.item !== next.item || p.continuation !== next.continuation || p.inThread !== next.inThread || p.readers.join('\n') !== next.readers.join('\n');
+  }
+
+  override render() {
+    return <EventTile {...this.props} />;
+  }
 }
 
 /** A list of items with day separators and sender grouping. */
@@ -54,7 +74,7 @@ export function ItemList(props: { items: TimelineItem[]; inThread?: boolean; new
     const continuation =
       !!prev && prev.kind !== 'notice' && item.kind !== 'notice' && prev.sender === item.sender && item.ts - prev.ts < 300_000;
     rows.push(
-      <EventTile
+      <Tile
         key={item.event_id}
         item={item}
         continuation={continuation && !item.replyTo}
@@ -113,12 +133,17 @@ export function Timeline() {
     lastSeen.current = undefined;
     editingInPlace.value = null;
   }, [currentRoomId.value]);
-  // Sending (or "Jump to latest") brings the newest message into view.
-  useEffect(() => {
-    if (jumpToLatest.value === 0) return;
-    toBottom();
-    setNewFrom(null);
-  }, [jumpToLatest.value]);
+  // Sending (or "Jump to latest") brings the newest message into view. Subscribed here, not read
+  // while rendering: a send would otherwise re-render every tile in the frame that shows its echo.
+  useEffect(
+    () =>
+      jumpToLatest.subscribe((n) => {
+        if (n === 0) return;
+        toBottom();
+        setNewFrom(null);
+      }),
+    [],
+  );
   // Panels opening or closing, the composer growing, the viewport changing: stay at the bottom if there.
   useEffect(() => {
     const el = ref.current;
