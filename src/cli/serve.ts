@@ -25,6 +25,7 @@ import { retiredTransport } from '../server/transport/retired.ts';
 import { openNodeStore } from '../server/store/node.ts';
 import type { Command } from './commands.ts';
 import { UsageError, parseFlags } from './io.ts';
+import { natServices } from '../net/nat.ts';
 import { multiaddrListFlag, portFlag, untilSignal } from './relay.ts';
 
 /** Warnings and errors to stderr: stdout carries only the JSON lines. */
@@ -82,6 +83,8 @@ export const serveCommand: Command = {
           port: portFlag('port', f.port, 0),
           ...(f.host !== undefined ? { host: f.host } : {}),
           ...(relay ? { bootstrap: relay, relaysInOrder: true } : {}),
+          // AutoNAT and DCUtR: a server behind NAT learns its public address and upgrades relayed links to direct ones.
+          extraServices: natServices(),
           log: stderrLogger,
         });
         return transport;

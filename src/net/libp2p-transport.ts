@@ -67,6 +67,11 @@ export interface Libp2pTransportOptions {
    * every bootstrap peer is dialled and kept.
    */
   relaysInOrder?: boolean;
+  /**
+   * More libp2p services by name — `hearth serve` adds AutoNAT and DCUtR
+   * (src/net/nat.ts) — given here so the browser bundle does not carry them.
+   */
+  extraServices?: Record<string, (components: never) => unknown>;
   /** How often to re-announce ourselves on the discovery topic (ms). */
   announceMs?: number;
   /** How often to re-dial lost bootstrap peers (ms). */
@@ -270,6 +275,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
           scoreParams: { IPColocationFactorWeight: 0 },
           ...(this.opts.gossipHeartbeatMs ? { heartbeatInterval: this.opts.gossipHeartbeatMs } : {}),
         }),
+        ...((this.opts.extraServices ?? {}) as Record<string, never>),
       },
     });
     if (this.node.peerId.toString() !== this.serverName) {

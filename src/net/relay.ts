@@ -16,6 +16,7 @@
  */
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { autoNAT } from '@libp2p/autonat';
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2';
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import { type GossipSub, type Message, TopicValidatorResult, gossipsub } from '@libp2p/gossipsub';
@@ -213,6 +214,8 @@ export async function startRelay(opts: RelayOptions = {}): Promise<Relay> {
       identify: identify(),
       ping: ping(),
       relay: circuitRelayServer(circuitRelayInit(limits)),
+      // Answers its peers' AutoNAT dial-back requests (src/net/nat.ts) and checks its own addresses.
+      autonat: autoNAT(),
       pubsub: gossipsub({
         globalSignaturePolicy: 'StrictSign',
         runOnLimitedConnection: true,

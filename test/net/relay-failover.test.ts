@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { AUTONAT_PROTOCOL, DCUTR_PROTOCOL, natServices } from '../../src/net/nat.ts';
 import { relayPlan } from '../../src/net/relay-order.ts';
 import { type Relay, startRelay } from '../../src/net/relay.ts';
 import { type NetServer, startServer, until } from './helpers.ts';
@@ -49,7 +50,14 @@ describe('fail-over between two relays', () => {
     const second = await startRelay({ port: 0, tcpPort: 0 });
     relays.push(first, second);
     const ports = { ws: Number(/tcp\/(\d+)\/ws/.exec(first.wsAddr)![1]), tcp: Number(/tcp\/(\d+)\/p2p/.exec(first.tcpAddr)![1]) };
-    s = await startServer('failover', { listen: ['/p2p-circuit'], bootstrap: [first.tcpAddr, second.tcpAddr], relaysInOrder: true, bootstrapRetryMs: 300 });
+    // As `hearth serve` runs it: with AutoNAT and DCUtR.
+    s = await startServer('failover', {
+      listen: ['/p2p-circuit'],
+      bootstrap: [first.tcpAddr, second.tcpAddr],
+      relaysInOrder: true,
+      bootstrapRetryMs: 300,
+      extraServices: natServices(),
+    });
     const t = s.transport;
     const circuitVia = (r: Relay) => t.multiaddrs().some((m) => m.includes(`/p2p/${r.peerId}/p2p-circuit`));
     const connectedTo = (r: Relay) => t.node.getConnections().some((c) => c.remotePeer.toString() === r.peerId);
@@ -61,5 +69,12 @@ describe('fail-over between two relays', () => {
     first = await startRelay({ port: ports.ws, tcpPort: ports.tcp, keyFile });
     relays.push(first);
     await until(() => circuitVia(first) && !connectedTo(second), () => `back on the first relay only: ${t.multiaddrs().join(' ')}`, 30_000);
+
+    // The standard NAT services are spoken on both sides (identify tells each the other's protocols).
+    expect(t.node.getProtocols()).toEqual(expect.arrayContaining([AUTONAT_PROTOCOL, DCUTR_PROTOCOL]));
+    const relayProtocols = (await t.node.peerStore.get(first.node.peerId)).protocols;
+    expect(relayProtocols).toContain(AUTONAT_PROTOCOL);
+    const ours = (await first.node.peerStore.get(t.node.peerId)).protocols;
+    expect(ours).toEqual(expect.arrayContaining([AUTONAT_PROTOCOL, DCUTR_PROTOCOL]));
   }, 120_000);
 });
