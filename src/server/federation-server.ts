@@ -15,8 +15,8 @@ import { handleEdus } from './edus.ts';
 import type { Engine } from './engine.ts';
 import { MatrixError, badJson, forbidden, notFound } from './errors.ts';
 import type { FederationRequest, FederationResponse, Transaction } from './federation/types.ts';
-import { type PduResults, ingestPrepared, prepareBatch, startPreparing } from './ingest.ts';
-import { fetchMissingHistory, ingestWithFetch, newBudget } from './ingest-fetch.ts';
+import { type PduResults, ingestPrepared, prepareBatch } from './ingest.ts';
+import { fetchMissingHistory, ingestTransaction, newBudget } from './ingest-fetch.ts';
 import { buildEvent, choosePrevEvents, cosign, pduWithoutId } from './local-events.ts';
 import { serveMedia } from './media.ts';
 import { inviteReceived, strippedState } from './membership.ts';
@@ -139,12 +139,11 @@ async function onSend(e: Engine, origin: string, txn: Transaction): Promise<Json
     if (earlier) await earlier;
     if (acknowledgeHeld(e, room, list, results)) continue;
     // Steps 1–3 (signatures, hashes) need no lock: they run while earlier transactions (from other
-    // origins) are placed and written. The response waits for this batch's write (a 200 means
-    // stored), but the room's lock is released as soon as the write is requested. Missing
-    // history is fetched outside the lock, within a budget (ingest-fetch.ts).
-    const started = startPreparing(e, room, list, results);
-    const outcome = await ingestWithFetch(e, room, started, { origin, detachCommit: true, what: 'transaction' }, results);
-    await outcome.committed;
+    // origins) are placed and written. The response waits for this batch's write (a PDU answered
+    // without an error is stored), but the room's lock is released as soon as the write is
+    // requested. Missing history is fetched outside the lock and after the response: those PDUs
+    // are answered as pending, and the sender sends them again later (ingest-fetch.ts).
+    await ingestTransaction(e, room, list, origin, results);
   }
   await handleEdus(e, origin, edus);
   return { pdus: results as JsonObject };
@@ -162,12 +161,14 @@ function acknowledgeHeld(e: Engine, room: Room, pdus: readonly unknown[], result
   const ids: string[] = [];
   for (const raw of pdus) {
     if (!isJsonObject(raw)) return false;
-    const { event_id: _given, ...pdu } = raw;
-    let id: string;
-    try {
-      id = computeEventId(pdu, room.rules);
-    } catch {
-      return false;
+    let id = room.recognise(raw);
+    if (id === undefined) {
+      const { event_id: _given, ...pdu } = raw;
+      try {
+        id = computeEventId(pdu, room.rules);
+      } catch {
+        return false;
+      }
     }
     const held = room.events.get(id);
     if (held?.state_group === undefined || held.status === 'outlier') return false;

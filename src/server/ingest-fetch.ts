@@ -364,8 +364,16 @@ async function fetchRemoteState(
   return { stateIds, prev };
 }
 
-/** Events of a room handed to a background history fetch (ingestTransaction), by ID; bounded. */
-const backgroundByRoom = new WeakMap<Room, Set<string>>();
+/**
+ * Per room, the transactions' events whose history is fetched after the
+ * answer (ingestTransaction): their IDs (bounded), and per origin the events
+ * waiting for that origin's running batch to end.
+ */
+interface Background {
+  ids: Set<string>;
+  queued: Map<string, PreparedEvent[]>;
+}
+const backgroundByRoom = new WeakMap<Room, Background>();
 /** Events per room whose history is fetched in the background at once. */
 const BACKGROUND_PER_ROOM = 2000;
 
@@ -392,7 +400,7 @@ export async function ingestTransaction(e: Engine, room: Room, raws: readonly un
   const fresh: unknown[] = [];
   for (const raw of raws) {
     const id = eventIdOf(room, raw);
-    if (id !== undefined && background?.has(id)) results[id] = pendingResult(origin);
+    if (id !== undefined && background?.ids.has(id)) results[id] = pendingResult(origin);
     else if (id !== undefined && parked?.has(id) && !room.isDagNode(id)) results[id] = { error: unfetched(room, parked.get(id)!.p, origin) };
     else fresh.push(raw);
   }
@@ -406,19 +414,54 @@ export async function ingestTransaction(e: Engine, room: Room, raws: readonly un
   if (first.deferred.length === 0) return;
   for (const p of first.deferred) results[p.ev.event_id] = pendingResult(origin);
   if (!background) {
-    background = new Set();
+    background = { ids: new Set(), queued: new Map() };
     backgroundByRoom.set(room, background);
   }
   // Past the bound, nothing is started: the sender keeps the events and sends them again later.
-  const taken = first.deferred.slice(0, Math.max(0, BACKGROUND_PER_ROOM - background.size));
+  const taken = first.deferred.slice(0, Math.max(0, BACKGROUND_PER_ROOM - background.ids.size));
   if (taken.length === 0) return;
-  for (const p of taken) background.add(p.ev.event_id);
-  const set = background;
-  void placeDeferred(e, room, taken, { origin, what: 'transaction history' })
-    .catch((err) => e.log('warn', 'fetching the history of a transaction failed', { room: room.roomId, origin, error: String(err) }))
-    .finally(() => {
-      for (const p of taken) set.delete(p.ev.event_id);
-    });
+  for (const p of taken) background.ids.add(p.ev.event_id);
+  const queue = background.queued.get(origin);
+  if (queue) {
+    // That origin's earlier batch is still running: these go after it, together.
+    queue.push(...taken);
+    return;
+  }
+  background.queued.set(origin, []);
+  void fetchInBackground(e, room, background, origin, taken);
+}
+
+/**
+ * One origin's transaction batches, one after the other: before answers
+ * waited, a sender had one transaction in flight, so one history fetch per
+ * origin ran at a time; answered at once, a sender sends its next
+ * transactions straight away, and each batch fetching on its own walked the
+ * same stretch again. A batch that waited is first placed with what the
+ * batches before it brought, and fetches only what is still missing.
+ */
+async function fetchInBackground(e: Engine, room: Room, bg: Background, origin: string, first: PreparedEvent[]): Promise<void> {
+  let batch = first;
+  for (let round = 0; batch.length > 0; round++) {
+    try {
+      let pending = batch;
+      if (round > 0) {
+        const retry = await room.lock.run(
+          () => ingestPrepared(e, room, batch, { origin, source: 'live', fetchMissing: true, detachCommit: true }, {}),
+          'transaction history',
+        );
+        await retry.committed;
+        pending = retry.deferred;
+      }
+      if (pending.length > 0) await (await placeDeferred(e, room, pending, { origin, what: 'transaction history' })).committed;
+    } catch (err) {
+      e.log('warn', 'fetching the history of a transaction failed', { room: room.roomId, origin, error: String(err) });
+    } finally {
+      for (const p of batch) bg.ids.delete(p.ev.event_id);
+    }
+    batch = bg.queued.get(origin) ?? [];
+    bg.queued.set(origin, []);
+  }
+  bg.queued.delete(origin);
 }
 
 /** The event ID of a raw PDU, or undefined when it is not an event (its checks will say why). */

@@ -10,7 +10,7 @@ import type { JsonObject } from '../../src/core/json.ts';
 import type { Pdu } from '../../src/core/pdu.ts';
 import { SERVER_KEY_ID } from '../../src/core/peer-id.ts';
 import { handleFederationRequest } from '../../src/server/federation-server.ts';
-import type { FederationResponse } from '../../src/server/federation/types.ts';
+import { type FederationResponse, HISTORY_PENDING } from '../../src/server/federation/types.ts';
 import { type EventTemplate, buildEvent, choosePrevEvents } from '../../src/server/local-events.ts';
 import { Cluster, type ClusterServer } from '../../src/sim/cluster.ts';
 import { addThreeServers, converge, expectRefused, waitFor } from './engine-helpers.ts';
@@ -110,8 +110,16 @@ describe('the receipt pipeline', () => {
     const before = p.a.client.acceptedEventIds(p.roomId);
     const ghost = '$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
     const { pdu, eventId } = craft(p, { type: 'm.room.message', sender: p.bob, content: { msgtype: 'm.text', body: 'orphan' } }, { prevs: [ghost] });
-    const r = results(await send(p, [pdu]));
-    expect(r[eventId]?.error).toMatch(/missing prev_events/);
+    // Answered at once as pending while a asks for the history; sent again once that failed, refused.
+    expect(results(await send(p, [pdu]))[eventId]?.error).toMatch(new RegExp(`^${HISTORY_PENDING}`));
+    let r = results(await send(p, [pdu]));
+    const start = Date.now();
+    while (r[eventId]?.error?.startsWith(HISTORY_PENDING)) {
+      expect(Date.now() - start, 'the history fetch to end').toBeLessThan(20_000);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      r = results(await send(p, [pdu]));
+    }
+    expect(r[eventId]?.error).toMatch(/missing prev_events .* could not be fetched/);
     expect(p.a.client.acceptedEventIds(p.roomId)).toEqual(before);
     await p.a.client.sendMessage(p.alice, p.roomId, 'fine');
     await converge(cluster, p.roomId);
