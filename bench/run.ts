@@ -17,9 +17,11 @@ import { benchClientApi } from './client-api.ts';
 import { type BenchResult, benchCore, rawVerifyRate } from './core.ts';
 import { type PairedIngestRound, benchIngest, benchPartitionHeal, median } from './engine.ts';
 import { benchLibp2pHeal, benchRelayedBackfill } from './net.ts';
+import { benchScale } from './scale.ts';
 import { benchStateRes } from './state-res.ts';
 import { benchStoreWrites } from './store.ts';
-import { benchTabLatency } from './tabs.ts';
+import { type LatencyPhase, TARGETS, quantile, stageTable } from './latency.ts';
+import { type TabBench, benchTabLatency } from './tabs.ts';
 
 const json = process.argv.includes('--json');
 const withBrowser = !process.argv.includes('--no-browser');
@@ -58,8 +60,43 @@ function pairedIngestRows(
   return out;
 }
 
+/** The latency rows of one link (bench/latency.ts), each with its target. */
+function latencyRows(p: LatencyPhase): BenchResult[] {
+  const via = p.link === 'relay' ? 'via relay' : 'direct WebRTC link';
+  const p50 = quantile(p.tabToTab, 0.5);
+  const p95 = quantile(p.tabToTab, 0.95);
+  const load = `load average ${p.load[0].toFixed(1)}–${p.load[1].toFixed(1)}`;
+  const rows: BenchResult[] = [
+    {
+      name: `tab-to-tab message latency ${via}, p50`,
+      value: p50,
+      unit: 'ms',
+      detail: `${p.samples} messages, Enter in A → text in B's Timeline (target < ${p.link === 'relay' ? TARGETS.relayP50 : TARGETS.directP50} ms); links ${[...new Set(p.links)].join(', ')}; ${load}`,
+    },
+    { name: `tab-to-tab message latency ${via}, p95`, value: p95, unit: 'ms', detail: `${(p95 / p50).toFixed(2)} × p50 (target < 2 ×)` },
+  ];
+  if (p.link === 'relay') {
+    rows.push(
+      {
+        name: 'own message: Enter → local echo painted, p50',
+        value: quantile(p.echoPaint, 0.5),
+        unit: 'ms',
+        detail: `p95 ${quantile(p.echoPaint, 0.95).toFixed(1)} ms; in the DOM at p50 ${quantile(p.echoDom, 0.5).toFixed(1)} ms (target < ${TARGETS.echoPaint} ms)`,
+      },
+      {
+        name: 'own message: Enter → stored and broadcast, p50',
+        value: quantile(p.storedBroadcast, 0.5),
+        unit: 'ms',
+        detail: `p95 ${quantile(p.storedBroadcast, 0.95).toFixed(1)} ms; A's worker has committed and published it (target < ${TARGETS.storedBroadcast} ms)`,
+      },
+    );
+  }
+  return rows;
+}
+
 async function main(): Promise<void> {
   const results: BenchResult[] = [];
+  let tabs: TabBench | undefined;
   const core = await benchCore();
   results.push(...core);
   for (const r of await benchStateRes()) results.push({ name: r.name, value: r.ms, unit: 'ms', detail: r.detail });
@@ -95,6 +132,12 @@ async function main(): Promise<void> {
   });
   const heal = await benchPartitionHeal(openFake, 1000);
   results.push({ name: 'convergence after heal, 1,000 events per side, in-process', value: heal, unit: 'ms', detail: 'target < 2,000 ms' });
+  // Issue 16 items 3 and 4 on a reduced shape (100 × 1,000; the full 100 × 10,000 command is in bench/scale.ts).
+  try {
+    results.push(...(await benchScale()));
+  } catch (err) {
+    results.push({ name: 'simulation scale (bench/sim-scale.ts)', value: Number.NaN, unit: '', detail: `failed: ${(err as Error).message}` });
+  }
 
   try {
     const bf = await benchRelayedBackfill();
@@ -146,13 +189,10 @@ async function main(): Promise<void> {
   if (withBrowser) {
     try {
       const t = await benchTabLatency();
-      results.push({
-        name: 'tab-to-tab message latency via relay, p50',
-        value: t.p50,
-        unit: 'ms',
-        detail: `${t.samples} messages, Enter in A → text in B's Timeline; A's own echo p50 ${t.echoP50.toFixed(0)} ms`,
-      });
-      results.push({ name: 'tab-to-tab message latency via relay, p95', value: t.p95, unit: 'ms' });
+      tabs = t;
+      results.push(...latencyRows(t.relay));
+      if (t.direct) results.push(...latencyRows(t.direct));
+      else results.push({ name: 'tab-to-tab message latency, direct WebRTC link', value: Number.NaN, unit: '', detail: `failed: ${t.directError ?? 'no result'}` });
       results.push({
         name: 'Client-Server API: incremental /sync with one new event, through the Service Worker, p50',
         value: t.swSyncP50,
@@ -209,6 +249,7 @@ async function main(): Promise<void> {
     // The pool size changes the Node ingest figures (scripts/sized-pool.mjs says why): recorded with them.
     machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, libuv pool ${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}`,
     results,
+    ...(tabs ? { latency: { relay: tabs.relay, ...(tabs.direct ? { direct: tabs.direct } : {}) } } : {}),
   };
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
   writeFileSync(new URL('./results/latest.json', import.meta.url), `${JSON.stringify(report, null, 2)}\n`);
@@ -219,8 +260,13 @@ async function main(): Promise<void> {
   console.log(`Hearth benchmarks — ${report.date} — ${report.machine}\n`);
   const w = Math.max(...results.map((r) => r.name.length));
   for (const r of results) {
-    const v = r.unit === 'ms' ? r.value.toFixed(1) : r.unit === 'MiB/s' ? r.value.toFixed(2) : Math.round(r.value).toLocaleString('en-US');
+    const v = r.unit === 'ms' || r.unit === 's' || r.unit === 'MB' ? r.value.toFixed(1) : r.unit === 'MiB/s' ? r.value.toFixed(2) : Math.round(r.value).toLocaleString('en-US');
     console.log(`${r.name.padEnd(w)}  ${v.padStart(10)} ${r.unit.padEnd(5)} ${r.detail ?? ''}`);
+  }
+  for (const p of [tabs?.relay, tabs?.direct]) {
+    if (!p) continue;
+    console.log(`\nMessage latency stage by stage, ${p.link === 'relay' ? 'via the relay' : 'over a direct WebRTC link'} (ms; bench/latency.ts):`);
+    for (const line of stageTable(p)) console.log(line);
   }
 }
 

@@ -3,16 +3,8 @@
  * two browser contexts (two people's browsers), driven through the UI by
  * accessible names, as the browser tests do.
  *
- * - Tab-to-tab message latency through the relay: N messages from A to B.
- *   Method: both pages stamp events with `performance.timeOrigin +
- *   performance.now()` (same machine, same system clock; renderer processes
- *   share it to well under a millisecond). Page A records the moment its
- *   document sees the Enter keydown (a capture-phase listener, so before the
- *   composer's own handler runs); page B's MutationObserver on the document
- *   records the first mutation after which B's Timeline contains the text.
- *   Latency = B's stamp − A's stamp: Enter → sign in A's worker → commit →
- *   gossip via the circuit relay → verify + commit in B's worker → Comlink
- *   → B's DOM. Messages are sent one at a time (each waits for the last).
+ * - Tab-to-tab message latency, stage by stage, on the relay and over a
+ *   direct WebRTC link: bench/latency.ts (fresh tabs for each link).
  * - Navigation to a usable composer for a returning person: B's tab goes to
  *   about:blank (its worker ends and the Web Lock is released), then
  *   `page.goto` of its room URL; done when the Message textbox is in the
@@ -32,16 +24,16 @@ import { createServer } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { type Browser, type Page, chromium } from '@playwright/test';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../scripts/chromium.ts';
+import { type LatencyPhase, latencyPhase, quantile, twoPeopleInARoom } from './latency.ts';
 
 const ROOT = new URL('../', import.meta.url);
 
 export interface TabBench {
-  /** Tab-to-tab message latency through the relay (ms). */
-  p50: number;
-  p95: number;
-  samples: number;
-  /** Enter in A → the message in A's own Timeline (A's worker signs and commits; no network), p50 ms. */
-  echoP50: number;
+  /** Message latency between two tabs, stage by stage (bench/latency.ts): on the relay, and over a direct WebRTC link. */
+  relay: LatencyPhase;
+  direct?: LatencyPhase;
+  /** Why the direct phase has no figures, if it failed. */
+  directError?: string;
   /** Returning person: page.goto → Message textbox enabled and relay connected (ms, median of the runs). */
   pageToUsableMs: number;
   pageToUsableRuns: number[];
@@ -108,7 +100,7 @@ async function swSyncRoundTrips(page: Page, samples: number): Promise<number[]> 
   return (await page.evaluate(script)) as number[];
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
@@ -193,96 +185,6 @@ export async function initialJsSizes(): Promise<{ initial: number; files: string
   return { initial, files: [...files], worker, lazy };
 }
 
-const TIMELINE = '[role="log"][aria-label="Timeline"]';
-
-async function onboard(page: Page, baseUrl: string, displayName: string): Promise<string> {
-  await page.goto(baseUrl);
-  await page.getByRole('textbox', { name: 'Display name' }).fill(displayName);
-  await page.getByRole('button', { name: 'Start' }).click();
-  const id = page.getByLabel('Your user ID').filter({ hasText: /^@[^:]+:.+$/ });
-  await id.waitFor({ timeout: 60_000 });
-  await page.getByText(/relay connected/).first().waitFor({ timeout: 60_000 });
-  return ((await id.textContent()) ?? '').trim();
-}
-
-async function createRoom(page: Page, name: string): Promise<void> {
-  await page.getByRole('button', { name: 'New room' }).click();
-  const dialog = page.getByRole('dialog');
-  await dialog.getByRole('textbox', { name: 'Room name' }).fill(name);
-  await dialog.getByRole('button', { name: 'Create' }).click();
-  await page.getByRole('heading', { level: 2, name, exact: true }).waitFor({ timeout: 30_000 });
-}
-
-async function invite(from: Page, to: Page, toId: string, room: string): Promise<void> {
-  await from.getByRole('button', { name: 'Invite', exact: true }).click();
-  await from.getByRole('textbox', { name: 'User ID' }).fill(toId);
-  await from.getByRole('button', { name: 'Send invite' }).click();
-  await to.getByRole('button', { name: 'Accept', exact: true }).click({ timeout: 60_000 });
-  await to.getByRole('heading', { level: 2, name: room, exact: true }).waitFor({ timeout: 60_000 });
-}
-
-/** Page A: stamp every Enter keydown (capture phase, before the composer handles it). */
-function installSenderStamp(page: Page): Promise<void> {
-  return page.evaluate(() => {
-    const w = window as unknown as { __enterAt: number[] };
-    w.__enterAt = [];
-    document.addEventListener(
-      'keydown',
-      (e) => {
-        if (e.key === 'Enter' && !e.shiftKey) w.__enterAt.push(performance.timeOrigin + performance.now());
-      },
-      { capture: true },
-    );
-  });
-}
-
-/** Page B: stamp the first DOM mutation after which the Timeline holds each awaited token. */
-function installReceiverStamp(page: Page): Promise<void> {
-  return page.evaluate((sel) => {
-    const w = window as unknown as { __await: Set<string>; __seenAt: Record<string, number> };
-    w.__await = new Set();
-    w.__seenAt = {};
-    new MutationObserver(() => {
-      if (w.__await.size === 0) return;
-      const now = performance.timeOrigin + performance.now();
-      const text = document.querySelector(sel)?.textContent ?? '';
-      for (const t of w.__await) {
-        if (text.includes(t)) {
-          w.__seenAt[t] = now;
-          w.__await.delete(t);
-        }
-      }
-    }).observe(document.body, { childList: true, subtree: true, characterData: true });
-  }, TIMELINE);
-}
-
-async function sendOne(a: Page, b: Page, token: string): Promise<{ latency: number; echo: number }> {
-  for (const p of [a, b]) await p.evaluate((t) => (window as unknown as { __await: Set<string> }).__await.add(t), token);
-  const box = a.getByRole('textbox', { name: 'Message' });
-  await box.fill(token);
-  const before = await a.evaluate(() => (window as unknown as { __enterAt: number[] }).__enterAt.length);
-  await box.press('Enter');
-  const seen = await b.waitForFunction(
-    (t) => (window as unknown as { __seenAt: Record<string, number> }).__seenAt[t],
-    token,
-    { timeout: 30_000, polling: 20 },
-  );
-  const seenAt = (await seen.jsonValue()) as number;
-  const sentAt = await a.evaluate((i) => (window as unknown as { __enterAt: number[] }).__enterAt[i]!, before);
-  // A's own echo (its worker signed and committed it): waited for too, so the next message starts quiet.
-  const echo = await a.waitForFunction(
-    (t) => (window as unknown as { __seenAt: Record<string, number> }).__seenAt[t],
-    token,
-    { timeout: 30_000, polling: 20 },
-  );
-  return { latency: seenAt - sentAt, echo: ((await echo.jsonValue()) as number) - sentAt };
-}
-
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((x, y) => x - y);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
-}
-
 /**
  * Returning person: about:blank (worker and lock go), then page.goto until the composer is usable.
  * Also stamps, in the new document (performance.now() counts from its navigation start), when the
@@ -334,28 +236,17 @@ async function tabRun(messages: number, navRuns: number): Promise<TabBench> {
     const sizes = await initialJsSizes();
     const base = `http://127.0.0.1:${port}/`;
     browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+    const relay = await latencyPhase(browser, base, 'relay', messages);
+    let direct: LatencyPhase | undefined;
+    let directError: string | undefined;
+    try {
+      direct = await latencyPhase(browser, base, 'direct', messages);
+    } catch (err) {
+      directError = (err as Error).message.split('\n')[0];
+    }
     const ctxA = await browser.newContext();
     const ctxB = await browser.newContext();
-    const a = await ctxA.newPage();
-    const b = await ctxB.newPage();
-    const [, bId] = await Promise.all([onboard(a, base, 'alice'), onboard(b, base, 'bob')]);
-    // Both homeservers must know each other (discovery through the relay) before the invite can travel.
-    for (const p of [a, b]) await p.getByText(/relay connected, [1-9]\d* peers?/).first().waitFor({ timeout: 60_000 });
-    const room = 'Latency';
-    await createRoom(a, room);
-    await invite(a, b, bId, room);
-    await installSenderStamp(a);
-    await installReceiverStamp(a);
-    await installReceiverStamp(b);
-    // Warm-up: the first messages pay for the mesh forming on the room topic.
-    for (let i = 0; i < 3; i++) await sendOne(a, b, `warmup-${i}-${Math.random().toString(36).slice(2, 8)}`);
-    const lat: number[] = [];
-    const echo: number[] = [];
-    for (let i = 0; i < messages; i++) {
-      const r = await sendOne(a, b, `lat-${i}-${Math.random().toString(36).slice(2, 8)}`);
-      lat.push(r.latency);
-      echo.push(r.echo);
-    }
+    const { a, b } = await twoPeopleInARoom(ctxA, ctxB, base);
 
     const roomUrl = b.url();
     const usable: number[] = [];
@@ -376,10 +267,9 @@ async function tabRun(messages: number, navRuns: number): Promise<TabBench> {
       swSyncP50: quantile(sw, 0.5),
       swSyncP95: quantile(sw, 0.95),
       swSyncSamples: sw.length,
-      p50: quantile(lat, 0.5),
-      p95: quantile(lat, 0.95),
-      samples: lat.length,
-      echoP50: quantile(echo, 0.5),
+      relay,
+      ...(direct ? { direct } : {}),
+      ...(directError ? { directError } : {}),
       pageToUsableMs: quantile(usable, 0.5),
       pageToUsableRuns: usable,
       pageToPeerMs: quantile(peer, 0.5),
