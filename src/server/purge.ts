@@ -53,6 +53,8 @@ export interface PurgeHost {
   readonly rooms: Map<string, Room>;
   isLocalUser(userId: string): boolean;
   commit(batch: WriteBatch): Promise<void>;
+  /** Writes ahead of a held write that no longer fits (a full disk): a purge frees space, so it must get through (Homeserver.commitAhead). */
+  commitAhead(batch: WriteBatch): Promise<void>;
   readonly outbox: { carryPdus(pduOf: (eventId: string) => OutboxEntry['pdu'] | undefined): OutboxEntry[] };
   readonly store: { listMediaIds(): Promise<string[]> };
   /** Drops the room from memory: the room map, its broadcast inbox, ephemeral data, the transport subscription. */
@@ -132,7 +134,7 @@ export async function purgeRoom(host: PurgeHost, roomId: string, opts: PurgeOpti
     // From here the room is gone for everyone: no new work finds it.
     host.forgetRoomInMemory(roomId);
     try {
-      await host.commit(batch);
+      await host.commitAhead(batch);
     } catch (err) {
       // Kept by the engine and written in front of the next write: the purge still happens.
       if (!(err instanceof HeldWriteError)) throw err;
@@ -145,14 +147,24 @@ export async function purgeRoom(host: PurgeHost, roomId: string, opts: PurgeOpti
 
 /**
  * A batch without the records of rooms purged in this process (`purged`):
- * work that was waiting for a room's lock when it was purged must not write
- * a piece of it back. Returns the batch itself when nothing is dropped.
+ * work that was waiting for a room's lock when it was purged, or a write held
+ * (a full disk) while the purge went ahead, must not write a piece of it
+ * back. A delivery the batch queues for an event it loses carries that event
+ * (as the purge's own do), so it is still sent. Returns the batch itself when
+ * nothing is dropped.
  */
 export function withoutPurged(batch: WriteBatch, purged: ReadonlySet<string>): WriteBatch {
   const keep = <T extends { room_id: string }>(list: T[] | undefined): T[] | undefined => list?.filter((r) => !purged.has(r.room_id));
   const touches = (list: { room_id: string }[] | undefined) => list?.some((r) => purged.has(r.room_id)) ?? false;
-  if (!touches(batch.rooms) && !touches(batch.events) && !touches(batch.stateGroups) && !touches(batch.receipts)) return batch;
+  // A forget whose record was held (a full disk) while the purge went ahead: the record is moot.
+  const moot = (r: { kind: string; key: string }) => r.kind === 'forgotten' && purged.has(r.key);
+  const mootData = batch.clientData?.some(moot) ?? false;
+  if (!mootData && !touches(batch.rooms) && !touches(batch.events) && !touches(batch.stateGroups) && !touches(batch.receipts)) return batch;
   const out: WriteBatch = { ...batch };
+  if (mootData) out.clientData = batch.clientData!.filter((r) => !moot(r));
+  const lost = new Map((batch.events ?? []).filter((e) => purged.has(e.room_id)).map((e) => [e.event_id, e.pdu]));
+  // In place: the sender hands these same entries to the outbox once they are stored (outbox.added).
+  for (const e of batch.outboxPut ?? []) if (e.kind === 'pdu' && !e.pdu && e.event_id && lost.has(e.event_id)) e.pdu = lost.get(e.event_id)!;
   for (const key of ['rooms', 'events', 'stateGroups', 'receipts'] as const) {
     const kept = keep(batch[key] as { room_id: string }[] | undefined);
     if (kept === undefined) continue;

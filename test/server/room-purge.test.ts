@@ -178,6 +178,41 @@ describe('forgetting a room purges it once no local user needs it', () => {
     expect(await checkStoreConsistency(a.store)).toEqual([]);
   });
 
+  it('with the disk full, a purge goes ahead of the held write and frees the space; a leave held then still reaches the peer', async () => {
+    const { a, b, api, alice, bob, roomId } = await roomOnB();
+    const other = await a.client.createRoom(alice, { name: 'Elsewhere' });
+    // A full disk: the store refuses every write that adds; a purge only deletes (and rewrites deliveries).
+    const store = a.store as Store & { write: (b: WriteBatch) => Promise<void> };
+    const real = store.write.bind(store);
+    let full = false;
+    store.write = (batch) =>
+      full && !batch.purgeRooms ? Promise.reject(new DOMException('the quota is exceeded', 'QuotaExceededError')) : real(batch);
+
+    cluster.partition([['a'], ['b']]);
+    full = true;
+    // Her leave is refused by the store: held in memory, written with the next write that succeeds.
+    await expect(a.client.leave(alice, roomId)).rejects.toThrow(/QuotaExceededError/);
+    await expect(a.client.sendMessage(alice, other, 'refused too')).rejects.toThrow(/QuotaExceededError/);
+    expect(a.hs.hasUnstoredWrites).toBe(true);
+
+    const result = await forgetRoom(api, alice, roomId);
+    expect(result).toMatchObject({ roomId, held: false });
+    expect(await stored(a.store, roomId)).toEqual(gone);
+
+    // Room again: the held writes land, without the purged room's records.
+    full = false;
+    await a.hs.flushWrites();
+    expect(a.hs.hasUnstoredWrites).toBe(false);
+    expect(await stored(a.store, roomId)).toEqual(gone);
+    expect((await a.store.roomEvents(other)).some((e) => JSON.stringify(e.pdu.content).includes('refused too'))).toBe(true);
+    expect(await checkStoreConsistency(a.store)).toEqual([]);
+    // The held leave's delivery carries its event, and reaches b.
+    cluster.healAll();
+    a.hs.outbox.peerUp(b.hs.serverName);
+    await waitFor(cluster, () => b.client.membership(alice, roomId) === 'leave', 'b receives alice’s held leave', 20_000);
+    expect(b.client.membership(bob, roomId)).toBe('join');
+  });
+
   it('a purge cut short by a crash leaves the room whole and consistent, and completes on the next start', async () => {
     const { a, api, alice, roomId } = await roomOnB();
     await a.client.leave(alice, roomId);

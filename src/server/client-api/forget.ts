@@ -14,6 +14,7 @@
  * (`purgeForgottenRooms`).
  */
 import { MatrixError } from '../errors.ts';
+import { HeldWriteError } from '../held-write.ts';
 import { type PurgeResult, localMemberships } from '../purge.ts';
 import type { Room } from '../room.ts';
 import type { ClientDataRecord } from '../store/types.ts';
@@ -21,13 +22,17 @@ import type { ClientApi } from './api.ts';
 
 type DataKey = Pick<ClientDataRecord, 'user_id' | 'kind' | 'key'>;
 
-/** Why the room may not be purged now, or undefined when every local user is done with it. */
-export function purgeRefusal(api: ClientApi, room: Room): string | undefined {
+/**
+ * Why the room may not be purged now, or undefined when every local user is
+ * done with it (`forgetting`: a user forgetting it right now, whose record
+ * may not be written yet).
+ */
+export function purgeRefusal(api: ClientApi, room: Room, forgetting?: string): string | undefined {
   for (const m of localMemberships(api.hs, room)) {
     if (m.membership === 'join' || m.membership === 'invite' || m.membership === 'knock') {
       return `${m.userId} is still in ${room.roomId} (membership ${m.membership})`;
     }
-    if (api.getData(m.userId, 'forgotten', room.roomId) === undefined) return `${m.userId} has not forgotten ${room.roomId}`;
+    if (m.userId !== forgetting && api.getData(m.userId, 'forgotten', room.roomId) === undefined) return `${m.userId} has not forgotten ${room.roomId}`;
   }
   return undefined;
 }
@@ -52,14 +57,14 @@ export function roomClientData(api: ClientApi, room: Room): DataKey[] {
 }
 
 /** Purges the room if every local user is done with it; undefined when it is kept (or not held here). */
-export async function purgeIfDone(api: ClientApi, roomId: string): Promise<PurgeResult | undefined> {
+export async function purgeIfDone(api: ClientApi, roomId: string, forgetting?: string): Promise<PurgeResult | undefined> {
   const room = api.hs.rooms.get(roomId);
-  if (!room || purgeRefusal(api, room) !== undefined) return undefined;
+  if (!room || purgeRefusal(api, room, forgetting) !== undefined) return undefined;
   let deletes: DataKey[] = [];
   let result: PurgeResult | undefined;
   try {
     result = await api.hs.purgeRoom(roomId, {
-      refuse: (r) => purgeRefusal(api, r),
+      refuse: (r) => purgeRefusal(api, r, forgetting),
       extra: (r) => {
         deletes = roomClientData(api, r);
         return { clientDataDelete: deletes };
@@ -67,7 +72,7 @@ export async function purgeIfDone(api: ClientApi, roomId: string): Promise<Purge
     });
   } catch (err) {
     // Someone joined (or was invited) while the purge waited for the room's lock: the room stays.
-    if (purgeRefusal(api, room) !== undefined) return undefined;
+    if (purgeRefusal(api, room, forgetting) !== undefined) return undefined;
     throw err;
   }
   if (result) api.forgetData(deletes);
@@ -83,8 +88,18 @@ export async function forgetRoom(api: ClientApi, userId: string, roomId: string)
   if (room && room.currentGroup >= 0 && room.membership(userId) === 'join') {
     throw new MatrixError('M_UNKNOWN', 'leave the room before forgetting it', { status: 400 });
   }
-  await api.putData([{ user_id: userId, kind: 'forgotten', key: roomId, value: true }]);
-  return purgeIfDone(api, roomId);
+  let refused: HeldWriteError | undefined;
+  try {
+    await api.putData([{ user_id: userId, kind: 'forgotten', key: roomId, value: true }]);
+  } catch (err) {
+    // A full disk: the record is held (written with the next write that succeeds). The purge
+    // can still go through — it only frees space (Homeserver.commitAhead) — and is the way out.
+    if (!(err instanceof HeldWriteError)) throw err;
+    refused = err;
+  }
+  const purged = await purgeIfDone(api, roomId, userId);
+  if (!purged && refused) throw refused;
+  return purged;
 }
 
 /** Completes the purges of rooms every local user had forgotten (a purge cut short, or rooms forgotten before purging existed). */
