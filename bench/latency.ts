@@ -44,6 +44,8 @@ export interface StageRow {
 
 export interface LatencyPhase {
   link: Link;
+  /** Whether the room was end-to-end encrypted (Megolm encryption and decryption are then on the path). */
+  encrypted: boolean;
   /** What the tabs' network panels said about their link to each other during the run. */
   links: string[];
   samples: number;
@@ -72,12 +74,16 @@ async function onboard(page: Page, baseUrl: string, displayName: string): Promis
   return ((await id.textContent()) ?? '').trim();
 }
 
-async function createRoom(page: Page, name: string): Promise<void> {
+/** Creates a room with the dialog's defaults; returns whether it is end-to-end encrypted (the app's default for private rooms, where the dialog offers it). */
+async function createRoom(page: Page, name: string): Promise<boolean> {
   await page.getByRole('button', { name: 'New room' }).click();
   const dialog = page.getByRole('dialog');
   await dialog.getByRole('textbox', { name: 'Room name' }).fill(name);
+  const e2ee = dialog.getByRole('checkbox', { name: /Encrypt messages end to end/ });
+  const encrypted = (await e2ee.count()) > 0 && (await e2ee.isChecked());
   await dialog.getByRole('button', { name: 'Create' }).click();
-  await page.getByRole('heading', { level: 2, name, exact: true }).waitFor({ timeout: 30_000 });
+  await page.getByRole('heading', { level: 2, name, exact: true }).waitFor({ timeout: 60_000 });
+  return encrypted;
 }
 
 async function invite(from: Page, to: Page, toId: string, room: string): Promise<void> {
@@ -193,7 +199,7 @@ const STAGES: [string, string, string, string][] = [
   ['local echo in the DOM → next frame', 'A page', 'bench:echoDom', 'bench:echoPaint'],
   ['keydown → Comlink call made', 'A page', 'bench:enter', 'pa:page-send'],
   ['Comlink page → worker', 'A', 'pa:page-send', 'wa:worker-call'],
-  ['service call → room lock asked for', 'A worker', 'wa:worker-call', 'wa:lock-asked'],
+  ['service call → room lock asked for (encryption, in an encrypted room)', 'A worker', 'wa:worker-call', 'wa:lock-asked'],
   ['waiting for the room lock', 'A worker', 'wa:lock-asked', 'wa:locked'],
   ['build + hash + sign', 'A worker', 'wa:locked', 'wa:signed'],
   ['store write (commit)', 'A worker', 'wa:signed', 'wa:committed'],
@@ -273,22 +279,22 @@ async function contexts(browser: Browser, link: Link): Promise<[BrowserContext, 
 }
 
 /** Alice and Bob onboarded in their own contexts, both in Alice's room 'Latency'. */
-export async function twoPeopleInARoom(ctxA: BrowserContext, ctxB: BrowserContext, base: string): Promise<{ a: Page; b: Page }> {
+export async function twoPeopleInARoom(ctxA: BrowserContext, ctxB: BrowserContext, base: string): Promise<{ a: Page; b: Page; encrypted: boolean }> {
   const a = await ctxA.newPage();
   const b = await ctxB.newPage();
   const [, bId] = await Promise.all([onboard(a, base, 'alice'), onboard(b, base, 'bob')]);
   // Both homeservers must know each other (discovery through the relay) before the invite can travel.
   for (const p of [a, b]) await p.getByText(/relay connected, [1-9]\d* peers?/).first().waitFor({ timeout: 60_000 });
-  await createRoom(a, 'Latency');
+  const encrypted = await createRoom(a, 'Latency');
   await invite(a, b, bId, 'Latency');
-  return { a, b };
+  return { a, b, encrypted };
 }
 
 /** One phase: two fresh people, a room, `messages` from A to B over the given link. */
 export async function latencyPhase(browser: Browser, base: string, link: Link, messages: number): Promise<LatencyPhase> {
   const [ctxA, ctxB] = await contexts(browser, link);
   try {
-    const { a, b } = await twoPeopleInARoom(ctxA, ctxB, base);
+    const { a, b, encrypted } = await twoPeopleInARoom(ctxA, ctxB, base);
     if (link === 'direct') {
       for (const p of [a, b]) {
         await p.waitForFunction(
@@ -324,6 +330,7 @@ export async function latencyPhase(browser: Browser, base: string, link: Link, m
     const all = [...stamps.values()];
     return {
       link,
+      encrypted,
       links,
       samples: all.length,
       tabToTab: all.map((s) => s.seenB - s.enter),
@@ -357,7 +364,7 @@ export function summaryLines(p: LatencyPhase): string[] {
     `room lock when a send asked for it: ${Object.entries(p.lockHolders)
       .map(([k, n]) => `${k} ×${n}`)
       .join(', ')}`,
-    `${p.samples} messages; links seen: ${[...new Set(p.links)].join(', ') || 'none'}; load average ${p.load[0].toFixed(2)} → ${p.load[1].toFixed(2)}`,
+    `${p.samples} messages in ${p.encrypted ? 'an end-to-end encrypted' : 'an unencrypted'} room; links seen: ${[...new Set(p.links)].join(', ') || 'none'}; load average ${p.load[0].toFixed(2)} → ${p.load[1].toFixed(2)}`,
   ];
 }
 

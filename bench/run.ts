@@ -71,7 +71,7 @@ function latencyRows(p: LatencyPhase): BenchResult[] {
       name: `tab-to-tab message latency ${via}, p50`,
       value: p50,
       unit: 'ms',
-      detail: `${p.samples} messages, Enter in A → text in B's Timeline (target < ${p.link === 'relay' ? TARGETS.relayP50 : TARGETS.directP50} ms); links ${[...new Set(p.links)].join(', ')}; ${load}`,
+      detail: `${p.samples} messages, Enter in A → text in B's Timeline (target < ${p.link === 'relay' ? TARGETS.relayP50 : TARGETS.directP50} ms); ${p.encrypted ? 'encrypted' : 'unencrypted'} room; links ${[...new Set(p.links)].join(', ')}; ${load}`,
     },
     { name: `tab-to-tab message latency ${via}, p95`, value: p95, unit: 'ms', detail: `${(p95 / p50).toFixed(2)} × p50 (target < 2 ×)` },
   ];
