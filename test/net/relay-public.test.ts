@@ -101,7 +101,7 @@ describe('hearth relay for the internet', () => {
     const second = await startRelay({ port: 0, tcpPort: 0, keyFile });
     await second.stop();
     expect(second.peerId).toBe(first.peerId);
-  }, 30_000);
+  }, 60_000);
 
   it('serves wss with --tls-cert/--tls-key and announces what it is told', async () => {
     const pems = await generate([{ name: 'commonName', value: 'relay.test' }], { keySize: 2048, algorithm: 'sha256' });
@@ -129,7 +129,7 @@ describe('hearth relay for the internet', () => {
     } finally {
       await relay.stop();
     }
-  }, 30_000);
+  }, 60_000);
 
   it('reads its limits and addresses from flags, and refuses bad ones clearly', () => {
     expect(relayLimitsFromFlags({})).toEqual(PUBLIC_RELAY_LIMITS);
