@@ -11,10 +11,15 @@ export async function onboard(page: Page, displayName: string): Promise<string> 
   return (await id.textContent()) ?? '';
 }
 
-export async function createRoom(page: Page, name: string): Promise<void> {
+/**
+ * Creates a private room from the New room dialog. Rooms are end-to-end encrypted by default;
+ * these tests create plain ones unless `encrypted` (e2e/e2ee.spec.ts covers encryption).
+ */
+export async function createRoom(page: Page, name: string, opts: { encrypted?: boolean } = {}): Promise<void> {
   await page.getByRole('button', { name: 'New room' }).click();
   const dialog = page.getByRole('dialog');
   await dialog.getByRole('textbox', { name: 'Room name' }).fill(name);
+  await dialog.getByRole('checkbox', { name: /Encrypt messages end to end/ }).setChecked(opts.encrypted === true);
   await dialog.getByRole('button', { name: 'Create' }).click();
   await expect(page.getByRole('dialog')).toHaveCount(0);
   // The new room opens (at phone width the room list is hidden while a room is open).

@@ -9,7 +9,11 @@ import type { Ed25519Verifier } from '../core/ed25519.ts';
 import type { JsonObject } from '../core/json.ts';
 import { ClientApi, type ClientRequest, type ClientResponse } from '../server/client-api/index.ts';
 import { hashPassword } from '../server/client-api/passwords.ts';
-import { type CreateRoomOptions, HomeserverClient } from '../server/client.ts';
+import { type ClientCrypto, type CreateRoomOptions, HomeserverClient, isEncryptedRoom } from '../server/client.ts';
+import { TabE2ee } from './e2ee-tab.ts';
+import { type EncryptionStatus, type PersonTrust, TabSecurity, type VerificationView } from './e2ee-security.ts';
+import type { RestoreResult } from '../e2ee-device/backup.ts';
+import type { EncryptedFileInfo } from '../e2ee-device/device.ts';
 import { Homeserver } from '../server/homeserver.ts';
 import type { ServerIdentity } from '../server/identity.ts';
 import { type Logger, consoleLogger } from '../server/log.ts';
@@ -18,14 +22,15 @@ import type { Transport } from '../server/transport/types.ts';
 import type { Libp2pTransport } from '../net/libp2p-transport.ts';
 import { RelayLink, type RelayStatus } from './relay-link.ts';
 import type { Update } from '../server/updates.ts';
+import { type TraceMark, latencyTracing, setLatencyTracing, takeLatencyTrace, traceMark, traceNow } from '../server/latency-trace.ts';
 import { type BackupFile, type BackupRequest, backupRunning, dropCachedMedia, restoreInto } from './backup-service.ts';
 import { type PausableStore, pausableStore } from '../server/backup/pausable-store.ts';
 import { MOVED_META, type MovedAway, parseMovedAway } from '../server/moved.ts';
+import { forgetRoom } from '../server/client-api/forget.ts';
+import { type PurgeResult, roomStoredBytes } from '../server/purge.ts';
 import { retiredTransport } from '../server/transport/retired.ts';
 
 export const DB_PREFIX = 'hearth-hs-';
-import { forgetRoom } from '../server/client-api/forget.ts';
-import { type PurgeResult, roomStoredBytes } from '../server/purge.ts';
 
 export interface StartOptions {
   /** Reattach to this database (the tab's previous homeserver) if its lock is free. */
@@ -109,6 +114,10 @@ export class HomeserverService {
   private readonly blocked = new Set<string>();
   private readonly rtts = new Map<string, number>();
   private clientApi?: Promise<ClientApi>;
+  /** The tab as an end-to-end encryption device (e2ee-tab.ts), started once there is an account. */
+  private e2ee?: Promise<TabE2ee>;
+  /** The same, once started (decrypted events are read synchronously). */
+  private e2eeUp?: TabE2ee;
 
   constructor(
     private readonly makeTransport: TransportFactory,
@@ -186,8 +195,9 @@ export class HomeserverService {
       log: this.log,
       verifier: await this.makeVerifier().catch(() => undefined),
     });
-    this.client = new HomeserverClient(this.hs);
+    this.client = new HomeserverClient(this.hs, this.clientCrypto());
     this.dbName = dbName;
+    if (this.hs.accounts.size > 0 && !moved) void this.startE2ee().catch(() => undefined);
     this.watchRelay(opts.relays ?? []);
     this.startPinging();
     return this.whoami();
@@ -309,13 +319,152 @@ export class HomeserverService {
   async register(username: string, displayName: string): Promise<string> {
     const hs = this.requireHs();
     if (hs.accounts.size > 0) return this.me();
-    return hs.register(username, displayName);
+    const userId = await hs.register(username, displayName);
+    void this.startE2ee().catch(() => undefined);
+    return userId;
+  }
+
+  // ---- end-to-end encryption (e2ee-tab.ts, docs/e2ee.md) ----------------------------
+
+  /** Starts the tab's encryption device (once); its failure is logged and retried on the next use. */
+  private startE2ee(): Promise<TabE2ee> {
+    this.e2ee ??= (async () => {
+      const hs = this.requireHs();
+      const persistent = typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined';
+      const tab = await TabE2ee.start(hs, await this.api(), this.me(), persistent ? { storePrefix: `hearth-crypto-${this.dbName}` } : {});
+      // Previews of encrypted rooms: decrypt what is there (the page is told as each room reads).
+      this.e2eeUp = tab;
+      for (const room of hs.rooms.values()) if (isEncryptedRoom(room)) void tab.decryptEvents(room.roomId, undefined, true);
+      // Cross-signing at onboarding, key backup, verification (e2ee-security.ts).
+      void this.security(tab).catch(() => undefined);
+      return tab;
+    })().catch((err: unknown) => {
+      this.log('error', 'the encryption device did not start', { error: String(err), stack: (err as Error)?.stack });
+      this.e2ee = undefined;
+      throw err;
+    });
+    return this.e2ee;
+  }
+
+  // ---- verification, cross-signing and recovery (e2ee-security.ts) ------------------------
+
+  private securityUp?: Promise<TabSecurity>;
+
+  /** The tab's safety features (started with the device: cross-signing is set up on first start). */
+  private security(tab?: TabE2ee): Promise<TabSecurity> {
+    this.securityUp ??= (async () => TabSecurity.start(tab ?? (await this.startE2ee()), (msg, extra) => this.log('warn', msg, extra)))().catch(
+      (err: unknown) => {
+        this.securityUp = undefined;
+        throw err;
+      },
+    );
+    return this.securityUp;
+  }
+
+  /** This device, its cross-signing and the key backup, for the profile's Encryption section. */
+  async encryptionStatus(): Promise<EncryptionStatus> {
+    return (await this.security()).status();
+  }
+
+  /** Makes a key backup and returns its recovery key — the only time it is shown. */
+  async setUpRecovery(): Promise<{ recoveryKey: string; version: string }> {
+    return (await this.security()).setUpRecovery();
+  }
+
+  /** Restores room keys from the key backup with a recovery key; waiting messages then decrypt. */
+  async restoreFromRecoveryKey(recoveryKey: string): Promise<RestoreResult> {
+    return (await this.security()).restore(recoveryKey);
+  }
+
+  /** A person's devices (or one's own) and whether this device verified them. */
+  async encryptionTrust(userId: string): Promise<PersonTrust> {
+    return (await this.security()).trust(userId);
+  }
+
+  /** Starts emoji verification with a person (their `deviceId`, or their newest device) or one's own other devices; the flow's ID. */
+  async verify(userId: string, deviceId?: string): Promise<string> {
+    return (await this.security()).verify(userId, deviceId);
+  }
+
+  async verifications(): Promise<VerificationView[]> {
+    return (await this.security()).verifications.list();
+  }
+
+  /** Answers a verification: accept a request, confirm the emoji match, or cancel (they do not). */
+  async verificationAction(flowId: string, action: 'accept' | 'confirm' | 'cancel'): Promise<void> {
+    const v = (await this.security()).verifications;
+    if (action === 'accept') await v.accept(flowId);
+    else if (action === 'confirm') await v.confirm(flowId);
+    else await v.cancel(flowId);
+  }
+
+  /** Calls back with every flow whenever one changes (on the page, pass a Comlink.proxy()'d callback). */
+  async watchVerifications(callback: (flows: VerificationView[]) => void): Promise<void> {
+    const v = (await this.security()).verifications;
+    const off = v.onChange(() => {
+      try {
+        void Promise.resolve(callback(v.list())).catch(() => off());
+      } catch {
+        off(); // the page went away
+      }
+    });
+  }
+
+  /** What the app's client asks of the device: cleartext once decrypted, encryption for encrypted rooms. */
+  private clientCrypto(): ClientCrypto {
+    return {
+      cleartext: (eventId) => this.e2eeUp?.cleartext(eventId),
+      encrypt: async (room, type, content) => {
+        const tab = await this.startE2ee().catch((err: unknown) => {
+          throw new Error(`this room is encrypted and this tab's encryption could not start: ${String(err)}`);
+        });
+        return tab.encrypt(room, type, content);
+      },
+    };
+  }
+
+  /** The tab's encryption device ID (once started). */
+  async encryptionDevice(): Promise<{ deviceId: string; ed25519: string; curve25519: string }> {
+    const tab = await this.startE2ee();
+    return { deviceId: tab.deviceId, ...tab.device.identityKeys() };
+  }
+
+  /** Holds (true) or releases incoming to-device messages, room keys among them: a device slow to sync (tests, demos). */
+  async holdEncryptionKeys(hold: boolean): Promise<void> {
+    (await this.startE2ee()).device.holdSync(hold);
+  }
+
+  /** Encrypts a file for an encrypted room and stores the ciphertext: the `file` object for the message. */
+  async uploadEncryptedMedia(bytes: Uint8Array): Promise<EncryptedFileInfo & { url: string }> {
+    const tab = await this.startE2ee();
+    const { ciphertext, file } = tab.encryptAttachment(bytes);
+    const url = await this.c().uploadMedia(this.me(), ciphertext, 'application/octet-stream');
+    return { ...file, url };
+  }
+
+  /** Downloads an encrypted attachment and decrypts it (its hash is checked first). */
+  async downloadEncryptedMedia(file: EncryptedFileInfo & { url: string }, mimetype?: string): Promise<Blob> {
+    const tab = await this.startE2ee();
+    const media = await this.c().downloadMedia(file.url);
+    const clear = tab.decryptAttachment(media.bytes, file);
+    return new Blob([clear as Uint8Array<ArrayBuffer>], { type: mimetype ?? 'application/octet-stream' });
+  }
+
+  /** Switches the latency marks of this worker on or off (src/server/latency-trace.ts; the benchmark's breakdown). */
+  setLatencyTracing(on: boolean): void {
+    setLatencyTracing(on);
+  }
+
+  /** The latency marks recorded since the last call. */
+  takeLatencyTrace(): TraceMark[] {
+    return takeLatencyTrace();
   }
 
   /** Live updates; on the page, pass a Comlink.proxy()'d callback. */
   subscribe(callback: (u: Update) => void): void {
     this.requireHs().subscribe((u) => {
       try {
+        if (u.kind === 'event') traceMark(u.eventId, 'worker-update');
         callback(u);
       } catch {
         // the page went away; nothing to do
@@ -348,7 +497,13 @@ export class HomeserverService {
         return room ? [{ roomId: r.roomId, name: r.name, events: room.events.size, bytes: roomStoredBytes(room) }] : [];
       });
   }
-  timeline(roomId: string, limit?: number) {
+  async timeline(roomId: string, limit?: number) {
+    // An encrypted room reads once its events are decrypted (those whose key is missing read as waiting).
+    const room = this.requireHs().rooms.get(roomId);
+    if (room && isEncryptedRoom(room)) {
+      const tab = await this.startE2ee().catch(() => undefined);
+      await tab?.decryptEvents(roomId);
+    }
     return this.c().timeline(this.me(), roomId, { limit: limit ?? 200 });
   }
   members(roomId: string) {
@@ -357,8 +512,10 @@ export class HomeserverService {
   state(roomId: string) {
     return this.c().state(roomId);
   }
+  /** New direct chats and private rooms are end-to-end encrypted unless `encrypted: false`; public rooms are not. */
   createRoom(opts: CreateRoomOptions) {
-    return this.c().createRoom(this.me(), opts);
+    const isPublic = opts.preset === 'public_chat' || opts.joinRule === 'public';
+    return this.c().createRoom(this.me(), { ...opts, encrypted: opts.encrypted ?? !isPublic });
   }
   invite(roomId: string, userId: string) {
     return this.c().invite(this.me(), roomId, userId);
@@ -392,8 +549,11 @@ export class HomeserverService {
   setState(roomId: string, type: string, stateKey: string, content: JsonObject) {
     return this.c().setState(this.me(), roomId, type, stateKey, content);
   }
-  sendMessage(roomId: string, body: string, opts?: { replyTo?: string; threadRoot?: string; html?: string; mentions?: string[] }) {
-    return this.c().sendMessage(this.me(), roomId, body, opts);
+  async sendMessage(roomId: string, body: string, opts?: { replyTo?: string; threadRoot?: string; html?: string; mentions?: string[] }) {
+    const at = latencyTracing() ? traceNow() : 0;
+    const eventId = await this.c().sendMessage(this.me(), roomId, body, opts);
+    if (at) traceMark(eventId, 'worker-call', at);
+    return eventId;
   }
   edit(roomId: string, eventId: string, body: string, html?: string) {
     return this.c().edit(this.me(), roomId, eventId, body, html !== undefined ? { html } : {});
@@ -446,7 +606,8 @@ export class HomeserverService {
   downloadMedia(uri: string) {
     return this.c().downloadMedia(uri);
   }
-  sendImage(roomId: string, image: { url: string; mimetype: string; size: number; width?: number; height?: number; alt: string; name?: string }) {
+  /** `file`: an encrypted image's EncryptedFile (uploadEncryptedMedia), sent in place of `url`. */
+  sendImage(roomId: string, image: { url: string; mimetype: string; size: number; width?: number; height?: number; alt: string; name?: string; file?: JsonObject }) {
     return this.c().sendImage(this.me(), roomId, image);
   }
   /** Per event ID, how many servers have yet to receive it (delivered events are left out). */
@@ -461,7 +622,7 @@ export class HomeserverService {
   flushWrites(): Promise<void> {
     return this.requireHs().flushWrites();
   }
-  sendFile(roomId: string, file: { url: string; mimetype: string; size: number; name: string }) {
+  sendFile(roomId: string, file: { url: string; mimetype: string; size: number; name: string; file?: JsonObject }) {
     return this.c().sendFile(this.me(), roomId, file);
   }
   /** The network panel's view: relay link, peers with link kind and round-trip time, outbox sizes. */

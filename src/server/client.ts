@@ -38,6 +38,7 @@ import type { StateMap } from './state-groups.ts';
 import type { WriteBatch } from './store/types.ts';
 import { TOMBSTONE_BODY, checkUpgrade, planUpgrade, predecessorOf, restrictedPowerLevels, tombstoneOf } from './upgrade.ts';
 import { historyVisibility, visibleToUser } from './visibility.ts';
+import { latencyTracing, traceMark, traceNow } from './latency-trace.ts';
 
 export type Preset = 'private_chat' | 'public_chat' | 'trusted_private_chat';
 
@@ -186,7 +187,15 @@ export class HomeserverClient {
     if (this.crypto && t.state_key === undefined && t.type !== 'm.room.redaction' && t.type !== REACTION_TYPE && t.type !== ENCRYPTED_TYPE && isEncryptedRoom(room)) {
       t = { ...t, type: ENCRYPTED_TYPE, content: await this.crypto.encrypt(room, t.type, t.content) };
     }
-    return room.lock.run(() => createLocalEventLocked(this.hs, room, t, transform, alsoWrite), 'local event');
+    const sent = room.lock.run(() => createLocalEventLocked(this.hs, room, t, transform, alsoWrite), 'local event');
+    if (!latencyTracing()) return sent;
+    // Latency breakdown (bench/latency.ts): when the lock was asked for, and who held it then.
+    const askedAt = traceNow();
+    const holder = room.lock.holder ?? 'free';
+    return sent.then((ev) => {
+      traceMark(ev.event_id, 'lock-asked', askedAt, holder);
+      return ev;
+    });
   }
 
   /** An event as the timeline reads it: decrypted when this client's device could. */
@@ -509,7 +518,7 @@ export class HomeserverClient {
   async sendImage(
     userId: string,
     roomId: string,
-    image: { url: string; mimetype: string; size: number; width?: number; height?: number; alt: string; name?: string },
+    image: { url: string; mimetype: string; size: number; width?: number; height?: number; alt: string; name?: string; file?: JsonObject },
   ): Promise<string> {
     const room = this.joinedRoom(userId, roomId);
     const draft = imageMessage(room.rules.contentFormat, image);
@@ -528,7 +537,7 @@ export class HomeserverClient {
   }
 
   /** Posts a file already uploaded (`uploadMedia`) as an `m.file` message. */
-  async sendFile(userId: string, roomId: string, file: { url: string; mimetype: string; size: number; name: string }): Promise<string> {
+  async sendFile(userId: string, roomId: string, file: { url: string; mimetype: string; size: number; name: string; file?: JsonObject }): Promise<string> {
     const room = this.joinedRoom(userId, roomId);
     const draft = fileMessage(room.rules.contentFormat, file);
     const ev = await this.send(room, { type: draft.type, sender: userId, content: draft.content });

@@ -26,9 +26,12 @@ process.once('exit', () => {
   for (const p of running) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
 });
 
-/** Starts `hearth ARGS` and resolves once it prints its first line on stdout (JSON). */
-export function startHearth(args: string[], timeoutMs = 30_000): Promise<HearthProcess> {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+/**
+ * Starts `hearth ARGS` and resolves once it prints its first line on stdout (JSON).
+ * `nodeArgs`: flags for node itself (`--experimental-websocket` to dial a relay's ws address).
+ */
+export function startHearth(args: string[], timeoutMs = 30_000, nodeArgs: string[] = []): Promise<HearthProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));

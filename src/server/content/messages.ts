@@ -63,6 +63,8 @@ export interface ImageInput {
   alt: string;
   /** Original file name, when known. */
   name?: string;
+  /** An encrypted attachment (rooms with end-to-end encryption): the spec's EncryptedFile, sent as `file` in place of `url`. */
+  file?: JsonObject;
 }
 
 /** `m.relates_to`, read tolerantly; only well-typed fields are reported. */
@@ -177,7 +179,7 @@ export function reaction(targetId: string, key: string): EventDraft {
 export function imageMessage(format: ContentFormat, image: ImageInput, opts?: RelationOptions): EventDraft {
   const { url, mimetype, size, width, height, alt, name } = image;
   if (format === 'extensible') {
-    const file: JsonObject = { url, mimetype, size };
+    const file: JsonObject = { url, mimetype, size, ...(image.file ? { 'm.encrypted': image.file } : {}) };
     if (name !== undefined) file.name = name;
     const content: JsonObject = { 'm.text': textBlock(alt), 'm.file': file };
     if (width !== undefined && height !== undefined) content['m.image_details'] = { width, height };
@@ -186,7 +188,7 @@ export function imageMessage(format: ContentFormat, image: ImageInput, opts?: Re
   const info: JsonObject = { mimetype, size };
   if (width !== undefined) info.w = width;
   if (height !== undefined) info.h = height;
-  const content: JsonObject = { msgtype: 'm.image', body: alt, url, info };
+  const content: JsonObject = { msgtype: 'm.image', body: alt, ...(image.file ? { file: image.file } : { url }), info };
   if (name !== undefined) content.filename = name;
   return { type: CLASSIC_MESSAGE_TYPE, content: withRelation(content, opts) };
 }
@@ -198,16 +200,18 @@ export interface FileInput {
   size: number;
   /** The file's name: its plain-text fallback too. */
   name: string;
+  /** An encrypted attachment's EncryptedFile, sent as `file` in place of `url` (as for images). */
+  file?: JsonObject;
 }
 
 /** Any file (`m.file`): a download, with its name, type and size. */
 export function fileMessage(format: ContentFormat, file: FileInput, opts?: RelationOptions): EventDraft {
   const { url, mimetype, size, name } = file;
   if (format === 'extensible') {
-    const content: JsonObject = { 'm.text': textBlock(name), 'm.file': { url, mimetype, size, name } };
+    const content: JsonObject = { 'm.text': textBlock(name), 'm.file': { url, mimetype, size, name, ...(file.file ? { 'm.encrypted': file.file } : {}) } };
     return { type: 'm.file', content: withRelation(content, opts) };
   }
-  const content: JsonObject = { msgtype: 'm.file', body: name, filename: name, url, info: { mimetype, size } };
+  const content: JsonObject = { msgtype: 'm.file', body: name, filename: name, ...(file.file ? { file: file.file } : { url }), info: { mimetype, size } };
   return { type: CLASSIC_MESSAGE_TYPE, content: withRelation(content, opts) };
 }
 
@@ -278,6 +282,8 @@ export function formattedBody(event: EventLike): FormattedBody | undefined {
 
 export interface ImageInfo {
   url: string;
+  /** Set when the image is encrypted (EncryptedFile: key, iv, hashes, url): `url` holds ciphertext. */
+  file?: JsonObject;
   /** The original file name: a caption when the body differs from it. */
   name?: string;
   mimetype?: string;
@@ -300,10 +306,14 @@ export function imageOf(event: EventLike): ImageInfo | undefined {
   const content = contentOf(event);
   if (!content) return undefined;
   if (event.type === CLASSIC_MESSAGE_TYPE) {
-    if (content.msgtype !== 'm.image' || typeof content.url !== 'string') return undefined;
+    // An encrypted image carries `file` (its key and the ciphertext's mxc:// URI) in place of `url`.
+    const encrypted = isJsonObject(content.file) && typeof content.file.url === 'string' ? content.file : undefined;
+    const url = encrypted ? encrypted.url : content.url;
+    if (content.msgtype !== 'm.image' || typeof url !== 'string') return undefined;
     const info = isJsonObject(content.info) ? content.info : {};
     return compact({
-      url: content.url,
+      url,
+      file: encrypted,
       name: typeof content.filename === 'string' ? content.filename : undefined,
       mimetype: typeof info.mimetype === 'string' ? info.mimetype : undefined,
       width: finiteNumber(info.w),
@@ -316,6 +326,7 @@ export function imageOf(event: EventLike): ImageInfo | undefined {
   const details = isJsonObject(content['m.image_details']) ? content['m.image_details'] : {};
   return compact({
     url: file.url,
+    file: isJsonObject(file['m.encrypted']) ? { ...file['m.encrypted'], url: file.url } : undefined,
     name: typeof file.name === 'string' ? file.name : undefined,
     mimetype: typeof file.mimetype === 'string' ? file.mimetype : undefined,
     width: finiteNumber(details.width),
@@ -325,6 +336,8 @@ export function imageOf(event: EventLike): ImageInfo | undefined {
 
 export interface FileInfo {
   url: string;
+  /** Set when the file is encrypted (EncryptedFile): `url` holds ciphertext. */
+  file?: JsonObject;
   name: string;
   mimetype?: string;
   size?: number;
@@ -338,9 +351,11 @@ export function fileOf(event: EventLike): FileInfo | undefined {
   let file: JsonObject | undefined;
   let name: unknown;
   if (event.type === CLASSIC_MESSAGE_TYPE) {
-    if (content.msgtype !== 'm.file' || typeof content.url !== 'string') return undefined;
+    const encrypted = isJsonObject(content.file) && typeof content.file.url === 'string' ? content.file : undefined;
+    const url = encrypted ? encrypted.url : content.url;
+    if (content.msgtype !== 'm.file' || typeof url !== 'string') return undefined;
     const info = isJsonObject(content.info) ? content.info : {};
-    file = { ...info, url: content.url };
+    file = { ...info, url, ...(encrypted ? { 'm.encrypted': encrypted } : {}) };
     name = content.filename ?? content.body;
   } else if (event.type === 'm.file' && isJsonObject(content['m.file'])) {
     file = content['m.file'];
@@ -349,6 +364,7 @@ export function fileOf(event: EventLike): FileInfo | undefined {
   if (!file || typeof file.url !== 'string') return undefined;
   return compact({
     url: file.url,
+    file: isJsonObject(file['m.encrypted']) ? { ...file['m.encrypted'], url: file.url } : undefined,
     name: typeof name === 'string' && name !== '' ? name : 'file',
     mimetype: typeof file.mimetype === 'string' ? file.mimetype : undefined,
     size: finiteNumber(file.size),

@@ -6,13 +6,14 @@ export function CreateRoomDialog() {
   const [name, setName] = useState('');
   const [topic, setTopic] = useState('');
   const [isPublic, setPublic] = useState(false);
+  const [encrypted, setEncrypted] = useState(true);
   const [version, setVersion] = useState('12');
   const [busy, setBusy] = useState(false);
   const submit = async (e: Event) => {
     e.preventDefault();
     if (!name.trim()) return;
     setBusy(true);
-    const ok = await createRoom({ name: name.trim(), topic: topic.trim(), isPublic, roomVersion: version });
+    const ok = await createRoom({ name: name.trim(), topic: topic.trim(), isPublic, roomVersion: version, encrypted: !isPublic && encrypted });
     setBusy(false);
     if (ok) closeDialog();
   };
@@ -38,6 +39,10 @@ export function CreateRoomDialog() {
             listed in Explore)
           </label>
         </fieldset>
+        <label class="inline">
+          <input type="checkbox" checked={!isPublic && encrypted} disabled={isPublic} onChange={(e) => setEncrypted(e.currentTarget.checked)} /> Encrypt
+          messages end to end{isPublic ? ' (private rooms only)' : ''}
+        </label>
         <label>
           Room version
           <select value={version} onChange={(e) => setVersion(e.currentTarget.value)}>

@@ -20,8 +20,11 @@ export function FileMessage(props: { item: TimelineItem }) {
   const download = async () => {
     setBusy(true);
     try {
-      const media = await service().downloadMedia(file.url);
-      const url = URL.createObjectURL(new Blob([media.bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
+      // An encrypted file is decrypted by the worker's encryption device (its hash checked first).
+      const blob = file.file
+        ? await service().downloadEncryptedMedia(file.file as never)
+        : new Blob([(await service().downloadMedia(file.url)).bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' });
+      const url = URL.createObjectURL(blob);
       const a = document.createElement('a');
       a.href = url;
       a.download = file.name;

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import type { TimelineItem } from '../api.ts';
-import { useMedia } from '../media.ts';
+import { type EncryptedFile, useMedia } from '../media.ts';
 import { Dialog } from './Dialog.tsx';
 
 const THUMB = 320;
@@ -32,7 +32,7 @@ export function ImageMessage(props: { item: TimelineItem }) {
 function ImageBody(props: { item: TimelineItem }) {
   const image = props.item.image!;
   const alt = props.item.body || 'image';
-  const { state, retry } = useMedia(image.url);
+  const { state, retry } = useMedia(image.url, image.file as EncryptedFile | undefined, image.mimetype);
   const [open, setOpen] = useState(false);
   const size = thumbSize(image.width, image.height);
 

@@ -1,4 +1,5 @@
 import { useState } from 'preact/hooks';
+import { EncryptedMark } from './RoomListItem.tsx';
 import { leaveRoom, openRoom } from '../state/actions.ts';
 import { confirmation, currentRoom, dialog, powers, sidePanel } from '../state/store.ts';
 import { Avatar } from './Avatar.tsx';
@@ -24,6 +25,7 @@ export function RoomHeader() {
       <Avatar id={room.dmUserId ?? room.roomId} name={room.name} />
       <div class="room-title">
         <h2>{room.name}</h2>
+        {room.encrypted && <EncryptedMark />}
         {room.topic && <p class="topic">{room.topic}</p>}
       </div>
       <button

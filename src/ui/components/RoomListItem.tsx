@@ -4,6 +4,15 @@ import { openRoom } from '../state/actions.ts';
 import { currentRoomId } from '../state/store.ts';
 import { Avatar } from './Avatar.tsx';
 
+/** The lock shown on end-to-end encrypted rooms. */
+export function EncryptedMark() {
+  return (
+    <span class="encrypted-mark" role="img" aria-label="End-to-end encrypted" title="End-to-end encrypted: only the members' devices can read its messages">
+      🔒
+    </span>
+  );
+}
+
 /** One joined room: a button named by the room's name, with unread count and last message. */
 export function RoomListItem(props: { room: RoomSummary }) {
   const r = props.room;
@@ -25,6 +34,7 @@ export function RoomListItem(props: { room: RoomSummary }) {
           {previewOf(r)}
         </span>
       </div>
+      {r.encrypted && <EncryptedMark />}
       {r.unread > 0 && (
         <span class="unread" role="status" aria-label={`${r.unread} unread`}>
           {r.unread}

@@ -6,9 +6,11 @@
 import { batch } from '@preact/signals';
 import { parseRelayConfig, readRelayConfig } from '../../app/relay-config.ts';
 import { installSwBridge } from '../../app/sw-bridge.ts';
+import { type TraceMark, latencyTracing, setLatencyTracing, takeLatencyTrace, traceMark, traceNow } from '../../server/latency-trace.ts';
 import { type Api, type StartResult, type TimelineItem, type Update, connectWorker, errorText, stopWorker, subscribe } from '../api.ts';
 import { type PurgeSummary, forgetNotice } from '../durability.ts';
 import { humanError } from '../errors.ts';
+import { keepUnchanged } from './timeline-reuse.ts';
 import { composeHtml } from '../markdown.tsx';
 import { type KnownHomeserver, forget, readDirectory, remember } from './directory.ts';
 import {
@@ -192,6 +194,7 @@ async function started(result: StartResult): Promise<void> {
   session.value = result;
   void navigator.storage?.persist?.().catch(() => false);
   await subscribe(hs, onUpdate);
+  await startLatencyTrace();
   await refreshOtherHomeservers();
   listenForTakeOver();
   window.addEventListener('pagehide', () => {
@@ -201,6 +204,23 @@ async function started(result: StartResult): Promise<void> {
   window.addEventListener('hashchange', readRoute);
   if (result.userId) await enterApp();
   else phase.value = 'onboarding';
+}
+
+/**
+ * The latency benchmark (bench/latency.ts) sets `__hearthLatencyTrace` before the app loads: then the
+ * page and its worker record the message path's stages, collected by `__hearthTakeLatencyTrace()`.
+ */
+async function startLatencyTrace(): Promise<void> {
+  const w = globalThis as {
+    __hearthLatencyTrace?: boolean;
+    __hearthTakeLatencyTrace?: () => Promise<{ page: TraceMark[]; worker: TraceMark[] }>;
+    __hearthLinks?: () => Promise<string[]>;
+  };
+  if (!w.__hearthLatencyTrace) return;
+  setLatencyTracing(true);
+  await service().setLatencyTracing(true);
+  w.__hearthTakeLatencyTrace = async () => ({ page: takeLatencyTrace(), worker: await service().takeLatencyTrace() });
+  w.__hearthLinks = async () => (await service().networkStatus()).peers.map((p) => p.link ?? 'unknown');
 }
 
 function rememberSession(s: StartResult): void {
@@ -402,12 +422,24 @@ export async function loadNetwork(): Promise<void> {
 }
 
 async function loadTimeline(roomId: string): Promise<void> {
+  const askedAt = latencyTracing() ? traceNow() : 0;
   const t = await service().timeline(roomId, timelineLimit.value);
   if (currentRoomId.value !== roomId) return;
+  if (askedAt) traceTimeline(t.items, askedAt);
   batch(() => {
-    timeline.value = t.items;
+    timeline.value = keepUnchanged(t.items, timeline.peek());
     timelineHasMore.value = t.hasMore;
   });
+}
+
+/** Latency breakdown (bench/latency.ts): when the page asked for, and got, the timeline that first held each event. */
+function traceTimeline(items: readonly TimelineItem[], askedAt: number): void {
+  const shown = new Set(timeline.peek().map((i) => i.event_id));
+  for (const i of items) {
+    if (shown.has(i.event_id)) continue;
+    traceMark(i.event_id, 'page-timeline-asked', askedAt);
+    traceMark(i.event_id, 'page-timeline');
+  }
 }
 
 async function loadRoomMeta(roomId: string): Promise<void> {
@@ -486,6 +518,35 @@ let flushTimer: ReturnType<typeof setTimeout> | undefined;
 /** Listeners for the event-graph view (it reloads the DAG of its room). */
 export const roomEventListeners = new Set<(roomId: string) => void>();
 
+let timelineRead: Promise<void> | undefined;
+let timelineAgain = false;
+
+/**
+ * Reads the open room's timeline again now — not after `mark`'s 30 ms: a new message is what
+ * the person waits for, and the read is one worker round trip. Reads never overlap: one asked
+ * for while another runs follows it, once, with everything that came meanwhile.
+ */
+function refreshTimeline(): Promise<void> {
+  if (timelineRead) {
+    timelineAgain = true;
+    return timelineRead;
+  }
+  const roomId = currentRoomId.value;
+  if (!roomId) return Promise.resolve();
+  const read = loadTimeline(roomId)
+    .then(markRead)
+    .catch(() => undefined)
+    .finally(() => {
+      timelineRead = undefined;
+      if (timelineAgain) {
+        timelineAgain = false;
+        void refreshTimeline();
+      }
+    });
+  timelineRead = read;
+  return read;
+}
+
 function mark(...what: ('rooms' | 'timeline' | 'meta' | 'network' | 'receipts')[]): void {
   for (const w of what) dirty.add(w);
   if (flushTimer === undefined) flushTimer = setTimeout(flush, 30);
@@ -499,7 +560,7 @@ async function flush(): Promise<void> {
   const jobs: Promise<unknown>[] = [];
   if (what.has('rooms')) jobs.push(loadRooms());
   if (what.has('network')) jobs.push(loadNetwork());
-  if (roomId && what.has('timeline')) jobs.push(loadTimeline(roomId).then(markRead));
+  if (roomId && what.has('timeline')) jobs.push(refreshTimeline());
   if (roomId && what.has('meta')) jobs.push(loadRoomMeta(roomId));
   else if (roomId && what.has('receipts')) {
     jobs.push(
@@ -520,8 +581,11 @@ function onUpdate(u: Update): void {
   const current = currentRoomId.value;
   switch (u.kind) {
     case 'event':
+      traceMark(u.eventId, 'page-update');
+      if (u.roomId === current) void refreshTimeline();
+      // The room list, network panel and members follow together a little later.
       mark('rooms', 'network');
-      if (u.roomId === current) mark('timeline', 'meta');
+      if (u.roomId === current) mark('meta');
       for (const l of roomEventListeners) l(u.roomId);
       break;
     case 'room':
@@ -565,6 +629,8 @@ export async function createRoom(opts: {
   topic: string;
   isPublic: boolean;
   roomVersion: string;
+  /** End-to-end encryption (private rooms only; the worker's default for them is on). */
+  encrypted?: boolean;
 }): Promise<boolean> {
   let roomId = '';
   const ok = await attempt('Could not create the room', async () => {
@@ -573,6 +639,7 @@ export async function createRoom(opts: {
       ...(opts.topic ? { topic: opts.topic } : {}),
       preset: opts.isPublic ? 'public_chat' : 'private_chat',
       roomVersion: opts.roomVersion,
+      ...(opts.isPublic ? { encrypted: false } : opts.encrypted !== undefined ? { encrypted: opts.encrypted } : {}),
     });
   });
   if (ok) {
@@ -652,6 +719,7 @@ export async function sendMessage(
   const reply = thread ? undefined : replyTo.value?.event_id;
   // What you send is brought into view, wherever the timeline was scrolled to.
   if (!thread) jumpToLatest.value++;
+  const sentAt = latencyTracing() ? traceNow() : 0;
   const ok = await attempt('Could not send', () =>
     service()
       .sendMessage(roomId, body, {
@@ -660,7 +728,13 @@ export async function sendMessage(
         ...(html !== undefined ? { html } : {}),
         ...(report.mentions?.length ? { mentions: report.mentions } : {}),
       })
-      .then(report.sent, (err: unknown) => {
+      .then((eventId) => {
+        if (sentAt) {
+          traceMark(eventId, 'page-send', sentAt, body);
+          traceMark(eventId, 'page-reply');
+        }
+        report.sent?.(eventId);
+      }, (err: unknown) => {
         report.failed?.(err);
         throw err;
       }),
@@ -704,8 +778,14 @@ export async function sendImage(file: File, caption?: string): Promise<boolean> 
   }
   return attempt(`Could not send ${name}`, async () => {
     const [bytes, size] = await Promise.all([file.arrayBuffer().then((b) => new Uint8Array(b)), imageSize(file)]);
-    const url = await service().uploadMedia(bytes, file.type);
-    await service().sendImage(roomId, { url, mimetype: file.type, size: file.size, ...size, alt: caption?.trim() || name, name });
+    const image = { mimetype: file.type, size: file.size, ...size, alt: caption?.trim() || name, name };
+    if (rooms.value.find((r) => r.roomId === roomId)?.encrypted) {
+      // An encrypted room: the worker encrypts the file, and only ciphertext is stored and sent.
+      const enc = await service().uploadEncryptedMedia(bytes);
+      await service().sendImage(roomId, { ...image, url: enc.url, file: { ...enc } });
+    } else {
+      await service().sendImage(roomId, { ...image, url: await service().uploadMedia(bytes, file.type) });
+    }
   });
 }
 

@@ -9,7 +9,7 @@ import { effect, signal } from '@preact/signals';
 import { heldEventIdOf } from '../../server/held-write.ts';
 import { errorText } from '../api.ts';
 import { MAX_IMAGE_BYTES, attempt, say, sendMessage, service } from './actions.ts';
-import { currentRoomId, myUserId, network, timeline } from './store.ts';
+import { currentRoomId, myUserId, network, rooms, timeline } from './store.ts';
 
 /**
  * The largest message content the composer sends. The network refuses events over 64 KiB
@@ -188,8 +188,13 @@ export async function sendFile(file: File): Promise<boolean> {
   return attempt(`Could not share ${name}`, async () => {
     const bytes = new Uint8Array(await file.arrayBuffer());
     const mimetype = file.type || 'application/octet-stream';
-    const url = await service().uploadMedia(bytes, mimetype);
-    await service().sendFile(roomId, { url, mimetype, size: file.size, name });
+    if (rooms.value.find((r) => r.roomId === roomId)?.encrypted) {
+      // An encrypted room: the worker encrypts the file, and only ciphertext is stored and sent.
+      const enc = await service().uploadEncryptedMedia(bytes);
+      await service().sendFile(roomId, { url: enc.url, file: { ...enc }, mimetype, size: file.size, name });
+    } else {
+      await service().sendFile(roomId, { url: await service().uploadMedia(bytes, mimetype), mimetype, size: file.size, name });
+    }
   });
 }
 
