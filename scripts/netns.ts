@@ -99,14 +99,24 @@ export interface Lab {
   teardown(): Promise<void>;
 }
 
+/** 10.77.N with N from `start` on, the first not already on an interface here (another lab's bridge). */
+async function freeSubnet(start: number): Promise<string> {
+  const used = new Set([...(await ip('-o', '-4', 'addr', 'show')).matchAll(/inet 10\.77\.(\d+)\./g)].map((m) => Number(m[1])));
+  for (let i = 0; i < 250; i++) {
+    const n = (start + i) % 250;
+    if (!used.has(n)) return `10.77.${n}`;
+  }
+  throw new Error('no free 10.77.N.0/24 for a lab');
+}
+
 /**
  * Creates one namespace per name, each with a veth into a new bridge.
- * The /24 is 10.77.N.0 with N from the PID, so concurrent labs do not overlap.
+ * The /24 is 10.77.N.0, N from the PID and not in use, so concurrent labs do not overlap.
  */
 export async function createLab(names: string[]): Promise<Lab> {
   await removeStaleLabs();
   const pid = process.pid;
-  const subnet = `10.77.${pid % 250}`;
+  const subnet = await freeSubnet(pid % 250);
   const bridge = `${BRIDGE_PREFIX}${pid}`;
   const dir = await mkdtemp(join(tmpdir(), 'hearth-netns-'));
   const created: string[] = [];
