@@ -1,9 +1,10 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import type { Member } from '../api.ts';
 import { localpart } from '../format.ts';
 import { attempt, service } from '../state/actions.ts';
 import { roleLabel } from '../../server/content/power-levels.ts';
 import { confirmation, currentRoomId, myUserId, powers, presence, roomState } from '../state/store.ts';
+import { refreshTrust, startVerification, verifiedPeople } from '../state/verification.ts';
 import { Avatar } from './Avatar.tsx';
 import { PresenceDot } from './PresenceDot.tsx';
 import { RoleSelect } from './RoleSelect.tsx';
@@ -42,6 +43,12 @@ export function MemberRow(props: { member: Member }) {
   const canSetRole = !creator && p.mine >= p.event('m.room.power_levels') && (m.userId === me || outranks);
   // Bumped on each pick: the select is drawn again from the level the room actually has (a cancelled confirmation).
   const [picks, setPicks] = useState(0);
+  // Emoji verification of another member who is in the room (their devices have keys once joined).
+  const canVerify = m.userId !== me && m.membership === 'join';
+  const verified = verifiedPeople.value[m.userId] === true;
+  useEffect(() => {
+    if (canVerify) void refreshTrust(m.userId);
+  }, [m.userId, canVerify]);
   const changeRole = (level: number) => {
     setPicks(picks + 1);
     if (level === m.powerLevel) return;
@@ -67,6 +74,12 @@ export function MemberRow(props: { member: Member }) {
         <span class="member-name">
           {name}
           {m.userId === me && <span class="muted"> (you)</span>}
+          {verified && (
+            <span class="verified-badge" title="You verified this person by comparing emoji">
+              {' '}
+              ✓ Verified
+            </span>
+          )}
         </span>
         <span class="muted small-text member-id" title={m.userId}>
           {m.userId}
@@ -77,6 +90,11 @@ export function MemberRow(props: { member: Member }) {
         </span>
       </div>
       <div class="member-actions">
+        {canVerify && !verified && (
+          <button type="button" class="small" aria-label={`Verify ${name}`} onClick={() => startVerification(m.userId)}>
+            Verify
+          </button>
+        )}
         {canSetRole && (
           <RoleSelect
             key={`${m.powerLevel}-${picks}`}

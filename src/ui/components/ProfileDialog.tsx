@@ -11,6 +11,7 @@ import { Avatar } from './Avatar.tsx';
 import { CopyButton } from './CopyButton.tsx';
 import { Dialog } from './Dialog.tsx';
 import { BackupSection, RestoreBackup } from './BackupDialog.tsx';
+import { EncryptionSettings } from './EncryptionSettings.tsx';
 import { HomeserverPicker } from './HomeserverPicker.tsx';
 import { StorageSettings } from './StorageSettings.tsx';
 
@@ -84,6 +85,7 @@ export function ProfileDialog() {
         </dd>
       </dl>
       <p class="muted small-text">Anyone who opens your chat link in Hearth can start a direct chat with you.</p>
+      <EncryptionSettings />
       <StorageSettings />
       <BackupSection />
       <RestoreBackup />

@@ -9,6 +9,7 @@ import { RoomView } from './RoomView.tsx';
 import { SourceDialog } from './SourceDialog.tsx';
 import { ThreadListPanel } from './ThreadListPanel.tsx';
 import { ThreadPanel } from './ThreadPanel.tsx';
+import { VerificationCenter } from './VerifyDialog.tsx';
 import { Welcome } from './Welcome.tsx';
 
 /** The signed-in layout: room list, the open room (or a welcome), a side panel. */
@@ -29,6 +30,7 @@ export function Shell() {
       <Dialogs />
       <ConfirmDialog />
       <SourceDialog />
+      <VerificationCenter />
     </div>
   );
 }
