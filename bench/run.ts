@@ -14,9 +14,11 @@ import { IDBFactory } from 'fake-indexeddb';
 import { openNodeStore } from '../src/server/store/node.ts';
 import { benchBrowser } from './browser.ts';
 import { benchClientApi } from './client-api.ts';
+import { benchEncryptedTabs } from './e2ee-tabs.ts';
 import { type BenchResult, benchCore, rawVerifyRate } from './core.ts';
 import { type PairedIngestRound, benchIngest, benchPartitionHeal, median } from './engine.ts';
 import { benchLibp2pHeal, benchRelayedBackfill } from './net.ts';
+import { netnsRows } from './netns.ts';
 import { benchScale } from './scale.ts';
 import { benchStateRes } from './state-res.ts';
 import { benchStoreWrites } from './store.ts';
@@ -214,6 +216,31 @@ async function main(): Promise<void> {
     } catch (err) {
       results.push({ name: 'app tabs through the relay', value: Number.NaN, unit: '', detail: `failed: ${(err as Error).message.split('\n')[0]}` });
     }
+
+    // Issue 18: the same tab-to-tab path with and without end-to-end encryption, alternating in one run.
+    try {
+      const e = await benchEncryptedTabs();
+      const load = `load average ${e.load[0].toFixed(1)}–${e.load[1].toFixed(1)}`;
+      results.push(
+        {
+          name: 'tab-to-tab via relay, end-to-end encrypted room, p50',
+          value: e.encryptedP50,
+          unit: 'ms',
+          detail: `p95 ${e.encryptedP95} ms; ${e.encrypted.length} messages, Megolm encrypt in A's worker, decrypt in B's (bench/e2ee-tabs.ts); ${load}`,
+        },
+        {
+          name: 'tab-to-tab via relay, unencrypted room (same run), p50',
+          value: e.plainP50,
+          unit: 'ms',
+          detail: `p95 ${e.plainP95} ms; ${e.plain.length} messages alternating with the encrypted room's, same two tabs`,
+        },
+      );
+    } catch (err) {
+      results.push({ name: 'tab-to-tab, encrypted vs unencrypted', value: Number.NaN, unit: '', detail: `failed: ${(err as Error).message.split('\n')[0]}` });
+    }
+
+    // Issue 20: message latency across network namespaces (relay, hearth serve, two browsers); needs root.
+    results.push(...(await netnsRows()));
 
     const b = await benchBrowser(`?rounds=${INGEST_ROUNDS}`);
     if (b.ok && b.store && b.rawVerify) {
