@@ -4,11 +4,12 @@
  * stores; forgetting it deletes its history from the browser's IndexedDB
  * (src/server/purge.ts) — the settings say how much that freed, the room is
  * gone from the list and stays gone after a reload, and the site's usage as
- * the browser counts it drops. Run with HEARTH_E2E_PORT=5313.
+ * the browser counts it drops; and with the quota exhausted, forgetting a
+ * room is how the app gets going again. Run with HEARTH_E2E_PORT=5313.
  */
 import { randomBytes } from 'node:crypto';
-import { expect, test } from '@playwright/test';
-import { confirmAction, createRoom, onboard, roomAction, send } from './app-helpers.ts';
+import { type Page, expect, test } from '@playwright/test';
+import { confirmAction, createRoom, message, onboard, roomAction, send } from './app-helpers.ts';
 
 test('forgetting a room the person left deletes its history and frees the space', async ({ browser, baseURL }) => {
   test.setTimeout(180_000);
@@ -61,6 +62,82 @@ test('forgetting a room the person left deletes its history and frees the space'
     await rooms.getByRole('button', { name: 'Kept' }).click();
     await send(page, 'still writing here');
     test.info().annotations.push({ type: 'usage', description: `site usage ${before} → ${after} bytes` });
+  } finally {
+    await context.close();
+  }
+});
+
+/** A room named `name` with eight ~40 KB messages, which the person then leaves. */
+async function leftRoomWithHistory(page: Page, name: string): Promise<void> {
+  await createRoom(page, name);
+  // Incompressible text: Chromium compresses what IndexedDB stores, so repeated letters would barely count.
+  for (let i = 0; i < 8; i++) await send(page, `big message ${i}: ${randomBytes(30_000).toString('base64')}`, `big message ${i}:`);
+  await roomAction(page, 'Leave');
+  await confirmAction(page, 'Leave');
+}
+
+test('with the storage quota exhausted, forgetting a room makes room: sending works again', async ({ browser, baseURL }) => {
+  test.setTimeout(240_000);
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    await onboard(page, 'Hoarder');
+    await leftRoomWithHistory(page, 'Old news');
+    await createRoom(page, 'Now');
+    await send(page, 'before the disk filled');
+
+    const cdp = await context.newCDPSession(page);
+    const origin = new URL(baseURL!).origin;
+    const { usage } = (await cdp.send('Storage.getUsageAndQuota', { origin })) as { usage: number };
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: Math.ceil(usage) + 64 * 1024 });
+    try {
+      const big = randomBytes(30_000).toString('base64');
+      const box = page.getByRole('textbox', { name: 'Message' });
+      const refusal = page.getByText(/no room left for this site’s data/).first();
+      let refused = false;
+      for (let i = 0; i < 60 && !refused; i++) {
+        await box.fill(`filler ${i} ${big}`);
+        await box.press('Enter');
+        refused = await refusal
+          .waitFor({ timeout: 1500 })
+          .then(() => true)
+          .catch(() => false);
+      }
+      expect(refused, 'a write was refused for the quota').toBe(true);
+
+      // Forgetting the old room deletes its history even now (a purge only shrinks the store).
+      await page.getByRole('button', { name: 'Profile', exact: true }).click();
+      const profile = page.getByRole('dialog', { name: 'Your profile' });
+      await profile.getByRole('list', { name: 'Rooms you left' }).getByRole('button', { name: 'Forget Old news' }).click();
+      // Freed now, not 'once the browser lets this site write again': the purge only deletes.
+      await expect(page.getByText(/Room forgotten: freed about/)).toBeVisible({ timeout: 30_000 });
+      await profile.getByRole('button', { name: 'Close' }).click();
+
+      // Still under the same small quota: what was refused is saved, and new messages are too.
+      // (The browser counts the freed space once its storage catches up: Retry until the write fits.)
+      const failed = page.locator('article.msg.outgoing[data-state="failed"]');
+      await expect
+        .poll(
+          async () => {
+            await failed
+              .first()
+              .getByRole('button', { name: 'Retry' })
+              .click({ timeout: 2_000 })
+              .catch(() => undefined);
+            return failed.count();
+          },
+          { timeout: 90_000, intervals: [3_000] },
+        )
+        .toBe(0);
+      await send(page, 'saved after forgetting a room');
+      await page.reload();
+      const rooms = page.getByRole('navigation', { name: 'Rooms' });
+      await rooms.getByRole('button', { name: 'Now' }).click({ timeout: 30_000 });
+      await expect(message(page, 'saved after forgetting a room')).toBeVisible({ timeout: 30_000 });
+      await expect(rooms.getByRole('button', { name: 'Old news' })).toHaveCount(0);
+    } finally {
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin });
+    }
   } finally {
     await context.close();
   }

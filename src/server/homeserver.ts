@@ -313,13 +313,26 @@ export class Homeserver implements Engine {
    * with it every time, and the space it frees never freed. Writes already started land before
    * it (the store runs its transactions in the order they began); the held and queued writes
    * follow it without the purged rooms' records (startWrite). If it fails too, it is held.
+   * Only the deleting half of `batch` goes ahead when the whole is refused (see below).
    */
   async commitAhead(batch: WriteBatch): Promise<void> {
     if (!this.hasUnstoredWrites) return this.commit(batch);
     try {
-      await this.store.write({ ...batch, meta: { ...(batch.meta ?? {}), stream_pos: this.streamPos, group_pos: this.groupPos } });
+      // No counters: a purge allocates no stream position, and a browser over its quota refuses a
+      // transaction that puts anything (a delete-only one shrinks the site's usage).
+      await this.store.write(batch);
     } catch {
-      return this.commit(batch);
+      if (!batch.outboxPut?.length) return this.commit(batch);
+      // The deliveries it rewrites (to carry their events) are puts: the deletes go now, the
+      // rewrites wait with the held writes. Until they land, the deliveries live in memory.
+      const { outboxPut, ...deletes } = batch;
+      try {
+        await this.store.write(deletes);
+      } catch {
+        return this.commit(batch);
+      }
+      // Held like any refused write (and written with the next one that succeeds): not an error here.
+      this.commit({ outboxPut }).catch(() => undefined);
     }
   }
 
