@@ -103,7 +103,8 @@ export async function memoryBreakdown(cluster: Cluster, baseline: number, gc: Gc
   });
   const mb = (b: number) => Math.round((b / n / 2 ** 20) * 100) / 100;
   const perServerEvents = events / n;
-  const perEvent = (b: number) => (perServerEvents > 0 ? Math.round(b / n / perServerEvents) : 0);
+  // A part too small to measure can come out a few bytes below zero (the heap moves a little between collections).
+  const perEvent = (b: number) => (perServerEvents > 0 ? Math.max(0, Math.round(b / n / perServerEvents)) : 0);
   return {
     per_server_mb: {
       store: mb(store),

@@ -11,8 +11,8 @@
 import { spawn } from 'node:child_process';
 import type { BenchResult } from './core.ts';
 
-const SERVERS = 100;
-const MESSAGES = 1_000;
+/** The reduced shape; HEARTH_SCALE_SHAPE=SxM overrides it (e.g. 20x100 to try the bench quickly). */
+const [SERVERS, MESSAGES] = (/^(\d+)x(\d+)$/.exec(process.env.HEARTH_SCALE_SHAPE ?? '')?.slice(1).map(Number) ?? [100, 1_000]) as [number, number];
 const FULL = 10_000;
 const TARGET_MB = 25;
 const TARGET_S = 150;
@@ -30,21 +30,26 @@ interface SimScaleOutput {
   };
 }
 
+/** A run that has not finished by then is stopped and reported as failed (a quiet machine needs ~1.5 min). */
+const RUN_TIMEOUT_MS = 15 * 60_000;
+
 function runSimScale(store: 'idb' | 'sqlite'): Promise<SimScaleOutput> {
   const script = new URL('./sim-scale.ts', import.meta.url).pathname;
   const args = ['--expose-gc', '--max-old-space-size=12000', '--import', 'tsx', script, String(SERVERS), String(MESSAGES), '--memory-breakdown', '--store', store];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
     });
     child.on('error', reject);
     child.on('close', () => {
+      clearTimeout(timer);
       try {
         resolve(JSON.parse(out) as SimScaleOutput);
       } catch {
-        reject(new Error(`sim-scale --store ${store} printed no result`));
+        reject(new Error(`sim-scale --store ${store} printed no result (stopped after ${RUN_TIMEOUT_MS / 60_000} min, or failed)`));
       }
     });
   });
@@ -53,14 +58,20 @@ function runSimScale(store: 'idb' | 'sqlite'): Promise<SimScaleOutput> {
 export async function benchScale(): Promise<BenchResult[]> {
   const rows: BenchResult[] = [];
   for (const store of ['idb', 'sqlite'] as const) {
-    const r = await runSimScale(store);
+    let r: SimScaleOutput;
+    try {
+      r = await runSimScale(store);
+    } catch (err) {
+      rows.push({ name: `simulation ${SERVERS} × ${MESSAGES} (--store ${store})`, value: Number.NaN, unit: '', detail: `failed: ${(err as Error).message}` });
+      continue;
+    }
     const label = store === 'idb' ? 'fake-indexeddb in memory' : 'SQLite on disk';
     const b = r.memory_breakdown;
     rows.push({
       name: `simulation ${SERVERS} servers × ${MESSAGES.toLocaleString('en-US')} messages, one process, ${label}`,
       value: r.total_s,
       unit: 's',
-      detail: `${r.ok ? 'converged' : 'FAILED'}; ${r.ingests.per_s} ingests/s = ${(r.ingests.ratio * 100).toFixed(0)}% of raw verify in the same run (${r.ingests.raw_verify_per_s}/s); CPU ${r.cpu_s} s (target for ${SERVERS} × ${FULL.toLocaleString('en-US')}: < ${TARGET_S} s, bench/sim-scale.ts --scenario scenarios/scale-100.json)`,
+      detail: `${r.ok ? 'converged' : 'FAILED'}; ${r.ingests.per_s} ingests/s = ${(r.ingests.ratio * 100).toFixed(0)}% of raw verify in the same run (${r.ingests.raw_verify_per_s}/s); CPU ${r.cpu_s} s (target for 100 × ${FULL.toLocaleString('en-US')}: < ${TARGET_S} s, bench/sim-scale.ts --scenario scenarios/scale-100.json)`,
     });
     if (b) {
       const parts = Object.entries(b.per_server_mb)
