@@ -92,7 +92,7 @@ async function oneMessage(a: Page, b: Page, text: string): Promise<number> {
   await box.fill(text);
   const t0 = await a.evaluate(() => Date.now());
   await box.press('Enter');
-  const handle = await b.waitForFunction(`(globalThis.__arrived || {})[${JSON.stringify(text)}]`, undefined, { timeout: 60_000 });
+  const handle = await b.waitForFunction(`(globalThis.__arrived || {})[${JSON.stringify(text)}]`, undefined, { timeout: 120_000 });
   return ((await handle.jsonValue()) as number) - t0;
 }
 

@@ -21,7 +21,8 @@ export async function createRoom(page: Page, name: string, opts: { encrypted?: b
   await dialog.getByRole('textbox', { name: 'Room name' }).fill(name);
   await dialog.getByRole('checkbox', { name: /Encrypt messages end to end/ }).setChecked(opts.encrypted === true);
   await dialog.getByRole('button', { name: 'Create' }).click();
-  await expect(page.getByRole('dialog')).toHaveCount(0);
+  // Creating writes several events, and an encrypted room's timeline waits for the tab's encryption device: generous on a loaded machine.
+  await expect(page.getByRole('dialog')).toHaveCount(0, { timeout: 30_000 });
   // The new room opens (at phone width the room list is hidden while a room is open).
   await expect(page.getByRole('heading', { level: 2, name, exact: true })).toBeVisible();
 }
