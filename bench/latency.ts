@@ -214,12 +214,12 @@ const STAGES: [string, string, string, string][] = [
   ['verify (hashes, signature)', 'B worker', 'wb:received', 'wb:verified'],
   ['room lock + auth + place', 'B worker', 'wb:verified', 'wb:placed'],
   ['store write (commit)', 'B worker', 'wb:placed', 'wb:committed'],
-  ['update → B page (Comlink)', 'B', 'wb:committed', 'pb:page-update'],
+  ['update → B page (Comlink)', 'B', 'wb:emitted', 'pb:page-update'],
   ['page waits to ask for the timeline', 'B page', 'pb:page-update', 'pb:page-timeline-asked'],
   ['timeline fetched (Comlink round trip)', 'B', 'pb:page-timeline-asked', 'pb:page-timeline'],
   ['render into the DOM', 'B page', 'pb:page-timeline', 'bench:seenB'],
   ['DOM → next frame', 'B page', 'bench:seenB', 'bench:paintB'],
-  ['A: its own update → A page', 'A', 'wa:published', 'pa:page-update'],
+  ['A: its own update → A page', 'A', 'wa:emitted', 'pa:page-update'],
   ['A: stored event in A timeline', 'A', 'bench:enter', 'pa:page-timeline'],
 ];
 

@@ -29,6 +29,7 @@ import type { RoomBroadcast, Transport } from './transport/types.ts';
 import type { Update, UpdateListener } from './updates.ts';
 import { handleEdus } from './edus.ts';
 import { E2ee } from './e2ee/state.ts';
+import { latencyTracing, traceMark, traceNow } from './latency-trace.ts';
 
 /** Peers compared per periodic anti-entropy round (see `antiEntropyPeers`). */
 const ANTI_ENTROPY_FANOUT = 3;
@@ -349,6 +350,7 @@ export class Homeserver implements Engine {
   }
 
   emit(update: Update): void {
+    if (update.kind === 'event') traceMark(update.eventId, 'emitted');
     for (const l of this.listeners) {
       try {
         l(update);
@@ -472,9 +474,19 @@ export class Homeserver implements Engine {
         this.inbox.set(room.roomId, box);
       }
       const progress = this.progressOf(room.roomId);
+      const arrived = latencyTracing() ? traceNow() : 0;
       for (const pdu of msg.pdus.slice(0, 50)) {
         if (box.length < this.limits.broadcastInbox) {
-          box.push({ from, prepared: startPreparing(this, room, [pdu], {})[0]! });
+          const prepared = startPreparing(this, room, [pdu], {})[0]!;
+          // Latency breakdown (bench/latency.ts): when the gossip arrived, and when its checks were done.
+          if (arrived) {
+            void prepared.then((p) => {
+              if (!p) return;
+              traceMark(p.ev.event_id, 'received', arrived);
+              traceMark(p.ev.event_id, 'verified');
+            });
+          }
+          box.push({ from, prepared });
           progress.queued++;
         } else this.gossipStats.shed++;
       }
