@@ -35,9 +35,12 @@
  * that stretch was fetched and verified once per peer (ten servers healing
  * 1,000 events a side: 7.8 verifications per event, docs/benchmarks.md).
  *
- * An event whose history could not be fetched is answered with an error in
- * the transaction's per-PDU results (a 200: the sender's outbox does not
- * resend it, and resending would meet the same stall) and parked, in memory
+ * A transaction is answered before that fetch (`ingestTransaction`): the
+ * events lacking history are answered as pending (HISTORY_PENDING) and the
+ * sender sends them again later. An event whose history could not be
+ * fetched is then answered with an error in the per-PDU results (a 200: the
+ * sender's outbox stops resending it — resending would meet the same
+ * stall) and parked, in memory
  * and bounded: anti-entropy (`Homeserver.catchUp`, with any member, on
  * every reconnection and periodically) retries it with the peer it is
  * comparing with. If it is dropped from the park, it is not lost either:
