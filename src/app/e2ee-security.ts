@@ -19,7 +19,7 @@
  */
 import { activeBackupVersion, createKeyBackup, currentBackup, KeyBackupUploader, restoreFromRecoveryKey, type RestoreResult } from '../e2ee-device/backup.ts';
 import { bootstrapCrossSigning, type CrossSigningState, crossSigningState } from '../e2ee-device/cross-signing.ts';
-import type { E2eeDevice } from '../e2ee-device/device.ts';
+import type { E2eeDevice, ToDeviceEvent } from '../e2ee-device/device.ts';
 import { type VerificationView, Verifications } from '../e2ee-device/verification.ts';
 import type { TabE2ee } from './e2ee-tab.ts';
 
@@ -59,7 +59,10 @@ export class TabSecurity {
   private constructor(readonly tab: TabE2ee) {
     const dev = tab.device;
     this.verifications = new Verifications(dev);
-    this.unsubscribe = dev.onToDevice((events) => this.verifications.noticeToDevice(events));
+    this.unsubscribe = dev.onToDevice((events) => {
+      const missed = this.verifications.noticeToDevice(events);
+      if (missed.length > 0) void this.retryRequests(missed);
+    });
     this.uploader = new KeyBackupUploader(dev);
     // A flow we started goes on to the emoji as soon as the other side is ready.
     this.verifications.onChange(() => {
@@ -131,6 +134,26 @@ export class TabSecurity {
       log('cross-signing could not be set up yet', { error: String(err) });
     }
     return sec;
+  }
+
+  /**
+   * A verification request from a device this one had not fetched the keys
+   * of (a person it just met): fetch them, then hand the request to the
+   * machine again (as matrix-js-sdk does with to-device events: no key counts).
+   */
+  private async retryRequests(events: ToDeviceEvent[]): Promise<void> {
+    const w = this.dev.wasm;
+    try {
+      const senders = [...new Set(events.map((e) => e.sender).filter((s): s is string => typeof s === 'string'))];
+      for (const u of senders) this.tracked.add(u);
+      await this.dev.machine.updateTrackedUsers(senders.map((u) => new w.UserId(u)));
+      await this.dev.machine.markAllTrackedUsersAsDirty();
+      await this.dev.processOutgoingRequests();
+      await this.dev.machine.receiveSyncChanges(JSON.stringify(events), new w.DeviceLists(), new Map(), undefined);
+      this.verifications.noticeToDevice(events);
+    } catch {
+      // the request stays unanswered; the asker can try again
+    }
   }
 
   /** Asks the homeserver for one's own keys (is there an identity already?). */

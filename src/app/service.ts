@@ -401,13 +401,16 @@ export class HomeserverService {
   /** Calls back with every flow whenever one changes (on the page, pass a Comlink.proxy()'d callback). */
   async watchVerifications(callback: (flows: VerificationView[]) => void): Promise<void> {
     const v = (await this.security()).verifications;
-    const off = v.onChange(() => {
+    const tell = () => {
       try {
         void Promise.resolve(callback(v.list())).catch(() => off());
       } catch {
         off(); // the page went away
       }
-    });
+    };
+    const off = v.onChange(tell);
+    // A request may have come in before the page started watching.
+    tell();
   }
 
   /** What the app's client asks of the device: cleartext once decrypted, encryption for encrypted rooms. */

@@ -57,15 +57,20 @@ export class Verifications {
   /**
    * Looks through to-device events the machine has just processed (as
    * `{type, sender, content}`) for verification requests sent to this device.
+   * Returns the requests the machine did not take up (it ignores a request
+   * from a device whose keys it has not fetched yet).
    */
-  noticeToDevice(events: readonly ToDeviceEvent[]): void {
+  noticeToDevice(events: readonly ToDeviceEvent[]): ToDeviceEvent[] {
+    const missed: ToDeviceEvent[] = [];
     for (const e of events) {
       if (e.type !== REQUEST_TYPE || typeof e.sender !== 'string') continue;
       const txn = (e.content as { transaction_id?: unknown } | undefined)?.transaction_id;
       if (typeof txn !== 'string' || this.flows.has(txn)) continue;
       const request = this.dev.machine.getVerificationRequest(new this.dev.wasm.UserId(e.sender), txn);
       if (request) this.track(request);
+      else missed.push(e);
     }
+    return missed;
   }
 
   /** Asks one device of another person (or of oneself) to verify; resolves with the flow's ID. */

@@ -94,6 +94,18 @@ describe('the tab’s verification, cross-signing and recovery', () => {
     await until('bob lists alice as verified', async () => (await bob.sec.trust(alice.userId)).verified);
   });
 
+  it('a request from someone whose keys the asked device has not fetched yet (no shared room) still arrives', { timeout: 90_000 }, async () => {
+    cluster = new Cluster();
+    const alice = await person('a', 'alice');
+    const bob = await person('b', 'bob');
+    // No room in common: bob's device follows nobody, so the machine ignores the request at first;
+    // TabSecurity fetches alice's keys and hands the request to it again.
+    const flowId = await alice.sec.verify(bob.userId);
+    await until('bob is asked', () => bob.sec.verifications.get(flowId)?.phase === 'requested');
+    await bob.sec.verifications.cancel(flowId);
+    await until('alice sees it declined', () => alice.sec.verifications.get(flowId)?.phase === 'cancelled');
+  });
+
   it('a recovery key restores a new device’s history: “Waiting for the key” until then, the text after', { timeout: 90_000 }, async () => {
     cluster = new Cluster();
     const alice = await person('a', 'alice');
