@@ -28,6 +28,7 @@ import { type Placement, placeInDag } from './dag.ts';
 import type { Engine } from './engine.ts';
 import type { FetchedHistory, RemoteState } from './ingest-fetch.ts';
 import { backfillHistory } from './membership.ts';
+import { latencyTracing, traceMark } from './latency-trace.ts';
 import { applyRedactions } from './redactions.ts';
 import type { Room } from './room.ts';
 import type { StateGroupRecord, StoredEvent } from './store/types.ts';
@@ -54,6 +55,10 @@ function domainOf(userId: string): string {
 
 /** Steps 1–3 for one raw PDU. Throws a message (the PDU is dropped) or returns the event to place. */
 export async function preparePdu(e: Engine, room: Room, raw: unknown): Promise<PreparedEvent> {
+  // A copy of an event held in the same form (the usual second delivery) is named without hashing.
+  const known = room.recognise(raw);
+  const held = known !== undefined && room.isDagNode(known) && room.events.get(known)?.status !== 'outlier' ? room.get(known) : undefined;
+  if (held) return { ev: held, hashMismatch: false, duplicate: true };
   const pdu: Pdu = validatePdu(raw, { sizeCheckedByCaller: true, rules: room.rules });
   // A v12 create event has no room_id: its own ID must be the room's (checked below, once computed).
   const impliedRoom = room.rules.auth.roomIdFromCreateEvent && pdu.type === 'm.room.create' && !('room_id' in pdu);
@@ -333,6 +338,7 @@ export async function ingestPrepared(
   }
 
   const placed = placements.map((p) => p.stored);
+  if (latencyTracing()) for (const p of placed) traceMark(p.event_id, 'placed');
   if (remotePlaced) {
     // We placed history we only know the state of: fetch the history itself,
     // so this replica ends up holding every event like the others.
@@ -358,6 +364,7 @@ export async function ingestPrepared(
   // Live updates only for what is stored: a listener may act on them (read receipts, UI).
   const committed = written.then(() => {
     for (const s of placed) {
+      traceMark(s.event_id, 'committed');
       e.emit({ kind: 'event', roomId: room.roomId, eventId: s.event_id, status: s.status, stream: s.stream });
     }
   });
