@@ -98,6 +98,9 @@ export async function startHearthLab(upstream: string): Promise<HearthLab> {
       'serve',
       '--relay',
       relay.tcp_multiaddr,
+      // Listening on its own address, as a server on a network would (not 127.0.0.1, which no other namespace reaches).
+      '--host',
+      h.serve!.addr,
       '--client-port',
       '8008',
       '--client-host',
