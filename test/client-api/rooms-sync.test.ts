@@ -152,6 +152,26 @@ describe('Client-Server API: rooms and sync across two servers', () => {
     expect(joinedRooms.json.joined_rooms).toEqual([]);
   });
 
+  it("a long-poll woken by the device's own event answers after that event's send request", async () => {
+    // matrix-js-sdk never settles a thread reply whose remote echo came before the send's answer.
+    const { apiA, alice } = await setup();
+    const created = await call(apiA, 'POST', '/_matrix/client/v3/createRoom', { name: 'Order' }, alice.token);
+    const roomId = created.json.room_id as string;
+    const s0 = await call(apiA, 'GET', '/_matrix/client/v3/sync?timeout=0', undefined, alice.token);
+    const order: string[] = [];
+    const polled = call(apiA, 'GET', `/_matrix/client/v3/sync?timeout=20000&since=${enc(s0.json.next_batch as string)}`, undefined, alice.token).then((r) => {
+      order.push('sync');
+      return r;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const sent = await call(apiA, 'PUT', `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/t1`, { msgtype: 'm.text', body: 'first' }, alice.token);
+    order.push('send');
+    const s1 = await polled;
+    expect(sent.status).toBe(200);
+    expect(timelineOf(s1.json, roomId).map((e) => e.event_id)).toContain(sent.json.event_id);
+    expect(order).toEqual(['send', 'sync']);
+  });
+
   it('answers spec errors for bad requests', async () => {
     const { apiA, alice } = await setup();
     const cases: [string, string, unknown, string | undefined, number, string][] = [

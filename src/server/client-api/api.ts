@@ -72,6 +72,12 @@ export class ClientApi {
   private readonly data = new Map<string, ClientDataRecord>();
   /** Event ID → the device and transaction ID it was sent with (for `unsigned.transaction_id`). */
   readonly sentWithTxn = new Map<string, { deviceId: string; txnId: string }>();
+  /**
+   * Event ID → settles once the send request that made it has been answered. A /sync that would
+   * carry the sender's own event waits for this first: clients (matrix-js-sdk) expect the send's
+   * answer before its remote echo, and a thread reply whose echo came first was never marked sent.
+   */
+  readonly sendsAnswering = new Map<string, Promise<void>>();
   readonly limits: { login: RateLimiter; register: RateLimiter; send: RateLimiter };
 
   private constructor(

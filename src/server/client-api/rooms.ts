@@ -112,12 +112,19 @@ async function idempotent(
     heldTxns.delete(flightKey);
     return held.eventId;
   }
+  let answered: () => void = () => {};
+  const answering = new Promise<void>((resolve) => {
+    answered = resolve;
+  });
+  let madeId: string | undefined;
   const p = (async () => {
     api.limits.send.take(`${session.userId}\n${session.deviceId}`, 'events sent');
     let stamped: ClientDataRecord[] | undefined;
     let eventId: string;
     try {
       eventId = await send((id) => {
+        madeId = id;
+        api.sendsAnswering.set(id, answering);
         // Known before the event is stored and announced: a /sync woken by it already carries
         // unsigned.transaction_id (the client's remote echo), even before this request answers.
         api.sentWithTxn.set(id, { deviceId: session.deviceId, txnId });
@@ -144,6 +151,9 @@ async function idempotent(
     return await p;
   } finally {
     inFlight.delete(flightKey);
+    // The answer is on its way once this returns; a /sync waiting on it goes a macrotask later.
+    answered();
+    if (madeId !== undefined) api.sendsAnswering.delete(madeId);
   }
 }
 

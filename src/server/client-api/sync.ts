@@ -565,9 +565,37 @@ export async function sync(api: ClientApi, session: Session, q: URLSearchParams)
     const c: Ctx = { api, session, since, sinceE, upTo: api.hs.currentStream, filter, fullState };
     const { body, empty } = await buildSync(c, invites, knocks);
     const wait = deadline - Date.now();
-    if (!empty || !since || fullState || wait <= 0) return body;
+    if (!empty || !since || fullState || wait <= 0) {
+      await ownSendsAnswered(api, session, body);
+      return body;
+    }
     await api.notifier.waitForChange(wait);
   }
+}
+
+/**
+ * Waits (at most 2 s) until this device's own send requests for events in `body` have been
+ * answered, then one macrotask more so the door writes that answer first. A fast long-poll could
+ * otherwise carry an event's remote echo before its `PUT /send` answered, which matrix-js-sdk
+ * mishandles for a reply in a thread it has not loaded (the send is retried and never settles).
+ */
+async function ownSendsAnswered(api: ClientApi, session: Session, body: JsonObject): Promise<void> {
+  if (api.sendsAnswering.size === 0) return;
+  const waits: Promise<void>[] = [];
+  const join = isJsonObject(body.rooms) && isJsonObject(body.rooms.join) ? body.rooms.join : {};
+  for (const room of Object.values(join)) {
+    const events = isJsonObject(room) && isJsonObject(room.timeline) && Array.isArray(room.timeline.events) ? room.timeline.events : [];
+    for (const ev of events) {
+      if (!isJsonObject(ev) || typeof ev.event_id !== 'string') continue;
+      const answering = api.sendsAnswering.get(ev.event_id);
+      if (answering && api.sentWithTxn.get(ev.event_id)?.deviceId === session.deviceId) waits.push(answering);
+    }
+  }
+  if (waits.length === 0) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([Promise.all(waits), new Promise((resolve) => (timer = setTimeout(resolve, 2_000)))]);
+  clearTimeout(timer);
+  await new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 export const syncRoutes: Route[] = [
