@@ -39,6 +39,8 @@ for (const f of loadMigrationFixtures()) {
     await expect(message(page, 'queued while the other server was away 2')).toBeVisible();
     await expect(message(page, 'this one gets redacted')).toHaveCount(0);
     await send(page, `sent in Chromium after migrating from v${f.schema_version}`);
+    // Shown is not stored: wait until the local echo is replaced by the stored event, then dump.
+    await expect(page.locator('article.msg.outgoing')).toHaveCount(0, { timeout: 60_000 });
 
     // The migrated database as the browser holds it, opened with the current store code.
     const after = (await page.evaluate(inPage.dump(f.dump.name))) as IdbDump;

@@ -77,7 +77,12 @@ async function deliverNow(o: Outgoing): Promise<boolean> {
   let failure: string | undefined;
   const ok = await sendMessage(o.body, o.thread, o.html, {
     ...(o.mentions ? { mentions: o.mentions } : {}),
-    sent: (eventId) => update(o.id, { eventId }),
+    // The stored event can reach the timeline before the send's answer names it (the timeline is
+    // read at once on each update): then the echo goes now, not at the next timeline change.
+    sent: (eventId) => {
+      if (timeline.peek().some((i) => i.event_id === eventId)) outgoing.value = outgoing.value.filter((x) => x.id !== o.id);
+      else update(o.id, { eventId });
+    },
     failed: (err) => {
       failure = errorText(err);
     },
