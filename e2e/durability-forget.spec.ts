@@ -76,11 +76,18 @@ async function leftRoomWithHistory(page: Page, name: string): Promise<void> {
   await confirmAction(page, 'Leave');
 }
 
-// KNOWN BUG (issue 17 stays open): on a quiet machine, after the purge under the exhausted quota,
-// two messages stay outgoing for 90 s+ (not stored, not offered a Retry) and a reload loses them —
-// seen in the session-8 clean-clone CI and reproduced alone. Marked fixme until the held-write path
-// after a purge is fixed, instead of failing every CI run; the first case above still runs.
-test.fixme('with the storage quota exhausted, forgetting a room makes room: sending works again', async ({ browser, baseURL }) => {
+// With the quota exhausted, what can and cannot be promised. A message the browser refuses is
+// shown as not saved, with Retry — never as sent and never stuck as sending (the room shows the
+// event before its write lands; the echo stands for it until then). Forgetting a room still
+// works and deletes its records, but Chromium's IndexedDB (LevelDB) gives the space back only when
+// it compacts its files, which no refused write triggers: measured here, the site's usage did not
+// drop in 30 s and writes stayed refused (PurgeResult.storageFull) — so the app says so rather
+// than "freed". Once the browser has room again (here the quota is lifted, as freeing disk space
+// does), Retry saves every waiting message, once, and a reload shows them all.
+test('with the storage quota exhausted: not saved is shown with Retry; forgetting still works; with room again nothing is lost', async ({
+  browser,
+  baseURL,
+}) => {
   test.setTimeout(240_000);
   const context = await browser.newContext();
   try {
@@ -94,6 +101,7 @@ test.fixme('with the storage quota exhausted, forgetting a room makes room: send
     const origin = new URL(baseURL!).origin;
     const { usage } = (await cdp.send('Storage.getUsageAndQuota', { origin })) as { usage: number };
     await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: Math.ceil(usage) + 64 * 1024 });
+    let lifted = false;
     try {
       const big = randomBytes(30_000).toString('base64');
       const box = page.getByRole('textbox', { name: 'Message' });
@@ -108,45 +116,53 @@ test.fixme('with the storage quota exhausted, forgetting a room makes room: send
           .catch(() => false);
       }
       expect(refused, 'a write was refused for the quota').toBe(true);
+      await send(page, 'written while full');
 
-      // Forgetting the old room deletes its history even now (a purge only shrinks the store).
+      // Not saved: one row per message, the echo, marked so, with Retry (not also a "sent" copy).
+      const failed = page.locator('article.msg.outgoing[data-state="failed"]');
+      await expect(failed.filter({ hasText: 'written while full' })).toHaveCount(1, { timeout: 30_000 });
+      await expect(message(page, 'written while full')).toHaveCount(1);
+      await expect(failed.filter({ hasText: 'written while full' }).getByRole('button', { name: 'Retry' })).toBeVisible();
+
+      // Forgetting the old room goes through even now, and says the space comes back later.
       await page.getByRole('button', { name: 'Profile', exact: true }).click();
       const profile = page.getByRole('dialog', { name: 'Your profile' });
       await profile.getByRole('list', { name: 'Rooms you left' }).getByRole('button', { name: 'Forget Old news' }).click();
-      // Freed now, not 'once the browser lets this site write again': the purge only deletes.
-      await expect(page.getByText(/Room forgotten: freed about/)).toBeVisible({ timeout: 30_000 });
+      await expect(page.getByText(/Room forgotten: its \d+ events \(about .*\) are deleted, but the browser gives the disk space back only/)).toBeVisible({
+        timeout: 30_000,
+      });
       await profile.getByRole('button', { name: 'Close' }).click();
+      await expect(failed.filter({ hasText: 'written while full' })).toHaveCount(1);
 
-      // Still under the same small quota: what was refused is saved, and new messages are too.
-      // (The browser counts the freed space once its storage catches up: Retry until the write fits.)
-      const failed = page.locator('article.msg.outgoing[data-state="failed"]');
-      // Clicks Retry on a refused message each round until none of `rows` is left.
-      const retryUntilNone = (rows: typeof failed) =>
-        expect
-          .poll(
-            async () => {
-              await failed
-                .first()
-                .getByRole('button', { name: 'Retry' })
-                .click({ timeout: 2_000 })
-                .catch(() => undefined);
-              return rows.count();
-            },
-            { timeout: 90_000, intervals: [1_000, 3_000] },
-          )
-          .toBe(0);
-      await retryUntilNone(failed);
+      // Room again (as freeing disk space gives): Retry until every waiting message is saved.
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin });
+      lifted = true;
+      const outgoing = page.locator('article.msg.outgoing');
+      await expect
+        .poll(
+          async () => {
+            await failed
+              .first()
+              .getByRole('button', { name: 'Retry' })
+              .click({ timeout: 2_000 })
+              .catch(() => undefined);
+            return outgoing.count();
+          },
+          { timeout: 90_000, intervals: [1_000, 3_000] },
+        )
+        .toBe(0);
       await send(page, 'saved after forgetting a room');
-      // Shown is not stored: the local echo stays an outgoing row until its write lands (a reload
-      // before that drops it, as the CI run that reloaded too fast showed). Wait for it to be stored.
-      await retryUntilNone(page.locator('article.msg.outgoing'));
+      await expect(outgoing).toHaveCount(0, { timeout: 30_000 });
+
+      // Stored, once each: a reload shows them; the forgotten room stays gone.
       await page.reload();
       const rooms = page.getByRole('navigation', { name: 'Rooms' });
       await rooms.getByRole('button', { name: 'Now' }).click({ timeout: 30_000 });
       await expect(message(page, 'saved after forgetting a room')).toBeVisible({ timeout: 30_000 });
+      await expect(message(page, 'written while full')).toHaveCount(1);
       await expect(rooms.getByRole('button', { name: 'Old news' })).toHaveCount(0);
     } finally {
-      await cdp.send('Storage.overrideQuotaForOrigin', { origin });
+      if (!lifted) await cdp.send('Storage.overrideQuotaForOrigin', { origin });
     }
   } finally {
     await context.close();

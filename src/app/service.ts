@@ -552,7 +552,8 @@ export class HomeserverService {
   setState(roomId: string, type: string, stateKey: string, content: JsonObject) {
     return this.c().setState(this.me(), roomId, type, stateKey, content);
   }
-  async sendMessage(roomId: string, body: string, opts?: { replyTo?: string; threadRoot?: string; html?: string; mentions?: string[] }) {
+  /** `echo`: the app's local ID for the message it shows as sending (see HomeserverClient's unstoredEchoes). */
+  async sendMessage(roomId: string, body: string, opts?: { replyTo?: string; threadRoot?: string; html?: string; mentions?: string[]; echo?: string }) {
     const at = latencyTracing() ? traceNow() : 0;
     const eventId = await this.c().sendMessage(this.me(), roomId, body, opts);
     if (at) traceMark(eventId, 'worker-call', at);

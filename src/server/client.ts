@@ -30,7 +30,7 @@ import { MatrixError, forbidden, invalidParam, notFound } from './errors.ts';
 import { handleFederationRequest } from './federation-server.ts';
 import { type Media, downloadMedia, uploadMedia } from './media.ts';
 import { Homeserver } from './homeserver.ts';
-import { type EventTemplate, buildEvent, createLocalEventLocked } from './local-events.ts';
+import { type EventTemplate, HeldEventError, buildEvent, createLocalEventLocked } from './local-events.ts';
 import { countersignInvite, dropPending, loadPending, profileOf, remoteJoin, remoteKnock, remoteLeave } from './membership.ts';
 import { redactsOf } from './redactions.ts';
 import { Room } from './room.ts';
@@ -167,6 +167,15 @@ export class HomeserverClient {
     /** Set for a client that is an encryption device (the tab's app); absent, events are sent and shown as they are. */
     readonly crypto?: ClientCrypto,
   ) {}
+
+  /**
+   * Messages sent with an `echo` (the app's local ID for what it shows as *sending*) whose write
+   * is not stored yet, event ID → echo. The room shows an event as soon as it is in memory, but
+   * until it is stored the app's echo stands for it — with its *sending* or *not saved* state and
+   * retry — so the timeline names the echo on such an item (TimelineItem.echo) rather than the app
+   * showing the message twice.
+   */
+  private readonly unstoredEchoes = new Map<string, string>();
 
   get serverName(): string {
     return this.hs.serverName;
@@ -489,7 +498,7 @@ export class HomeserverClient {
     userId: string,
     roomId: string,
     body: string,
-    opts: { replyTo?: string; threadRoot?: string; html?: string; mentions?: string[] } = {},
+    opts: { replyTo?: string; threadRoot?: string; html?: string; mentions?: string[]; echo?: string } = {},
   ): Promise<string> {
     if (typeof body !== 'string' || body.length === 0) throw invalidParam('a message needs a non-empty body');
     const room = this.joinedRoom(userId, roomId);
@@ -502,8 +511,24 @@ export class HomeserverClient {
     });
     // Who the message mentions (intentional mentions): what decides their notification, not the text.
     if (opts.mentions) draft.content['m.mentions'] = { user_ids: [...new Set(opts.mentions)] };
-    const ev = await this.send(room, { type: draft.type, sender: userId, content: draft.content });
-    return ev.event_id;
+    const echo = opts.echo;
+    if (echo === undefined) return (await this.send(room, { type: draft.type, sender: userId, content: draft.content })).event_id;
+    let eventId: string | undefined;
+    const named = async (ev: RoomEvent): Promise<RoomEvent> => {
+      eventId = ev.event_id;
+      this.unstoredEchoes.set(eventId, echo);
+      return ev;
+    };
+    try {
+      const ev = await this.send(room, { type: draft.type, sender: userId, content: draft.content }, named);
+      this.unstoredEchoes.delete(ev.event_id);
+      return ev.event_id;
+    } catch (err) {
+      // A held write (a full disk) keeps the event in the room: it stays the echo's until stored.
+      if (err instanceof HeldEventError) void err.stored.then(() => this.unstoredEchoes.delete(err.eventId));
+      else if (eventId) this.unstoredEchoes.delete(eventId);
+      throw err;
+    }
   }
 
   private latestInThread(room: Room, rootId: string): string | undefined {
@@ -836,7 +861,9 @@ export class HomeserverClient {
     const inputs: TimelineInput[] = events.slice(0, end).map((s) => this.input(s));
     const items = aggregateTimeline(inputs);
     const limit = opts.limit ?? 50;
-    return { items: items.slice(Math.max(0, items.length - limit)), hasMore: items.length > limit };
+    const window = items.slice(Math.max(0, items.length - limit));
+    const shown = this.unstoredEchoes.size === 0 ? window : window.map((i) => (this.unstoredEchoes.has(i.event_id) ? { ...i, echo: this.unstoredEchoes.get(i.event_id)! } : i));
+    return { items: shown, hasMore: items.length > limit };
   }
 
   /** Bodies of the message events the user sees, in timeline order (for tools and checks). */

@@ -45,6 +45,14 @@ export interface PurgeResult {
   bytes: number;
   /** The store refused the write (a full disk): the room is gone from memory, and its records go with the next write that succeeds. */
   held: boolean;
+  /**
+   * Writes were being refused (a full disk, the browser's quota) when the purge went ahead of
+   * them. The records are deleted at once, but Chromium's IndexedDB (LevelDB) appends deletions
+   * to its log and gives the disk space back only when it compacts its files, which a refused
+   * write never triggers: measured in e2e/durability-forget.spec.ts, the site's usage did not
+   * drop and writes stayed refused after a purge of ~320 KB under a quota 64 KB over usage.
+   */
+  storageFull: boolean;
 }
 
 /** What the engine offers a purge (Homeserver implements it). */
@@ -52,6 +60,8 @@ export interface PurgeHost {
   readonly serverName: string;
   readonly rooms: Map<string, Room>;
   isLocalUser(userId: string): boolean;
+  /** An earlier write was refused and is held (Homeserver.commit): the disk is full. */
+  readonly hasUnstoredWrites: boolean;
   commit(batch: WriteBatch): Promise<void>;
   /** Writes ahead of a held write that no longer fits (a full disk): a purge frees space, so it must get through (Homeserver.commitAhead). */
   commitAhead(batch: WriteBatch): Promise<void>;
@@ -130,7 +140,7 @@ export async function purgeRoom(host: PurgeHost, roomId: string, opts: PurgeOpti
     const extra = opts.extra?.(room) ?? {};
     const batch: WriteBatch = { ...extra, purgeRooms: [roomId], outboxPut: [...(extra.outboxPut ?? []), ...carried] };
     if (media.length > 0) batch.mediaDelete = [...(extra.mediaDelete ?? []), ...media];
-    const result: PurgeResult = { roomId, events: room.events.size, deliveriesKept: carried.length, media: media.length, bytes, held: false };
+    const result: PurgeResult = { roomId, events: room.events.size, deliveriesKept: carried.length, media: media.length, bytes, held: false, storageFull: host.hasUnstoredWrites };
     // From here the room is gone for everyone: no new work finds it.
     host.forgetRoomInMemory(roomId);
     try {

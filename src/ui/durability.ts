@@ -61,12 +61,18 @@ export interface PurgeSummary {
   deliveriesKept: number;
   /** The browser refused the write: the space is freed with the next write that succeeds. */
   held: boolean;
+  /** Writes were being refused when it was forgotten: the browser gives the space back only when it compacts its storage. */
+  storageFull?: boolean;
 }
 
 /** The sentence after forgetting a room: what it freed. */
 export function forgetNotice(freed: PurgeSummary | undefined): string {
   if (!freed) return 'Room forgotten. Its history stays on this device while another account here still has it.';
   if (freed.held) return 'Room forgotten. Its space is freed as soon as the browser lets this site write again.';
+  if (freed.storageFull) {
+    // Chromium's IndexedDB gives deleted records' space back when it compacts its files, not at once (PurgeResult.storageFull).
+    return `Room forgotten: its ${freed.events} events (about ${formatBytes(freed.bytes)}) are deleted, but the browser gives the disk space back only when it next tidies its storage. Until then messages may stay unsaved: free disk space for the browser, then Retry. Nothing waiting is lost while this page stays open.`;
+  }
   const pending = freed.deliveriesKept > 0 ? `; ${freed.deliveriesKept} deliveries to other servers are kept until they arrive` : '';
   return `Room forgotten: freed about ${formatBytes(freed.bytes)} (${freed.events} events)${pending}.`;
 }

@@ -86,6 +86,8 @@ export interface TimelineItem {
   file?: FileInfo;
   /** An end-to-end encrypted message this device cannot read yet (its room key has not arrived): `body` says so. */
   undecrypted?: boolean;
+  /** Sent by this app and not stored yet: the local echo (its ID) that stands for it meanwhile (HomeserverClient.timeline). */
+  echo?: string;
 }
 
 /** Events still encrypted when the timeline is built (the device has not decrypted them, or cannot yet). */

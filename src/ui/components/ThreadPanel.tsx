@@ -1,4 +1,5 @@
 import { currentRoom, sidePanel, threadRoot, timeline } from '../state/store.ts';
+import { withoutEchoed } from '../state/outgoing.ts';
 import { Composer } from './Composer.tsx';
 import { OutgoingList } from './Outgoing.tsx';
 import { ItemList } from './Timeline.tsx';
@@ -8,7 +9,7 @@ export function ThreadPanel() {
   const root = threadRoot.value;
   if (!root) return null;
   const rootItem = timeline.value.find((i) => i.event_id === root);
-  const items = timeline.value.filter((i) => i.inThread === root);
+  const items = withoutEchoed(timeline.value).filter((i) => i.inThread === root);
   return (
     <aside class="side-panel" aria-labelledby="thread-title">
       <header class="panel-head">

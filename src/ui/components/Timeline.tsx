@@ -4,6 +4,7 @@ import type { TimelineItem } from '../api.ts';
 import { dayKey, dayLabel } from '../format.ts';
 import { loadOlder, markRead, openThread, say } from '../state/actions.ts';
 import { backfills, currentRoomId, editingInPlace, focusEvent, jumpToLatest, myUserId, receipts, timeline, timelineHasMore } from '../state/store.ts';
+import { withoutEchoed } from '../state/outgoing.ts';
 import { creationLength } from '../creation.ts';
 import { CreationSummary } from './CreationSummary.tsx';
 import { EventTile } from './EventTile.tsx';
@@ -99,7 +100,7 @@ export function Timeline() {
   const size = useRef({ content: 0, view: 0 });
   /** While older items load: the distance from the content's bottom to the view's top, kept so the view does not jump. */
   const anchor = useRef<number | null>(null);
-  const items = timeline.value.filter((i) => !i.inThread);
+  const items = withoutEchoed(timeline.value).filter((i) => !i.inThread);
   const roomId = currentRoomId.value;
   const backfill = roomId ? backfills.value[roomId] : undefined;
   const fetchingHistory = !!backfill && !backfill.done;

@@ -712,7 +712,7 @@ export async function sendMessage(
   body: string,
   thread?: string,
   html?: string,
-  report: { mentions?: string[]; sent?: (eventId: string) => void; failed?: (err: unknown) => void } = {},
+  report: { mentions?: string[]; echo?: string; sent?: (eventId: string) => void; failed?: (err: unknown) => void } = {},
 ): Promise<boolean> {
   const roomId = currentRoomId.value;
   if (!roomId) return false;
@@ -727,6 +727,7 @@ export async function sendMessage(
         ...(thread ? { threadRoot: thread } : {}),
         ...(html !== undefined ? { html } : {}),
         ...(report.mentions?.length ? { mentions: report.mentions } : {}),
+        ...(report.echo ? { echo: report.echo } : {}),
       })
       .then((eventId) => {
         if (sentAt) {

@@ -77,10 +77,11 @@ async function deliverNow(o: Outgoing): Promise<boolean> {
   let failure: string | undefined;
   const ok = await sendMessage(o.body, o.thread, o.html, {
     ...(o.mentions ? { mentions: o.mentions } : {}),
+    echo: o.id,
     // The stored event can reach the timeline before the send's answer names it (the timeline is
     // read at once on each update): then the echo goes now, not at the next timeline change.
     sent: (eventId) => {
-      if (timeline.peek().some((i) => i.event_id === eventId)) outgoing.value = outgoing.value.filter((x) => x.id !== o.id);
+      if (timeline.peek().some((i) => i.event_id === eventId && i.echo === undefined)) outgoing.value = outgoing.value.filter((x) => x.id !== o.id);
       else update(o.id, { eventId });
     },
     failed: (err) => {
@@ -169,17 +170,40 @@ export async function refreshDelivery(): Promise<void> {
   if (Object.keys(result).length > 0) polling = setTimeout(() => void refreshDelivery(), 2000);
 }
 
-// The echo of a sent message goes once the timeline has the event; delivery is re-read when
-// the timeline or the network changes.
+// The echo of a sent message goes once the timeline has the event stored; delivery is re-read
+// when the timeline or the network changes. The room can show the event before it is stored
+// (the item names its echo): the echo learns its event ID then, and stays — the timeline hides
+// the item meanwhile (withoutEchoed) — until the stored event shows.
 effect(() => {
   const items = timeline.value;
   void network.value;
-  const shown = new Set(items.map((i) => i.event_id));
+  const stored = new Set<string>();
+  const unstored = new Map<string, string>();
+  for (const i of items) {
+    if (i.echo === undefined) stored.add(i.event_id);
+    else unstored.set(i.echo, i.event_id);
+  }
   const pending = outgoing.peek();
-  const left = pending.filter((o) => !(o.eventId && shown.has(o.eventId)));
-  if (left.length !== pending.length) outgoing.value = left;
+  let changed = false;
+  const next: Outgoing[] = [];
+  for (const o of pending) {
+    if (o.eventId && stored.has(o.eventId)) {
+      changed = true;
+      continue;
+    }
+    const named = o.eventId ? undefined : unstored.get(o.id);
+    if (named) changed = true;
+    next.push(named ? { ...o, eventId: named } : o);
+  }
+  if (changed) outgoing.value = next;
   void refreshDelivery();
 });
+
+/** The timeline without items that an echo still stands for (sent here, not stored yet): one row per message. */
+export function withoutEchoed<T extends { echo?: string }>(items: readonly T[]): T[] {
+  const echoes = new Set(outgoing.value.map((o) => o.id));
+  return items.filter((i) => i.echo === undefined || !echoes.has(i.echo));
+}
 
 /** Shares any file with the open room as an `m.file` (images go through sendImage instead). */
 export async function sendFile(file: File): Promise<boolean> {
