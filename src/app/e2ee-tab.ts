@@ -23,6 +23,7 @@
 import { encodeBase64Url } from '../core/base64.ts';
 import type { JsonObject } from '../core/json.ts';
 import { type DecryptResult, E2eeDevice, type EncryptedFileInfo } from '../e2ee-device/device.ts';
+import { inProcessRequest } from '../e2ee-device/in-process-request.ts';
 import type { ClientApi } from '../server/client-api/api.ts';
 import { type Cleartext, type ClientCrypto, ENCRYPTED_TYPE } from '../server/client.ts';
 import type { Homeserver } from '../server/homeserver.ts';
@@ -41,8 +42,6 @@ export interface TabE2eeOptions {
   storePrefix?: string;
 }
 
-const decoder = new TextDecoder();
-const encoder = new TextEncoder();
 
 export class TabE2ee implements ClientCrypto {
   /** Decrypted events (memory only). */
@@ -195,25 +194,4 @@ async function storeExists(name: string): Promise<boolean> {
   if (!idb?.databases) return true; // cannot tell: assume it is there (the machine opens or creates it)
   const dbs = await idb.databases();
   return dbs.some((d) => d.name === name || d.name?.startsWith(`${name}::`));
-}
-
-/** Client-Server API calls as this device, straight into the handler (no HTTP, no Service Worker). */
-function inProcessRequest(api: ClientApi, token: string) {
-  return async (method: 'GET' | 'POST' | 'PUT', path: string, body?: string) => {
-    const q = path.indexOf('?');
-    const res = await api.handle({
-      method,
-      path: q < 0 ? path : path.slice(0, q),
-      query: q < 0 ? '' : path.slice(q + 1),
-      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: encoder.encode(body) } : {}),
-    });
-    let json: unknown;
-    try {
-      json = JSON.parse(decoder.decode(res.body));
-    } catch {
-      json = undefined;
-    }
-    return { status: res.status, json };
-  };
 }

@@ -19,35 +19,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { activeBackupVersion, createKeyBackup, KeyBackupUploader, restoreFromRecoveryKey } from '../../src/e2ee-device/backup.ts';
 import { bootstrapCrossSigning, crossSigningState, PasswordRequiredError } from '../../src/e2ee-device/cross-signing.ts';
 import { type CsRequest, E2eeDevice } from '../../src/e2ee-device/device.ts';
+import { inProcessRequest } from '../../src/e2ee-device/in-process-request.ts';
 import { decodeRecoveryKey, encodeRecoveryKey } from '../../src/e2ee-device/recovery-key.ts';
 import { type VerificationView, Verifications } from '../../src/e2ee-device/verification.ts';
 import { ClientApi } from '../../src/server/client-api/api.ts';
 import { hashPassword } from '../../src/server/client-api/passwords.ts';
 import { Cluster, type ClusterServer } from '../../src/sim/cluster.ts';
 import { waitFor } from '../helpers/js-sdk-console.ts';
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-function inProcess(api: ClientApi, token: string): CsRequest {
-  return async (method, path, body) => {
-    const q = path.indexOf('?');
-    const res = await api.handle({
-      method,
-      path: q < 0 ? path : path.slice(0, q),
-      query: q < 0 ? '' : path.slice(q + 1),
-      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: encoder.encode(body) } : {}),
-    });
-    let json: unknown;
-    try {
-      json = JSON.parse(decoder.decode(res.body));
-    } catch {
-      json = undefined;
-    }
-    return { status: res.status, json };
-  };
-}
 
 interface Dev {
   s: ClusterServer;
@@ -65,7 +43,7 @@ function until<T>(what: string, probe: () => Promise<T | undefined | false> | T 
 /** A device of `userId` on `s`, syncing in the background and handing to-device events to its Verifications. */
 async function device(s: ClusterServer, api: ClientApi, userId: string): Promise<Dev> {
   const { accessToken, deviceId } = await api.issueToken(userId, undefined, 'test device');
-  const request = inProcess(api, accessToken);
+  const request = inProcessRequest(api, accessToken);
   const dev = await E2eeDevice.start({ userId, deviceId, request });
   const verifs = new Verifications(dev);
   let stopped = false;
