@@ -134,7 +134,7 @@ describe('upgrade refusals and edge cases', () => {
   });
 
   it('v12 → 11: the old room’s creator, infinite there, gets the top level in the new room', async () => {
-    const { a, b, alice, bob, old } = await v12RoomWithAdminBob();
+    const { b, alice, bob, old } = await v12RoomWithAdminBob();
     const { replacementRoom: neu } = await b.client.upgradeRoom(bob, old, '11');
     const pl = b.client.state(neu)['m.room.power_levels']![''] as Pl;
     expect(pl.users).toEqual({ [alice]: 100, [bob]: 100 });
