@@ -215,7 +215,7 @@ const STAGES: [string, string, string, string][] = [
   ['room lock + auth + place', 'B worker', 'wb:verified', 'wb:placed'],
   ['store write (commit)', 'B worker', 'wb:placed', 'wb:committed'],
   ['(the two above together: verified → stored and announced)', 'B worker', 'wb:verified', 'wb:emitted'],
-  ['update → B page (Comlink)', 'B', 'wb:emitted', 'pb:page-update'],
+  ['placed → B page told (Comlink; before the write since the placed update)', 'B', 'wb:told', 'pb:page-update'],
   ['page waits to ask for the timeline', 'B page', 'pb:page-update', 'pb:page-timeline-asked'],
   ['timeline fetched (Comlink round trip)', 'B', 'pb:page-timeline-asked', 'pb:page-timeline'],
   ['render into the DOM', 'B page', 'pb:page-timeline', 'bench:seenB'],

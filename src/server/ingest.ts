@@ -24,6 +24,7 @@ import { InvalidPduError } from '../core/errors.ts';
 import { type Pdu, type RoomEvent, checkPduSize, pduSizeFromParts, stateKey, validatePdu } from '../core/pdu.ts';
 import type { JsonRecord } from '../core/json.ts';
 import { redactEvent } from '../core/redaction.ts';
+import { ENCRYPTED_EVENT_TYPE } from './content/aggregate.ts';
 import { type Placement, placeInDag } from './dag.ts';
 import type { Engine } from './engine.ts';
 import type { FetchedHistory, RemoteState } from './ingest-fetch.ts';
@@ -350,6 +351,15 @@ export async function ingestPrepared(
     }, 0);
   }
   const redactionUpdates = applyRedactions(room, placed);
+  if (opts.source === 'live') {
+    // The page may show these before the write (Update 'placed'); an encrypted event waits for
+    // its decryption, which follows the stored 'event' update.
+    const shown = placed.filter((p) => p.status === 'accepted' && p.pdu.type !== ENCRYPTED_EVENT_TYPE).map((p) => p.event_id);
+    if (shown.length > 0) {
+      if (latencyTracing()) for (const id of shown) traceMark(id, 'told');
+      e.emit({ kind: 'placed', roomId: room.roomId, eventIds: shown });
+    }
+  }
   room.syncServers(e.serverName);
   if (placed.some((p) => p.status === 'accepted' && room.leftBy(e.serverName, p.pdu))) e.transport.unsubscribe(room.roomId);
   // Nothing new (every PDU held already, or dropped): nothing to write.

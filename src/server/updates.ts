@@ -1,6 +1,13 @@
 /** Live updates pushed to subscribers (the UI via Comlink, the simulator, tests). */
 export type Update =
   | { kind: 'event'; roomId: string; eventId: string; status: string; stream: number }
+  /**
+   * Events received live and placed in the room in memory, before their write lands (the
+   * 'event' update follows once stored). The app's page may show them now — its timeline reads
+   * the room in memory — which takes the receiver's store write off the path to the screen. The
+   * Client-Server API waits for 'event': its stream positions are durable only once written.
+   */
+  | { kind: 'placed'; roomId: string; eventIds: string[] }
   | { kind: 'room'; roomId: string }
   | { kind: 'invite'; roomId: string; userId: string; sender: string }
   | { kind: 'typing'; roomId: string; userIds: string[] }

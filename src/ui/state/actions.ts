@@ -580,6 +580,11 @@ function onUpdate(u: Update): void {
   if (phase.value !== 'ready') return;
   const current = currentRoomId.value;
   switch (u.kind) {
+    case 'placed':
+      // Received and placed, not yet stored: the timeline can show them now; 'event' follows.
+      for (const id of u.eventIds) traceMark(id, 'page-update');
+      if (u.roomId === current) void refreshTimeline();
+      break;
     case 'event':
       traceMark(u.eventId, 'page-update');
       if (u.roomId === current) void refreshTimeline();
