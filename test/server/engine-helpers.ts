@@ -3,6 +3,7 @@
  * say what differs on timeout, and refusal assertions on MatrixErrors.
  */
 import { expect } from 'vitest';
+import type { WriteBatch } from '../../src/server/store/types.ts';
 import type { Cluster, ClusterServer } from '../../src/sim/cluster.ts';
 
 export const ROOM_VERSIONS = ['10', '11', 'I.1'] as const;
@@ -77,4 +78,21 @@ export async function twoServersInRoom(
   await b.client.join(bob, roomId, [a.hs.serverName]);
   await converge(cluster, roomId);
   return { a, b, alice, bob, roomId };
+}
+
+/** Holds `s`'s store writes until the returned function is called (a slow disk); the writes then land in order. */
+export function slowStorage(s: ClusterServer): () => void {
+  const write = s.store.write.bind(s.store);
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  s.store.write = async (batch: WriteBatch) => {
+    await opened;
+    return write(batch);
+  };
+  return () => {
+    s.store.write = write;
+    open();
+  };
 }

@@ -7,10 +7,9 @@
  * decryption, which follows the stored update).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { WriteBatch } from '../../src/server/store/types.ts';
 import type { Update } from '../../src/server/updates.ts';
 import { Cluster } from '../../src/sim/cluster.ts';
-import { addThreeServers, converge, waitFor } from './engine-helpers.ts';
+import { addThreeServers, converge, slowStorage, waitFor } from './engine-helpers.ts';
 
 let cluster: Cluster | undefined;
 afterEach(async () => {
@@ -18,36 +17,35 @@ afterEach(async () => {
   cluster = undefined;
 });
 
+/** Alice on a and Carl on c in one public room, both servers converged. */
+async function aliceAndCarl() {
+  const net = new Cluster();
+  cluster = net;
+  const { a, c, alice } = await addThreeServers(net);
+  const carl = await c.hs.register('carl');
+  const roomId = await a.client.createRoom(alice, { preset: 'public_chat' });
+  await c.client.join(carl, roomId, [a.hs.serverName]);
+  await converge(net, roomId, ['a', 'c']);
+  return { net, a, c, alice, carl, roomId };
+}
+
 describe("the 'placed' update", () => {
   it('tells of a received message before its write lands; the stored update follows the write', async () => {
-    cluster = new Cluster();
-    const { a, c, alice } = await addThreeServers(cluster);
-    const carl = await c.hs.register('carl');
-    const roomId = await a.client.createRoom(alice, { preset: 'public_chat' });
-    await c.client.join(carl, roomId, [a.hs.serverName]);
-    await converge(cluster, roomId, ['a', 'c']);
+    const { net, a, c, alice, carl, roomId } = await aliceAndCarl();
 
     const updates: Update[] = [];
     c.hs.subscribe((u) => updates.push(u));
     // c's disk is slow: its writes wait until released.
-    const write = c.store.write.bind(c.store);
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    c.store.write = async (batch: WriteBatch) => {
-      await released;
-      return write(batch);
-    };
+    const release = slowStorage(c);
 
     const eventId = await a.client.sendMessage(alice, roomId, 'told early');
-    await waitFor(cluster, () => updates.some((u) => u.kind === 'placed' && u.eventIds.includes(eventId)), 'c to tell of the placed message');
+    await waitFor(net, () => updates.some((u) => u.kind === 'placed' && u.eventIds.includes(eventId)), 'c to tell of the placed message');
     // Shown from memory already; not announced as stored.
     expect(c.client.timeline(carl, roomId).items.some((i) => i.event_id === eventId)).toBe(true);
     expect(updates.some((u) => u.kind === 'event' && u.eventId === eventId)).toBe(false);
 
     release();
-    await waitFor(cluster, () => updates.some((u) => u.kind === 'event' && u.eventId === eventId), 'the stored update');
+    await waitFor(net, () => updates.some((u) => u.kind === 'event' && u.eventId === eventId), 'the stored update');
     const placedAt = updates.findIndex((u) => u.kind === 'placed' && u.eventIds.includes(eventId));
     const storedAt = updates.findIndex((u) => u.kind === 'event' && u.eventId === eventId);
     expect(placedAt).toBeLessThan(storedAt);
@@ -55,12 +53,7 @@ describe("the 'placed' update", () => {
   });
 
   it('is not sent for an encrypted event, nor for a server’s own', async () => {
-    cluster = new Cluster();
-    const { a, c, alice } = await addThreeServers(cluster);
-    const carl = await c.hs.register('carl');
-    const roomId = await a.client.createRoom(alice, { preset: 'public_chat' });
-    await c.client.join(carl, roomId, [a.hs.serverName]);
-    await converge(cluster, roomId, ['a', 'c']);
+    const { net, a, c, alice, roomId } = await aliceAndCarl();
     const onC: Update[] = [];
     const onA: Update[] = [];
     c.hs.subscribe((u) => onC.push(u));
@@ -68,7 +61,7 @@ describe("the 'placed' update", () => {
 
     const sealed = await a.client.sendEvent(alice, roomId, 'm.room.encrypted', { algorithm: 'm.megolm.v1.aes-sha2', ciphertext: 'AAAA', session_id: 's', sender_key: 'k', device_id: 'D' });
     const plain = await a.client.sendMessage(alice, roomId, 'after the sealed one');
-    await waitFor(cluster, () => onC.some((u) => u.kind === 'event' && u.eventId === plain), 'c to store both');
+    await waitFor(net, () => onC.some((u) => u.kind === 'event' && u.eventId === plain), 'c to store both');
     const told = onC.flatMap((u) => (u.kind === 'placed' ? u.eventIds : []));
     expect(told).toContain(plain);
     expect(told).not.toContain(sealed);

@@ -8,31 +8,14 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { HeldEventError } from '../../src/server/local-events.ts';
-import type { WriteBatch } from '../../src/server/store/types.ts';
 import { Cluster, type ClusterServer } from '../../src/sim/cluster.ts';
+import { slowStorage } from './engine-helpers.ts';
 
 let cluster: Cluster | undefined;
 afterEach(async () => {
   await cluster?.stopAll();
   cluster = undefined;
 });
-
-/** Holds `s`'s store writes until the returned function is called (a slow disk). */
-function slowStorage(s: ClusterServer): () => void {
-  const write = s.store.write.bind(s.store);
-  let open!: () => void;
-  const opened = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  s.store.write = async (batch: WriteBatch) => {
-    await opened;
-    return write(batch);
-  };
-  return () => {
-    s.store.write = write;
-    open();
-  };
-}
 
 function itemOf(s: ClusterServer, user: string, roomId: string, body: string) {
   return s.client.timeline(user, roomId).items.find((i) => i.body === body);
