@@ -15,12 +15,11 @@
  *
  * The cases run in order and share one conversation.
  */
-import { ClientEvent, KnownMembership, type MatrixClient, type MatrixEvent, Preset, SyncState, createClient } from 'matrix-js-sdk';
+import { ClientEvent, KnownMembership, type MatrixClient, type MatrixEvent, Preset } from 'matrix-js-sdk';
 import { describe, expect } from 'vitest';
 import { realConsole, waitFor as waitUntil } from '../helpers/js-sdk-console.ts';
+import { cryptoDevice, registerUser as register } from '../helpers/js-sdk-crypto.ts';
 import { twoHearthServers } from '../helpers/js-sdk-servers.ts';
-
-const PASSWORD = 'correct horse battery staple';
 
 /** Waits up to 30 s by default: crypto work and federation on a loaded 2-core machine. */
 function waitFor<T>(what: string, probe: () => T | undefined | null | false | Promise<T | undefined | null | false>, timeoutMs = 30_000): Promise<T> {
@@ -36,32 +35,15 @@ interface Device {
   toDevice: MatrixEvent[];
 }
 
-async function register(baseUrl: string, username: string): Promise<void> {
-  const anon = createClient({ baseUrl });
-  await anon.registerRequest({ username, password: PASSWORD, auth: { type: 'm.login.dummy' }, inhibit_login: true });
-}
-
 /** Logs in a new device, starts Rust crypto and the sync loop; resolves once the first sync is PREPARED. */
 async function device(baseUrl: string, username: string): Promise<Device> {
-  const anon = createClient({ baseUrl });
-  const login = await anon.loginRequest({ type: 'm.login.password', identifier: { type: 'm.id.user', user: username }, password: PASSWORD });
-  const client = createClient({ baseUrl, userId: login.user_id, accessToken: login.access_token, deviceId: login.device_id, timelineSupport: true });
-  hs.clients.push(client);
-  await client.initRustCrypto({ useIndexedDB: false });
   const toDevice: MatrixEvent[] = [];
-  client.on(ClientEvent.ToDeviceEvent, (e) => toDevice.push(e));
-  const prepared = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${login.user_id}: no PREPARED sync in 30 s`)), 30_000);
-    client.on(ClientEvent.Sync, (state) => {
-      if (state === SyncState.Prepared) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
+  const d = await cryptoDevice(baseUrl, username, {
+    track: (c) => hs.clients.push(c),
+    listen: (c) => c.on(ClientEvent.ToDeviceEvent, (e) => toDevice.push(e)),
+    client: { timelineSupport: true },
   });
-  await client.startClient({ initialSyncLimit: 20 });
-  await prepared;
-  return { client, userId: login.user_id, deviceId: login.device_id, token: login.access_token, baseUrl, toDevice };
+  return { ...d, baseUrl, toDevice };
 }
 
 /** The decrypted body of the event `eventId` as `d`'s client holds it (undefined until it is there and decrypted). */

@@ -14,15 +14,12 @@
  * first and so becomes cross-signed; a cross-signing reset needs the password.
  */
 import {
-  ClientEvent,
   KnownMembership,
   type MatrixClient,
   MatrixError,
   Preset,
-  SyncState,
   type AuthDict,
   type UIAuthCallback,
-  createClient,
 } from 'matrix-js-sdk';
 import {
   CryptoEvent,
@@ -33,9 +30,8 @@ import {
 } from 'matrix-js-sdk/lib/crypto-api/index.js';
 import { describe, expect } from 'vitest';
 import { waitFor as waitUntil } from '../helpers/js-sdk-console.ts';
+import { PASSWORD, cryptoDevice, registerUser as register } from '../helpers/js-sdk-crypto.ts';
 import { twoHearthServers } from '../helpers/js-sdk-servers.ts';
-
-const PASSWORD = 'correct horse battery staple';
 
 function waitFor<T>(what: string, probe: () => T | undefined | null | false | Promise<T | undefined | null | false>, timeoutMs = 60_000): Promise<T> {
   return waitUntil(what, probe, timeoutMs);
@@ -51,25 +47,14 @@ interface Device {
   uploads: ('none' | 'password')[];
 }
 
-async function register(baseUrl: string, username: string): Promise<void> {
-  await createClient({ baseUrl }).registerRequest({ username, password: PASSWORD, auth: { type: 'm.login.dummy' }, inhibit_login: true });
-}
-
 async function device(baseUrl: string, username: string): Promise<Device> {
-  const login = await createClient({ baseUrl }).loginRequest({
-    type: 'm.login.password',
-    identifier: { type: 'm.id.user', user: username },
-    password: PASSWORD,
-  });
-  const client = createClient({ baseUrl, userId: login.user_id, accessToken: login.access_token, deviceId: login.device_id });
-  hs.clients.push(client);
-  await client.initRustCrypto({ useIndexedDB: false });
   const incoming: VerificationRequest[] = [];
-  client.on(CryptoEvent.VerificationRequestReceived, (r) => incoming.push(r));
-  const prepared = new Promise<void>((resolve) => client.on(ClientEvent.Sync, (s) => s === SyncState.Prepared && resolve()));
-  await client.startClient({ initialSyncLimit: 5 });
-  await prepared;
-  return { client, userId: login.user_id, deviceId: login.device_id, incoming, uploads: [] };
+  const d = await cryptoDevice(baseUrl, username, {
+    track: (c) => hs.clients.push(c),
+    listen: (c) => c.on(CryptoEvent.VerificationRequestReceived, (r) => incoming.push(r)),
+    initialSyncLimit: 5,
+  });
+  return { client: d.client, userId: d.userId, deviceId: d.deviceId, incoming, uploads: [] };
 }
 
 /**
