@@ -512,22 +512,28 @@ export class HomeserverClient {
     // Who the message mentions (intentional mentions): what decides their notification, not the text.
     if (opts.mentions) draft.content['m.mentions'] = { user_ids: [...new Set(opts.mentions)] };
     const echo = opts.echo;
-    if (echo === undefined) return (await this.send(room, { type: draft.type, sender: userId, content: draft.content })).event_id;
     let eventId: string | undefined;
-    const named = async (ev: RoomEvent): Promise<RoomEvent> => {
-      eventId = ev.event_id;
-      this.unstoredEchoes.set(eventId, echo);
-      return ev;
-    };
+    // Named as soon as the event exists, before its write (the timeline can show it from then on).
+    const named =
+      echo === undefined
+        ? undefined
+        : async (ev: RoomEvent): Promise<RoomEvent> => {
+            eventId = ev.event_id;
+            this.unstoredEchoes.set(eventId, echo);
+            return ev;
+          };
     try {
-      const ev = await this.send(room, { type: draft.type, sender: userId, content: draft.content }, named);
-      this.unstoredEchoes.delete(ev.event_id);
-      return ev.event_id;
+      return (await this.send(room, { type: draft.type, sender: userId, content: draft.content }, named)).event_id;
     } catch (err) {
       // A held write (a full disk) keeps the event in the room: it stays the echo's until stored.
-      if (err instanceof HeldEventError) void err.stored.then(() => this.unstoredEchoes.delete(err.eventId));
-      else if (eventId) this.unstoredEchoes.delete(eventId);
+      if (err instanceof HeldEventError && eventId) {
+        const held = eventId;
+        void err.stored.then(() => this.unstoredEchoes.delete(held));
+        eventId = undefined;
+      }
       throw err;
+    } finally {
+      if (eventId) this.unstoredEchoes.delete(eventId);
     }
   }
 
@@ -862,7 +868,13 @@ export class HomeserverClient {
     const items = aggregateTimeline(inputs);
     const limit = opts.limit ?? 50;
     const window = items.slice(Math.max(0, items.length - limit));
-    const shown = this.unstoredEchoes.size === 0 ? window : window.map((i) => (this.unstoredEchoes.has(i.event_id) ? { ...i, echo: this.unstoredEchoes.get(i.event_id)! } : i));
+    const shown =
+      this.unstoredEchoes.size === 0
+        ? window
+        : window.map((i) => {
+            const echo = this.unstoredEchoes.get(i.event_id);
+            return echo === undefined ? i : { ...i, echo };
+          });
     return { items: shown, hasMore: items.length > limit };
   }
 

@@ -17,16 +17,22 @@ afterEach(async () => {
   cluster = undefined;
 });
 
+/** One server with alice in a private room of her own. */
+async function aliceAlone() {
+  cluster = new Cluster();
+  const a = await cluster.add('a');
+  const alice = await a.hs.register('alice');
+  const roomId = await a.client.createRoom(alice, { preset: 'private_chat' });
+  return { a, alice, roomId };
+}
+
 function itemOf(s: ClusterServer, user: string, roomId: string, body: string) {
   return s.client.timeline(user, roomId).items.find((i) => i.body === body);
 }
 
 describe('a message sent with an echo', () => {
   it('names the echo on its timeline item until the write is stored, and no longer after', async () => {
-    cluster = new Cluster();
-    const a = await cluster.add('a');
-    const alice = await a.hs.register('alice');
-    const roomId = await a.client.createRoom(alice, { preset: 'private_chat' });
+    const { a, alice, roomId } = await aliceAlone();
 
     const release = slowStorage(a);
     const sending = a.client.sendMessage(alice, roomId, 'on a slow disk', { echo: 'local-1' });
@@ -40,10 +46,7 @@ describe('a message sent with an echo', () => {
   });
 
   it('a send without an echo (another client, the API) never names one', async () => {
-    cluster = new Cluster();
-    const a = await cluster.add('a');
-    const alice = await a.hs.register('alice');
-    const roomId = await a.client.createRoom(alice, { preset: 'private_chat' });
+    const { a, alice, roomId } = await aliceAlone();
     const release = slowStorage(a);
     const sending = a.client.sendMessage(alice, roomId, 'plain');
     await expect.poll(() => itemOf(a, alice, roomId, 'plain')).toBeDefined();
@@ -53,10 +56,7 @@ describe('a message sent with an echo', () => {
   });
 
   it('a held write (storage full) keeps the echo named until the held event is written', async () => {
-    cluster = new Cluster();
-    const a = await cluster.add('a');
-    const alice = await a.hs.register('alice');
-    const roomId = await a.client.createRoom(alice, { preset: 'private_chat' });
+    const { a, alice, roomId } = await aliceAlone();
     const write = a.store.write.bind(a.store);
     a.store.write = async () => {
       throw new DOMException('the origin has no room left', 'QuotaExceededError');

@@ -209,10 +209,10 @@ effect(() => {
 });
 
 /** The timeline without items that an echo still stands for (sent here, not stored yet): one row per message. */
-export function withoutEchoed<T extends { echo?: string }>(items: readonly T[]): T[] {
+export function withoutEchoed<T extends { echo?: string }>(items: readonly T[]): readonly T[] {
   // Read the echoes only when some item names one: reading the signal subscribes the caller (the
   // whole Timeline) to every echo change, a re-render in the keypress's frame for nothing.
-  if (!items.some((i) => i.echo !== undefined)) return [...items];
+  if (!items.some((i) => i.echo !== undefined)) return items;
   const echoes = new Set(outgoing.value.map((o) => o.id));
   return items.filter((i) => i.echo === undefined || !echoes.has(i.echo));
 }
