@@ -2,7 +2,7 @@
  * The simulation-scale figures of docs/benchmarks.md:
  *
  *   node --expose-gc --max-old-space-size=20000 --import tsx bench/sim-scale.ts [SERVERS] [MESSAGES] [--rate R] [--progress] [--memory-breakdown]
- *   node --expose-gc --import tsx bench/sim-scale.ts --scenario FILE [--transport libp2p] [--progress]
+ *   node --expose-gc --import tsx bench/sim-scale.ts --scenario FILE [--transport libp2p] [--progress | --progress-ms N] [--profile-heal FILE]
  *
  * `--store sqlite` gives every server the SQLite store on disk (as `hearth
  * serve --data`) instead of fake-indexeddb in memory.
@@ -16,13 +16,20 @@
  * and memory per server (process RSS
  * and V8 heap after the run, minus before it, over the servers). `--progress`
  * prints every step, and one line every 10 s to stderr: accepted events
- * (min/max over the servers), PDUs still queued in outboxes, PDUs received,
- * duplicates, broadcasts shed, and the server furthest behind.
+ * (min/max over the servers), the event-loop delay (p50, max), PDUs still
+ * queued in outboxes, PDUs received, duplicates, broadcasts shed, and the
+ * server furthest behind; `--progress-ms N` every N ms instead, with every
+ * server's count (how a heal spreads). `--profile-heal FILE` writes a CPU
+ * profile (.cpuprofile) of the first heal's convergence: from the heal step
+ * to the end of the converge step after it.
  * `--memory-breakdown` (needs --expose-gc) then takes the stopped cluster
  * apart and prints the heap per server held by each part: the store's copy,
  * state groups, indexes, the events (bench/memory-breakdown.ts).
  */
+import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { Session } from 'node:inspector';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import '../src/platform/node-polyfills.ts';
 import type { Cluster } from '../src/sim/cluster.ts';
 import { runScenario } from '../src/sim/runner.ts';
@@ -35,10 +42,12 @@ const flag = (name: string) => {
   const i = argv.indexOf(name);
   return i >= 0 ? argv[i + 1] : undefined;
 };
-const valueFlags = new Set(['--rate', '--scenario', '--transport', '--store']);
+const valueFlags = new Set(['--rate', '--scenario', '--transport', '--store', '--progress-ms', '--profile-heal']);
 const args = argv.filter((a, i) => !a.startsWith('--') && !valueFlags.has(argv[i - 1] ?? ''));
-const progress = argv.includes('--progress');
+const progressMs = Number(flag('--progress-ms') ?? 10_000);
+const progress = argv.includes('--progress') || flag('--progress-ms') !== undefined;
 const breakdown = argv.includes('--memory-breakdown');
+const healProfile = flag('--profile-heal');
 const file = flag('--scenario');
 const transport = flag('--transport') === 'libp2p' ? 'libp2p' : 'in-process';
 const storeKind = flag('--store') === 'sqlite' ? 'sqlite' : 'idb';
@@ -95,7 +104,12 @@ let kept: Cluster | undefined;
 const watch = (cluster: Cluster) => {
   // For a debugger attached with `kill -USR1` (Runtime.evaluate reaches it by this name).
   (globalThis as { __hearthCluster?: Cluster }).__hearthCluster = cluster;
+  // The process hosts every server on one thread: its event-loop delay is what a request waits per hop.
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
   ticker = setInterval(() => {
+    const lagText = `lag p50 ${(lag.percentile(50) / 1e6).toFixed(0)} max ${(lag.max / 1e6).toFixed(0)} ms `;
+    lag.reset();
     let min = Number.POSITIVE_INFINITY;
     let max = 0;
     let queued = 0;
@@ -118,19 +132,44 @@ const watch = (cluster: Cluster) => {
       duplicates += hs.stats.duplicates;
       shed += hs.gossipStats.shed;
     }
-    const s = Math.round((performance.now() - t0) / 1000);
+    const s = progressMs < 1000 ? ((performance.now() - t0) / 1000).toFixed(1) : Math.round((performance.now() - t0) / 1000);
     const rss = Math.round(process.memoryUsage().rss / 2 ** 20);
+    // Finer ticks (--progress-ms) also list every server's count: where a heal's time goes.
+    const each =
+      progressMs < 10_000
+        ? ` [${[...cluster.servers.values()].map(({ hs }) => [...hs.rooms.values()][0]?.acceptedIds().length ?? 0).join(' ')}]`
+        : '';
     process.stderr.write(
-      `${s} s: events ${min}..${max}, outbox ${queued}, received ${received}, duplicates ${duplicates}, shed ${shed}, rss ${rss} MB; last: ${laggard}\n`,
+      `${s} s:${each} ${lagText}events ${min}..${max}, outbox ${queued}, received ${received}, duplicates ${duplicates}, shed ${shed}, rss ${rss} MB; last: ${laggard}\n`,
     );
-  }, 10_000);
+  }, progressMs);
 };
+/** --profile-heal FILE: a CPU profile of the first heal step's end to the next converge step's (the heal's convergence). */
+let profiler: Session | undefined;
+let healProfiled = false;
+function profileHeal(step: string): void {
+  if (step === 'heal' && !healProfiled) {
+    healProfiled = true;
+    profiler = new Session();
+    profiler.connect();
+    profiler.post('Profiler.enable', () => profiler?.post('Profiler.start'));
+  } else if (step === 'converge' && profiler) {
+    const session = profiler;
+    profiler = undefined;
+    session.post('Profiler.stop', (err, res) => {
+      if (err) process.stderr.write(`--profile-heal: ${String(err)}\n`);
+      else writeFileSync(healProfile!, JSON.stringify(res.profile));
+      session.disconnect();
+    });
+  }
+}
 const report = await runScenario(scenario, {
   transport,
   store: storeKind,
   noCheck: servers > 60,
   stepTimeoutMs: 3_600_000,
   onStep: (s) => {
+    if (healProfile) profileHeal(s.do);
     if (progress || s.ms > 1000 || !s.ok) process.stderr.write(`step ${s.i} ${s.do}: ${s.ok ? 'ok' : `FAILED ${s.error}`} (${s.ms} ms)\n`);
   },
   ...(progress ? { onCluster: watch } : {}),

@@ -48,6 +48,8 @@ interface InboxEntry {
 
 /** Broadcast PDUs ingested per turn of the room's lock (see `onBroadcast`). */
 const INBOX_BATCH = 1000;
+/** Unknown forward extremities a catch-up asks a peer for at once (of at most 20). */
+const CATCH_UP_PARALLEL = 5;
 /** The longest a transaction waits for the broadcasts that arrived before it (see `broadcastsBefore`). */
 const BROADCASTS_WAIT_MS = 300_000;
 
@@ -659,10 +661,14 @@ export class Homeserver implements Engine {
         // Events parked because their sender did not give their history: this peer may.
         const parked = parkedEvents(room);
         if (unknown.length === 0 && parked.length === 0) continue;
+        // Asked side by side, a few at a time: one after the other, each round trip waited for the
+        // last, and after a heal (every server busy) that put seconds before the history walk.
         const pdus: unknown[] = [];
-        for (const id of unknown) {
-          const ev = await this.transport.request(peer, { kind: 'event', event_id: id });
-          if (ev.ok && Array.isArray(ev.body.pdus)) pdus.push(...ev.body.pdus);
+        for (let i = 0; i < unknown.length; i += CATCH_UP_PARALLEL) {
+          const answers = await Promise.all(
+            unknown.slice(i, i + CATCH_UP_PARALLEL).map((id) => this.transport.request(peer, { kind: 'event', event_id: id })),
+          );
+          for (const ev of answers) if (ev.ok && Array.isArray(ev.body.pdus)) pdus.push(...ev.body.pdus);
         }
         // Verified and their history fetched outside the room's lock; only placement takes it.
         const results: PduResults = {};
