@@ -188,6 +188,9 @@ export const relayCommand: Command = {
       limits,
       ...(f.metrics !== undefined ? { metrics: hostPortFlag('metrics', f.metrics) } : {}),
     });
+    // Listening before the start-up line: a script that stops us as soon as it reads the line
+    // otherwise met the default action (killed, exit code null) in about one run in ten.
+    const stopped = untilSignal();
     process.stdout.write(
       `${JSON.stringify({
         multiaddr: relay.wsAddr,
@@ -198,7 +201,7 @@ export const relayCommand: Command = {
         ...(relay.metricsUrl ? { metrics_url: relay.metricsUrl } : {}),
       })}\n`,
     );
-    const sig = await untilSignal();
+    const sig = await stopped;
     await relay.stop();
     return JSON.stringify({ stopped: sig });
   },

@@ -108,6 +108,9 @@ export const serveCommand: Command = {
       const api = await ClientApi.open(hs, { log: stderrLogger });
       clientHttp = await serveClientApi(api, { port: portFlag('client-port', f['client-port'], 0), ...(f['client-host'] ? { host: f['client-host'] } : {}) });
     } else if (f['client-host'] !== undefined) throw new UsageError('--client-host needs --client-port');
+    // Listening before the start-up line: a script that stops us as soon as it reads the line
+    // otherwise met the default action (killed, exit code null) in about one run in ten.
+    const stopped = untilSignal();
     process.stdout.write(
       `${JSON.stringify({
         server_name: hs.serverName,
@@ -117,7 +120,7 @@ export const serveCommand: Command = {
         ...(clientHttp ? { client_url: clientHttp.url } : {}),
       })}\n`,
     );
-    const sig = await untilSignal();
+    const sig = await stopped;
     await clientHttp?.close();
     await hs.stop();
     return JSON.stringify({ stopped: sig });
