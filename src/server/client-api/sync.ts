@@ -66,6 +66,8 @@ export class SyncNotifier {
   /** room → (position, state group) whenever the current state changed */
   private readonly stateLog = new Map<string, { pos: number; group: number }[]>();
   private waiters: (() => void)[] = [];
+  /** Changes so far (see `generation`). */
+  private changes = 0;
 
   constructor(readonly api: ClientApi) {
     this.epoch = encodeBase64Url(api.hs.random(6));
@@ -105,8 +107,19 @@ export class SyncNotifier {
     this.wake();
   }
 
+  /**
+   * Counts every change. A long-poll reads it before building its answer and
+   * waits only if it is unchanged after (`waitForChange`): a change while the
+   * answer was being built (its awaits) woke no one, and a to-device message
+   * arriving then sat unseen until the 30 s poll ran out.
+   */
+  get generation(): number {
+    return this.changes;
+  }
+
   /** Something a sync would report may have changed. */
   wake(): void {
+    this.changes++;
     const w = this.waiters;
     this.waiters = [];
     for (const resolve of w) resolve();
@@ -123,7 +136,9 @@ export class SyncNotifier {
    * Node process alive: `hearth serve` exits on SIGTERM at once rather than
    * when the last client's long-poll (up to 30 s) runs out.
    */
-  waitForChange(ms: number): Promise<void> {
+  waitForChange(ms: number, seen?: number): Promise<void> {
+    // Something changed since the caller looked (`seen`, read from `generation`): no wait.
+    if (seen !== undefined && seen !== this.changes) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
       (timer as { unref?: () => void }).unref?.();
@@ -559,6 +574,7 @@ export async function sync(api: ClientApi, session: Session, q: URLSearchParams)
   }
   const deadline = Date.now() + timeout;
   for (;;) {
+    const seen = api.notifier.generation;
     const [invites, knocks] = await Promise.all([loadPending(api.hs, 'invites'), loadPending(api.hs, 'knocks')]);
     for (const room of api.hs.rooms.values()) api.notifier.noteState(room);
     const sinceE = since && since.epoch === api.notifier.epoch ? since.epos : 0;
@@ -569,7 +585,7 @@ export async function sync(api: ClientApi, session: Session, q: URLSearchParams)
       await ownSendsAnswered(api, session, body);
       return body;
     }
-    await api.notifier.waitForChange(wait);
+    await api.notifier.waitForChange(wait, seen);
   }
 }
 
