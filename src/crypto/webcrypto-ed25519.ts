@@ -7,7 +7,7 @@
  * libraries differ) are enforced by `precheckSignature` before WebCrypto is
  * asked. Imported keys are cached: importKey costs about as much as a verify.
  */
-import { sameBytes } from '../core/bytes.ts';
+import { byteString, sameBytes } from '../core/bytes.ts';
 import { type Ed25519Verifier, nobleVerifier, precheckSignature } from '../core/ed25519.ts';
 
 type Subtle = SubtleCrypto;
@@ -36,12 +36,6 @@ export function webCryptoEd25519Supported(): Promise<boolean> {
 
 const KEY_CACHE_LIMIT = 4096;
 
-function keyCacheId(publicKey: Uint8Array): string {
-  let s = '';
-  for (const b of publicKey) s += String.fromCharCode(b);
-  return s;
-}
-
 export function createWebCryptoVerifier(): Ed25519Verifier {
   const keys = new Map<string, Promise<CryptoKey>>();
   // Imported keys, once ready: with one at hand, verify() hands the job to
@@ -52,7 +46,7 @@ export function createWebCryptoVerifier(): Ed25519Verifier {
   if (!maybe) throw new Error('WebCrypto is not available on this platform');
   const s: Subtle = maybe;
   const importKey = (publicKey: Uint8Array): Promise<CryptoKey> => {
-    const id = keyCacheId(publicKey);
+    const id = byteString(publicKey);
     let key = keys.get(id);
     if (!key) {
       if (keys.size >= KEY_CACHE_LIMIT) keys.clear();
@@ -69,7 +63,7 @@ export function createWebCryptoVerifier(): Ed25519Verifier {
   const readyKey = (publicKey: Uint8Array): CryptoKey | undefined => {
     const hit = byArray.get(publicKey);
     if (hit && sameBytes(hit.bytes, publicKey)) return hit.key;
-    const key = ready.get(keyCacheId(publicKey));
+    const key = ready.get(byteString(publicKey));
     if (key) byArray.set(publicKey, { bytes: publicKey.slice(), key });
     return key;
   };

@@ -29,6 +29,7 @@ import { type Libp2p, type Libp2pOptions, createLibp2p } from 'libp2p';
 import type { FederationRequest, FederationResponse } from '../server/federation/types.ts';
 import { UnreachableError } from '../server/federation/types.ts';
 import { type Logger, silentLogger } from '../server/log.ts';
+import { byteString } from '../core/bytes.ts';
 import { relayPlan } from './relay-order.ts';
 import { type InboundLimits, NODE_INBOUND_LIMITS, PendingInboundGate, connectionManagerLimits } from './inbound-limits.ts';
 import type { RequestHandler, RoomBroadcast, Transport, TransportEvents } from '../server/transport/types.ts';
@@ -778,8 +779,6 @@ function enableInvalidMessagePenalty(pubsub: GossipSub, topic: string): void {
 /** Gossipsub's StrictSign message ID, (from, seqno), as a string: its `fastMsgIdFn` (see the gossipsub options above). */
 export function gossipFastMsgId(msg: { from?: Uint8Array; seqno?: Uint8Array }): string {
   // Length first, so that no two (from, seqno) pairs give one string.
-  let s = `${msg.from?.length ?? 0}:`;
-  for (const b of msg.from ?? []) s += String.fromCharCode(b);
-  for (const b of msg.seqno ?? []) s += String.fromCharCode(b);
-  return s;
+  const none = new Uint8Array(0);
+  return `${msg.from?.length ?? 0}:${byteString(msg.from ?? none)}${byteString(msg.seqno ?? none)}`;
 }
