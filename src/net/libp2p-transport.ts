@@ -616,19 +616,27 @@ class Libp2pTransportImpl implements Libp2pTransport {
     this.node.services.pubsub.topicValidators.delete(topic);
   }
 
-  broadcast(message: RoomBroadcast): void {
-    if (!this.started || this.isOffline || this.stopped) return;
+  broadcast(message: RoomBroadcast): readonly string[] {
+    if (!this.started || this.isOffline || this.stopped) return [];
     const data = encodeJson(message);
     if (data.length > this.limits.maxGossipBytes) {
       // The outbox still delivers it by federation transaction; gossip is only the fast path.
       this.log('debug', 'broadcast too large for gossip, left to the outbox', { bytes: data.length });
-      return;
+      return [];
     }
     this.stats.gossip.published++;
     this.stats.gossip.bytesPublished += data.length;
-    this.node.services.pubsub.publish(roomTopic(message.room_id), data).catch((err: unknown) => {
+    const topic = roomTopic(message.room_id);
+    const pubsub = this.node.services.pubsub;
+    pubsub.publish(topic, data).catch((err: unknown) => {
       this.log('debug', 'gossip publish failed', { error: errorText(err) });
     });
+    // Our own messages are flood-published (gossipsub's default): to every peer subscribed to the
+    // topic, less any it scores below its publish threshold — here only peers we refuse.
+    return pubsub
+      .getSubscribers(topic)
+      .map(String)
+      .filter((p) => !this.refused(p));
   }
 
   /** A strike against the peer that forwarded an invalid message; too many and we hang up on it for a while. */

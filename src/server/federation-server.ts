@@ -296,8 +296,7 @@ async function sendMembership(
     const destinations = new Set([...room.servers].filter((s) => s !== origin));
     const entries = e.outbox.entriesFor(destinations, { eventId: id });
     await e.commit({ outboxPut: entries });
-    e.outbox.added(entries);
-    e.transport.broadcast({ room_id: roomId, origin: e.serverName, pdus: [pduWithoutId(ev)] });
+    e.outbox.added(entries, e.transport.broadcast({ room_id: roomId, origin: e.serverName, pdus: [pduWithoutId(ev)] }));
     if (membership === 'knock') return { knock_room_state: strippedState(room) as unknown as JsonObject };
     if (membership === 'leave') return {};
     const before = room.groups.get(room.resolveGroups(room.prevGroups(ev.prev_events)).group);

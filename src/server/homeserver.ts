@@ -53,6 +53,13 @@ const CATCH_UP_PARALLEL = 5;
 /** The longest a transaction waits for the broadcasts that arrived before it (see `broadcastsBefore`). */
 const BROADCASTS_WAIT_MS = 300_000;
 
+/**
+ * How long a transaction waits behind a broadcast of the same event to the same server
+ * (outbox.ts). Gossip over a relay arrives in tens of milliseconds; a few hundred leaves it
+ * placed before the transaction comes, and delays only a peer the broadcast did not reach.
+ */
+export const GOSSIP_HEAD_START_MS = 300;
+
 export interface HomeserverOptions {
   store: Store;
   /** The transport, built once the server name (our PeerId) is known. */
@@ -60,7 +67,8 @@ export interface HomeserverOptions {
   clock?: Clock;
   random?: RandomSource;
   log?: Logger;
-  outbox?: { baseBackoffMs?: number; maxBackoffMs?: number };
+  /** Outbox timing (outbox.ts); `gossipHeadStartMs` defaults to GOSSIP_HEAD_START_MS. */
+  outbox?: { baseBackoffMs?: number; maxBackoffMs?: number; gossipHeadStartMs?: number };
   /** How often to compare forward extremities with reachable peers (0 = only on reconnect). */
   antiEntropyMs?: number;
   limits?: Partial<EngineLimits>;
@@ -137,7 +145,11 @@ export class Homeserver implements Engine {
         loadPdu: (id) => this.findStoredPdu(id),
         held: (destination, ids) => this.heldBy(destination, ids),
       },
-      { baseBackoffMs: opts.outbox?.baseBackoffMs ?? 250, maxBackoffMs: opts.outbox?.maxBackoffMs ?? 30_000 },
+      {
+        baseBackoffMs: opts.outbox?.baseBackoffMs ?? 250,
+        maxBackoffMs: opts.outbox?.maxBackoffMs ?? 30_000,
+        gossipHeadStartMs: opts.outbox?.gossipHeadStartMs ?? GOSSIP_HEAD_START_MS,
+      },
     );
     this.e2ee = new E2ee(this, (userId) => this.accounts.get(userId)?.devices.map((d) => d.device_id) ?? []);
     this.e2ee.setDisplayNames((userId) => new Map((this.accounts.get(userId)?.devices ?? []).map((d) => [d.device_id, d.display_name])));

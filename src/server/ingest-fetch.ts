@@ -114,7 +114,12 @@ export function newBudget(e: Engine): FetchBudget {
 }
 
 /** Budget and counters a test or a progress report can read. */
-export const fetchStats = { timeouts: 0, skippedCooling: 0, parked: 0, eventsFetched: 0 };
+/**
+ * `eventsFetched`: events received in answers to history requests; `eventsVerified`: those of
+ * them that were new here and so had their signatures checked (an answer re-sends everything back
+ * to our extremities, so events a turn before this one placed come again and are only recognised).
+ */
+export const fetchStats = { timeouts: 0, skippedCooling: 0, parked: 0, eventsFetched: 0, eventsVerified: 0 };
 
 interface OriginState {
   coolUntil: number;
@@ -210,7 +215,9 @@ async function prepareFetched(e: Engine, room: Room, raws: unknown, budget: Fetc
   const taken = raws.slice(0, Math.max(0, Math.min(budget.events, max)));
   budget.events -= taken.length;
   fetchStats.eventsFetched += taken.length;
-  return prepareBatch(e, room, taken, {});
+  const prepared = await prepareBatch(e, room, taken, {});
+  for (const p of prepared) if (!p.duplicate) fetchStats.eventsVerified++;
+  return prepared;
 }
 
 /**

@@ -142,9 +142,9 @@ export async function createLocalEventLocked(
   };
   const announce = (): void => {
     // Gossip first: it is what peers' people wait for; the outbox's transaction is the durable copy.
-    e.transport.broadcast({ room_id: room.roomId, origin: e.serverName, pdus: [pduWithoutId(ev)] });
+    const reached = e.transport.broadcast({ room_id: room.roomId, origin: e.serverName, pdus: [pduWithoutId(ev)] });
     traceMark(ev.event_id, 'published');
-    e.outbox.added(outbox);
+    e.outbox.added(outbox, reached);
     if (room.leftBy(e.serverName, ev)) e.transport.unsubscribe(room.roomId);
     e.emit({ kind: 'event', roomId: room.roomId, eventId: ev.event_id, status: 'accepted', stream: placement.stored.stream });
   };

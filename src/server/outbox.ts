@@ -12,6 +12,15 @@
  * entry is then acknowledged as if delivered. This is only ever proof, never
  * a guess: an entry not shown to be held is sent as before, so delivery
  * stays durable across partitions.
+ *
+ * A PDU also broadcast to a destination waits `gossipHeadStartMs` before its
+ * transaction: the broadcast is what that server's people wait for, and a
+ * transaction sent with it races it — both copies cross the same connection
+ * and are verified side by side at the other end, at the moment the message
+ * is on its way to a screen (bench/latency.ts: the gossip hop took ~10 ms
+ * longer with the transaction beside it). Arriving later, the transaction
+ * finds the event placed and costs only its recognition; it is still sent,
+ * so delivery does not depend on the broadcast.
  */
 import { type JsonObject, isJsonObject } from '../core/json.ts';
 import type { Pdu } from '../core/pdu.ts';
@@ -24,6 +33,8 @@ import type { OutboxEntry, WriteBatch } from './store/types.ts';
 export interface OutboxOptions {
   baseBackoffMs: number;
   maxBackoffMs: number;
+  /** How long a transaction waits behind a broadcast of the same PDU to the same server (see the header); 0: no wait. */
+  gossipHeadStartMs?: number;
 }
 
 export interface OutboxDeps {
@@ -51,6 +62,8 @@ interface Queue {
    * they are simply sent again.
    */
   pending: Map<OutboxEntry, { at: number; times: number }>;
+  /** Entries not sent before this time (a broadcast of theirs has a head start; memory only). */
+  notBefore: Map<OutboxEntry, number>;
   /**
    * The peer was reported back while a transaction was in flight: if that
    * attempt fails (it was most likely sent into the link that just broke),
@@ -106,8 +119,19 @@ export class Outbox {
     return out;
   }
 
-  added(entries: readonly OutboxEntry[]): void {
-    for (const e of entries) this.queue(e.destination).entries.push(e);
+  /**
+   * Queues entries whose batch has committed. `broadcastTo`: the servers a broadcast of these
+   * entries' PDUs was just handed to; their transactions wait `gossipHeadStartMs`.
+   */
+  added(entries: readonly OutboxEntry[], broadcastTo?: readonly string[]): void {
+    const headStart = this.opts.gossipHeadStartMs ?? 0;
+    const reached = headStart > 0 && broadcastTo && broadcastTo.length > 0 ? new Set(broadcastTo) : undefined;
+    const until = reached ? this.deps.clock.now() + headStart : 0;
+    for (const e of entries) {
+      const q = this.queue(e.destination);
+      q.entries.push(e);
+      if (reached?.has(e.destination) && e.kind === 'pdu') q.notBefore.set(e, until);
+    }
     for (const d of new Set(entries.map((e) => e.destination))) this.kick(d);
   }
 
@@ -188,7 +212,7 @@ export class Outbox {
   private queue(destination: string): Queue {
     let q = this.queues.get(destination);
     if (!q) {
-      q = { entries: [], inFlight: false, attempts: 0, nextAttempt: 0, pending: new Map() };
+      q = { entries: [], inFlight: false, attempts: 0, nextAttempt: 0, pending: new Map(), notBefore: new Map() };
       this.queues.set(destination, q);
     }
     return q;
@@ -213,11 +237,15 @@ export class Outbox {
     void this.flush(destination, q);
   }
 
-  /** When the queue next has something to send: now, unless every entry waits for a pending re-check. */
+  /**
+   * When the queue next has something to send: now, unless every entry waits (for a pending
+   * re-check or behind its broadcast). An entry is in at most one of the two maps: `notBefore`
+   * before its first transaction, `pending` only after one.
+   */
   private dueAt(q: Queue, now: number): number {
-    if (q.pending.size < q.entries.length) return now;
+    if (q.pending.size + q.notBefore.size < q.entries.length) return now;
     let at = Number.POSITIVE_INFINITY;
-    for (const e of q.entries) at = Math.min(at, q.pending.get(e)?.at ?? now);
+    for (const e of q.entries) at = Math.min(at, entryDue(q, e, now));
     return at;
   }
 
@@ -234,7 +262,10 @@ export class Outbox {
     const isHeld = (e: OutboxEntry) => e.kind === 'pdu' && e.event_id !== undefined && held.has(e.event_id);
     const taken = q.entries.filter(isHeld);
     q.entries = q.entries.filter((e) => !isHeld(e));
-    for (const e of taken) q.pending.delete(e);
+    for (const e of taken) {
+      q.pending.delete(e);
+      q.notBefore.delete(e);
+    }
     this.stats.pdusSkipped += taken.length;
     return taken;
   }
@@ -255,7 +286,7 @@ export class Outbox {
         const pdus: Pdu[] = [];
         const edus: Transaction['edus'] = [];
         for (const e of q.entries) {
-          if ((q.pending.get(e)?.at ?? 0) > now) continue;
+          if (entryDue(q, e, 0) > now) continue;
           if (e.kind === 'pdu') {
             if (pdus.length >= MAX_PDUS) continue;
             // An entry of a purged room carries its event (purge.ts); the others read it from the room.
@@ -292,6 +323,7 @@ export class Outbox {
         }
         this.stats.pdusPending += later.size;
         const sent = new Set(batch.filter((e) => !later.has(e)));
+        for (const e of batch) q.notBefore.delete(e);
         for (const e of sent) q.pending.delete(e);
         q.entries = q.entries.filter((e) => !sent.has(e));
         q.attempts = 0;
@@ -316,4 +348,9 @@ export class Outbox {
     }
     if (!this.stopped && q.entries.length > 0) this.kick(destination);
   }
+}
+
+/** When an entry may next be sent (`now` when nothing holds it back). */
+function entryDue(q: Queue, e: OutboxEntry, now: number): number {
+  return q.pending.get(e)?.at ?? q.notBefore.get(e) ?? now;
 }

@@ -48,6 +48,14 @@ export function waitFor(cluster: Cluster, check: () => boolean, what: string, ti
   return cluster.until(check, timeoutMs, () => what);
 }
 
+/**
+ * Until no server of the cluster has anything queued: a transaction waits behind its broadcast
+ * for a moment (outbox.ts), so a test that counts queued entries lets the earlier ones go first.
+ */
+export function outboxesDrained(cluster: Cluster): Promise<number> {
+  return waitFor(cluster, () => [...cluster.servers.values()].every((s) => s.hs.outbox.totalPending() === 0), 'the outboxes to drain');
+}
+
 export interface ThreeServers {
   a: ClusterServer;
   b: ClusterServer;

@@ -24,6 +24,8 @@ describe('crash and restart', () => {
     await b.client.join(bob, roomId, [a.hs.serverName]);
     await c.client.join(carol, roomId, [a.hs.serverName]);
     await a.client.sendMessage(alice, roomId, 'one');
+    // Bob answers what he has read, so every server holds the two in this order.
+    await waitFor(cluster, () => b.client.messageBodies(bob, roomId).includes('one'), 'b to receive one');
     await b.client.sendMessage(bob, roomId, 'two');
     await converge(cluster, roomId);
     const nameB = b.hs.serverName;

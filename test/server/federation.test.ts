@@ -16,6 +16,8 @@ describe('two servers in process', () => {
     await b.client.join(bob, roomId, [a.hs.serverName]);
     expect(b.client.membership(bob, roomId)).toBe('join');
     await a.client.sendMessage(alice, roomId, 'hi bob');
+    // Bob answers what he has read: both servers then agree on the order.
+    await net.until(() => b.client.messageBodies(bob, roomId).includes('hi bob'));
     await b.client.sendMessage(bob, roomId, 'hi alice');
     await net.until(() => net.converged(roomId), 5000, () => 'convergence');
     await net.until(() => b.client.messageBodies(bob, roomId).length === 3);

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Cluster } from '../../src/sim/cluster.ts';
-import { addThreeServers, converge, waitFor } from './engine-helpers.ts';
+import { addThreeServers, converge, outboxesDrained, waitFor } from './engine-helpers.ts';
 
 let cluster: Cluster;
 afterEach(() => cluster?.stopAll());
@@ -17,6 +17,7 @@ async function threeServers() {
   await b.client.join(bob, roomId, [a.hs.serverName]);
   await c.client.join(carol, roomId, [a.hs.serverName]);
   await converge(cluster, roomId);
+  await outboxesDrained(cluster);
   return { a, b, c, alice, bob, carol, roomId };
 }
 

@@ -6,39 +6,10 @@
  * queue should drain on the new link right away).
  */
 import { describe, expect, it } from 'vitest';
-import type { Clock } from '../../src/server/clock.ts';
 import { type FederationResponse, UnreachableError } from '../../src/server/federation/types.ts';
 import { Outbox } from '../../src/server/outbox.ts';
 import type { OutboxEntry, WriteBatch } from '../../src/server/store/types.ts';
-
-/** A clock whose time moves only when told; its timers fire in order. */
-function manualClock() {
-  let t = 1_000;
-  const timers = new Map<number, { at: number; fn: () => void }>();
-  let next = 1;
-  const clock: Clock = {
-    now: () => t,
-    setTimeout: (fn, ms) => {
-      const id = next++;
-      timers.set(id, { at: t + ms, fn });
-      return id;
-    },
-    clearTimeout: (h) => void timers.delete(h as number),
-  };
-  return {
-    clock,
-    pendingTimers: () => [...timers.values()].map((x) => x.at - t),
-    advance(ms: number) {
-      t += ms;
-      for (const [id, x] of [...timers].sort((a, b) => a[1].at - b[1].at)) {
-        if (x.at <= t) {
-          timers.delete(id);
-          x.fn();
-        }
-      }
-    },
-  };
-}
+import { manualClock } from '../helpers/manual-clock.ts';
 
 const settle = () => new Promise((r) => setTimeout(r, 0));
 

@@ -13,7 +13,7 @@ import { checkStoreConsistency } from '../../src/server/store/consistency.ts';
 import type { Store, StoredEvent, WriteBatch } from '../../src/server/store/types.ts';
 import { Cluster, type ClusterServer } from '../../src/sim/cluster.ts';
 import { call, enc, register } from '../client-api/helpers.ts';
-import { converge, waitFor } from './engine-helpers.ts';
+import { converge, outboxesDrained, waitFor } from './engine-helpers.ts';
 
 let cluster: Cluster;
 afterEach(() => cluster?.stopAll());
@@ -43,6 +43,7 @@ async function roomOnB(): Promise<{ a: ClusterServer; b: ClusterServer; api: Cli
   await a.client.join(alice, roomId, [b.hs.serverName]);
   for (let i = 0; i < 20; i++) await (i % 2 ? a : b).client.sendMessage(i % 2 ? alice : bob, roomId, `message ${i}`);
   await converge(cluster, roomId);
+  await outboxesDrained(cluster);
   return { a, b, api, alice, bob, roomId };
 }
 

@@ -329,8 +329,10 @@ export class InProcessNetwork {
   }
 
   /** @internal */
-  fanout(from: string, message: RoomBroadcast): void {
+  /** Delivers to every subscriber `from` can reach; returns those not lost on the way out. */
+  fanout(from: string, message: RoomBroadcast): string[] {
     const wire = JSON.stringify(message);
+    const sent: string[] = [];
     for (const node of this.nodes.values()) {
       if (node.name === from || !node.rooms.has(message.room_id) || !this.canReach(from, node.name)) continue;
       this.count(from, 'broadcast', wire.length);
@@ -338,6 +340,7 @@ export class InProcessNetwork {
         this.count(from, 'broadcastLost', wire.length);
         continue;
       }
+      sent.push(node.name);
       void this.whileRunning(from)
         .then(() => this.delay(from, node.name, wire.length))
         .then(() => this.whileRunning(node.name))
@@ -345,6 +348,7 @@ export class InProcessNetwork {
           if (this.canReach(from, node.name)) node.events?.onBroadcast?.(from, JSON.parse(wire) as RoomBroadcast);
         });
     }
+    return sent;
   }
 
   /** Resolves at once, or when a paused node resumes. */
@@ -398,8 +402,8 @@ class InProcessTransport implements Transport {
     this.node.rooms.delete(roomId);
   }
 
-  broadcast(message: RoomBroadcast): void {
-    if (this.node.running) this.network.fanout(this.node.name, message);
+  broadcast(message: RoomBroadcast): readonly string[] {
+    return this.node.running ? this.network.fanout(this.node.name, message) : [];
   }
 
   reachablePeers(): string[] {

@@ -17,7 +17,7 @@ export function retiredTransport(serverName: string): Transport {
     },
     subscribe() {},
     unsubscribe() {},
-    broadcast() {},
+    broadcast: () => [],
     reachablePeers: () => [],
     async stop() {},
   };

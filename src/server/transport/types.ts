@@ -33,8 +33,11 @@ export interface Transport {
   /** Joins/leaves a room's fan-out group. */
   subscribe(roomId: string): void;
   unsubscribe(roomId: string): void;
-  /** Best-effort fan-out to the room's other subscribers. */
-  broadcast(message: RoomBroadcast): void;
+  /**
+   * Best-effort fan-out to the room's other subscribers. Returns the servers it was handed to
+   * (not a promise of delivery): the outbox gives them a head start before its own copy.
+   */
+  broadcast(message: RoomBroadcast): readonly string[];
   /** Peers currently reachable. */
   reachablePeers(): string[];
   stop(): Promise<void>;

@@ -86,8 +86,10 @@ export function Composer(props: { thread?: string }) {
       const { markdown, userIds } = applyMentions(body, chosen);
       setText('');
       setChosen([]);
-      setTyping(false);
       void send(body, composeHtml(markdown), props.thread, userIds);
+      // After the send, so the worker starts on the message first: the typing change is a
+      // broadcast and a request to every server of the room, which the message waited behind.
+      setTyping(false);
       ref.current?.focus();
       return;
     }
