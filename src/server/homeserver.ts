@@ -109,6 +109,8 @@ export class Homeserver implements Engine {
   private readonly purged = new Set<string>();
   /** Batches whose store write failed, written again with the next one (see commit), with who waits for them to be stored. */
   private unstored: { batch: WriteBatch; stored: (() => void)[] }[] = [];
+  /** Writes in flight that carry held batches again (see hasUnstoredWrites). */
+  private rewriting = 0;
   /** The store write in flight, and the batches waiting to go together after it (see commit). */
   private writing: Promise<void> | undefined;
   private nextWrite: { batches: WriteBatch[]; done: Promise<void> } | undefined;
@@ -295,15 +297,19 @@ export class Homeserver implements Engine {
   private startWrite(batches: WriteBatch[]): Promise<void> {
     const held = this.unstored;
     this.unstored = [];
+    // Held batches being written again are still unstored until this write lands.
+    if (held.length > 0) this.rewriting++;
     const all = [...held.map((h) => h.batch), ...batches];
     let merged = all.length === 1 ? all[0]! : mergeWriteBatches(all);
     // A room purged ahead of this write (commitAhead) must not come back with it.
     if (this.purged.size > 0) merged = withoutPurged(merged, this.purged);
     const write = this.store.write({ ...merged, meta: { ...(merged.meta ?? {}), stream_pos: this.streamPos, group_pos: this.groupPos } }).then(
       () => {
+        if (held.length > 0) this.rewriting--;
         for (const h of held) for (const done of h.stored) done();
       },
       (err: unknown) => {
+        if (held.length > 0) this.rewriting--;
         // The merged batch holds the earlier held ones too: whoever waits for those waits for this.
         let storedNow!: () => void;
         const stored = new Promise<void>((resolve) => {
@@ -360,7 +366,7 @@ export class Homeserver implements Engine {
   }
 
   get hasUnstoredWrites(): boolean {
-    return this.unstored.length > 0;
+    return this.unstored.length > 0 || this.rewriting > 0;
   }
 
   emit(update: Update): void {

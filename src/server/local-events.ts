@@ -140,26 +140,41 @@ export async function createLocalEventLocked(
     rooms: [room.record()],
     outboxPut: outbox,
   };
-  const announce = (): void => {
-    // Gossip first: it is what peers' people wait for; the outbox's transaction is the durable copy.
-    const reached = e.transport.broadcast({ room_id: room.roomId, origin: e.serverName, pdus: [pduWithoutId(ev)] });
+  let reached: readonly string[] | undefined;
+  const broadcast = (): void => {
+    // Gossip is what peers' people wait for; the outbox's transaction is the durable copy.
+    reached = e.transport.broadcast({ room_id: room.roomId, origin: e.serverName, pdus: [pduWithoutId(ev)] });
     traceMark(ev.event_id, 'published');
-    e.outbox.added(outbox, reached);
     if (room.leftBy(e.serverName, ev)) e.transport.unsubscribe(room.roomId);
+  };
+  const stored = (): void => {
+    if (reached === undefined) broadcast();
+    e.outbox.added(outbox, reached);
     e.emit({ kind: 'event', roomId: room.roomId, eventId: ev.event_id, status: 'accepted', stream: placement.stored.stream });
   };
+  // Broadcast as the write starts (its commit was most of the time from Enter to another
+  // tab), unless the write carries a client's transaction ID. If we crash before the write lands,
+  // peers may hold an event we do not: that is recovered, not lost — on restart every reconnection
+  // compares forward extremities with the peer (Homeserver.catchUp) and fetches the event back, and
+  // a peer's event built on it brings it with its history. Nobody was told it was sent (the answer
+  // waits for the write), so nobody retries it. With a transaction ID the client would retry the
+  // same ID after the restart, and a server that no longer knows it would make a second event: those
+  // broadcast once the ID's record is stored with the event. So do sends while a write is held
+  // (a full disk: the app says the message is not saved yet, and its peers should not show it).
+  if (!alsoWrite && !e.hasUnstoredWrites) broadcast();
+  const write = e.commit(alsoWrite ? mergeWriteBatches([batch, alsoWrite(ev.event_id)]) : batch);
   try {
-    await e.commit(alsoWrite ? mergeWriteBatches([batch, alsoWrite(ev.event_id)]) : batch);
+    await write;
     traceMark(ev.event_id, 'committed');
   } catch (err) {
     if (!(err instanceof HeldWriteError)) throw err;
     // The event is in the room already (later events build on it) and its write is held, not
-    // dropped: it is announced once stored, and a retry must find this event rather than make
-    // a second one — so the sender is told which event it is.
-    void err.stored.then(announce);
+    // dropped: it is queued for delivery once stored, and a retry must find this event rather
+    // than make a second one — so the sender is told which event it is.
+    void err.stored.then(stored);
     throw new HeldEventError(heldEventMessage(err.message, ev.event_id), ev.event_id, err.stored);
   }
-  announce();
+  stored();
   return ev;
 }
 
