@@ -16,6 +16,9 @@ import type { Ed25519Verifier } from '../core/ed25519.ts';
 import { type VerifyPool, createVerifyPool } from '../crypto/verify-pool.ts';
 import { bestVerifier } from '../crypto/webcrypto-ed25519.ts';
 
+/** At most 2 jobs at once, and 8 in 100 ms: a person's messages, not a transaction or a backlog. */
+const QUIET = { batch: 2, max: 8, windowMs: 100 } as const;
+
 export async function startVerifyHelpers(max = 3, reservedCores = 1): Promise<VerifyPool | undefined> {
   const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
   const count = Math.min(max, cores - reservedCores);
@@ -32,5 +35,9 @@ export async function startVerifyHelpers(max = 3, reservedCores = 1): Promise<Ve
   }
   return createVerifyPool(ports, fallback, {
     onRetire: (why) => console.warn(`a signature-check helper stopped (${why}); verifying in the homeserver worker instead`),
+    // A live message in a quiet room (one or two signatures) is checked here: the helper's
+    // round trip was 11–14 ms p50 of the 60 ms from Enter to another tab (docs/benchmarks.md).
+    // Ingest (batches, streams) still goes to the helpers.
+    inThreadWhenQuiet: QUIET,
   });
 }

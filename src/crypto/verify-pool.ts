@@ -7,6 +7,13 @@
  * each run the same strict verifier (core/ed25519.ts precheck + WebCrypto),
  * so the verdicts are exactly those of the in-thread path.
  *
+ * A helper is a round trip to another thread, and a waking one is slow to
+ * answer: a lone message in a quiet room waited 11–14 ms p50 for its one
+ * verification (bench/latency-cli.ts, Chromium on 2 loaded cores) that takes
+ * ~0.3 ms here. With `inThreadWhenQuiet`, a small batch while the helpers are
+ * idle and few verifications were asked for lately is verified in this thread;
+ * under load everything still goes to the helpers.
+ *
  * Transport-agnostic: a `PoolPort` is a Worker or a MessagePort. If a helper
  * fails, its outstanding jobs are verified in-thread by `fallback` and it gets
  * no more work; with no helper left, everything goes to `fallback`.
@@ -68,6 +75,12 @@ export interface VerifyPoolOptions {
   answerTimeoutMs?: number;
   /** Told when a helper is retired (not on close), with why: the in-thread path took over its work. */
   onRetire?: (reason: string) => void;
+  /**
+   * Verify in this thread (with `fallback`) a batch of at most `batch` jobs when no helper has
+   * work out and at most `max` verifications were asked for in the last `windowMs`, this one
+   * included. Off when absent.
+   */
+  inThreadWhenQuiet?: { batch: number; max: number; windowMs: number; now?: () => number };
 }
 
 export function createVerifyPool(ports: readonly PoolPort[], fallback: Ed25519Verifier, opts: VerifyPoolOptions = {}): VerifyPool {
@@ -76,6 +89,22 @@ export function createVerifyPool(ports: readonly PoolPort[], fallback: Ed25519Ve
   let queue: Job[] = [];
   let scheduled = false;
   let nextId = 1;
+  const quietRule = opts.inThreadWhenQuiet;
+  const now = quietRule?.now ?? (() => performance.now());
+  // Verifications asked for since windowStart (a fixed window: cheap, and enough to tell a lone
+  // message from a stream of them).
+  let windowStart = Number.NEGATIVE_INFINITY;
+  let windowCount = 0;
+  const quiet = (n: number): boolean => {
+    if (!quietRule) return false;
+    const t = now();
+    if (t - windowStart > quietRule.windowMs) {
+      windowStart = t;
+      windowCount = 0;
+    }
+    windowCount += n;
+    return n <= quietRule.batch && windowCount <= quietRule.max && helpers.every((h) => !h.alive || h.jobs === 0);
+  };
 
   // Re-armed on every answer: fires only if the helper went quiet with work outstanding.
   const arm = (h: Helper) => {
@@ -160,6 +189,10 @@ export function createVerifyPool(ports: readonly PoolPort[], fallback: Ed25519Ve
     scheduled = false;
     const jobs = queue;
     queue = [];
+    if (quiet(jobs.length)) {
+      for (const job of jobs) runFallback(job);
+      return;
+    }
     for (let i = 0; i < jobs.length; i += MAX_BATCH) {
       const batch = jobs.slice(i, i + MAX_BATCH);
       const live = helpers.filter((h) => h.alive);

@@ -288,6 +288,41 @@ describe('Ed25519 acceptance rule', () => {
     p3.close();
   });
 
+  it('with inThreadWhenQuiet, a lone verification while the pool is quiet stays in this thread; a stream of them goes to the helpers', async () => {
+    const good = vectors().find((v) => v.valid)!;
+    const bad = vectors().find((v) => !v.valid)!;
+    const channel = new MessageChannel();
+    serveVerifications(channel.port2, nobleVerifier);
+    channel.port1.start();
+    channel.port2.start();
+    let sentToHelper = 0;
+    const port = {
+      postMessage: (m: unknown, t: Transferable[]) => {
+        sentToHelper++;
+        channel.port1.postMessage(m, t);
+      },
+      addEventListener: (type: 'message', l: (ev: MessageEvent) => void) => channel.port1.addEventListener(type, l),
+    };
+    let t = 0;
+    const p = createVerifyPool([port], nobleVerifier, { inThreadWhenQuiet: { batch: 2, max: 8, windowMs: 100, now: () => t } });
+    // A lone message, then another a second later: no helper involved, same verdicts.
+    expect(await p.verify(good.sig, good.msg, good.key)).toBe(true);
+    t += 1000;
+    expect(await p.verify(bad.sig, bad.msg, bad.key)).toBe(false);
+    expect(sentToHelper).toBe(0);
+    // Ten more within the same 100 ms: past the eighth, the helper takes them.
+    t += 1000;
+    const stream: boolean[] = [];
+    for (let i = 0; i < 10; i++) stream.push(await p.verify(i % 2 ? bad.sig : good.sig, i % 2 ? bad.msg : good.msg, i % 2 ? bad.key : good.key));
+    expect(stream).toEqual(Array.from({ length: 10 }, (_, i) => i % 2 === 0));
+    expect(sentToHelper).toBe(2);
+    // A batch larger than `batch` goes to the helper even when quiet.
+    t += 1000;
+    expect(await Promise.all([0, 1, 2].map(() => p.verify(good.sig, good.msg, good.key)))).toEqual([true, true, true]);
+    expect(sentToHelper).toBe(3);
+    p.close();
+  });
+
   it('WebCrypto signatures are byte-identical to the pure signer (deterministic Ed25519)', async () => {
     const signer = await createWebCryptoSigner(seed, publicKey);
     for (const m of [new Uint8Array(0), message, new Uint8Array(1000).fill(7)]) {
