@@ -301,7 +301,9 @@ describe('Ed25519 acceptance rule', () => {
         sentToHelper++;
         channel.port1.postMessage(m, t);
       },
-      addEventListener: (type: 'message', l: (ev: MessageEvent) => void) => channel.port1.addEventListener(type, l),
+      addEventListener: (type: string, l: (ev: never) => void) => {
+        if (type === 'message') channel.port1.addEventListener('message', l as (ev: MessageEvent) => void);
+      },
     };
     let t = 0;
     const p = createVerifyPool([port], nobleVerifier, { inThreadWhenQuiet: { batch: 2, max: 8, windowMs: 100, now: () => t } });
