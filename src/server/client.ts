@@ -648,9 +648,12 @@ export class HomeserverClient {
     const users = setTyping(this.hs, roomId, userId, typing);
     this.hs.emit({ kind: 'typing', roomId, userIds: users });
     const edu = { edu_type: 'm.typing', content: { room_id: roomId, user_id: userId, typing } };
-    this.hs.transport.broadcast({ room_id: roomId, origin: this.hs.serverName, edus: [edu] });
-    // Typing is ephemeral: best-effort direct delivery, never queued.
+    const reached = new Set(this.hs.transport.broadcast({ room_id: roomId, origin: this.hs.serverName, edus: [edu] }));
+    // Typing is ephemeral: best-effort, never queued. A server the broadcast did not reach gets it
+    // directly; one it reached does not get it twice (a stream each way, and at the moment a
+    // message sent with the typing change is on its way to the same server: bench/latency.ts).
     for (const server of room.servers) {
+      if (reached.has(server) || server === this.hs.serverName) continue;
       void this.hs.transport
         .request(server, {
           kind: 'send',

@@ -30,6 +30,17 @@ describe('EDUs', () => {
     expect(a.client.typing(roomId)).toEqual([alice]);
   });
 
+  it('a typing change goes by broadcast alone to the servers the broadcast reaches', async () => {
+    const { a, b, alice, roomId } = await pair();
+    const sent = () => ({ ...cluster.net.stats.get(a.hs.serverName) });
+    const before = sent();
+    await a.client.setTyping(alice, roomId, true);
+    await waitFor(cluster, () => b.client.typing(roomId).includes(alice), 'b to see alice typing');
+    const after = sent();
+    expect((after.broadcasts ?? 0) - (before.broadcasts ?? 0)).toBe(1);
+    expect((after.requests ?? 0) - (before.requests ?? 0)).toBe(0);
+  });
+
   it('read receipts arrive, and survive a restart of the receiving server', async () => {
     const { a, b, alice, bob, roomId } = await pair();
     const m1 = await a.client.sendMessage(alice, roomId, 'read me');
