@@ -88,7 +88,8 @@ export function Composer(props: { thread?: string }) {
       setChosen([]);
       void send(body, composeHtml(markdown), props.thread, userIds);
       // After the send, so the worker starts on the message first: the typing change is a
-      // broadcast and a request to every server of the room, which the message waited behind.
+      // broadcast (plus a request to any server the broadcast did not reach), which the
+      // message would otherwise wait behind.
       setTyping(false);
       ref.current?.focus();
       return;
