@@ -32,8 +32,17 @@ export function hueOf(id: string): number {
   return h % 360;
 }
 
+// One formatter each, made on first use: `toLocaleTimeString` with options builds a new
+// Intl.DateTimeFormat on every call (tens of microseconds each), and a timeline render called it
+// twice per tile — with every tile re-rendering, most of the time between a message's arrival
+// and its paint.
+let hourMinute: Intl.DateTimeFormat | undefined;
+let longDate: Intl.DateTimeFormat | undefined;
+
+/** HH:MM in the person's locale. */
 export function timeOf(ts: number): string {
-  return new Date(ts).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+  hourMinute ??= new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+  return hourMinute.format(ts);
 }
 
 export function dayKey(ts: number): string {
@@ -44,7 +53,8 @@ export function dayKey(ts: number): string {
 export function dayLabel(ts: number, now = Date.now()): string {
   if (dayKey(ts) === dayKey(now)) return 'Today';
   if (dayKey(ts) === dayKey(now - 86_400_000)) return 'Yesterday';
-  return new Date(ts).toLocaleDateString(undefined, { weekday: 'long', year: 'numeric', month: 'long', day: 'numeric' });
+  longDate ??= new Intl.DateTimeFormat(undefined, { weekday: 'long', year: 'numeric', month: 'long', day: 'numeric' });
+  return longDate.format(ts);
 }
 
 /** A Matrix localpart from a display name: lowercase, allowed characters only. */

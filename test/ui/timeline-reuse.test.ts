@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TimelineItem } from '../../src/ui/api.ts';
-import { keepUnchanged } from '../../src/ui/state/timeline-reuse.ts';
+import { displayNames, members } from '../../src/ui/state/store.ts';
+import { keepIfEqual, keepUnchanged } from '../../src/ui/state/timeline-reuse.ts';
 
 function msg(id: string, body: string, reactions: TimelineItem['reactions'] = []): TimelineItem {
   return { event_id: id, sender: '@alice:hs1', ts: 1_000, kind: 'message', edited: false, reactions, body };
@@ -32,5 +33,49 @@ describe('keepUnchanged: a new timeline read re-renders only what changed', () =
     const next = keepUnchanged(read, shown);
     expect(next.map((i) => i.event_id)).toEqual(['$b', '$z']);
     expect(next[0]).toBe(shown[1]);
+  });
+});
+
+describe('keepUnchanged: a read that changes nothing', () => {
+  it('returns the shown list itself, so the timeline signal notifies nobody', () => {
+    const shown = [msg('$a', 'one'), msg('$b', 'two')];
+    expect(keepUnchanged(copy(shown), shown)).toBe(shown);
+  });
+
+  it('returns a new list when only the order or the length changed', () => {
+    const shown = [msg('$a', 'one'), msg('$b', 'two')];
+    const swapped = keepUnchanged(copy([shown[1]!, shown[0]!]), shown);
+    expect(swapped).not.toBe(shown);
+    expect(swapped[0]).toBe(shown[1]);
+    expect(keepUnchanged(copy(shown.slice(0, 1)), shown)).not.toBe(shown);
+  });
+});
+
+describe('keepIfEqual: re-read room metadata', () => {
+  it('keeps the shown value when the read is equal, takes the read when it differs', () => {
+    const shown = [{ userId: '@a:hs1', membership: 'join', powerLevel: 0 }];
+    expect(keepIfEqual(structuredClone(shown), shown)).toBe(shown);
+    const changed = [{ ...shown[0]!, powerLevel: 50 }];
+    expect(keepIfEqual(changed, shown)).toBe(changed);
+  });
+});
+
+describe('displayNames: the same map while the names are the same', () => {
+  it('keeps its map across an equal member list and a power level change, and makes a new one for a rename', () => {
+    members.value = [
+      { userId: '@a:hs1', membership: 'join', displayName: 'Alice', powerLevel: 100 },
+      { userId: '@b:hs2', membership: 'join', displayName: 'Bob', powerLevel: 0 },
+    ];
+    const first = displayNames.value;
+    expect(first.get('@b:hs2')).toBe('Bob');
+    members.value = structuredClone(members.value);
+    expect(displayNames.value).toBe(first);
+    members.value = members.value.map((m) => (m.userId === '@b:hs2' ? { ...m, powerLevel: 50 } : m));
+    expect(displayNames.value).toBe(first);
+    members.value = members.value.map((m) => (m.userId === '@b:hs2' ? { ...m, displayName: 'Robert' } : m));
+    expect(displayNames.value).not.toBe(first);
+    expect(displayNames.value.get('@b:hs2')).toBe('Robert');
+    members.value = [];
+    expect(displayNames.value.size).toBe(0);
   });
 });

@@ -1,5 +1,6 @@
 import type { NetworkStatus } from '../api.ts';
 import { network } from '../state/store.ts';
+import { timeOf } from '../format.ts';
 
 /** Where this homeserver's connection stands, in words that say what it is waiting for. */
 export function connectionSummary(n: NetworkStatus | null): { text: string; cls: string } {
@@ -13,16 +14,12 @@ export function connectionSummary(n: NetworkStatus | null): { text: string; cls:
     return { text: `Waiting for the relay${where ? ` at ${where}` : ''} to answer (others reach you through it)`, cls: 'conn off' };
   }
   if (n.relay.state === 'failed') {
-    const since = n.relay.since === undefined ? '' : ` since ${clockTime(n.relay.since)}`;
+    const since = n.relay.since === undefined ? '' : ` since ${timeOf(n.relay.since)}`;
     return { text: `Relay${where ? ` at ${where}` : ''} unreachable${since}; retrying (${peers})`, cls: 'conn off' };
   }
   return { text: `No relay configured: working alone, ${peers}`, cls: 'conn alone' };
 }
 
-/** HH:MM in the person's locale. */
-export function clockTime(ms: number): string {
-  return new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-}
 
 /** "host:port" from a relay multiaddr such as /ip4/127.0.0.1/tcp/4000/ws/p2p/12D3…. */
 function relayHost(addr: string | undefined): string {

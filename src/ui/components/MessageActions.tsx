@@ -1,6 +1,6 @@
 import type { TimelineItem } from '../api.ts';
 import { openThread, react, redact, unreact } from '../state/actions.ts';
-import { confirmation, currentRoom, editing, editingInPlace, myUserId, powers, replyTo } from '../state/store.ts';
+import { confirmation, currentMembership, editing, editingInPlace, myUserId, powers, replyTo } from '../state/store.ts';
 import { MoreActions } from './MoreActions.tsx';
 
 export const QUICK_REACTIONS = ['👍', '❤️', '😄', '🎉'];
@@ -12,7 +12,7 @@ export function MessageActions(props: { item: TimelineItem; inThread?: boolean }
   const canDelete = mine || powers.value.mine >= powers.value.redact;
   if (item.kind === 'redacted' || item.kind === 'notice') return null;
   // Someone who left or was removed can read what they were allowed to see, not act on it.
-  if (currentRoom.value?.membership !== 'join') return null;
+  if (currentMembership.value !== 'join') return null;
   const focusComposer = () => document.getElementById(props.inThread ? 'thread-composer' : 'composer')?.focus();
   return (
     <div class="msg-actions" role="toolbar" aria-label="Message actions">

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { type NetworkStatus, errorText } from '../api.ts';
 import { loadNetwork, service } from '../state/actions.ts';
 import { network, rooms, sidePanel } from '../state/store.ts';
-import { clockTime } from './ConnectionState.tsx';
+import { timeOf } from '../format.ts';
 import { PeerRow } from './PeerRow.tsx';
 
 /** This server, its relay and peers, what is waiting to be sent, and the partition controls. */
@@ -149,6 +149,6 @@ function relayText(r: NetworkStatus['relay']): string {
     case 'none':
       return 'none configured';
     case 'failed':
-      return r.since === undefined ? 'unreachable' : `unreachable since ${clockTime(r.since)}`;
+      return r.since === undefined ? 'unreachable' : `unreachable since ${timeOf(r.since)}`;
   }
 }

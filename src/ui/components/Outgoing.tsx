@@ -1,7 +1,7 @@
 import type { TimelineItem } from '../api.ts';
 import { nameOf, timeOf } from '../format.ts';
-import { type Outgoing, discard, outgoing, resend, retryDelivery, undelivered } from '../state/outgoing.ts';
-import { currentRoomId, displayNames, myUserId, timeline } from '../state/store.ts';
+import { type Outgoing, discard, lastSentByMe, outgoing, resend, retryDelivery, undelivered } from '../state/outgoing.ts';
+import { currentRoomId, displayNames, myUserId } from '../state/store.ts';
 import { FormattedBody, Markdown } from './FormattedBody.tsx';
 
 function servers(n: number): string {
@@ -25,8 +25,7 @@ export function DeliveryState(props: { item: TimelineItem }) {
     );
   }
   // "Sent" on my latest message only: the others are all sent too, unless they say otherwise.
-  const last = timeline.value.filter((i) => i.sender === me && !i.inThread && i.kind !== 'notice').at(-1);
-  if (last?.event_id !== item.event_id) return null;
+  if (lastSentByMe.value !== item.event_id) return null;
   return (
     <p class="delivery muted small-text" data-state="sent">
       Sent

@@ -1,5 +1,5 @@
 import { forgetRoom } from '../state/actions.ts';
-import { currentRoom } from '../state/store.ts';
+import { currentMembership, currentRoom } from '../state/store.ts';
 import { Composer } from './Composer.tsx';
 import { RoomHeader } from './RoomHeader.tsx';
 import { RoomUpgradeBanner } from './RoomUpgradeBanner.tsx';
@@ -16,9 +16,12 @@ export function removalText(room: { membership: string; removedBy?: { userId: st
 }
 
 export function RoomView() {
-  const room = currentRoom.value;
-  if (!room) return <p class="muted center">Opening the room…</p>;
-  if (room.membership === 'leave' || room.membership === 'ban') {
+  // The membership alone, not the room's summary: that changes with every message, and this
+  // view re-rendering re-renders the whole timeline's list.
+  const membership = currentMembership.value;
+  if (membership === null) return <p class="muted center">Opening the room…</p>;
+  const room = membership === 'leave' || membership === 'ban' ? currentRoom.value : null;
+  if (room) {
     return (
       <div class="room-view">
         <RoomHeader />
@@ -39,11 +42,11 @@ export function RoomView() {
       </div>
     );
   }
-  if (room.membership !== 'join') {
+  if (membership !== 'join') {
     return (
       <div class="room-view">
         <RoomHeader />
-        <p class="muted center">You are not in this room ({room.membership}).</p>
+        <p class="muted center">You are not in this room ({membership}).</p>
       </div>
     );
   }

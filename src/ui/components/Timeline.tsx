@@ -105,12 +105,11 @@ export function Timeline() {
   const backfill = roomId ? backfills.value[roomId] : undefined;
   const fetchingHistory = !!backfill && !backfill.done;
 
-  // Keep the view pinned to the bottom while the reader is there, and in place while older items arrive above.
+  // Keep the view in place while older items arrive above. (Pinned to the bottom is kept by the
+  // ResizeObserver below: reading scrollHeight here would lay the page out once more per render.)
   useLayoutEffect(() => {
     const el = ref.current;
-    if (!el) return;
-    if (anchor.current !== null) el.scrollTop = el.scrollHeight - anchor.current;
-    else if (stick.current) el.scrollTop = el.scrollHeight;
+    if (el && anchor.current !== null) el.scrollTop = el.scrollHeight - anchor.current;
   });
   const older = () => {
     const el = ref.current;
@@ -145,7 +144,11 @@ export function Timeline() {
       }),
     [],
   );
-  // Panels opening or closing, the composer growing, the viewport changing: stay at the bottom if there.
+  // Stay at the bottom if there: new rows, rows growing (an edit, an image decoding), panels
+  // opening or closing, the composer growing, the viewport changing. ResizeObserver reports in
+  // the frame's own rendering step, after its layout and before its paint (a newly observed row
+  // reports at once), so the view is pinned in the frame that shows the change, without a
+  // layout of its own.
   useEffect(() => {
     const el = ref.current;
     if (!el || typeof ResizeObserver === 'undefined') return;
@@ -154,11 +157,9 @@ export function Timeline() {
     };
     const ro = new ResizeObserver(keep);
     ro.observe(el);
-    // Content growing without a render (an image decoding) too.
     for (const child of Array.from(el.children)) ro.observe(child);
     const mo = new MutationObserver(() => {
       for (const child of Array.from(el.children)) ro.observe(child);
-      keep();
     });
     mo.observe(el, { childList: true });
     return () => {

@@ -10,7 +10,7 @@ import { type TraceMark, latencyTracing, setLatencyTracing, takeLatencyTrace, tr
 import { type Api, type StartResult, type TimelineItem, type Update, connectWorker, errorText, stopWorker, subscribe } from '../api.ts';
 import { type PurgeSummary, forgetNotice } from '../durability.ts';
 import { humanError } from '../errors.ts';
-import { keepUnchanged } from './timeline-reuse.ts';
+import { keepIfEqual, keepUnchanged } from './timeline-reuse.ts';
 import { composeHtml } from '../markdown.tsx';
 import { type KnownHomeserver, forget, readDirectory, remember } from './directory.ts';
 import {
@@ -451,14 +451,16 @@ async function loadRoomMeta(roomId: string): Promise<void> {
   ]);
   if (currentRoomId.value !== roomId) return;
   batch(() => {
-    members.value = m;
-    roomState.value = s;
-    typing.value = t;
-    receipts.value = r;
+    members.value = keepIfEqual(m, members.peek());
+    roomState.value = keepIfEqual(s, roomState.peek());
+    typing.value = keepIfEqual(t, typing.peek());
+    receipts.value = keepIfEqual(r, receipts.peek());
   });
-  const p: Record<string, string> = { ...presence.value };
-  for (const mm of m) if (mm.membership === 'join' && !(mm.userId in p)) p[mm.userId] = await service().presence(mm.userId);
-  presence.value = p;
+  // Presence of members not yet known; after that, presence updates keep it current.
+  const unknown = m.filter((mm) => mm.membership === 'join' && !(mm.userId in presence.peek()));
+  if (unknown.length === 0) return;
+  const fetched = await Promise.all(unknown.map(async (mm) => [mm.userId, await service().presence(mm.userId)] as const));
+  presence.value = { ...Object.fromEntries(fetched), ...presence.peek() };
 }
 
 export async function loadRoom(): Promise<void> {
@@ -567,7 +569,7 @@ async function flush(): Promise<void> {
       service()
         .receipts(roomId)
         .then((r) => {
-          if (currentRoomId.value === roomId) receipts.value = r;
+          if (currentRoomId.value === roomId) receipts.value = keepIfEqual(r, receipts.peek());
         }),
     );
   }
@@ -601,14 +603,14 @@ function onUpdate(u: Update): void {
       mark('rooms');
       break;
     case 'typing':
-      if (u.roomId === current) typing.value = u.userIds;
+      if (u.roomId === current) typing.value = keepIfEqual(u.userIds, typing.peek());
       break;
     case 'receipt':
       mark('rooms');
       if (u.roomId === current) mark('receipts');
       break;
     case 'presence':
-      presence.value = { ...presence.value, [u.userId]: u.presence };
+      if (presence.peek()[u.userId] !== u.presence) presence.value = { ...presence.peek(), [u.userId]: u.presence };
       break;
     case 'network':
       mark('network', 'rooms');

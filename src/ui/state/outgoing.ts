@@ -5,11 +5,12 @@
  * still holds copies for N destinations. A send the homeserver refused stays in the list as
  * *not sent*, with the reason and a retry.
  */
-import { effect, signal } from '@preact/signals';
+import { computed, effect, signal } from '@preact/signals';
 import { heldEventIdOf } from '../../server/held-write.ts';
 import { errorText } from '../api.ts';
 import { MAX_IMAGE_BYTES, attempt, say, sendMessage, service } from './actions.ts';
 import { currentRoomId, myUserId, network, rooms, timeline } from './store.ts';
+import { keepIfEqual } from './timeline-reuse.ts';
 
 /**
  * The largest message content the composer sends. The network refuses events over 64 KiB
@@ -52,6 +53,14 @@ export interface Outgoing {
 export const outgoing = signal<Outgoing[]>([]);
 /** My events in the open room that some servers have not received yet: event ID → how many servers. */
 export const undelivered = signal<Record<string, number>>({});
+/**
+ * My latest message in the open room (it says "Sent"): a string, so the tiles that read it
+ * re-render when it moves, not on every timeline read.
+ */
+export const lastSentByMe = computed(() => {
+  const me = myUserId.value;
+  return timeline.value.findLast((i) => i.sender === me && !i.inThread && i.kind !== 'notice')?.event_id;
+});
 
 let counter = 0;
 
@@ -173,7 +182,7 @@ export async function refreshDelivery(): Promise<void> {
     return;
   }
   if (currentRoomId.value !== roomId) return;
-  undelivered.value = result;
+  undelivered.value = keepIfEqual(result, undelivered.peek());
   clearTimeout(polling);
   // The outbox does not announce each delivery: look again while something is waiting.
   if (Object.keys(result).length > 0) polling = setTimeout(() => void refreshDelivery(), 2000);

@@ -66,6 +66,8 @@ export const pendingChat = signal<string | null>(null);
 
 export const myUserId = computed(() => session.value?.userId ?? '');
 export const currentRoom = computed(() => rooms.value.find((r) => r.roomId === currentRoomId.value) ?? null);
+/** My membership of the open room: a string, for the many components that need only that (each tile's actions). */
+export const currentMembership = computed(() => currentRoom.value?.membership ?? null);
 export const joinedRooms = computed(() => rooms.value.filter((r) => r.membership === 'join' && !r.isDirect));
 export const directRooms = computed(() => rooms.value.filter((r) => r.membership === 'join' && r.isDirect));
 /** Rooms the person was removed from (kicked or banned) and has not forgotten. */
@@ -73,12 +75,19 @@ export const formerRooms = computed(() => rooms.value.filter((r) => (r.membershi
 export const invites = computed(() => rooms.value.filter((r) => r.membership === 'invite'));
 export const knocks = computed(() => rooms.value.filter((r) => r.membership === 'knock'));
 
-/** Display names from the current room's member events. */
+let shownNames = new Map<string, string>();
+/**
+ * Display names from the current room's member events. The same map while the names are the
+ * same: every timeline tile reads it, so a new map re-renders them all (a membership or power
+ * level change is not a name change).
+ */
 export const displayNames = computed(() => {
   const out = new Map<string, string>();
   for (const m of members.value) if (m.displayName) out.set(m.userId, m.displayName);
   const me = session.value;
   if (me?.userId && me.displayName && !out.has(me.userId)) out.set(me.userId, me.displayName);
+  if (out.size === shownNames.size && [...out].every(([id, name]) => shownNames.get(id) === name)) return shownNames;
+  shownNames = out;
   return out;
 });
 
