@@ -24,6 +24,7 @@ import {
   reaction,
   relationOf,
   textMessage,
+  timelineWindow,
 } from './content/index.ts';
 import { recordReceipt, setTyping, typingUsers } from './edus.ts';
 import { MatrixError, forbidden, invalidParam, notFound } from './errors.ts';
@@ -35,7 +36,7 @@ import { countersignInvite, dropPending, loadPending, profileOf, remoteJoin, rem
 import { redactsOf } from './redactions.ts';
 import { Room } from './room.ts';
 import type { StateMap } from './state-groups.ts';
-import type { WriteBatch } from './store/types.ts';
+import type { StoredEvent, WriteBatch } from './store/types.ts';
 import { TOMBSTONE_BODY, checkUpgrade, planUpgrade, predecessorOf, restrictedPowerLevels, tombstoneOf } from './upgrade.ts';
 import { historyVisibility, visibleToUser } from './visibility.ts';
 import { latencyTracing, traceMark, traceNow } from './latency-trace.ts';
@@ -861,16 +862,30 @@ export class HomeserverClient {
   timeline(userId: string, roomId: string, opts: { limit?: number; before?: string } = {}): { items: TimelineItem[]; hasMore: boolean } {
     this.hs.requireLocalUser(userId);
     const room = this.hs.requireRoom(roomId);
-    const events = room.topological((s) => s.status === 'accepted' && visibleToUser(room, s, userId));
+    // Visibility is checked only for what the window reads (timeline-window.ts): the app reads
+    // the timeline after every event, and a read of the whole history grew with the room.
+    const events = room.topological((s) => s.status === 'accepted');
+    const visible = (s: StoredEvent) => visibleToUser(room, s, userId);
     let end = events.length;
     if (opts.before) {
       const i = events.findIndex((s) => s.event_id === opts.before);
-      if (i >= 0) end = i;
+      if (i >= 0 && visible(events[i]!)) end = i;
     }
-    const inputs: TimelineInput[] = events.slice(0, end).map((s) => this.input(s));
-    const items = aggregateTimeline(inputs);
-    const limit = opts.limit ?? 50;
-    const window = items.slice(Math.max(0, items.length - limit));
+    const { items: window, hasMore } = timelineWindow(
+      {
+        length: events.length,
+        id: (i) => events[i]!.event_id,
+        isState: (i) => typeof events[i]!.pdu.state_key === 'string',
+        relation: (i) => {
+          const s = events[i]!;
+          const clear = s.pdu.type === ENCRYPTED_TYPE ? this.crypto?.cleartext(s.event_id) : undefined;
+          return relationOf({ content: clear?.content ?? s.pdu.content });
+        },
+        input: (i) => (visible(events[i]!) ? this.input(events[i]!) : undefined),
+      },
+      end,
+      opts.limit ?? 50,
+    );
     const shown =
       this.unstoredEchoes.size === 0
         ? window
@@ -878,7 +893,7 @@ export class HomeserverClient {
             const echo = this.unstoredEchoes.get(i.event_id);
             return echo === undefined ? i : { ...i, echo };
           });
-    return { items: shown, hasMore: items.length > limit };
+    return { items: shown, hasMore };
   }
 
   /** Bodies of the message events the user sees, in timeline order (for tools and checks). */

@@ -333,7 +333,27 @@ function countReactions(reactions: readonly TimelineInput[] | undefined): Reacti
   return [...byKey].map(([key, senders]) => ({ key, count: senders.length, senders }));
 }
 
-export function aggregateTimeline(events: readonly TimelineInput[]): TimelineItem[] {
+/** How `aggregateTimeline` reads a window that does not start at the room's beginning (timeline-window.ts). */
+export interface AggregateOptions {
+  /** Content of each state event (by type NUL state key) before the first input: the "before" of the first changes. */
+  stateBefore?: ReadonlyMap<string, JsonObject>;
+  /**
+   * Inputs given only for what they tell about the others — a reply's target and its edits, a
+   * thread's root, an edit, reaction or thread event that sorts before its target: they yield
+   * no item of their own and change no state (`stateBefore` holds it).
+   */
+  context?: ReadonlySet<string>;
+}
+
+/** Whether an input yields an item of its own (when not a duplicate): what a window counts. */
+export function yieldsItem(event: TimelineInput): boolean {
+  if (event.hidden) return false;
+  const { role } = classify(event);
+  return role === 'state' || role === 'message';
+}
+
+export function aggregateTimeline(events: readonly TimelineInput[], opts: AggregateOptions = {}): TimelineItem[] {
+  const context = opts.context;
   const all: Classified[] = [];
   const byId = new Map<string, Classified>();
   for (const event of events) {
@@ -358,7 +378,7 @@ export function aggregateTimeline(events: readonly TimelineInput[]): TimelineIte
   const items: TimelineItem[] = [];
   const itemById = new Map<string, TimelineItem>();
   // Content of the current state event per (type, state key): the "before" of each change.
-  const state = new Map<string, JsonObject>();
+  const state = new Map<string, JsonObject>(opts.stateBefore ?? []);
   const nameOf: NameResolver = (userId) =>
     nonEmptyString(state.get(`m.room.member\u0000${userId}`)?.displayname) ?? localpartName(userId);
 
@@ -374,7 +394,7 @@ export function aggregateTimeline(events: readonly TimelineInput[]): TimelineIte
         stateKey: event.state_key ?? '',
         reactions: countReactions(reactions.get(event.event_id)),
       };
-      state.set(stateKey, isJsonObject(event.content) ? event.content : {});
+      if (!context?.has(event.event_id)) state.set(stateKey, isJsonObject(event.content) ? event.content : {});
     } else if (role === 'message') {
       item = messageItem(c, byId, edits.get(event.event_id), reactions.get(event.event_id));
     }
@@ -398,7 +418,7 @@ export function aggregateTimeline(events: readonly TimelineInput[]): TimelineIte
     // Timeline order is topological order, which is what the spec's "latest" means here.
     if (root) root.thread = { count: (root.thread?.count ?? 0) + 1, latestEventId: item.event_id };
   }
-  return items;
+  return context && context.size > 0 ? items.filter((i) => !context.has(i.event_id)) : items;
 }
 
 function base(event: TimelineInput, kind: TimelineItem['kind']): TimelineItem {
