@@ -14,7 +14,7 @@ import { DEFAULT_ROOM_VERSION, SUPPORTED_ROOM_VERSIONS, isSupportedRoomVersion, 
 import {
   type TimelineInput,
   type TimelineItem,
-  aggregateTimeline,
+  type TimelineSource,
   editMessage,
   fileMessage,
   imageMessage,
@@ -212,6 +212,21 @@ export class HomeserverClient {
   private input(s: { event_id: string; pdu: Pdu; redacted_by?: string | undefined }): TimelineInput {
     const clear = s.pdu.type === ENCRYPTED_TYPE ? this.crypto?.cleartext(s.event_id) : undefined;
     return timelineInput(s.event_id, s.pdu, s.redacted_by, clear);
+  }
+
+  /** `events` (in timeline order) as timelineWindow reads them: `input` only for those `visible`. */
+  private windowSource(events: readonly StoredEvent[], visible: (s: StoredEvent) => boolean, input: (s: StoredEvent) => TimelineInput): TimelineSource {
+    return {
+      length: events.length,
+      id: (i) => events[i]!.event_id,
+      isState: (i) => typeof events[i]!.pdu.state_key === 'string',
+      relation: (i) => {
+        const s = events[i]!;
+        const clear = s.pdu.type === ENCRYPTED_TYPE ? this.crypto?.cleartext(s.event_id) : undefined;
+        return relationOf({ content: clear?.content ?? s.pdu.content });
+      },
+      input: (i) => (visible(events[i]!) ? input(events[i]!) : undefined),
+    };
   }
 
   private joinedRoom(userId: string, roomId: string): Room {
@@ -792,22 +807,28 @@ export class HomeserverClient {
     const topic = content('m.room.topic')?.topic;
     const joinRule = content('m.room.join_rules')?.join_rule;
     const members = room.members(state).filter((m) => m.membership === 'join');
-    const visible = room.topological(
-      (s) => s.status === 'accepted' && (isMessageEvent(s.pdu) || s.pdu.type === ENCRYPTED_TYPE) && !s.redacted_by && visibleToUser(room, s, userId),
+    const candidates = room.topological(
+      (s) => s.status === 'accepted' && (isMessageEvent(s.pdu) || s.pdu.type === ENCRYPTED_TYPE) && !s.redacted_by,
     );
-    // Messages as the timeline shows them: an edit is folded into its message, not one more to read.
-    const messages = aggregateTimeline(visible.map((s) => this.input({ event_id: s.event_id, pdu: s.pdu }))).filter(
-      (i) => i.kind === 'message' || i.kind === 'image',
+    const receipt = this.hs.ephemeral.receipts.get(room.roomId)?.get(userId);
+    const readDepth = receipt ? (room.get(receipt.eventId)?.depth ?? 0) : 0;
+    // Messages as the timeline shows them (an edit is folded into its message, not one more to
+    // read), but only as many as can be unread: those deeper than the read receipt are the last
+    // ones (timeline order is by depth), and the room list is read again after every event.
+    let deeper = 0;
+    while (deeper < candidates.length && candidates[candidates.length - 1 - deeper]!.pdu.depth > readDepth) deeper++;
+    const { items } = timelineWindow(
+      this.windowSource(candidates, (s) => visibleToUser(room, s, userId), (s) => this.input({ event_id: s.event_id, pdu: s.pdu })),
+      candidates.length,
+      Math.max(1, deeper),
     );
-    const depthOf = new Map(visible.map((s) => [s.event_id, s.pdu.depth]));
+    const messages = items.filter((i) => i.kind === 'message' || i.kind === 'image');
     const last = messages[messages.length - 1];
     const nameOf = (u: string) => {
       const dn = room.stateEvent('m.room.member', u, state)?.content.displayname;
       return typeof dn === 'string' && dn ? dn : undefined;
     };
-    const receipt = this.hs.ephemeral.receipts.get(room.roomId)?.get(userId);
-    const readDepth = receipt ? (room.get(receipt.eventId)?.depth ?? 0) : 0;
-    const unread = messages.filter((i) => i.sender !== userId && (depthOf.get(i.event_id) ?? 0) > readDepth).length;
+    const unread = messages.filter((i) => i.sender !== userId && (room.get(i.event_id)?.depth ?? 0) > readDepth).length;
     const others = members.filter((m) => m.userId !== userId).map((m) => m.userId);
     // Unnamed rooms are named after the other people in them, invited ones too (a new DM).
     const heroes = others.length ? others : room.members(state).filter((m) => m.membership === 'invite' && m.userId !== userId).map((m) => m.userId);
@@ -872,17 +893,7 @@ export class HomeserverClient {
       if (i >= 0 && visible(events[i]!)) end = i;
     }
     const { items: window, hasMore } = timelineWindow(
-      {
-        length: events.length,
-        id: (i) => events[i]!.event_id,
-        isState: (i) => typeof events[i]!.pdu.state_key === 'string',
-        relation: (i) => {
-          const s = events[i]!;
-          const clear = s.pdu.type === ENCRYPTED_TYPE ? this.crypto?.cleartext(s.event_id) : undefined;
-          return relationOf({ content: clear?.content ?? s.pdu.content });
-        },
-        input: (i) => (visible(events[i]!) ? this.input(events[i]!) : undefined),
-      },
+      this.windowSource(events, visible, (s) => this.input(s)),
       end,
       opts.limit ?? 50,
     );
