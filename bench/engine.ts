@@ -205,3 +205,43 @@ export async function benchPartitionHeal(openStore: OpenStore, perSide = 1000, t
     await b.hs.stop();
   }
 }
+
+export interface LongRoomReads {
+  events: number;
+  /** The app's timeline read (the last 100 items) after each event, p50 ms. */
+  timelineP50: number;
+  /** The room list read (every room's summary), p50 ms, the room read up to date. */
+  roomsP50: number;
+}
+
+/**
+ * What the app reads after every event in a room of `messages` messages: its timeline (the
+ * last 100 items, as the page asks) and the room list — each once cost the room's whole
+ * history (50 ms and 33 ms at 10,000 events), on the path of every message to the screen.
+ */
+export async function benchLongRoomReads(openStore: OpenStore, messages = 10_000, tag = `${Date.now()}`): Promise<LongRoomReads> {
+  const net = new InProcessNetwork();
+  const a = await node(net, openStore, `bench-long-room-${tag}`, 'alice');
+  try {
+    const roomId = await a.client.createRoom(a.user, { preset: 'public_chat' });
+    let last = '';
+    for (let i = 0; i < messages; i++) last = await a.client.sendMessage(a.user, roomId, `message ${i} ${'lorem ipsum '.repeat(8)}`);
+    await a.client.sendReceipt(a.user, roomId, last);
+    const time = async (f: () => unknown): Promise<number> => {
+      const xs: number[] = [];
+      for (let i = 0; i < 41; i++) {
+        const start = performance.now();
+        await f();
+        xs.push(performance.now() - start);
+      }
+      return xs.sort((x, y) => x - y)[20]!;
+    };
+    return {
+      events: a.hs.rooms.get(roomId)!.events.size,
+      timelineP50: await time(() => a.client.timeline(a.user, roomId, { limit: 100 })),
+      roomsP50: await time(() => a.client.rooms(a.user)),
+    };
+  } finally {
+    await a.hs.stop();
+  }
+}

@@ -16,7 +16,7 @@ import { benchBrowser } from './browser.ts';
 import { benchClientApi } from './client-api.ts';
 import { benchEncryptedTabs } from './e2ee-tabs.ts';
 import { type BenchResult, benchCore, rawVerifyRate } from './core.ts';
-import { type PairedIngestRound, benchIngest, benchPartitionHeal, median } from './engine.ts';
+import { type PairedIngestRound, benchIngest, benchLongRoomReads, benchPartitionHeal, median } from './engine.ts';
 import { benchLibp2pHeal, benchRelayedBackfill } from './net.ts';
 import { netnsRows } from './netns.ts';
 import { benchScale } from './scale.ts';
@@ -132,6 +132,21 @@ async function main(): Promise<void> {
     unit: 'B',
     detail: `${(ingest.storageBytesPerEvent / ingest.canonicalBytesPerEvent).toFixed(2)}× its canonical JSON (${Math.round(ingest.canonicalBytesPerEvent)} B) (target < 3×)`,
   });
+  const long = await benchLongRoomReads(openFake, 10_000);
+  results.push(
+    {
+      name: `a ${long.events.toLocaleString('en')}-event room: the app's timeline read after each event, p50`,
+      value: long.timelineP50,
+      unit: 'ms',
+      detail: 'the last 100 items, Node (before 9121150: 30.9 ms, the whole history aggregated on every read) (target < 5 ms)',
+    },
+    {
+      name: `a ${long.events.toLocaleString('en')}-event room: the room list read after each event, p50`,
+      value: long.roomsP50,
+      unit: 'ms',
+      detail: 'read up to date, Node (before dd17658: 38.6 ms) (target < 5 ms)',
+    },
+  );
   const heal = await benchPartitionHeal(openFake, 1000);
   results.push({ name: 'convergence after heal, 1,000 events per side, in-process', value: heal, unit: 'ms', detail: 'target < 2,000 ms' });
   // Issue 16 items 3 and 4 on a reduced shape (100 × 1,000; the full 100 × 10,000 command is in bench/scale.ts).
