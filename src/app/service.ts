@@ -21,7 +21,7 @@ import { deleteIdbStore, listIdbStores, openIdbStore } from '../server/store/idb
 import type { Transport } from '../server/transport/types.ts';
 import type { Libp2pTransport } from '../net/libp2p-transport.ts';
 import { RelayLink, type RelayStatus } from './relay-link.ts';
-import type { Update } from '../server/updates.ts';
+import type { TimelineRead, Update } from '../server/updates.ts';
 import { type TraceMark, latencyTracing, setLatencyTracing, takeLatencyTrace, traceMark, traceNow } from '../server/latency-trace.ts';
 import { type BackupFile, type BackupRequest, backupRunning, dropCachedMedia, restoreInto } from './backup-service.ts';
 import { type PausableStore, pausableStore } from '../server/backup/pausable-store.ts';
@@ -118,6 +118,10 @@ export class HomeserverService {
   private e2ee?: Promise<TabE2ee>;
   /** The same, once started (decrypted events are read synchronously). */
   private e2eeUp?: TabE2ee;
+  /** The room (and item count) the page shows: see `watchTimeline`. */
+  private watched?: { roomId: string; limit: number };
+  /** Counts timeline reads, so the page keeps the latest of a pushed and an asked-for one. */
+  private timelineVersion = 0;
 
   constructor(
     private readonly makeTransport: TransportFactory,
@@ -468,11 +472,35 @@ export class HomeserverService {
     this.requireHs().subscribe((u) => {
       try {
         if (u.kind === 'event') traceMark(u.eventId, 'worker-update');
-        callback(u);
+        callback(u.kind === 'placed' ? this.withTimeline(u) : u);
       } catch {
         // the page went away; nothing to do
       }
     });
+  }
+
+  /**
+   * The room whose timeline the page shows (null: none) and how many items: its 'placed' updates
+   * carry that timeline from then on (`withTimeline`).
+   */
+  watchTimeline(roomId: string | null, limit: number): void {
+    this.watched = roomId === null ? undefined : { roomId, limit };
+  }
+
+  /** A 'placed' update of the watched room, with its timeline read now (not for encrypted rooms: those read once decrypted). */
+  private withTimeline(u: Extract<Update, { kind: 'placed' }>): Update {
+    const w = this.watched;
+    const room = w?.roomId === u.roomId ? this.hs?.rooms.get(u.roomId) : undefined;
+    if (!w || !room || isEncryptedRoom(room)) return u;
+    try {
+      return { ...u, timeline: this.readTimeline(u.roomId, w.limit) };
+    } catch {
+      return u; // the page asks, as without a watch
+    }
+  }
+
+  private readTimeline(roomId: string, limit: number): TimelineRead {
+    return { ...this.c().timeline(this.me(), roomId, { limit }), limit, version: ++this.timelineVersion };
   }
 
   /** The person's rooms, without those they left or were removed from and then forgot. */
@@ -507,7 +535,7 @@ export class HomeserverService {
       const tab = await this.startE2ee().catch(() => undefined);
       await tab?.decryptEvents(roomId);
     }
-    return this.c().timeline(this.me(), roomId, { limit: limit ?? 200 });
+    return this.readTimeline(roomId, limit ?? 200);
   }
   members(roomId: string) {
     return this.c().members(roomId);

@@ -1,3 +1,13 @@
+import type { TimelineItem } from './content/aggregate.ts';
+
+/** A room's timeline as the app's page shows it: `version` orders reads (a later read has a higher one). */
+export interface TimelineRead {
+  items: TimelineItem[];
+  hasMore: boolean;
+  limit: number;
+  version: number;
+}
+
 /** Live updates pushed to subscribers (the UI via Comlink, the simulator, tests). */
 export type Update =
   | { kind: 'event'; roomId: string; eventId: string; status: string; stream: number }
@@ -7,7 +17,17 @@ export type Update =
    * the room in memory — which takes the receiver's store write off the path to the screen. The
    * Client-Server API waits for 'event': its stream positions are durable only once written.
    */
-  | { kind: 'placed'; roomId: string; eventIds: string[] }
+  | {
+      kind: 'placed';
+      roomId: string;
+      eventIds: string[];
+      /**
+       * The app's worker adds the timeline of the room its page shows (`watchTimeline`), read
+       * at placement, so the page has it without asking: the ask waited behind the worker's
+       * store write of the same events.
+       */
+      timeline?: TimelineRead;
+    }
   | { kind: 'room'; roomId: string }
   | { kind: 'invite'; roomId: string; userId: string; sender: string }
   | { kind: 'typing'; roomId: string; userIds: string[] }

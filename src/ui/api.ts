@@ -8,9 +8,9 @@ import type { HomeserverService, NetworkStatus, StartResult } from '../app/servi
 import { installWebrtcBridge } from '../app/webrtc-page.ts';
 import type { DagNode, RoomSummary } from '../server/client.ts';
 import type { TimelineItem } from '../server/content/aggregate.ts';
-import type { Update } from '../server/updates.ts';
+import type { TimelineRead, Update } from '../server/updates.ts';
 
-export type { DagNode, NetworkStatus, RoomSummary, StartResult, TimelineItem, Update };
+export type { DagNode, NetworkStatus, RoomSummary, StartResult, TimelineItem, TimelineRead, Update };
 
 export type Api = Comlink.Remote<HomeserverService>;
 

@@ -3,11 +3,11 @@
  * worker's live updates and the user's actions. Reloads after updates are
  * coalesced so a burst of events costs one round trip per read model.
  */
-import { batch } from '@preact/signals';
+import { batch, effect } from '@preact/signals';
 import { parseRelayConfig, readRelayConfig } from '../../app/relay-config.ts';
 import { installSwBridge } from '../../app/sw-bridge.ts';
 import { type TraceMark, latencyTracing, setLatencyTracing, takeLatencyTrace, traceMark, traceNow } from '../../server/latency-trace.ts';
-import { type Api, type StartResult, type TimelineItem, type Update, connectWorker, errorText, stopWorker, subscribe } from '../api.ts';
+import { type Api, type StartResult, type TimelineItem, type TimelineRead, type Update, connectWorker, errorText, stopWorker, subscribe } from '../api.ts';
 import { type PurgeSummary, forgetNotice } from '../durability.ts';
 import { humanError } from '../errors.ts';
 import { keepIfEqual, keepUnchanged } from './timeline-reuse.ts';
@@ -194,6 +194,14 @@ async function started(result: StartResult): Promise<void> {
   session.value = result;
   void navigator.storage?.persist?.().catch(() => false);
   await subscribe(hs, onUpdate);
+  // The open room's 'placed' updates carry its timeline (HomeserverService.watchTimeline).
+  shownVersion = 0;
+  stopWatching?.();
+  stopWatching = effect(() => {
+    const roomId = currentRoomId.value;
+    const limit = timelineLimit.value;
+    void hs.watchTimeline(roomId, limit).catch(() => undefined);
+  });
   await startLatencyTrace();
   await refreshOtherHomeservers();
   listenForTakeOver();
@@ -423,13 +431,26 @@ export async function loadNetwork(): Promise<void> {
 
 async function loadTimeline(roomId: string): Promise<void> {
   const askedAt = latencyTracing() ? traceNow() : 0;
-  const t = await service().timeline(roomId, timelineLimit.value);
-  if (currentRoomId.value !== roomId) return;
+  showTimeline(roomId, await service().timeline(roomId, timelineLimit.value), askedAt);
+}
+
+/** The latest timeline read shown (its `version`): the worker's counter, restarting with it. */
+let shownVersion = 0;
+
+/**
+ * Shows a timeline read of `roomId` — asked for, or pushed with a 'placed' update — unless the
+ * room is no longer open, it was read for another item count, or a later read is shown already
+ * (the two arrive by different message ports, in either order).
+ */
+function showTimeline(roomId: string, t: TimelineRead, askedAt: number): boolean {
+  if (currentRoomId.value !== roomId || t.limit !== timelineLimit.value || t.version <= shownVersion) return false;
+  shownVersion = t.version;
   if (askedAt) traceTimeline(t.items, askedAt);
   batch(() => {
     timeline.value = keepUnchanged(t.items, timeline.peek());
     timelineHasMore.value = t.hasMore;
   });
+  return true;
 }
 
 /** Latency breakdown (bench/latency.ts): when the page asked for, and got, the timeline that first held each event. */
@@ -521,6 +542,8 @@ let flushTimer: ReturnType<typeof setTimeout> | undefined;
 export const roomEventListeners = new Set<(roomId: string) => void>();
 
 let timelineRead: Promise<void> | undefined;
+/** Ends the watch of the open room's timeline set up when the app starts on a homeserver. */
+let stopWatching: (() => void) | undefined;
 let timelineAgain = false;
 
 /**
@@ -585,7 +608,10 @@ function onUpdate(u: Update): void {
     case 'placed':
       // Received and placed, not yet stored: the timeline can show them now; 'event' follows.
       for (const id of u.eventIds) traceMark(id, 'page-update');
-      if (u.roomId === current) void refreshTimeline();
+      if (u.roomId !== current) break;
+      // The worker read the open room's timeline as it placed them (watchTimeline), unless encrypted.
+      if (u.timeline && showTimeline(u.roomId, u.timeline, latencyTracing() ? traceNow() : 0)) void markRead();
+      else if (!u.timeline) void refreshTimeline();
       break;
     case 'event':
       traceMark(u.eventId, 'page-update');
