@@ -37,10 +37,7 @@ export interface TimelineSource {
 
 /** The last `limit` items of the events before index `end`, and whether there are items before them. */
 export function timelineWindow(src: TimelineSource, end: number, limit: number): { items: TimelineItem[]; hasMore: boolean } {
-  if (end <= 0 || limit <= 0) {
-    const items = end <= 0 ? [] : aggregateTimeline(visibleInputs(src, 0, end));
-    return { items: [], hasMore: items.length > 0 };
-  }
+  if (end <= 0 || limit <= 0) return { items: [], hasMore: yieldsBefore(src, end) };
   for (let want = limit + 1; ; want *= 2) {
     const tail: TimelineInput[] = [];
     let start = end;
@@ -61,13 +58,13 @@ export function timelineWindow(src: TimelineSource, end: number, limit: number):
   }
 }
 
-function visibleInputs(src: TimelineSource, from: number, to: number): TimelineInput[] {
-  const out: TimelineInput[] = [];
-  for (let i = from; i < to; i++) {
+/** Whether any event before `end` yields an item (an empty window's `hasMore`). */
+function yieldsBefore(src: TimelineSource, end: number): boolean {
+  for (let i = 0; i < end; i++) {
     const input = src.input(i);
-    if (input) out.push(input);
+    if (input && yieldsItem(input)) return true;
   }
-  return out;
+  return false;
 }
 
 /** What the window starting at `start` needs from the events before it (see the module comment). */

@@ -20,7 +20,6 @@ export function connectionSummary(n: NetworkStatus | null): { text: string; cls:
   return { text: `No relay configured: working alone, ${peers}`, cls: 'conn alone' };
 }
 
-
 /** "host:port" from a relay multiaddr such as /ip4/127.0.0.1/tcp/4000/ws/p2p/12D3…. */
 function relayHost(addr: string | undefined): string {
   const m = addr ? /^\/(?:ip4|ip6|dns4|dns6|dns)\/([^/]+)\/tcp\/(\d+)/.exec(addr) : null;

@@ -17,7 +17,10 @@ export function keepIfEqual<T>(next: T, shown: T): T {
   return next === shown || JSON.stringify(next) === JSON.stringify(shown) ? shown : next;
 }
 
-/** …and the shown list itself when nothing in it changed (a read after the event was stored, say). */
+/**
+ * Each item of `next` equal to the shown one keeps the shown object (see the module comment), and
+ * the shown list itself is kept when nothing in it changed (a read after the event was stored, say).
+ */
 export function keepUnchanged(next: readonly TimelineItem[], shown: TimelineItem[]): TimelineItem[] {
   const old = new Map(shown.map((i) => [i.event_id, i]));
   const out = next.map((i) => {
