@@ -127,8 +127,11 @@ describe('verification and cross-signing with matrix-js-sdk on two hearth serve 
       await d.client.getCrypto()!.bootstrapCrossSigning({ authUploadDeviceSigningKeys: uia(d) });
       expect(d.uploads).toEqual(['none']);
       expect(await d.client.getCrypto()!.isCrossSigningReady()).toBe(true);
-      // The device is signed by its own self-signing key.
-      expect((await d.client.getCrypto()!.getDeviceVerificationStatus(d.userId, d.deviceId))?.crossSigningVerified).toBe(true);
+      // The device is signed by its own self-signing key. The client learns that signature from a
+      // /keys/query of its own user, which may have been answered before the signature upload
+      // landed; the server then lists the user in /sync device_lists.changed and the client
+      // queries again — so this is awaited, not read once (CI saw the early read false once).
+      await waitFor(`${d.userId}’s device is cross-signed`, async () => (await d.client.getCrypto()!.getDeviceVerificationStatus(d.userId, d.deviceId))?.crossSigningVerified);
     }
     // Each sees the other's identity (over federation), known but not yet verified.
     for (const [me, them] of [
