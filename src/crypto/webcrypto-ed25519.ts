@@ -9,6 +9,7 @@
  */
 import { byteString, sameBytes } from '../core/bytes.ts';
 import { type Ed25519Verifier, nobleVerifier, precheckSignature } from '../core/ed25519.ts';
+import { selfTestedNodeVerifier } from './node-ed25519.ts';
 
 type Subtle = SubtleCrypto;
 
@@ -91,8 +92,14 @@ export async function rawWebCryptoVerify(signature: Uint8Array, message: Uint8Ar
   return subtle()!.verify({ name: 'Ed25519' }, key, signature.slice(), message.slice());
 }
 
-/** The best verifier this platform offers: WebCrypto when it supports Ed25519, else the pure one. */
+/**
+ * The best verifier this platform offers, each with the same verdicts: under Node `node:crypto`
+ * (crypto/node-ed25519.ts: WebCrypto's OpenSSL call without its per-call overhead), else
+ * WebCrypto when it supports Ed25519, else the pure one.
+ */
 export async function bestVerifier(): Promise<Ed25519Verifier> {
+  const native = await selfTestedNodeVerifier();
+  if (native) return native;
   if (await webCryptoEd25519Supported()) return createWebCryptoVerifier();
   return nobleVerifier;
 }

@@ -7,6 +7,7 @@ import { addContentHash, signEvent } from '../../src/core/hashing.ts';
 import type { JsonObject } from '../../src/core/json.ts';
 import { roomVersion } from '../../src/core/room-versions/registry.ts';
 import { signJson, verifyJson, verifyJsonSync } from '../../src/core/signing.ts';
+import { createNodeVerifier } from '../../src/crypto/node-ed25519.ts';
 import { createWebCryptoVerifier } from '../../src/crypto/webcrypto-ed25519.ts';
 
 const dir = new URL('../../../shared/conformance/', import.meta.url);
@@ -37,11 +38,13 @@ describe('signing vectors', () => {
     });
   }
   const webcrypto = createWebCryptoVerifier();
+  const nodeCrypto = createNodeVerifier()!;
   for (const c of signing.verify_json) {
-    it(`verify_json ${c.name} (noble and WebCrypto)`, async () => {
+    it(`verify_json ${c.name} (noble, WebCrypto and node:crypto)`, async () => {
       const pk = decodeBase64(c.public_key);
       expect({ valid: verifyJsonSync(c.input, c.server_name, c.key_id, pk) }).toEqual(c.expected);
       expect({ valid: await verifyJson(c.input, c.server_name, c.key_id, pk, webcrypto) }).toEqual(c.expected);
+      expect({ valid: await verifyJson(c.input, c.server_name, c.key_id, pk, nodeCrypto) }).toEqual(c.expected);
     });
     it(`verify_json ${c.name} fails once tampered`, () => {
       const pk = decodeBase64(c.public_key);

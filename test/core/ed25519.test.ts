@@ -12,12 +12,15 @@ import {
   signSync,
   verifyStrictSync,
 } from '../../src/core/ed25519.ts';
+import { createNodeVerifier, selfTestedNodeVerifier } from '../../src/crypto/node-ed25519.ts';
 import { createVerifyPool, serveVerifications } from '../../src/crypto/verify-pool.ts';
-import { createWebCryptoSigner, createWebCryptoVerifier } from '../../src/crypto/webcrypto-ed25519.ts';
+import { bestVerifier, createWebCryptoSigner, createWebCryptoVerifier } from '../../src/crypto/webcrypto-ed25519.ts';
 
 const Point = ed.Point;
 type Pt = InstanceType<typeof Point>;
 const webcrypto = createWebCryptoVerifier();
+/** Node's fast path (crypto/node-ed25519.ts): OpenSSL through node:crypto, the verifier servers use under Node. */
+const nodeCrypto = createNodeVerifier()!;
 /** The browser's off-thread path, over a MessageChannel: its helper runs the WebCrypto verifier. */
 function channelPool() {
   const channel = new MessageChannel();
@@ -188,6 +191,7 @@ describe('Ed25519 acceptance rule', () => {
       expect(verifyStrictSync(v.sig, v.msg, v.key)).toBe(v.valid);
       expect(await nobleVerifier.verify(v.sig, v.msg, v.key)).toBe(v.valid);
       expect(await webcrypto.verify(v.sig, v.msg, v.key)).toBe(v.valid);
+      expect(await nodeCrypto.verify(v.sig, v.msg, v.key)).toBe(v.valid);
       expect(await pool.verify(v.sig, v.msg, v.key)).toBe(v.valid);
     });
   }
@@ -204,24 +208,27 @@ describe('Ed25519 acceptance rule', () => {
     expect(precheckSignature(byName.get('non-canonical S (S + L)')!.sig, publicKey)).toMatch(/S >= L/);
   });
 
-  it('verdicts cached per key array follow the array’s bytes when it changes', async () => {
+  it.each([
+    ['WebCrypto', webcrypto],
+    ['node:crypto', nodeCrypto],
+  ])('%s: verdicts cached per key array follow the array’s bytes when it changes', async (_, verifier) => {
     const byName = new Map(vectors().map((v) => [v.name, v]));
     const identityKey = byName.get('small-order A (identity) forges any message')!;
     const key = publicKey.slice();
     const sig = signSync(message, seed);
     expect(precheckSignature(sig, key)).toBeUndefined();
-    expect(await webcrypto.verify(sig, message, key)).toBe(true);
-    expect(await webcrypto.verify(sig, message, key)).toBe(true);
+    expect(await verifier.verify(sig, message, key)).toBe(true);
+    expect(await verifier.verify(sig, message, key)).toBe(true);
     // The same array, now holding the identity point: refused, not answered from the cache.
     key.set(identityKey.key);
     expect(precheckSignature(identityKey.sig, key)).toMatch(/small order/);
     // ...and another honest key: the signature by the first key no longer verifies.
     key.set(keyPairFromSeed(new Uint8Array(32).fill(5)).publicKey);
     expect(precheckSignature(sig, key)).toBeUndefined();
-    expect(await webcrypto.verify(sig, message, key)).toBe(false);
+    expect(await verifier.verify(sig, message, key)).toBe(false);
   });
 
-  it('agrees with WebCrypto on random honest and tampered signatures', async () => {
+  it('WebCrypto and node:crypto agree with the pure verifier on random honest and tampered signatures', async () => {
     for (let i = 0; i < 50; i++) {
       const s = new Uint8Array(32).map(() => Math.floor(Math.random() * 256));
       const { publicKey: pk } = keyPairFromSeed(s);
@@ -230,8 +237,14 @@ describe('Ed25519 acceptance rule', () => {
       if (i % 2) sig[i % 64]! ^= 1 << (i % 8);
       const a = verifyStrictSync(sig, m, pk);
       expect(await webcrypto.verify(sig, m, pk)).toBe(a);
+      expect(await nodeCrypto.verify(sig, m, pk)).toBe(a);
       expect(a).toBe(i % 2 === 0);
     }
+  });
+
+  it('under Node, the node:crypto verifier passes its self-test and is the one servers get', async () => {
+    expect((await selfTestedNodeVerifier())?.name).toBe(nodeCrypto.name);
+    expect((await bestVerifier()).name).toBe(nodeCrypto.name);
   });
 
   it('the verify pool answers a large concurrent batch in order, like the in-thread verifier', async () => {
