@@ -413,7 +413,14 @@ export async function ingestTransaction(e: Engine, room: Room, raws: readonly un
   let background = backgroundByRoom.get(room);
   const parked = parkedByRoom.get(room);
   const fresh: unknown[] = [];
+  // Naming an event costs a canonical serialisation and a digest, repeated in its preparation: only
+  // worth it while some of the room's events are being fetched in the background or are parked.
+  const watching = (background?.ids.size ?? 0) > 0 || (parked?.size ?? 0) > 0;
   for (const raw of raws) {
+    if (!watching) {
+      fresh.push(raw);
+      continue;
+    }
     const id = eventIdOf(room, raw);
     if (id !== undefined && background?.ids.has(id)) results[id] = pendingResult(origin);
     else if (id !== undefined && parked?.has(id) && !room.isDagNode(id)) results[id] = { error: unfetched(room, parked.get(id)!.p, origin) };
