@@ -188,6 +188,9 @@ export class Homeserver implements Engine {
         const target = s.status === 'accepted' || s.status === 'soft_failed' ? redactsOf(s.pdu, room) : undefined;
         if (target && !room.events.has(target)) room.pendingRedactions.set(target, s.event_id);
       }
+      // A backfill cut short by a crash (or by its peer) is finished by anti-entropy after the
+      // restart, as it would have been without one.
+      room.needsBackfill = room.hasHistoryGaps();
       this.rooms.set(record.room_id, room);
     }
     for (const r of await Promise.all([...this.rooms.keys()].map((id) => this.store.roomReceipts(id)))) {

@@ -531,12 +531,7 @@ async function fetchAndPlaceHistory(
   }, 'backfill');
   // Done only when nothing before our events is missing any more: a peer that lacks the
   // history itself (e.g. one that re-joined moments ago) gives no progress, not completion.
-  const gaps = new Set<string>();
-  for (const s of room.events.values()) {
-    if (s.state_group === undefined) continue;
-    for (const p of s.pdu.prev_events) if (!room.isDagNode(p)) gaps.add(p);
-  }
-  room.needsBackfill = gaps.size > 0;
+  room.needsBackfill = room.hasHistoryGaps();
   return collected.size;
 }
 

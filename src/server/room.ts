@@ -117,6 +117,8 @@ export class Room {
    * A backfill of this room's history did not finish (the peer went away
    * mid-way): anti-entropy retries it with the next reachable peer, or a
    * late joiner would stay without the history before its join forever.
+   * Not stored: derived again from the events when the room is loaded
+   * (`hasHistoryGaps`), so a crash mid-backfill does not lose it.
    */
   needsBackfill = false;
 
@@ -310,6 +312,15 @@ export class Room {
   /** An event placed in the DAG (its state is known), whatever its status. */
   isDagNode(id: string): boolean {
     return this.events.get(id)?.state_group !== undefined;
+  }
+
+  /** Whether an event placed in the DAG has a prev event that is not: history still to backfill. */
+  hasHistoryGaps(): boolean {
+    for (const s of this.events.values()) {
+      if (s.state_group === undefined) continue;
+      for (const p of s.pdu.prev_events) if (!this.isDagNode(p)) return true;
+    }
+    return false;
   }
 
   stateAfter(id: string): StateMap {
