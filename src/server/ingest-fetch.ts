@@ -51,7 +51,16 @@ import type { Engine } from './engine.ts';
 import { type FederationRequest, type FederationResponse, HISTORY_PENDING } from './federation/types.ts';
 import { computeEventId } from '../core/hashing.ts';
 import type { JsonRecord } from '../core/json.ts';
-import { type IngestOptions, type IngestOutcome, type PduResults, type PreparedEvent, ingestPrepared, prepareBatch, startPreparing } from './ingest.ts';
+import {
+  type IngestOptions,
+  type IngestOutcome,
+  type PduResults,
+  type PreparedEvent,
+  forgetDeferred,
+  ingestPrepared,
+  prepareBatch,
+  startPreparing,
+} from './ingest.ts';
 import type { Room } from './room.ts';
 
 /** Events fetched (and so signatures verified) per incoming batch. */
@@ -441,6 +450,7 @@ export async function ingestTransaction(e: Engine, room: Room, raws: readonly un
   }
   // Past the bound, nothing is started: the sender keeps the events and sends them again later.
   const taken = first.deferred.slice(0, Math.max(0, BACKGROUND_PER_ROOM - background.ids.size));
+  forgetDeferred(room, first.deferred.slice(taken.length));
   if (taken.length === 0) return;
   for (const p of taken) background.ids.add(p.ev.event_id);
   const queue = background.queued.get(origin);
@@ -479,6 +489,7 @@ async function fetchInBackground(e: Engine, room: Room, bg: Background, origin: 
       e.log('warn', 'fetching the history of a transaction failed', { room: room.roomId, origin, error: String(err) });
     } finally {
       for (const p of batch) bg.ids.delete(p.ev.event_id);
+      forgetDeferred(room, batch);
     }
     batch = bg.queued.get(origin) ?? [];
     bg.queued.set(origin, []);
@@ -570,6 +581,8 @@ export async function placeDeferred(
     });
     if (!fetchedSomething) break;
   }
+  // Placed, or parked for anti-entropy (which prepares what it fetches again): either way done.
+  forgetDeferred(room, deferred);
   for (const p of pending) {
     e.stats.dropped++;
     results[p.ev.event_id] = { error: unfetched(room, p, opts.origin) };

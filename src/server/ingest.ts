@@ -22,7 +22,7 @@ import { roomIdFromCreateEventId } from '../core/ids.ts';
 import { sha256Async, sha256Sync } from '../crypto/sha256.ts';
 import { InvalidPduError } from '../core/errors.ts';
 import { type Pdu, type RoomEvent, checkPduSize, pduSizeFromParts, stateKey, validatePdu } from '../core/pdu.ts';
-import type { JsonRecord } from '../core/json.ts';
+import { type JsonObject, type JsonRecord, isJsonObject } from '../core/json.ts';
 import { redactEvent } from '../core/redaction.ts';
 import { ENCRYPTED_EVENT_TYPE } from './content/aggregate.ts';
 import { type Placement, placeInDag } from './dag.ts';
@@ -31,7 +31,7 @@ import type { FetchedHistory, RemoteState } from './ingest-fetch.ts';
 import { backfillHistory } from './membership.ts';
 import { latencyTracing, traceMark } from './latency-trace.ts';
 import { applyRedactions } from './redactions.ts';
-import type { Room } from './room.ts';
+import { type Room, samePdu } from './room.ts';
 import type { StateGroupRecord, StoredEvent } from './store/types.ts';
 
 export type IngestSource = 'live' | 'backfill';
@@ -60,6 +60,8 @@ export async function preparePdu(e: Engine, room: Room, raw: unknown): Promise<P
   const known = room.recognise(raw);
   const held = known !== undefined && room.isDagNode(known) && room.events.get(known)?.status !== 'outlier' ? room.get(known) : undefined;
   if (held) return { ev: held, hashMismatch: false, duplicate: true };
+  const waiting = recogniseDeferred(room, raw);
+  if (waiting) return waiting;
   const pdu: Pdu = validatePdu(raw, { sizeCheckedByCaller: true, rules: room.rules });
   // A v12 create event has no room_id: its own ID must be the room's (checked below, once computed).
   const impliedRoom = room.rules.auth.roomIdFromCreateEvent && pdu.type === 'm.room.create' && !('room_id' in pdu);
@@ -100,6 +102,52 @@ export async function preparePdu(e: Engine, room: Room, raw: unknown): Promise<P
     return { ev: { ...redacted, event_id: eventId }, hashMismatch: true };
   }
   return { ev: { ...(clean as Pdu), event_id: eventId }, hashMismatch: false };
+}
+
+/**
+ * Events this server verified and deferred while their history is fetched, by their sender's
+ * signature. After a partition each origin's transactions bring its events, which wait for the
+ * rest of the gap, and the history walk that fills the gap brings most of them again: found here,
+ * a copy identical to a deferred event (every member an event ID covers) is that event, already
+ * verified by this server, so it is not hashed and verified a second time (as `Room.recognise`
+ * does for placed events). Anything else takes the full path. Bounded; forgotten once placed.
+ */
+const deferredByRoom = new WeakMap<Room, Map<string, PreparedEvent>>();
+const DEFERRED_REMEMBERED = 4096;
+
+function senderSignatures(pdu: JsonObject): string[] {
+  const sender = pdu.sender;
+  if (typeof sender !== 'string' || !isJsonObject(pdu.signatures)) return [];
+  const mine = pdu.signatures[sender.slice(sender.indexOf(':') + 1)];
+  return isJsonObject(mine) ? Object.values(mine).filter((v): v is string => typeof v === 'string') : [];
+}
+
+function rememberDeferred(room: Room, p: PreparedEvent): void {
+  if (p.hashMismatch) return; // kept redacted: a copy of the original would not compare equal
+  let m = deferredByRoom.get(room);
+  if (!m) {
+    m = new Map();
+    deferredByRoom.set(room, m);
+  }
+  for (const sig of senderSignatures(p.ev as unknown as JsonObject)) m.set(sig, p);
+  while (m.size > DEFERRED_REMEMBERED) m.delete(m.keys().next().value as string);
+}
+
+/** Forgets deferred events once they are placed or given up on. */
+export function forgetDeferred(room: Room, ps: readonly PreparedEvent[]): void {
+  const m = deferredByRoom.get(room);
+  if (!m || m.size === 0) return;
+  for (const p of ps) for (const sig of senderSignatures(p.ev as unknown as JsonObject)) if (m.get(sig) === p) m.delete(sig);
+}
+
+function recogniseDeferred(room: Room, raw: unknown): PreparedEvent | undefined {
+  const m = deferredByRoom.get(room);
+  if (!m || m.size === 0 || !isJsonObject(raw)) return undefined;
+  for (const sig of senderSignatures(raw)) {
+    const p = m.get(sig);
+    if (p && samePdu(raw, p.ev as unknown as JsonObject)) return p;
+  }
+  return undefined;
 }
 
 /** Prepares a batch concurrently (signature checks overlap on the WebCrypto fast path). */
@@ -265,7 +313,10 @@ export async function ingestPrepared(
     const missingAuth = ev.auth_events.filter((a) => !room.events.has(a));
     // Fetching is for the caller, outside the lock: defer (an auth chain fetched and still short is a rejection).
     const defer = allowFetch && (missing.length > 0 || (missingAuth.length > 0 && !fetched?.authTried.has(ev.event_id)));
-    if (defer) deferred.push(p);
+    if (defer) {
+      deferred.push(p);
+      rememberDeferred(room, p);
+    }
     if (missing.length > 0) {
       if (!defer) e.stats.dropped++;
       results[ev.event_id] = { error: `missing prev_events ${missing.join(', ')}; cannot place the event yet` };

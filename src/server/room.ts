@@ -505,7 +505,8 @@ export class Room {
 const UNCOVERED = new Set(['unsigned', 'event_id']);
 
 /** Whether two PDUs are the same JSON but for `unsigned` and `event_id`. */
-function samePdu(a: JsonObject, b: JsonObject): boolean {
+/** Whether two PDUs are the same event in the same form: equal in every member an event ID covers. */
+export function samePdu(a: JsonObject, b: JsonObject): boolean {
   let n = 0;
   for (const key of Object.keys(a)) {
     if (UNCOVERED.has(key)) continue;

@@ -104,3 +104,17 @@ export function slowStorage(s: ClusterServer): () => void {
     open();
   };
 }
+
+/** Wraps `s`'s verifier so that every signature it checks from now on is counted; returns the count so far. */
+export function countVerifications(s: ClusterServer): () => number {
+  const verifier = s.hs.identity.verifier;
+  let n = 0;
+  (s.hs.identity as { verifier: typeof verifier }).verifier = {
+    name: `counting ${verifier.name}`,
+    verify: (sig, msg, key) => {
+      n++;
+      return verifier.verify(sig, msg, key);
+    },
+  };
+  return () => n;
+}
