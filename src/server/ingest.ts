@@ -31,7 +31,7 @@ import type { FetchedHistory, RemoteState } from './ingest-fetch.ts';
 import { backfillHistory } from './membership.ts';
 import { latencyTracing, traceMark } from './latency-trace.ts';
 import { applyRedactions } from './redactions.ts';
-import { type Room, samePdu } from './room.ts';
+import { type Room, samePdu, senderSignatures } from './room.ts';
 import type { StateGroupRecord, StoredEvent } from './store/types.ts';
 
 export type IngestSource = 'live' | 'backfill';
@@ -114,13 +114,6 @@ export async function preparePdu(e: Engine, room: Room, raw: unknown): Promise<P
  */
 const deferredByRoom = new WeakMap<Room, Map<string, PreparedEvent>>();
 const DEFERRED_REMEMBERED = 4096;
-
-function senderSignatures(pdu: JsonObject): string[] {
-  const sender = pdu.sender;
-  if (typeof sender !== 'string' || !isJsonObject(pdu.signatures)) return [];
-  const mine = pdu.signatures[sender.slice(sender.indexOf(':') + 1)];
-  return isJsonObject(mine) ? Object.values(mine).filter((v): v is string => typeof v === 'string') : [];
-}
 
 function rememberDeferred(room: Room, p: PreparedEvent): void {
   if (p.hashMismatch) return; // kept redacted: a copy of the original would not compare equal

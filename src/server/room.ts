@@ -216,11 +216,9 @@ export class Room {
    * returns undefined and takes the full path.
    */
   recognise(raw: unknown): string | undefined {
-    if (!isJsonObject(raw) || typeof raw.sender !== 'string') return undefined;
-    const signatures = isJsonObject(raw.signatures) ? raw.signatures[raw.sender.slice(raw.sender.indexOf(':') + 1)] : undefined;
-    if (!isJsonObject(signatures)) return undefined;
-    for (const sig of Object.values(signatures)) {
-      const id = typeof sig === 'string' ? this.bySignature.get(sig) : undefined;
+    if (!isJsonObject(raw)) return undefined;
+    for (const sig of senderSignatures(raw)) {
+      const id = this.bySignature.get(sig);
       const held = id === undefined ? undefined : this.get(id);
       if (held && samePdu(raw, held as unknown as JsonObject)) return id;
     }
@@ -505,6 +503,14 @@ export class Room {
 const UNCOVERED = new Set(['unsigned', 'event_id']);
 
 /** Whether two PDUs are the same JSON but for `unsigned` and `event_id`. */
+/** The signatures a PDU carries from its sender's server (what `Room.recognise` looks copies up by). */
+export function senderSignatures(pdu: JsonObject): string[] {
+  const sender = pdu.sender;
+  if (typeof sender !== 'string' || !isJsonObject(pdu.signatures)) return [];
+  const mine = pdu.signatures[sender.slice(sender.indexOf(':') + 1)];
+  return isJsonObject(mine) ? Object.values(mine).filter((v): v is string => typeof v === 'string') : [];
+}
+
 /** Whether two PDUs are the same event in the same form: equal in every member an event ID covers. */
 export function samePdu(a: JsonObject, b: JsonObject): boolean {
   let n = 0;
