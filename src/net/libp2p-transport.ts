@@ -31,6 +31,7 @@ import { UnreachableError } from '../server/federation/types.ts';
 import { type Logger, silentLogger } from '../server/log.ts';
 import { byteString } from '../core/bytes.ts';
 import { relayPlan } from './relay-order.ts';
+import { type MergeDedupeStats, skipRepeatedMerges } from './peer-store-merges.ts';
 import { type InboundLimits, NODE_INBOUND_LIMITS, PendingInboundGate, connectionManagerLimits } from './inbound-limits.ts';
 import type { RequestHandler, RoomBroadcast, Transport, TransportEvents } from '../server/transport/types.ts';
 import {
@@ -105,6 +106,8 @@ export interface TransportStats {
     refused: number;
   };
   gossip: { published: number; bytesPublished: number; received: number; bytesReceived: number; rejected: number };
+  /** libp2p peer-store merges done, and repeats skipped (peer-store-merges.ts). */
+  peerStore: MergeDedupeStats;
 }
 
 /** The libp2p transport: the engine's interface plus partition control, addresses and stats. */
@@ -152,6 +155,12 @@ const DEFAULTS = {
   strikeBanMs: 60_000,
 };
 
+/**
+ * How long a peer-store merge makes an identical one redundant. Minutes, well under the hour
+ * after which libp2p's store lets an address lapse unless it is recorded again.
+ */
+const PEER_STORE_MERGE_TTL_MS = 5 * 60_000;
+
 /** The 64-byte libp2p Ed25519 private key (seed ‖ public key) of a server identity. */
 export function libp2pPrivateKey(identity: { seed: Uint8Array; publicKey: Uint8Array }) {
   const raw = new Uint8Array(64);
@@ -183,6 +192,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
       refused: 0,
     },
     gossip: { published: 0, bytesPublished: 0, received: 0, bytesReceived: 0, rejected: 0 },
+    peerStore: { merged: 0, skipped: 0 },
   };
   private handler?: RequestHandler;
   private events: TransportEvents = {};
@@ -284,6 +294,9 @@ class Libp2pTransportImpl implements Libp2pTransport {
         ...((this.opts.extraServices ?? {}) as Record<string, never>),
       },
     });
+    // Every stream opened or accepted, and every announcement, merged the same data into the
+    // peer's record again: two full record rewrites per federation request (peer-store-merges.ts).
+    this.stats.peerStore = skipRepeatedMerges(this.node.peerStore, { ttlMs: PEER_STORE_MERGE_TTL_MS });
     if (this.node.peerId.toString() !== this.serverName) {
       throw new Error(`libp2p PeerId ${this.node.peerId.toString()} is not the server name ${this.serverName}`);
     }
