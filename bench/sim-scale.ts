@@ -163,6 +163,23 @@ function profileHeal(step: string): void {
     });
   }
 }
+/** libp2p runs: federation requests per kind over the whole run, and from the heal to convergence (Cluster.libp2pRequestsByKind). */
+type ByKind = ReturnType<Cluster['libp2pRequestsByKind']>;
+let running: Cluster | undefined;
+let atHeal: ByKind | undefined;
+type KindsReport = Record<string, { requests: number; request_kb: number; response_kb: number }>;
+let healKinds: KindsReport | undefined;
+let runKinds: KindsReport | undefined;
+const kindsSince = (now: ByKind, then: ByKind = {}): KindsReport =>
+  Object.fromEntries(
+    Object.entries(now)
+      .map(([kind, k]) => {
+        const t = then[kind] ?? { requests: 0, requestBytes: 0, responseBytes: 0 };
+        const kb = (b: number) => Math.round(b / 102.4) / 10;
+        return [kind, { requests: k.requests - t.requests, request_kb: kb(k.requestBytes - t.requestBytes), response_kb: kb(k.responseBytes - t.responseBytes) }] as [string, KindsReport[string]];
+      })
+      .filter(([, k]) => k.requests > 0),
+  );
 const report = await runScenario(scenario, {
   transport,
   store: storeKind,
@@ -170,11 +187,19 @@ const report = await runScenario(scenario, {
   stepTimeoutMs: 3_600_000,
   onStep: (s) => {
     if (healProfile) profileHeal(s.do);
+    if (transport === 'libp2p' && running) {
+      if (s.do === 'heal' && !atHeal) atHeal = running.libp2pRequestsByKind();
+      else if (s.do === 'converge' && atHeal && !healKinds) healKinds = kindsSince(running.libp2pRequestsByKind(), atHeal);
+    }
     if (progress || s.ms > 1000 || !s.ok) process.stderr.write(`step ${s.i} ${s.do}: ${s.ok ? 'ok' : `FAILED ${s.error}`} (${s.ms} ms)\n`);
   },
-  ...(progress ? { onCluster: watch } : {}),
+  onCluster: (cluster) => {
+    running = cluster;
+    if (progress) watch(cluster);
+  },
   inspect: (cluster) => {
     kept = cluster;
+    if (transport === 'libp2p') runKinds = kindsSince(cluster.libp2pRequestsByKind());
     for (const { hs } of cluster.servers.values()) {
       outbox.transactions += hs.outbox.stats.transactions;
       outbox.pdus_sent += hs.outbox.stats.pdusSent;
@@ -261,6 +286,8 @@ const out = {
   gossip,
   federation_mb: mb(totals.reduce((n, t) => n + t.federation.bytes, 0)),
   gossip_mb: mb(totals.reduce((n, t) => n + t.gossip.bytes, 0)),
+  /** libp2p: federation requests per kind (sent, and KB each way), over the run and from the first heal to the converge after it. */
+  ...(runKinds ? { requests_by_kind: { run: runKinds, ...(healKinds ? { heal: healKinds } : {}) } } : {}),
   ...(targets
     ? {
         targets: {

@@ -104,6 +104,8 @@ export interface TransportStats {
     requestBytesReceived: number;
     responseBytesSent: number;
     refused: number;
+    /** Client side, per request kind (send, get_missing_events, …): requests answered, and their bytes each way. */
+    byKind: Record<string, { requests: number; requestBytes: number; responseBytes: number }>;
   };
   gossip: { published: number; bytesPublished: number; received: number; bytesReceived: number; rejected: number };
   /** libp2p peer-store merges done, and repeats skipped (peer-store-merges.ts). */
@@ -190,6 +192,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
       requestBytesReceived: 0,
       responseBytesSent: 0,
       refused: 0,
+      byKind: {},
     },
     gossip: { published: 0, bytesPublished: 0, received: 0, bytesReceived: 0, rejected: 0 },
     peerStore: { merged: 0, skipped: 0 },
@@ -514,6 +517,12 @@ class Libp2pTransportImpl implements Libp2pTransport {
       const reply = (await lp.read({ signal })).subarray();
       this.stats.federation.responsesReceived++;
       this.stats.federation.responseBytesReceived += reply.length;
+      const byKind = this.stats.federation.byKind;
+      byKind[request.kind] ??= { requests: 0, requestBytes: 0, responseBytes: 0 };
+      const kind = byKind[request.kind]!;
+      kind.requests++;
+      kind.requestBytes += frame.length;
+      kind.responseBytes += reply.length;
       void stream.close().catch(() => undefined);
       const res = decodeJson(reply);
       if (!isFederationResponse(res)) {

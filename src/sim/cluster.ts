@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServerIdentity } from '../server/identity.ts';
 import { createNodeTransport } from '../net/node.ts';
-import type { Libp2pTransport } from '../net/libp2p-transport.ts';
+import type { Libp2pTransport, TransportStats } from '../net/libp2p-transport.ts';
 import { type Relay, startRelay } from '../net/relay.ts';
 import { IDBFactory } from 'fake-indexeddb';
 import { HomeserverClient } from '../server/client.ts';
@@ -17,7 +17,10 @@ import { Homeserver, type HomeserverOptions } from '../server/homeserver.ts';
 import type { Logger } from '../server/log.ts';
 import { openNodeStore } from '../server/store/node.ts';
 import type { Store } from '../server/store/types.ts';
-import { InProcessNetwork } from '../server/transport/in-process.ts';
+import { InProcessNetwork, type LinkStats } from '../server/transport/in-process.ts';
+
+/** What a server sent over libp2p (Cluster.libp2pSent), in the in-process network's terms (libp2p links drop nothing on purpose). */
+export type Libp2pSent = LinkStats;
 
 export interface ClusterServer {
   label: string;
@@ -128,6 +131,43 @@ export class Cluster {
   private readonly libp2p = new Map<string, Libp2pTransport>();
   /** libp2p mode: pairs (by name, "a b" with a < b) that must not talk. */
   private readonly blockedPairs = new Set<string>();
+  /** libp2p mode: every incarnation's transport counters (a crash ends one), by server name. */
+  private readonly libp2pStats = new Map<string, TransportStats[]>();
+
+  /**
+   * libp2p mode: what the server of this name sent over libp2p, all incarnations (undefined: not a
+   * libp2p server). Requests as the in-process network counts them (the request's bytes); gossip
+   * once per publish — the mesh, not the sender, sends it on to each peer.
+   */
+  libp2pSent(name: string): Libp2pSent | undefined {
+    const all = this.libp2pStats.get(name);
+    if (!all) return undefined;
+    const out: Libp2pSent = { requests: 0, requestBytes: 0, broadcasts: 0, broadcastBytes: 0 };
+    for (const { federation, gossip } of all) {
+      out.requests += federation.requestsSent;
+      out.requestBytes += federation.requestBytesSent;
+      out.broadcasts += gossip.published;
+      out.broadcastBytes += gossip.bytesPublished;
+    }
+    return out;
+  }
+
+  /** libp2p mode: federation requests answered so far, per kind, summed over every server and incarnation. */
+  libp2pRequestsByKind(): TransportStats['federation']['byKind'] {
+    const out: TransportStats['federation']['byKind'] = {};
+    for (const all of this.libp2pStats.values()) {
+      for (const stats of all) {
+        for (const [kind, k] of Object.entries(stats.federation.byKind)) {
+          out[kind] ??= { requests: 0, requestBytes: 0, responseBytes: 0 };
+          const o = out[kind]!;
+          o.requests += k.requests;
+          o.requestBytes += k.requestBytes;
+          o.responseBytes += k.responseBytes;
+        }
+      }
+    }
+    return out;
+  }
 
   private async libp2pTransport(identity: ServerIdentity): Promise<Libp2pTransport> {
     this.relay ??= await startRelay({ port: 0, tcpPort: 0, gossipHeartbeatMs: 200 });
@@ -139,6 +179,7 @@ export class Cluster {
       requestTimeoutMs: 10_000,
     });
     this.libp2p.set(identity.serverName, t);
+    this.libp2pStats.set(identity.serverName, [...(this.libp2pStats.get(identity.serverName) ?? []), t.stats]);
     // A restarted server honours the partition it comes back into.
     for (const pair of this.blockedPairs) {
       const [a, b] = pair.split(' ') as [string, string];

@@ -923,7 +923,8 @@ class Run {
   private bytesSent(label: string): { fed: number; fedBytes: number; gossip: number; gossipBytes: number; lost: number } {
     const out = { fed: 0, fedBytes: 0, gossip: 0, gossipBytes: 0, lost: 0 };
     for (const name of this.cluster.names.get(label) ?? []) {
-      const s = this.cluster.net.stats.get(name);
+      // Over libp2p the in-process network carries nothing: the transports count what they send.
+      const s = this.cluster.net.stats.get(name) ?? this.cluster.libp2pSent(name);
       if (!s) continue;
       out.fed += s.requests;
       out.fedBytes += s.requestBytes;

@@ -11,11 +11,25 @@ describe('hearth simulate --transport libp2p', () => {
     const report = await runScenario(load('split-brain-topic-race'), { transport: 'libp2p' });
     expect(report.steps.filter((s) => !s.ok)).toEqual([]);
     expect(report.ok).toBe(true);
+    // What each server sent is counted over libp2p too (it read 0 when only the in-process network counted).
+    for (const [label, t] of Object.entries(report.metrics.totals)) {
+      expect(t.federation.messages, label).toBeGreaterThan(0);
+      expect(t.federation.bytes, label).toBeGreaterThan(t.federation.messages * 50);
+      expect(t.gossip.messages, label).toBeGreaterThan(0);
+      expect(t.gossip.bytes, label).toBeGreaterThan(0);
+      expect(Math.max(...report.metrics.bytes[label]!), label).toBeGreaterThan(0);
+    }
   }, 60_000);
 
   it('runs crash and restart over real libp2p (the restarted server keeps its PeerId)', async () => {
     const report = await runScenario(load('crash-restart'), { transport: 'libp2p' });
     expect(report.steps.filter((s) => !s.ok)).toEqual([]);
+    // Bytes sent are cumulative over a server's incarnations: a restart does not start c at zero.
+    expect(report.metrics.bytes.c?.length).toBeGreaterThan(2);
+    for (const [label, series] of Object.entries(report.metrics.bytes)) {
+      for (let i = 1; i < series.length; i++) expect(series[i]!, `${label} at sample ${i}`).toBeGreaterThanOrEqual(series[i - 1]!);
+      expect(report.metrics.totals[label]!.federation.bytes + report.metrics.totals[label]!.gossip.bytes, label).toBeGreaterThanOrEqual(series.at(-1)!);
+    }
   }, 60_000);
 
   it('refuses steps only the in-process network can carry out', () => {
