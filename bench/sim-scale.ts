@@ -200,6 +200,7 @@ const report = await runScenario(scenario, {
   inspect: (cluster) => {
     kept = cluster;
     if (transport === 'libp2p') runKinds = kindsSince(cluster.libp2pRequestsByKind());
+    running = undefined; // `kept` alone holds the cluster past the run (memory is measured with it)
     for (const { hs } of cluster.servers.values()) {
       outbox.transactions += hs.outbox.stats.transactions;
       outbox.pdus_sent += hs.outbox.stats.pdusSent;

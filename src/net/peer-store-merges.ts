@@ -68,6 +68,8 @@ export function skipRepeatedMerges(store: PeerStore, opts: MergeDedupeOptions): 
       mine.delete(key);
       remembered--;
     }
+    // No empty maps left behind: peers come and go (any key can announce itself).
+    if (mine.size === 0) done.delete(peerId.toString());
   };
   const merge = store.merge.bind(store);
   store.merge = async (peerId, data, options) => {

@@ -502,7 +502,6 @@ export class Room {
 /** Members no event ID covers: a copy may differ in them and still be the same event. */
 const UNCOVERED = new Set(['unsigned', 'event_id']);
 
-/** Whether two PDUs are the same JSON but for `unsigned` and `event_id`. */
 /** The signatures a PDU carries from its sender's server (what `Room.recognise` looks copies up by). */
 export function senderSignatures(pdu: JsonObject): string[] {
   const sender = pdu.sender;
