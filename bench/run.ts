@@ -12,14 +12,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { IDBFactory } from 'fake-indexeddb';
 import { openNodeStore } from '../src/server/store/node.ts';
-import { benchBrowser } from './browser.ts';
+import { type BrowserBench, benchBrowser } from './browser.ts';
 import { benchClientApi } from './client-api.ts';
 import { benchEncryptedTabs } from './e2ee-tabs.ts';
 import { type BenchResult, benchCore, rawVerifyRate } from './core.ts';
 import { type PairedIngestRound, benchIngest, benchLongRoomReads, benchPartitionHeal, median } from './engine.ts';
 import { benchLibp2pHeal, benchRelayedBackfill } from './net.ts';
 import { netnsRows } from './netns.ts';
-import { benchScale } from './scale.ts';
+import { benchLibp2pScale, benchScale } from './scale.ts';
 import { benchStateRes } from './state-res.ts';
 import { benchStoreWrites } from './store.ts';
 import { type LatencyPhase, TARGETS, quantile, stageTable } from './latency.ts';
@@ -156,6 +156,9 @@ async function main(): Promise<void> {
     results.push({ name: 'simulation scale (bench/sim-scale.ts)', value: Number.NaN, unit: '', detail: `failed: ${(err as Error).message}` });
   }
 
+  // Issue 16 item 2 (and item 3 over libp2p): the shipped libp2p scenarios, each in a child process.
+  results.push(...(await benchLibp2pScale()));
+
   try {
     const bf = await benchRelayedBackfill();
     results.push({
@@ -257,7 +260,8 @@ async function main(): Promise<void> {
     // Issue 20: message latency across network namespaces (relay, hearth serve, two browsers); needs root.
     results.push(...(await netnsRows()));
 
-    const b = await benchBrowser(`?rounds=${INGEST_ROUNDS}`);
+    // A failure here is one row: the rest of the run's figures are still printed.
+    const b = await benchBrowser(`?rounds=${INGEST_ROUNDS}`).catch((err: Error): BrowserBench => ({ ok: false, error: err.message }));
     if (b.ok && b.store && b.rawVerify) {
       // The verify limit is the best the worker can get: in-thread, or through its helper pool
       // (medians here; each ingest run is compared with the rates measured beside it).

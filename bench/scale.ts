@@ -19,9 +19,13 @@ const TARGET_S = 150;
 
 interface SimScaleOutput {
   ok: boolean;
+  servers: number;
   total_s: number;
   cpu_s: number;
   ingests: { per_s: number; raw_verify_per_s: number; ratio: number };
+  /** Scenarios with a heal: from the heal step to the end of the converge after it. */
+  heal_to_converge?: { s: number; target_s?: number; met?: boolean };
+  failed?: string[];
   per_server_mb: { rss: number; heap: number };
   memory_breakdown?: {
     per_server_mb: Record<string, number>;
@@ -34,8 +38,12 @@ interface SimScaleOutput {
 const RUN_TIMEOUT_MS = 15 * 60_000;
 
 function runSimScale(store: 'idb' | 'sqlite'): Promise<SimScaleOutput> {
+  return runSimScaleWith([String(SERVERS), String(MESSAGES), '--memory-breakdown', '--store', store], `--store ${store}`);
+}
+
+function runSimScaleWith(scriptArgs: string[], what: string): Promise<SimScaleOutput> {
   const script = new URL('./sim-scale.ts', import.meta.url).pathname;
-  const args = ['--expose-gc', '--max-old-space-size=12000', '--import', 'tsx', script, String(SERVERS), String(MESSAGES), '--memory-breakdown', '--store', store];
+  const args = ['--expose-gc', '--max-old-space-size=12000', '--import', 'tsx', script, ...scriptArgs];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'] });
     const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
@@ -49,7 +57,7 @@ function runSimScale(store: 'idb' | 'sqlite'): Promise<SimScaleOutput> {
       try {
         resolve(JSON.parse(out) as SimScaleOutput);
       } catch {
-        reject(new Error(`sim-scale --store ${store} printed no result (stopped after ${RUN_TIMEOUT_MS / 60_000} min, or failed)`));
+        reject(new Error(`sim-scale ${what} printed no result (stopped after ${RUN_TIMEOUT_MS / 60_000} min, or failed)`));
       }
     });
   });
@@ -87,6 +95,48 @@ export async function benchScale(): Promise<BenchResult[]> {
         value: r.per_server_mb.rss,
         unit: 'MB',
         detail: `RSS; V8 heap ${r.per_server_mb.heap} MB = ${parts}; ${perEvent} B of heap per event (store ${b.bytes_per_event.store}, room ${b.bytes_per_event.room}) → projected ≈ ${projected.toFixed(1)} MB at ${FULL.toLocaleString('en-US')} events = ${((projected / TARGET_MB) * 100).toFixed(0)}% of the target (< ${TARGET_MB} MB)`,
+      });
+    }
+  }
+  return rows;
+}
+
+/** Issue 16 item 2 and the libp2p half of item 3: each scenario with its targets (its own README line in docs/benchmarks.md). */
+const LIBP2P_SCENARIOS: { file: string; healTargetS: number; memoryTargetMb?: number }[] = [
+  { file: 'scenarios/libp2p-10-heal.json', healTargetS: 2 },
+  { file: 'scenarios/libp2p-20.json', healTargetS: 3, memoryTargetMb: 12 },
+];
+
+/**
+ * The shipped libp2p scenarios over real libp2p TCP on loopback, every server in this one process
+ * (bench/sim-scale.ts --scenario FILE --transport libp2p): heal → converged, and for libp2p-20 the
+ * memory per server (process RSS after the run minus before it, over the servers).
+ */
+export async function benchLibp2pScale(): Promise<BenchResult[]> {
+  const rows: BenchResult[] = [];
+  for (const { file, healTargetS, memoryTargetMb } of LIBP2P_SCENARIOS) {
+    const name = file.replace(/^scenarios\/|\.json$/g, '');
+    let r: SimScaleOutput;
+    try {
+      r = await runSimScaleWith(['--scenario', new URL(`../${file}`, import.meta.url).pathname, '--transport', 'libp2p'], `--scenario ${file}`);
+    } catch (err) {
+      rows.push({ name: `${name} over libp2p`, value: Number.NaN, unit: '', detail: `failed: ${(err as Error).message}` });
+      continue;
+    }
+    const heal = r.heal_to_converge;
+    const outcome = r.ok ? 'converged' : `FAILED (${(r.failed ?? []).join('; ')})`;
+    rows.push({
+      name: `${name}: ${r.servers} servers over libp2p TCP, heal → converged`,
+      value: heal?.s ?? Number.NaN,
+      unit: 's',
+      detail: `${outcome}; ${heal ? `${((heal.s / healTargetS) * 100).toFixed(0)}% of the target` : 'no heal measured'} (< ${healTargetS} s); whole scenario ${r.total_s} s, CPU ${r.cpu_s} s`,
+    });
+    if (memoryTargetMb !== undefined) {
+      rows.push({
+        name: `${name}: memory per server over libp2p`,
+        value: r.per_server_mb.rss,
+        unit: 'MB',
+        detail: `RSS after the run minus before, over the servers; V8 heap ${r.per_server_mb.heap} MB; ${((r.per_server_mb.rss / memoryTargetMb) * 100).toFixed(0)}% of the target (< ${memoryTargetMb} MB)`,
       });
     }
   }

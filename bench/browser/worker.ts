@@ -44,6 +44,8 @@ self.onmessage = async (ev: MessageEvent<{ ingestEvents: number; pool: 'off' | '
       names.push(name);
       return openIdbStore(name);
     };
+    const phase = (name: string) => self.postMessage({ phase: name });
+    phase('IndexedDB writes');
     const store = await benchStoreWrites(openIdbStore, { records: 1000, cleanup: (n) => deleteIdbStore(n) });
     const pool =
       ev.data.pool === 'off' ? undefined : ev.data.pool === 'force' ? await startVerifyHelpers(3, 0) : await startVerifyHelpers();
@@ -53,6 +55,7 @@ self.onmessage = async (ev: MessageEvent<{ ingestEvents: number; pool: 'off' | '
     const raws: number[] = [];
     const pools: number[] = [];
     const best = async () => {
+      phase('raw verify rates');
       const raw = await rawVerifyRate();
       const viaPool = pool ? await poolVerifyRate(pool) : undefined;
       raws.push(raw);
@@ -62,13 +65,16 @@ self.onmessage = async (ev: MessageEvent<{ ingestEvents: number; pool: 'off' | '
     const rounds: PairedIngestRound[] = [];
     let before = await best();
     for (let r = 0; r < Math.max(1, ev.data.rounds ?? 3); r++) {
+      phase(`round ${r + 1}: ingest, one origin`);
       const one = await benchIngest(open, ev.data.ingestEvents, `${tag}-${r}`, pool ? { verifier: pool } : {});
       const mid = await best();
+      if (origins > 1) phase(`round ${r + 1}: ingest, ${origins} origins`);
       const many =
         origins > 1 ? await benchIngest(open, ev.data.ingestEvents, `${tag}-${r}-k`, { ...(pool ? { verifier: pool } : {}), origins }) : undefined;
       const after = many ? await best() : mid;
       rounds.push({ one, verifyOne: (before + mid) / 2, ...(many ? { many, verifyMany: (mid + after) / 2 } : {}) });
       before = after;
+      phase(`round ${r + 1}: deleting its databases`);
       for (const n of names.splice(0)) await deleteIdbStore(n).catch(() => undefined);
     }
     pool?.close();
