@@ -39,6 +39,11 @@ async function server(label: string, opts: Parameters<typeof startServer>[1] = {
   return s;
 }
 
+/** Open connections `from` holds to `to`. */
+function connectionsBetween(from: NetServer, to: NetServer): number {
+  return from.transport.node.getConnections(peerIdFromString(to.hs.serverName)).filter((c) => c.status === 'open').length;
+}
+
 function p50(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
@@ -163,6 +168,42 @@ describe('three homeservers over TCP', () => {
     c.transport.setOffline(false);
     await converge([a, b, c], roomId, 15_000);
     expect(c.client.messageBodies(carol, roomId)).toContain('while c was offline');
+  });
+
+  it('reconnects after a one-sided block is lifted, whichever side lifts it', async () => {
+    // The side with the higher PeerId waits for the other to dial first; here the other side never
+    // blocked, so nothing may come and it must dial itself after the grace period.
+    const [low, high] = [b, c].sort((x, y) => (x.hs.serverName < y.hs.serverName ? -1 : 1)) as [NetServer, NetServer];
+    for (const [blocker, other] of [
+      [high, low],
+      [low, high],
+    ] as const) {
+      blocker.transport.block(other.hs.serverName);
+      await until(() => !blocker.transport.reachablePeers().includes(other.hs.serverName), () => `${blocker.label} cut from ${other.label}`);
+      blocker.transport.unblock(other.hs.serverName);
+      await until(
+        () => blocker.transport.reachablePeers().includes(other.hs.serverName) && other.transport.reachablePeers().includes(blocker.hs.serverName),
+        () => `${blocker.label} and ${other.label} back in touch after ${blocker.label} unblocked`,
+      );
+    }
+  });
+
+  it('keeps one connection per link when both sides lift a partition at once', async () => {
+    // Two servers sharing no room: nothing but the unblock itself dials (no outbox, no catch-up).
+    const x = await server('x');
+    const y = await server('y');
+    await x.transport.dial(tcpAddr(y));
+    await until(() => x.transport.reachablePeers().includes(y.hs.serverName) && y.transport.reachablePeers().includes(x.hs.serverName), () => 'x and y connected');
+    x.transport.block(y.hs.serverName);
+    y.transport.block(x.hs.serverName);
+    await until(() => connectionsBetween(x, y) + connectionsBetween(y, x) === 0, () => 'x and y cut');
+    x.transport.unblock(y.hs.serverName);
+    y.transport.unblock(x.hs.serverName);
+    await until(() => x.transport.reachablePeers().includes(y.hs.serverName) && y.transport.reachablePeers().includes(x.hs.serverName), () => 'x and y back');
+    // Past the grace period after which the higher PeerId would dial if nothing had come.
+    await new Promise((r) => setTimeout(r, 2_500));
+    // Both dialling at once made two connections per link (62 of 100 links after libp2p-10-heal).
+    expect([connectionsBetween(x, y), connectionsBetween(y, x)]).toEqual([1, 1]);
   });
 
   describe('hostile peers', () => {
