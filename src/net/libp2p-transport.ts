@@ -228,7 +228,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
   private readonly up = new Set<string>();
   private readonly rooms = new Set<string>();
   private readonly timers: ReturnType<typeof setInterval>[] = [];
-  /** Dials an unblock put off to let the peer dial first (`unblock`). */
+  /** Dials put off to let the other homeserver dial first (`dialHomeserver`). */
   private readonly redialTimers = new Set<ReturnType<typeof setTimeout>>();
   private started = false;
   private stopped = false;
