@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { TimelineItem } from '../api.ts';
 import { editMessage } from '../state/actions.ts';
 import { editingInPlace } from '../state/store.ts';
@@ -14,7 +14,10 @@ export function MessageEditor(props: { item: TimelineItem }) {
   const [text, setText] = useState(props.item.body ?? '');
   const [busy, setBusy] = useState(false);
   const ref = useRef<HTMLTextAreaElement>(null);
-  useEffect(() => {
+  // Before the first paint, not after it: placed later, the caret could land after the person (or a
+  // test) had already selected the text to replace it, and what they typed went after the old text
+  // (seen in e2e/livable-polish.spec.ts, 1 run in 6–8: "…~~gone~~final plan, in plain words").
+  useLayoutEffect(() => {
     const box = ref.current;
     if (!box) return;
     box.focus();
