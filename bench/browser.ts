@@ -40,11 +40,11 @@ export async function benchBrowser(query = ''): Promise<BrowserBench> {
   // What the page and its workers said, for the error when no result comes: a hang here once cost a
   // whole `npm run bench` run its printout with nothing to say why.
   const said: string[] = [];
+  const started = performance.now();
   const note = (line: string) => {
     said.push(`${((performance.now() - started) / 1000).toFixed(1)} s ${line}`);
     if (said.length > 40) said.splice(0, said.length - 40);
   };
-  const started = performance.now();
   try {
     const page = await browser.newPage();
     page.on('console', (m) => note(`console.${m.type()}: ${m.text()}`));
