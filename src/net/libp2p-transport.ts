@@ -228,8 +228,8 @@ class Libp2pTransportImpl implements Libp2pTransport {
   private readonly up = new Set<string>();
   private readonly rooms = new Set<string>();
   private readonly timers: ReturnType<typeof setInterval>[] = [];
-  /** Per peer, the dial put off to let the other homeserver dial first (`dialHomeserver`): one at a time. */
-  private readonly redialTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Dials put off to let the other homeserver dial first (`dialHomeserver`). */
+  private readonly redialTimers = new Set<ReturnType<typeof setTimeout>>();
   private started = false;
   private stopped = false;
   /** Relays and bootstrap peers (opts.bootstrap until setBootstrap replaces them). */
@@ -492,15 +492,11 @@ class Libp2pTransportImpl implements Libp2pTransport {
       this.redial(peer);
       return;
     }
-    // Already put off: a peer announcing itself again (or faster than we connect) adds no timer.
-    if (this.redialTimers.has(peer)) return;
-    this.redialTimers.set(
-      peer,
-      setTimeout(() => {
-        this.redialTimers.delete(peer);
-        this.redial(peer);
-      }, graceMs),
-    );
+    const timer = setTimeout(() => {
+      this.redialTimers.delete(timer);
+      this.redial(peer);
+    }, graceMs);
+    this.redialTimers.add(timer);
   }
 
   private redial(peer: string): void {
@@ -508,7 +504,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
     const id = peerIdFromString(peer);
     if (this.node.getConnections(id).length > 0) return;
     this.node.dial(id, { signal: AbortSignal.timeout(10_000) }).catch((err: unknown) => {
-      this.log('debug', 'could not dial a peer', { peer, error: errorText(err) });
+      this.log('debug', 'could not dial a homeserver', { peer, error: errorText(err) });
     });
   }
 
@@ -797,7 +793,7 @@ class Libp2pTransportImpl implements Libp2pTransport {
     if (this.stopped) return;
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
-    for (const t of this.redialTimers.values()) clearTimeout(t);
+    for (const t of this.redialTimers) clearTimeout(t);
     if (this.announceTimer !== undefined) clearTimeout(this.announceTimer);
     for (const p of [...this.up]) this.markDown(p);
     await this.node.stop();
