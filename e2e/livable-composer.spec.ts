@@ -14,6 +14,8 @@
  *    downloads the same bytes.
  * 6. An emoji picker (emoji-picker-element), loaded only when first opened.
  * 7. An image is previewed with a caption field before it is sent; the caption is its body.
+ * 8. Up edits my last message, and what is typed at once is the edit (never the old text put
+ *    back over it), also while that message is still being sent; an unchanged edit sends nothing.
  */
 import { type Browser, type Page, expect, test } from '@playwright/test';
 import { type Person, createRoom, invite, message, openNetwork, person, png } from './app-helpers.ts';
@@ -126,6 +128,78 @@ test('my messages show sending, sent, or not delivered to N servers with a retry
   await expect(message(bob.page, 'written while offline')).toBeVisible(ARRIVAL);
   await expect(row.locator('[data-state="sent"]')).toHaveText('Sent', ARRIVAL);
   await expect(row.locator('[data-state="undelivered"]')).toHaveCount(0);
+});
+
+/**
+ * Presses Up in the message box and types `text` right after it, before the page paints again: a
+ * fast typist, or Playwright's `fill` right after a `press`. Between the two only microtasks run
+ * (the box re-renders; effects wait for the next frame). With `sendFirst`, that is sent with Enter
+ * just before. Returns whether the message Up picked was still on its way (a local echo).
+ */
+function upThenType(page: Page, text: string, sendFirst?: string): Promise<boolean> {
+  return page.evaluate(
+    async ([text, sendFirst]) => {
+      const box = document.querySelector<HTMLTextAreaElement>('#composer')!;
+      const setValue = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value')!.set!;
+      // Each key is its own event: the renders it causes (microtasks) run before the next one.
+      const settle = async () => {
+        for (let i = 0; i < 5; i++) await Promise.resolve();
+      };
+      const key = async (k: string) => {
+        box.dispatchEvent(new KeyboardEvent('keydown', { key: k, bubbles: true, cancelable: true }));
+        await settle();
+      };
+      const input = async (v: string) => {
+        setValue.call(box, v);
+        box.dispatchEvent(new Event('input', { bubbles: true }));
+        await settle();
+      };
+      box.focus();
+      if (sendFirst) {
+        await input(sendFirst);
+        await key('Enter');
+      }
+      const sending = document.querySelector('.msg.outgoing[data-state="sending"]') !== null;
+      await key('ArrowUp');
+      await input(text);
+      return sending;
+    },
+    [text, sendFirst ?? ''] as const,
+  );
+}
+
+test('Up edits my last message, and what I type at once is the edit, whether the message has landed or is still sending', async () => {
+  test.setTimeout(90_000);
+  await type(alice.page, 'a message with a tpyo');
+  await expect(message(alice.page, 'a message with a tpyo').locator('[data-state="sent"]')).toHaveText('Sent', ARRIVAL);
+  await upThenType(alice.page, 'a message without a typo');
+  await expect(alice.page.getByText('Editing your message')).toBeVisible();
+  await expect(box(alice.page)).toHaveValue('a message without a typo');
+  await box(alice.page).press('Enter');
+  await expect(message(bob.page, 'a message without a typo')).toContainText('(edited)', ARRIVAL);
+  await expect(message(alice.page, 'a message without a typo')).toContainText('(edited)');
+
+  // Up right after Enter: the message may still be on its way; the edit waits for it to land.
+  // Only microtasks ran since Enter, and the worker's answer is a message event: still sending.
+  expect(await upThenType(alice.page, 'second thought, revised', 'second thought')).toBe(true);
+  await expect(box(alice.page)).toHaveValue('second thought, revised');
+  await box(alice.page).press('Enter');
+  await expect(box(alice.page)).toHaveValue('');
+  await expect(message(bob.page, 'second thought, revised')).toContainText('(edited)', ARRIVAL);
+  await expect(message(alice.page, 'second thought, revised')).toContainText('(edited)');
+  await expect(message(alice.page, 'a message without a typo')).toContainText('(edited)');
+
+  // Up, then Enter without a change: no edit is sent (nothing to mark edited).
+  await type(alice.page, 'left as it is');
+  await expect(message(alice.page, 'left as it is').locator('[data-state="sent"]')).toHaveText('Sent', ARRIVAL);
+  await box(alice.page).press('ArrowUp');
+  await expect(box(alice.page)).toHaveValue('left as it is');
+  await box(alice.page).press('Enter');
+  await expect(alice.page.getByText('Editing your message')).toHaveCount(0);
+  await expect(box(alice.page)).toHaveValue('');
+  await expect(message(bob.page, 'left as it is')).toBeVisible(ARRIVAL);
+  await alice.page.waitForTimeout(1000);
+  await expect(message(bob.page, 'left as it is')).not.toContainText('(edited)');
 });
 
 test('a message over the size the network accepts is refused in the composer, with the limit', async () => {

@@ -1,4 +1,5 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import type { TimelineItem } from '../api.ts';
 import { nameOf } from '../format.ts';
 import { composeHtml } from '../markdown.tsx';
 import { EmojiButton } from './EmojiPicker.tsx';
@@ -7,6 +8,11 @@ import { type Mention, applyMentions, matchMembers, mentionName, mentionQuery } 
 import { MAX_IMAGE_BYTES, editMessage, sendImage, setTyping } from '../state/actions.ts';
 import { MAX_MESSAGE_BYTES, kib, messageBytes, mib, outgoing, send, sendFile } from '../state/outgoing.ts';
 import { currentRoomId, displayNames, editing, members, myUserId, replyTo, timeline } from '../state/store.ts';
+
+/** My newest message in the open room's main timeline: what Up edits. */
+function myLastMessage(): TimelineItem | undefined {
+  return timeline.value.findLast((i) => i.sender === myUserId.value && i.kind === 'message' && !i.inThread);
+}
 
 /**
  * The message box. Enter sends, Shift+Enter breaks the line, Up in an empty
@@ -41,28 +47,44 @@ export function Composer(props: { thread?: string }) {
   const options = query && query.start !== dismissed ? matchMembers(members.value, query.query, myUserId.value) : [];
   const listId = inThread ? 'thread-mention-list' : 'mention-list';
 
-  // Up pressed while my newest message is still on its way (local echo): it is "my last message",
-  // so the edit starts once it lands in the timeline, not on the older message before it.
-  const [editWhenSent, setEditWhenSent] = useState<string | null>(null);
-  const pendingEcho = editWhenSent ? outgoing.value.find((o) => o.id === editWhenSent) : undefined;
+  // Up pressed while my newest message is still on its way (local echo): it is "my last message".
+  // The box takes its text at once, like any edit, so what the person types next is never replaced.
+  // The edit itself needs the event's ID: submitted before the message lands, it is sent when it does.
+  const [editWhenSent, setEditWhenSent] = useState<{ echo: string; room: string; submitted?: string } | null>(null);
+  const pendingEcho = editWhenSent ? outgoing.value.find((o) => o.id === editWhenSent.echo) : undefined;
+  /** Editing a message that was on its way when the edit began, not yet submitted (the box holds the edit). */
+  const editPending = editWhenSent !== null && editWhenSent.submitted === undefined;
   useEffect(() => {
     if (!editWhenSent || pendingEcho?.state === 'sending') return;
-    setEditWhenSent(null);
-    if (pendingEcho) return; // refused: nothing to edit
-    const mine = timeline.value.filter((i) => i.sender === myUserId.value && i.kind === 'message' && !i.inThread).at(-1);
-    if (mine) {
-      replyTo.value = null;
-      editing.value = mine;
+    const submitted = editWhenSent.submitted;
+    if (pendingEcho || currentRoomId.value !== editWhenSent.room) {
+      // Refused (nothing to edit), or another room is open now: what was typed stays in the box as a draft.
+      setEditWhenSent(null);
+      if (submitted !== undefined) setText(submitted);
+      return;
     }
+    // Landed. Not submitted yet: submit edits it like any edit (see submit).
+    if (submitted === undefined) return;
+    setEditWhenSent(null);
+    const mine = myLastMessage();
+    if (!mine) {
+      setText(submitted);
+      return;
+    }
+    void editMessage(mine, submitted).then((ok) => {
+      if (!ok) setText(submitted);
+    });
   }, [editWhenSent, pendingEcho?.state, pendingEcho === undefined, timeline.value]);
 
-  // Starting an edit puts the old text in the box.
-  useEffect(() => {
-    if (edit) {
-      setText(edit.body ?? '');
-      ref.current?.focus();
-    }
-  }, [edit?.event_id]);
+  /**
+   * Starts editing: the old text goes into the box now, in the same event as the key that asked for
+   * it. Put there after the next paint (an effect), it could replace what was typed in between.
+   */
+  const startEdit = (body: string, then: () => void): void => {
+    replyTo.value = null;
+    setText(body);
+    then();
+  };
 
   // Messages the network would refuse are refused here, with the limit: the size of what would be sent.
   const size = useMemo(() => {
@@ -73,7 +95,8 @@ export function Composer(props: { thread?: string }) {
   const tooLarge = size > MAX_MESSAGE_BYTES;
 
   const cancel = () => {
-    if (edit) setText('');
+    if (edit || editPending) setText('');
+    setEditWhenSent(null);
     editing.value = null;
     replyTo.value = null;
   };
@@ -81,7 +104,18 @@ export function Composer(props: { thread?: string }) {
   const submit = async () => {
     const body = text.trim();
     if (!body || busy || tooLarge) return;
-    if (!edit) {
+    if (editPending && pendingEcho?.state === 'sending') {
+      if (body === pendingEcho.body.trim()) {
+        cancel();
+        return;
+      }
+      // The message being edited has no event ID yet: the edit goes once it lands (see editWhenSent).
+      setEditWhenSent((w) => w && { ...w, submitted: body });
+      setText('');
+      setTyping(false);
+      return;
+    }
+    if (!edit && !editPending) {
       // Shown at once as *sending* (a local echo); a refusal stays in the timeline with a retry.
       const { markdown, userIds } = applyMentions(body, chosen);
       setText('');
@@ -94,10 +128,18 @@ export function Composer(props: { thread?: string }) {
       ref.current?.focus();
       return;
     }
+    const target = edit ?? myLastMessage();
+    if (!target) return;
+    if (body === (target.body ?? '').trim()) {
+      // Unchanged: nothing to send, the edit just ends.
+      cancel();
+      return;
+    }
     setBusy(true);
-    const ok = await editMessage(edit, body);
+    const ok = await editMessage(target, body);
     setBusy(false);
     if (ok) {
+      setEditWhenSent(null);
       setText('');
       setTyping(false);
     }
@@ -148,16 +190,19 @@ export function Composer(props: { thread?: string }) {
       const sending = outgoing.value.filter((o) => o.roomId === currentRoomId.value && !o.thread && o.state === 'sending').at(-1);
       if (sending) {
         e.preventDefault();
-        setEditWhenSent(sending.id);
+        // An edit of it already submitted (and waiting) is what the box edits further.
+        const latest = editWhenSent?.echo === sending.id ? (editWhenSent.submitted ?? sending.body) : sending.body;
+        startEdit(latest, () => setEditWhenSent({ echo: sending.id, room: sending.roomId }));
         return;
       }
-      const mine = timeline.value.filter((i) => i.sender === myUserId.value && i.kind === 'message' && !i.inThread).at(-1);
+      const mine = myLastMessage();
       if (mine) {
         e.preventDefault();
-        replyTo.value = null;
-        editing.value = mine;
+        startEdit(mine.body ?? '', () => {
+          editing.value = mine;
+        });
       }
-    } else if (e.key === 'Escape' && (edit || reply)) {
+    } else if (e.key === 'Escape' && (edit || editPending || reply)) {
       e.preventDefault();
       cancel();
     }
@@ -218,10 +263,10 @@ export function Composer(props: { thread?: string }) {
         void submit();
       }}
     >
-      {(edit || reply) && (
+      {(edit || editPending || reply) && (
         <div class="composer-context">
           <span>
-            {edit ? 'Editing your message' : `Replying to ${nameOf(reply!.sender, displayNames.value)}: `}
+            {edit || editPending ? 'Editing your message' : `Replying to ${nameOf(reply!.sender, displayNames.value)}: `}
             {reply && <span class="muted">{(reply.body ?? '').slice(0, 80)}</span>}
           </span>
           <button type="button" class="small" onClick={cancel}>
