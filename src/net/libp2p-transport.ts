@@ -700,11 +700,33 @@ class Libp2pTransportImpl implements Libp2pTransport {
       this.log('debug', 'gossip publish failed', { error: errorText(err) });
     });
     // Our own messages are flood-published (gossipsub's default): to every peer subscribed to the
-    // topic, less any it scores below its publish threshold — here only peers we refuse.
+    // topic, less any it scores below its publish threshold — here only peers we refuse — and any
+    // it has no stream to write to (see gossipReaches).
     return pubsub
       .getSubscribers(topic)
       .map(String)
-      .filter((p) => !this.refused(p));
+      .filter((p) => !this.refused(p) && this.gossipReaches(p));
+  }
+
+  /**
+   * Whether what we publish now reaches `peer`. Gossipsub writes to one outbound stream per peer
+   * and drops the message, silently, when it has none: just after connecting, or after the
+   * connection that carried it closed while another stays open (nothing tells gossipsub to open
+   * one there until identify runs again). A stream on a relayed connection does not count while
+   * a direct one is open either: that relayed connection is being retired (the direct-link
+   * transport closes it once only long-lived streams such as this one remain), and what is
+   * written into it as it closes can be lost. Callers send what matters to the others directly
+   * (a typing change by request, a PDU's transaction without the broadcast's head start): a typing
+   * notice published into such a stream was lost for good in e2e/livable-rooms.spec.ts.
+   */
+  private gossipReaches(peer: string): boolean {
+    const open = this.node.getConnections(peerIdFromString(peer)).filter((c) => c.status === 'open');
+    const direct = open.some((c) => c.direct);
+    return open.some(
+      (c) =>
+        (c.direct || !direct) &&
+        c.streams.some((st) => st.direction === 'outbound' && st.writeStatus === 'writable' && st.protocol?.startsWith('/meshsub/') === true),
+    );
   }
 
   /** A strike against the peer that forwarded an invalid message; too many and we hang up on it for a while. */

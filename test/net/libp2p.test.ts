@@ -25,6 +25,7 @@ import { type Relay, startRelay } from '../../src/net/relay.ts';
 import type { JsonObject } from '../../src/core/json.ts';
 import type { FederationResponse } from '../../src/server/federation/types.ts';
 import type { RoomBroadcast } from '../../src/server/transport/types.ts';
+import { typingUsers } from '../../src/server/edus.ts';
 import { identityFromSeed } from '../../src/server/identity.ts';
 import { type NetServer, converge, startServer, tcpAddr, until } from './helpers.ts';
 
@@ -405,5 +406,42 @@ describe('through a relay only', () => {
       gossip.push(performance.now() - t0);
     }
     console.log(`[net] relayed: gossip publish→onBroadcast p50 ${p50(gossip).toFixed(1)} ms`);
+  });
+});
+
+describe('gossip with no stream to write to', () => {
+  it('a subscriber whose gossip stream is gone is not counted as reached: a typing change goes to it by request', async () => {
+    const f = await server('f');
+    const g = await server('g', { bootstrap: [tcpAddr(f)] });
+    const fred = await f.hs.register('fred');
+    const gina = await g.hs.register('gina');
+    const roomId = await f.client.createRoom(fred, { preset: 'public_chat', name: 'typing' });
+    await g.client.join(gina, roomId, [f.hs.serverName]);
+    const topic = roomTopic(roomId);
+    const pubsub = f.transport.node.services.pubsub;
+    const gSubscribed = () => pubsub.getSubscribers(topic).some((p) => p.toString() === g.hs.serverName);
+    /** f's outbound gossipsub streams to g: where everything f publishes for g is written. */
+    const outboundGossip = (): Stream[] =>
+      f.transport.node
+        .getConnections(peerIdFromString(g.hs.serverName))
+        .flatMap((c) => c.streams)
+        .filter((st) => st.direction === 'outbound' && st.protocol?.startsWith('/meshsub/'));
+    await until(
+      () => gSubscribed() && outboundGossip().length > 0,
+      () => `g subscribed (${gSubscribed()}) and f has a gossip stream to it (${outboundGossip().length})`,
+    );
+
+    // The stream goes; the connection, and g's subscription (which came over g's own stream), stay.
+    // Gossipsub opens no new stream until a connection is reported again, and drops what it cannot write.
+    for (const st of outboundGossip()) st.abort(new Error('test: the gossip stream is cut'));
+    await until(() => outboundGossip().length === 0, () => 'the gossip stream closed');
+    expect(gSubscribed()).toBe(true);
+    expect(connectionsBetween(f, g)).toBeGreaterThan(0);
+
+    await f.client.setTyping(fred, roomId, true);
+    await until(
+      () => typingUsers(g.hs, roomId).includes(fred),
+      () => `g learns that fred is typing (g sees ${JSON.stringify(typingUsers(g.hs, roomId))})`,
+    );
   });
 });
