@@ -704,8 +704,9 @@ class Libp2pTransportImpl implements Libp2pTransport {
     // it has no stream to write to (see gossipReaches).
     return pubsub
       .getSubscribers(topic)
+      .filter((id) => this.gossipReaches(id))
       .map(String)
-      .filter((p) => !this.refused(p) && this.gossipReaches(p));
+      .filter((p) => !this.refused(p));
   }
 
   /**
@@ -719,8 +720,8 @@ class Libp2pTransportImpl implements Libp2pTransport {
    * (a typing change by request, a PDU's transaction without the broadcast's head start): a typing
    * notice published into such a stream was lost for good in e2e/livable-rooms.spec.ts.
    */
-  private gossipReaches(peer: string): boolean {
-    const open = this.node.getConnections(peerIdFromString(peer)).filter((c) => c.status === 'open');
+  private gossipReaches(peer: PeerId): boolean {
+    const open = this.node.getConnections(peer).filter((c) => c.status === 'open');
     const direct = open.some((c) => c.direct);
     return open.some(
       (c) =>
