@@ -60,7 +60,7 @@ export function Composer(props: { thread?: string }) {
     if (pendingEcho || currentRoomId.value !== editWhenSent.room) {
       // Refused (nothing to edit), or another room is open now: what was typed stays in the box as a draft.
       setEditWhenSent(null);
-      if (submitted !== undefined) setText(submitted);
+      if (submitted !== undefined) restoreDraft(submitted);
       return;
     }
     // Landed. Not submitted yet: submit edits it like any edit (see submit).
@@ -68,22 +68,24 @@ export function Composer(props: { thread?: string }) {
     setEditWhenSent(null);
     const mine = myLastMessage();
     if (!mine) {
-      setText(submitted);
+      restoreDraft(submitted);
       return;
     }
     void editMessage(mine, submitted).then((ok) => {
-      if (!ok) setText(submitted);
+      if (!ok) restoreDraft(submitted);
     });
   }, [editWhenSent, pendingEcho?.state, pendingEcho === undefined, timeline.value]);
+
+  /** An edit that could not be sent goes back into the box, unless something new was typed there since. */
+  const restoreDraft = (draft: string): void => setText((now) => (now.trim() ? now : draft));
 
   /**
    * Starts editing: the old text goes into the box now, in the same event as the key that asked for
    * it. Put there after the next paint (an effect), it could replace what was typed in between.
    */
-  const startEdit = (body: string, then: () => void): void => {
+  const startEdit = (body: string): void => {
     replyTo.value = null;
     setText(body);
-    then();
   };
 
   // Messages the network would refuse are refused here, with the limit: the size of what would be sent.
@@ -192,15 +194,15 @@ export function Composer(props: { thread?: string }) {
         e.preventDefault();
         // An edit of it already submitted (and waiting) is what the box edits further.
         const latest = editWhenSent?.echo === sending.id ? (editWhenSent.submitted ?? sending.body) : sending.body;
-        startEdit(latest, () => setEditWhenSent({ echo: sending.id, room: sending.roomId }));
+        startEdit(latest);
+        setEditWhenSent({ echo: sending.id, room: sending.roomId });
         return;
       }
       const mine = myLastMessage();
       if (mine) {
         e.preventDefault();
-        startEdit(mine.body ?? '', () => {
-          editing.value = mine;
-        });
+        startEdit(mine.body ?? '');
+        editing.value = mine;
       }
     } else if (e.key === 'Escape' && (edit || editPending || reply)) {
       e.preventDefault();
