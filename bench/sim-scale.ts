@@ -93,8 +93,13 @@ const before = process.memoryUsage();
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 let peakRss = before.rss;
+let peakHeap = before.heapUsed;
+let peakCommitted = before.heapTotal;
 const peak = setInterval(() => {
-  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  const m = process.memoryUsage();
+  peakRss = Math.max(peakRss, m.rss);
+  peakHeap = Math.max(peakHeap, m.heapUsed);
+  peakCommitted = Math.max(peakCommitted, m.heapTotal);
 }, 500);
 const outbox = { transactions: 0, pdus_sent: 0, pdus_skipped: 0, missing_fetches: 0 };
 const gossip = { batches: 0, shed: 0 };
@@ -274,7 +279,9 @@ const out = {
       }
     : {}),
   rss_mb: { before: mb(before.rss), after: mb(after.rss), peak: mb(peakRss) },
-  heap_mb: { before: mb(before.heapUsed), after: mb(after.heapUsed) },
+  heap_mb: { before: mb(before.heapUsed), after: mb(after.heapUsed), peak: mb(peakHeap) },
+  /** The V8 heap's committed size (live objects and the free space between them that V8 keeps). */
+  heap_committed_mb: { before: mb(before.heapTotal), after: mb(after.heapTotal), peak: mb(peakCommitted) },
   /** Outside the V8 heap: Buffers/ArrayBuffers and other native memory (RSS also holds heap pages V8 has not returned). */
   external_mb: { before: mb(before.external), after: mb(after.external) },
   per_server_mb: {

@@ -34,20 +34,40 @@ import { latencyTracing, traceMark, traceNow } from './latency-trace.ts';
 /** Peers compared per periodic anti-entropy round (see `antiEntropyPeers`). */
 const ANTI_ENTROPY_FANOUT = 3;
 /**
- * A broadcast PDU waiting for its room's lock, with its checks (format,
- * signature, hashes) already started: they need no lock, and a room that is
- * behind would otherwise take each turn of its lock waiting for a batch's
- * verifications (under Node, behind every other verification in the
- * process's thread pool). Undefined when the PDU was dropped (startPreparing
- * counts and logs it).
+ * A broadcast PDU waiting for its room's lock. Its checks (format,
+ * signature, hashes) need no lock, so the first PREPARE_AHEAD entries of a
+ * room's inbox have them started: a room that is behind would otherwise take
+ * each turn of its lock waiting for a batch's verifications (under Node,
+ * behind every other verification in the process's thread pool). The rest
+ * wait as received, and are started as the window moves on: a check in
+ * flight holds its canonical JSON and the verification job's copies, and a
+ * server far behind (a flood, or a simulation run over capacity) used to
+ * start one for every PDU it queued — gigabytes of buffers at once across
+ * a process of 100 servers, which the allocator did not give back after.
+ * `prepared` is undefined until started, and resolves to undefined when the
+ * PDU was dropped (startPreparing counts and logs it).
  */
 interface InboxEntry {
   from: string;
-  prepared: Promise<PreparedEvent | undefined>;
+  raw: unknown;
+  prepared?: Promise<PreparedEvent | undefined>;
+  /** When the broadcast arrived (latency tracing only). */
+  arrived: number;
+}
+
+/** A room's inbox: its entries, of which the first `started` have their checks started. */
+interface Inbox {
+  entries: InboxEntry[];
+  started: number;
 }
 
 /** Broadcast PDUs ingested per turn of the room's lock (see `onBroadcast`). */
 const INBOX_BATCH = 1000;
+/**
+ * Broadcast PDUs of a room whose checks run ahead of its lock (see `InboxEntry`): enough to keep
+ * the verifier busy while a batch is placed, few enough that a flood holds them only as received.
+ */
+export const PREPARE_AHEAD = 256;
 /** Unknown forward extremities a catch-up asks a peer for at once (of at most 20). */
 const CATCH_UP_PARALLEL = 5;
 /** The longest a transaction waits for the broadcasts that arrived before it (see `broadcastsBefore`). */
@@ -115,7 +135,7 @@ export class Homeserver implements Engine {
   private writing: Promise<void> | undefined;
   private nextWrite: { batches: WriteBatch[]; done: Promise<void> } | undefined;
   /** Broadcast PDUs waiting for their room's lock, per room (see onBroadcast). */
-  private readonly inbox = new Map<string, InboxEntry[]>();
+  private readonly inbox = new Map<string, Inbox>();
   /** Per room: broadcast PDUs queued in the inbox so far, ingested so far, and who waits for which (broadcastsBefore). */
   private readonly inboxProgress = new Map<string, { queued: number; ingested: number; waiters: { upTo: number; resolve: () => void }[] }>();
   /** Broadcast batches ingested, and broadcast PDUs shed because the inbox was full. */
@@ -493,26 +513,18 @@ export class Homeserver implements Engine {
       let box = this.inbox.get(room.roomId);
       const idle = box === undefined;
       if (!box) {
-        box = [];
+        box = { entries: [], started: 0 };
         this.inbox.set(room.roomId, box);
       }
       const progress = this.progressOf(room.roomId);
       const arrived = latencyTracing() ? traceNow() : 0;
       for (const pdu of msg.pdus.slice(0, 50)) {
-        if (box.length < this.limits.broadcastInbox) {
-          const prepared = startPreparing(this, room, [pdu], {})[0]!;
-          // Latency breakdown (bench/latency.ts): when the gossip arrived, and when its checks were done.
-          if (arrived) {
-            void prepared.then((p) => {
-              if (!p) return;
-              traceMark(p.ev.event_id, 'received', arrived);
-              traceMark(p.ev.event_id, 'verified');
-            });
-          }
-          box.push({ from, prepared });
+        if (box.entries.length < this.limits.broadcastInbox) {
+          box.entries.push({ from, raw: pdu, arrived });
           progress.queued++;
         } else this.gossipStats.shed++;
       }
+      this.prepareAhead(room, box, PREPARE_AHEAD);
       if (idle) await this.drainInbox(room);
     }
     if (Array.isArray(msg.edus)) await handleEdus(this, from, msg.edus.slice(0, 100));
@@ -521,10 +533,13 @@ export class Homeserver implements Engine {
   /** Ingests up to INBOX_BATCH broadcast PDUs of a room under its lock; queues itself again for the rest. */
   private async drainInbox(room: Room): Promise<void> {
     const deferred = await room.lock.run(async () => {
-      const box = this.inbox.get(room.roomId) ?? [];
-      const batch = box.splice(0, INBOX_BATCH);
-      if (box.length === 0) this.inbox.delete(room.roomId);
+      const box = this.inbox.get(room.roomId) ?? { entries: [], started: 0 };
+      const batch = box.entries.splice(0, INBOX_BATCH);
+      box.started = Math.max(0, box.started - batch.length);
+      if (box.entries.length === 0) this.inbox.delete(room.roomId);
       else {
+        // The next batch's first checks run while this one is placed.
+        this.prepareAhead(room, box, PREPARE_AHEAD);
         // Behind whatever else waits for the room (local sends, transactions), not ahead of it.
         void this.drainInbox(room).catch((err) =>
           this.log(this.running ? 'warn' : 'debug', 'handling broadcasts failed', { room: room.roomId, error: String(err) }),
@@ -555,7 +570,11 @@ export class Homeserver implements Engine {
     if (batch.length === 0) return deferred;
     this.gossipStats.batches++;
     const prepared: { p: PreparedEvent; from: string }[] = [];
-    for (const { from, prepared: pending } of batch) {
+    // The batch's checks start PREPARE_AHEAD ahead of the one awaited (those of its head already run).
+    const window: Inbox = { entries: batch as InboxEntry[], started: 0 };
+    for (let i = 0; i < batch.length; i++) {
+      this.prepareAhead(room, window, i + PREPARE_AHEAD);
+      const { from, prepared: pending } = batch[i]!;
       const p = await pending;
       if (p) prepared.push({ p, from });
     }
@@ -584,9 +603,31 @@ export class Homeserver implements Engine {
     return deferred;
   }
 
+  /** Starts the checks of `box`'s entries up to the first `upTo` (those already started are left as they are). */
+  private prepareAhead(room: Room, box: Inbox, upTo: number): void {
+    const end = Math.min(upTo, box.entries.length);
+    for (let i = box.started; i < end; i++) {
+      const entry = box.entries[i]!;
+      if (entry.prepared) continue;
+      const prepared = startPreparing(this, room, [entry.raw], {})[0]!;
+      entry.prepared = prepared;
+      entry.raw = undefined; // the preparation holds it now
+      // Latency breakdown (bench/latency.ts): when the gossip arrived, and when its checks were done.
+      const arrived = entry.arrived;
+      if (arrived) {
+        void prepared.then((p) => {
+          if (!p) return;
+          traceMark(p.ev.event_id, 'received', arrived);
+          traceMark(p.ev.event_id, 'verified');
+        });
+      }
+    }
+    box.started = Math.max(box.started, end);
+  }
+
   /** Broadcast PDUs of a room waiting in its inbox (for progress reports). */
   inboxSize(roomId: string): number {
-    return this.inbox.get(roomId)?.length ?? 0;
+    return this.inbox.get(roomId)?.entries.length ?? 0;
   }
 
   broadcastsBefore(roomId: string): Promise<void> | undefined {

@@ -5,7 +5,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { handleFederationRequest } from '../../src/server/federation-server.ts';
-import { Cluster } from '../../src/sim/cluster.ts';
+import { PREPARE_AHEAD } from '../../src/server/homeserver.ts';
+import { Cluster, type ClusterServer } from '../../src/sim/cluster.ts';
 import { converge, twoServersInRoom, waitFor } from './engine-helpers.ts';
 
 let cluster: Cluster;
@@ -26,6 +27,33 @@ async function burstToFrozenB(s: Awaited<ReturnType<typeof twoServers>>, n: numb
   return bodies;
 }
 
+/** Counts the signature verifications `server` makes from now on. */
+function countVerifications(server: ClusterServer): { count: number } {
+  const verifier = server.hs.identity.verifier;
+  const counter = { count: 0 };
+  (server.hs.identity as { verifier: typeof verifier }).verifier = {
+    name: 'counting',
+    verify: (...args) => {
+      counter.count++;
+      return verifier.verify(...args);
+    },
+  };
+  return counter;
+}
+
+/** Holds `server`'s room lock until `release` (the lock may still be finishing earlier work, such as the join's catch-up: this waits until the test holds it). */
+async function holdRoom(server: ClusterServer, roomId: string): Promise<{ release: () => void; busy: Promise<void> }> {
+  let release: (() => void) | undefined;
+  const busy = server.hs.rooms.get(roomId)!.lock.run(() => new Promise<void>((r) => (release = r)), 'test holds the room');
+  await waitFor(cluster, () => release !== undefined, 'the test to hold the room');
+  return { release: () => release!(), busy };
+}
+
+/** Hands a broadcast to `server` as its transport would. */
+function broadcastTo(server: ClusterServer): (from: string, msg: unknown) => Promise<void> {
+  return (server.hs as unknown as { onBroadcast(from: string, msg: unknown): Promise<void> }).onBroadcast.bind(server.hs);
+}
+
 describe('broadcast inbox', () => {
   it('broadcasts that arrive together are ingested as a batch', async () => {
     const s = await twoServers();
@@ -40,31 +68,49 @@ describe('broadcast inbox', () => {
   it('a broadcast’s signature is checked as it arrives, while its room is busy', async () => {
     const s = await twoServers();
     const { a, b, alice, bob, roomId } = s;
-    const verifier = b.hs.identity.verifier;
-    let verified = 0;
-    (b.hs.identity as { verifier: typeof verifier }).verifier = {
-      name: 'counting',
-      verify: (...args) => {
-        verified++;
-        return verifier.verify(...args);
-      },
-    };
+    const verifications = countVerifications(b);
     // A message b has not seen (a is cut off from b), handed to b as a broadcast while b's room is busy.
     cluster.net.cut(a.hs.serverName, b.hs.serverName);
     const id = await a.client.sendMessage(alice, roomId, 'while b is busy');
     const { event_id: _id, ...pdu } = a.client.event(roomId, id).event;
-    let release!: () => void;
-    const busy = b.hs.rooms.get(roomId)!.lock.run(() => new Promise<void>((r) => (release = r)), 'test holds the room');
-    // The lock may still be finishing earlier work (the join's catch-up): wait until the test holds it.
-    await waitFor(cluster, () => release !== undefined, 'the test to hold b’s room');
-    const onBroadcast = (b.hs as unknown as { onBroadcast(from: string, msg: unknown): Promise<void> }).onBroadcast.bind(b.hs);
+    const { release, busy } = await holdRoom(b, roomId);
+    const onBroadcast = broadcastTo(b);
     const handled = onBroadcast(a.hs.serverName, { room_id: roomId, origin: a.hs.serverName, pdus: [pdu] });
-    await waitFor(cluster, () => verified > 0, 'the broadcast to be verified');
+    await waitFor(cluster, () => verifications.count > 0, 'the broadcast to be verified');
     expect(b.client.messageBodies(bob, roomId)).toEqual([]);
     release();
     await Promise.all([busy, handled]);
     expect(b.client.messageBodies(bob, roomId)).toEqual(['while b is busy']);
-    expect(verified).toBe(1);
+    expect(verifications.count).toBe(1);
+  });
+
+  it('a flood into a busy room has only a window of its checks in flight, and every event is ingested', async () => {
+    const s = await twoServers();
+    const { a, b, alice, bob, roomId } = s;
+    const verifications = countVerifications(b);
+    // Messages b has not seen (a is cut off from b), then handed to b as broadcasts while b's room is busy.
+    cluster.net.cut(a.hs.serverName, b.hs.serverName);
+    const n = PREPARE_AHEAD * 2 + 50;
+    const bodies = Array.from({ length: n }, (_, i) => `flood ${i}`);
+    const pdus: unknown[] = [];
+    for (const body of bodies) {
+      const { event_id: _id, ...pdu } = a.client.event(roomId, await a.client.sendMessage(alice, roomId, body)).event;
+      pdus.push(pdu);
+    }
+    const { release, busy } = await holdRoom(b, roomId);
+    const onBroadcast = broadcastTo(b);
+    const handled = pdus.map((pdu) => onBroadcast(a.hs.serverName, { room_id: roomId, origin: a.hs.serverName, pdus: [pdu] }));
+    await waitFor(cluster, () => verifications.count >= PREPARE_AHEAD, 'the first broadcasts to be verified');
+    await new Promise((r) => setTimeout(r, 100));
+    // Only the window's checks started; the rest wait as received (each one would hold its buffers).
+    expect(verifications.count).toBe(PREPARE_AHEAD);
+    expect(b.hs.inboxSize(roomId)).toBe(n);
+    release();
+    await Promise.all([busy, ...handled]);
+    await waitFor(cluster, () => b.client.messageBodies(bob, roomId).length === n, 'every flooded message on b');
+    expect(b.client.messageBodies(bob, roomId)).toEqual(bodies);
+    expect(verifications.count).toBe(n);
+    expect(b.hs.gossipStats.shed).toBe(0);
   });
 
   it('beyond its bound the inbox sheds broadcasts, and the outbox still delivers every event', async () => {
