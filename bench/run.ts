@@ -149,7 +149,7 @@ async function main(): Promise<void> {
   );
   const heal = await benchPartitionHeal(openFake, 1000);
   results.push({ name: 'convergence after heal, 1,000 events per side, in-process', value: heal, unit: 'ms', detail: 'target < 2,000 ms' });
-  // Issue 16 items 3 and 4 on a reduced shape (100 × 1,000; the full 100 × 10,000 command is in bench/scale.ts).
+  // Issue 16 items 3 and 4: scenarios/scale-100.json (100 × 10,000) on SQLite, and 100 × 1,000 on fake-indexeddb (bench/scale.ts).
   try {
     results.push(...(await benchScale()));
   } catch (err) {
