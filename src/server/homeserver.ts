@@ -571,9 +571,9 @@ export class Homeserver implements Engine {
     this.gossipStats.batches++;
     const prepared: { p: PreparedEvent; from: string }[] = [];
     // The batch's checks start PREPARE_AHEAD ahead of the one awaited (those of its head already run).
-    const window: Inbox = { entries: batch as InboxEntry[], started: 0 };
+    const ahead: Inbox = { entries: batch as InboxEntry[], started: 0 };
     for (let i = 0; i < batch.length; i++) {
-      this.prepareAhead(room, window, i + PREPARE_AHEAD);
+      this.prepareAhead(room, ahead, i + PREPARE_AHEAD);
       const { from, prepared: pending } = batch[i]!;
       const p = await pending;
       if (p) prepared.push({ p, from });
