@@ -93,7 +93,7 @@ export async function benchScale(): Promise<BenchResult[]> {
     const b = r.memory_breakdown;
     const timeTarget = full
       ? `target < ${TARGET_S} s: ${((r.total_s / TARGET_S) * 100).toFixed(0)}% of it`
-      : `the target is for 100 × ${FULL.toLocaleString('en-US')} (< ${TARGET_S} s): the SQLite row`;
+      : `the target is for 100 × ${FULL.toLocaleString('en-US')} (< ${TARGET_S} s): ${SHAPE ? 'scenarios/scale-100.json, not run with HEARTH_SCALE_SHAPE' : 'the SQLite row'}`;
     rows.push({
       name: `simulation ${shape}, one process, ${label}`,
       value: r.total_s,
@@ -118,7 +118,7 @@ export async function benchScale(): Promise<BenchResult[]> {
       unit: 'MB',
       detail: full
         ? `RSS after the run minus before, over the servers: ${((r.per_server_mb.rss / TARGET_MB) * 100).toFixed(0)}% of the target (< ${TARGET_MB} MB); live ${heap}${committed}`
-        : `RSS; live ${heap}${committed}; the live heap projected to ${FULL.toLocaleString('en-US')} events ≈ ${heapAtFull.toFixed(1)} MB (the RSS is not projected: ${SHAPE ? 'the full shape measures it' : `the SQLite row measures it at ${FULL.toLocaleString('en-US')}`})`,
+        : `RSS; live ${heap}${committed}; the live heap projected to ${FULL.toLocaleString('en-US')} events ≈ ${heapAtFull.toFixed(1)} MB (the RSS is not projected: ${SHAPE ? 'scenarios/scale-100.json measures it' : `the SQLite row measures it at ${FULL.toLocaleString('en-US')}`})`,
     });
   }
   return rows;
