@@ -9,7 +9,8 @@
 import { chromium } from '@playwright/test';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../scripts/chromium.ts';
 import { type Link, latencyPhase, stageTable, summaryLines } from './latency.ts';
-import { freePort, startAppServer } from './tabs.ts';
+import { freePort } from '../test/helpers/free-port.ts';
+import { startAppServer } from './tabs.ts';
 
 async function main(): Promise<void> {
   const arg = (name: string) => {

@@ -20,10 +20,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'vite';
-import { createServer } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { type Browser, type Page, chromium } from '@playwright/test';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../scripts/chromium.ts';
+import { freePort } from '../test/helpers/free-port.ts';
 import { type LatencyPhase, latencyPhase, quantile, twoPeopleInARoom } from './latency.ts';
 
 const ROOT = new URL('../', import.meta.url);
@@ -100,17 +100,6 @@ async function swSyncRoundTrips(page: Page, samples: number): Promise<number[]> 
   return (await page.evaluate(script)) as number[];
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts `scripts/app-server.ts --preview` (relay + build + vite preview) in its own process group. */
 export async function startAppServer(port: number): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {

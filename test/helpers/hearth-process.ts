@@ -6,8 +6,9 @@
  * process exits mid-run, so none is left holding its ports.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+
+export { freePort } from './free-port.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/hearth.mjs', import.meta.url));
 
@@ -68,14 +69,3 @@ export async function stopHearth(p: HearthProcess, graceMs = 10_000): Promise<vo
   }
 }
 
-/** A TCP port free on 127.0.0.1 right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
