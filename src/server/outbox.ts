@@ -21,6 +21,16 @@
  * longer with the transaction beside it). Arriving later, the transaction
  * finds the event placed and costs only its recognition; it is still sent,
  * so delivery does not depend on the broadcast.
+ *
+ * A PDU owed to several servers is stored as one row (EVERY_DESTINATION,
+ * naming them), not one row per server: a message in a room of a hundred
+ * servers wrote a hundred rows with the event and deleted each as its
+ * transaction was answered — twice as many rows as the events themselves
+ * (scale-100 on SQLite). Which servers have had it is kept in memory; the
+ * row goes once every one of them has. After a restart the row is loaded
+ * whole, so a server that had the PDU before the crash is sent it again
+ * and acknowledges it as held: delivery stays durable, at the cost of a
+ * duplicate only after a crash.
  */
 import { type JsonObject, isJsonObject } from '../core/json.ts';
 import type { Pdu } from '../core/pdu.ts';
@@ -72,6 +82,15 @@ interface Queue {
   wokenInFlight?: boolean;
 }
 
+/** The `destination` of a stored row that queues one PDU for the servers in its `destinations` (see the header). */
+export const EVERY_DESTINATION = '*';
+
+/** A stored EVERY_DESTINATION row, and the servers still owed its PDU. */
+interface SharedRow {
+  row: OutboxEntry;
+  owed: Set<string>;
+}
+
 const MAX_PDUS = 50;
 const MAX_EDUS = 100;
 /**
@@ -89,6 +108,8 @@ export class Outbox {
   private txnCounter = 0;
   private stopped = false;
   readonly stats = { transactions: 0, pdusSent: 0, edusSent: 0, failures: 0, pdusSkipped: 0, pdusPending: 0 };
+  /** Each queued entry that stands for one server of an EVERY_DESTINATION row: that row. */
+  private readonly shared = new WeakMap<OutboxEntry, SharedRow>();
 
   constructor(
     private readonly deps: OutboxDeps,
@@ -98,35 +119,73 @@ export class Outbox {
   /** Restores pending entries after a restart. */
   load(entries: readonly OutboxEntry[]): void {
     for (const e of entries) {
-      this.queue(e.destination).entries.push(e);
+      for (const one of this.perDestination(e)) this.queue(one.destination).entries.push(one);
       this.seq = Math.max(this.seq, e.seq + 1);
     }
   }
 
-  /** New entries for the store batch; call `added` once the batch has committed. */
+  /**
+   * New entries for the store batch; call `added` once the batch has committed. A PDU for
+   * several servers is one EVERY_DESTINATION row (see the header); an EDU is a row per server.
+   */
   entriesFor(destinations: Iterable<string>, item: { eventId?: string; edu?: JsonObject }): OutboxEntry[] {
-    const out: OutboxEntry[] = [];
-    for (const destination of destinations) {
-      if (destination === this.deps.origin) continue;
-      out.push({
-        destination,
-        seq: this.seq++,
-        kind: item.eventId ? 'pdu' : 'edu',
-        ...(item.eventId ? { event_id: item.eventId } : {}),
-        ...(item.edu ? { edu: item.edu } : {}),
-      });
+    const to = [...new Set(destinations)].filter((d) => d !== this.deps.origin);
+    if (item.eventId && to.length > 1) {
+      return [{ destination: EVERY_DESTINATION, seq: this.seq++, kind: 'pdu', event_id: item.eventId, destinations: to }];
+    }
+    return to.map((destination) => ({
+      destination,
+      seq: this.seq++,
+      kind: item.eventId ? 'pdu' : 'edu',
+      ...(item.eventId ? { event_id: item.eventId } : {}),
+      ...(item.edu ? { edu: item.edu } : {}),
+    }));
+  }
+
+  /** A stored row as the queue holds it: an EVERY_DESTINATION row becomes one entry per server owed. */
+  private perDestination(row: OutboxEntry): OutboxEntry[] {
+    if (row.destination !== EVERY_DESTINATION) return [row];
+    const owed = new Set((row.destinations ?? []).filter((d) => typeof d === 'string' && d !== this.deps.origin && d !== EVERY_DESTINATION));
+    const link: SharedRow = { row, owed };
+    return [...owed].map((destination) => {
+      const one: OutboxEntry = { destination, seq: row.seq, kind: 'pdu', ...(row.event_id ? { event_id: row.event_id } : {}) };
+      this.shared.set(one, link);
+      return one;
+    });
+  }
+
+  /**
+   * The stored rows to delete now that these entries are done with: an entry's own row, or
+   * its EVERY_DESTINATION row once no server is owed that row's PDU any more.
+   */
+  private finished(entries: Iterable<OutboxEntry>): { destination: string; seq: number }[] {
+    const out: { destination: string; seq: number }[] = [];
+    for (const e of entries) {
+      const link = this.shared.get(e);
+      if (!link) {
+        out.push({ destination: e.destination, seq: e.seq });
+        continue;
+      }
+      if (!link.owed.delete(e.destination)) continue;
+      if (link.owed.size === 0) out.push({ destination: EVERY_DESTINATION, seq: link.row.seq });
     }
     return out;
+  }
+
+  /** The event an entry sends, when it carries it itself (its room was purged): on the entry or its shared row. */
+  private carried(e: OutboxEntry): Pdu | undefined {
+    return e.pdu ?? this.shared.get(e)?.row.pdu;
   }
 
   /**
    * Queues entries whose batch has committed. `broadcastTo`: the servers a broadcast of these
    * entries' PDUs was just handed to; their transactions wait `gossipHeadStartMs`.
    */
-  added(entries: readonly OutboxEntry[], broadcastTo?: readonly string[]): void {
+  added(rows: readonly OutboxEntry[], broadcastTo?: readonly string[]): void {
     const headStart = this.opts.gossipHeadStartMs ?? 0;
     const reached = headStart > 0 && broadcastTo && broadcastTo.length > 0 ? new Set(broadcastTo) : undefined;
     const until = reached ? this.deps.clock.now() + headStart : 0;
+    const entries = rows.flatMap((row) => this.perDestination(row));
     for (const e of entries) {
       const q = this.queue(e.destination);
       q.entries.push(e);
@@ -183,11 +242,18 @@ export class Outbox {
     const out: OutboxEntry[] = [];
     for (const q of this.queues.values()) {
       for (const e of q.entries) {
-        if (e.kind !== 'pdu' || e.pdu || !e.event_id) continue;
+        if (e.kind !== 'pdu' || this.carried(e) || !e.event_id) continue;
         const pdu = pduOf(e.event_id);
         if (!pdu) continue;
-        e.pdu = pdu;
-        out.push({ ...e });
+        const link = this.shared.get(e);
+        if (!link) {
+          e.pdu = pdu;
+          out.push({ ...e });
+          continue;
+        }
+        // The shared row is rewritten once, naming only the servers still owed it.
+        link.row.pdu = pdu;
+        out.push({ ...link.row, destinations: [...link.owed] });
       }
     }
     return out;
@@ -275,11 +341,9 @@ export class Outbox {
     q.wokenInFlight = false;
     try {
       while (!this.stopped && q.entries.length > 0) {
-        const held = this.takeHeld(destination, q);
-        if (held.length > 0) {
-          await this.deps.write({ outboxDelete: held.map((e) => ({ destination, seq: e.seq })) });
-          if (q.entries.length === 0) break;
-        }
+        const held = this.finished(this.takeHeld(destination, q));
+        if (held.length > 0) await this.deps.write({ outboxDelete: held });
+        if (q.entries.length === 0) break;
         const now = this.deps.clock.now();
         if (this.dueAt(q, now) > now) break;
         const batch: OutboxEntry[] = [];
@@ -290,7 +354,7 @@ export class Outbox {
           if (e.kind === 'pdu') {
             if (pdus.length >= MAX_PDUS) continue;
             // An entry of a purged room carries its event (purge.ts); the others read it from the room.
-            const pdu = e.pdu ?? (e.event_id ? this.deps.loadPdu(e.event_id) : undefined);
+            const pdu = this.carried(e) ?? (e.event_id ? this.deps.loadPdu(e.event_id) : undefined);
             if (pdu) pdus.push(pdu);
           } else {
             if (edus.length >= MAX_EDUS || !e.edu) continue;
@@ -327,7 +391,8 @@ export class Outbox {
         for (const e of sent) q.pending.delete(e);
         q.entries = q.entries.filter((e) => !sent.has(e));
         q.attempts = 0;
-        if (sent.size > 0) await this.deps.write({ outboxDelete: [...sent].map((e) => ({ destination, seq: e.seq })) });
+        const done = this.finished(sent);
+        if (done.length > 0) await this.deps.write({ outboxDelete: done });
       }
     } catch (err) {
       this.stats.failures++;

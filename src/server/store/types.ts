@@ -107,6 +107,7 @@ export interface ClientDataRecord {
 
 /** A PDU or persistent EDU waiting to be delivered to one destination. */
 export interface OutboxEntry {
+  /** The server it is owed to, or EVERY_DESTINATION (outbox.ts) for one row naming several in `destinations`. */
   destination: string;
   /** Ordering key within the destination (monotonic). */
   seq: number;
@@ -121,6 +122,11 @@ export interface OutboxEntry {
    * holds it — a leave sent just before forgetting still reaches its peers.
    */
   pdu?: Pdu;
+  /**
+   * For a row whose `destination` is EVERY_DESTINATION: the servers the PDU
+   * was queued for (one row for a room's servers, instead of one each).
+   */
+  destinations?: string[];
 }
 
 export interface ReceiptRecord {
