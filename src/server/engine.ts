@@ -3,6 +3,7 @@
  * membership flows, EDUs) share: the homeserver's internals, as one
  * interface so each module depends on exactly this and nothing else.
  */
+import type { JsonObject } from '../core/json.ts';
 import type { Clock, RandomSource } from './clock.ts';
 import type { E2ee } from './e2ee/state.ts';
 import type { FederationRequest, FederationResponse } from './federation/types.ts';
@@ -85,5 +86,11 @@ export interface Engine {
    * whichever way they came (and its PDUs are then mostly held already).
    */
   broadcastsBefore(roomId: string): Promise<void> | undefined;
+  /**
+   * The copy of `raw` waiting in its room's broadcast inbox (the same event in the same form:
+   * `samePdu`), if one is: a transaction waiting behind the broadcasts holds that one instead
+   * of a second parsed copy of its own.
+   */
+  queuedCopy(raw: unknown): JsonObject | undefined;
   isLocalUser(userId: string): boolean;
 }

@@ -118,6 +118,12 @@ async function onSend(e: Engine, origin: string, txn: Transaction): Promise<Json
   const edus = Array.isArray(txn.edus) ? txn.edus : [];
   if (pdus.length > 50 || edus.length > 100) throw badJson('a transaction carries at most 50 PDUs and 100 EDUs');
   const results: PduResults = {};
+  // A transaction behind a backlog of broadcasts waits for them (below). Meanwhile it holds the
+  // inbox's copy of each PDU that also came by broadcast, not a second parsed copy of its own: a
+  // server far behind had thousands of these copies waiting. Replaced in place, as the transport
+  // keeps the request until it is answered; the copies are the same event in the same form.
+  const received = pdus as unknown[];
+  for (let i = 0; i < received.length; i++) received[i] = e.queuedCopy(received[i]) ?? received[i];
   const byRoom = new Map<string, unknown[]>();
   for (const pdu of pdus) {
     const roomId = isJsonObject(pdu) && typeof pdu.room_id === 'string' ? pdu.room_id : undefined;

@@ -4,6 +4,7 @@
  * everything outside — storage, network, time — comes in through the Store,
  * Transport and Clock interfaces.
  */
+import { type JsonObject, isJsonObject } from '../core/json.ts';
 import { isValidUserId, localpartError } from '../core/ids.ts';
 import { isSupportedRoomVersion, roomVersion } from '../core/room-versions/registry.ts';
 import { type Clock, type RandomSource, cryptoRandom, systemClock } from './clock.ts';
@@ -22,7 +23,7 @@ import { backfillHistory, loadPendingTables } from './membership.ts';
 import { Outbox } from './outbox.ts';
 import { type PurgeOptions, type PurgeResult, purgeRoom, withoutPurged } from './purge.ts';
 import { redactsOf } from './redactions.ts';
-import { Room } from './room.ts';
+import { Room, samePdu, senderSignatures } from './room.ts';
 import { mergeWriteBatches } from './store/merge.ts';
 import type { AccountRecord, Store, WriteBatch } from './store/types.ts';
 import type { RoomBroadcast, Transport } from './transport/types.ts';
@@ -50,6 +51,8 @@ const ANTI_ENTROPY_FANOUT = 3;
 interface InboxEntry {
   from: string;
   raw: unknown;
+  /** Its sender's server's signatures, under which `Inbox.bySignature` holds it. */
+  signatures: string[];
   prepared?: Promise<PreparedEvent | undefined>;
   /** When the broadcast arrived (latency tracing only). */
   arrived: number;
@@ -59,6 +62,8 @@ interface InboxEntry {
 interface Inbox {
   entries: InboxEntry[];
   started: number;
+  /** The queued PDUs by their sender's server's signatures, with their entries (see `queuedCopy`). */
+  bySignature: Map<string, { entry: InboxEntry; pdu: JsonObject }>;
 }
 
 /** Broadcast PDUs ingested per turn of the room's lock (see `onBroadcast`). */
@@ -513,14 +518,17 @@ export class Homeserver implements Engine {
       let box = this.inbox.get(room.roomId);
       const idle = box === undefined;
       if (!box) {
-        box = { entries: [], started: 0 };
+        box = { entries: [], started: 0, bySignature: new Map() };
         this.inbox.set(room.roomId, box);
       }
       const progress = this.progressOf(room.roomId);
       const arrived = latencyTracing() ? traceNow() : 0;
       for (const pdu of msg.pdus.slice(0, 50)) {
         if (box.entries.length < this.limits.broadcastInbox) {
-          box.entries.push({ from, raw: pdu, arrived });
+          const signatures = isJsonObject(pdu) ? senderSignatures(pdu) : [];
+          const entry: InboxEntry = { from, raw: pdu, signatures, arrived };
+          box.entries.push(entry);
+          for (const sig of signatures) box.bySignature.set(sig, { entry, pdu: pdu as JsonObject });
           progress.queued++;
         } else this.gossipStats.shed++;
       }
@@ -533,8 +541,9 @@ export class Homeserver implements Engine {
   /** Ingests up to INBOX_BATCH broadcast PDUs of a room under its lock; queues itself again for the rest. */
   private async drainInbox(room: Room): Promise<void> {
     const deferred = await room.lock.run(async () => {
-      const box = this.inbox.get(room.roomId) ?? { entries: [], started: 0 };
+      const box = this.inbox.get(room.roomId) ?? { entries: [], started: 0, bySignature: new Map() };
       const batch = box.entries.splice(0, INBOX_BATCH);
+      for (const entry of batch) for (const sig of entry.signatures) if (box.bySignature.get(sig)?.entry === entry) box.bySignature.delete(sig);
       box.started = Math.max(0, box.started - batch.length);
       if (box.entries.length === 0) this.inbox.delete(room.roomId);
       else {
@@ -571,7 +580,7 @@ export class Homeserver implements Engine {
     this.gossipStats.batches++;
     const prepared: { p: PreparedEvent; from: string }[] = [];
     // The batch's checks start PREPARE_AHEAD ahead of the one awaited (those of its head already run).
-    const ahead: Inbox = { entries: batch as InboxEntry[], started: 0 };
+    const ahead: Inbox = { entries: batch as InboxEntry[], started: 0, bySignature: new Map() };
     for (let i = 0; i < batch.length; i++) {
       this.prepareAhead(room, ahead, i + PREPARE_AHEAD);
       const { from, prepared: pending } = batch[i]!;
@@ -628,6 +637,17 @@ export class Homeserver implements Engine {
   /** Broadcast PDUs of a room waiting in its inbox (for progress reports). */
   inboxSize(roomId: string): number {
     return this.inbox.get(roomId)?.entries.length ?? 0;
+  }
+
+  queuedCopy(raw: unknown): JsonObject | undefined {
+    if (!isJsonObject(raw) || typeof raw.room_id !== 'string') return undefined;
+    const box = this.inbox.get(raw.room_id);
+    if (!box) return undefined;
+    for (const sig of senderSignatures(raw)) {
+      const queued = box.bySignature.get(sig)?.pdu;
+      if (queued && samePdu(raw, queued)) return queued;
+    }
+    return undefined;
   }
 
   broadcastsBefore(roomId: string): Promise<void> | undefined {

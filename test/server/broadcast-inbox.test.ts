@@ -144,6 +144,43 @@ describe('transactions after broadcasts', () => {
     expect(writes).toBe(0);
   });
 
+  it('a transaction waiting behind queued broadcasts holds their copies, not its own, and is answered once they are placed', async () => {
+    const s = await twoServers();
+    const { a, b, alice, bob, roomId } = s;
+    const verifications = countVerifications(b);
+    cluster.net.cut(a.hs.serverName, b.hs.serverName);
+    const ids: string[] = [];
+    const pdus: Record<string, unknown>[] = [];
+    for (let i = 0; i < 3; i++) {
+      const id = await a.client.sendMessage(alice, roomId, `queued ${i}`);
+      const { event_id: _id, ...pdu } = a.client.event(roomId, id).event;
+      ids.push(id);
+      pdus.push(pdu);
+    }
+    const { release, busy } = await holdRoom(b, roomId);
+    const onBroadcast = broadcastTo(b);
+    // Each side parses its own copy from the wire.
+    const wire = (x: unknown) => JSON.parse(JSON.stringify(x));
+    const broadcasts = pdus.slice(0, 2).map((pdu) => wire({ room_id: roomId, origin: a.hs.serverName, pdus: [pdu] }));
+    const handled = broadcasts.map((msg) => onBroadcast(a.hs.serverName, msg));
+    // The third is not queued (the broadcast was lost): the transaction keeps its own copy of it.
+    const [queued0, queued1] = [broadcasts[0].pdus[0], broadcasts[1].pdus[0]];
+    const body = { origin: a.hs.serverName, origin_server_ts: Date.now(), pdus: wire([pdus[0], pdus[1], { ...pdus[2], unsigned: { age: 1 } }]), edus: [] };
+    const own = body.pdus[2];
+    await new Promise((r) => setTimeout(r, 0));
+    const answered = handleFederationRequest(b.hs, a.hs.serverName, { kind: 'send', txn_id: 't1', body });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(body.pdus[0]).toBe(queued0);
+    expect(body.pdus[1]).toBe(queued1);
+    expect(body.pdus[2]).toBe(own);
+    release();
+    await Promise.all([busy, ...handled]);
+    const res = await answered;
+    expect(res.ok && res.body.pdus).toEqual({ [ids[0]!]: {}, [ids[1]!]: {}, [ids[2]!]: {} });
+    expect(b.client.messageBodies(bob, roomId).slice(-3)).toEqual(['queued 0', 'queued 1', 'queued 2']);
+    expect(verifications.count).toBe(3);
+  });
+
   it('broadcasts and transactions arriving together: every event ingested once, nothing fetched as missing', async () => {
     const s = await twoServers();
     const fetches = s.b.hs.stats.missingFetches;
