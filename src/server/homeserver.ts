@@ -228,7 +228,8 @@ export class Homeserver implements Engine {
         m.set(rec.user_id, { eventId: rec.event_id, ts: rec.ts });
       }
     }
-    this.outbox.load(await this.store.outbox());
+    const owingNothing = this.outbox.load(await this.store.outbox());
+    if (owingNothing.length > 0) await this.store.write({ outboxDelete: owingNothing });
     await loadPendingTables(this);
     this.e2ee.load(await this.store.listClientData());
   }

@@ -116,12 +116,20 @@ export class Outbox {
     private readonly opts: OutboxOptions,
   ) {}
 
-  /** Restores pending entries after a restart. */
-  load(entries: readonly OutboxEntry[]): void {
+  /**
+   * Restores pending entries after a restart. Returns the keys of stored rows that owe nothing
+   * (an EVERY_DESTINATION row naming no other server, as only a damaged store or backup holds),
+   * for the caller to delete: nothing would ever finish them.
+   */
+  load(entries: readonly OutboxEntry[]): { destination: string; seq: number }[] {
+    const owingNothing: { destination: string; seq: number }[] = [];
     for (const e of entries) {
-      for (const one of this.perDestination(e)) this.queue(one.destination).entries.push(one);
+      const queued = this.perDestination(e);
+      if (queued.length === 0) owingNothing.push({ destination: e.destination, seq: e.seq });
+      for (const one of queued) this.queue(one.destination).entries.push(one);
       this.seq = Math.max(this.seq, e.seq + 1);
     }
+    return owingNothing;
   }
 
   /**

@@ -29,6 +29,7 @@
  * from the resident server (send_join), history from a backfill.
  */
 import { HeldWriteError } from './held-write.ts';
+import { EVERY_DESTINATION } from './outbox.ts';
 import type { Room } from './room.ts';
 import type { OutboxEntry, WriteBatch } from './store/types.ts';
 
@@ -140,7 +141,7 @@ export async function purgeRoom(host: PurgeHost, roomId: string, opts: PurgeOpti
     const extra = opts.extra?.(room) ?? {};
     const batch: WriteBatch = { ...extra, purgeRooms: [roomId], outboxPut: [...(extra.outboxPut ?? []), ...carried] };
     if (media.length > 0) batch.mediaDelete = [...(extra.mediaDelete ?? []), ...media];
-    const result: PurgeResult = { roomId, events: room.events.size, deliveriesKept: carried.length, media: media.length, bytes, held: false, storageFull: host.hasUnstoredWrites };
+    const result: PurgeResult = { roomId, events: room.events.size, deliveriesKept: deliveriesIn(carried), media: media.length, bytes, held: false, storageFull: host.hasUnstoredWrites };
     // From here the room is gone for everyone: no new work finds it.
     host.forgetRoomInMemory(roomId);
     try {
@@ -181,4 +182,9 @@ export function withoutPurged(batch: WriteBatch, purged: ReadonlySet<string>): W
     (out as Record<string, unknown>)[key] = kept;
   }
   return out;
+}
+
+/** Deliveries the rows queue: a row for one server is one, an EVERY_DESTINATION row one per server it names. */
+function deliveriesIn(rows: readonly OutboxEntry[]): number {
+  return rows.reduce((n, r) => n + (r.destination === EVERY_DESTINATION ? (r.destinations?.length ?? 0) : 1), 0);
 }

@@ -103,6 +103,29 @@ describe('forgetting a room purges it once no local user needs it', () => {
     expect(await checkStoreConsistency(a2.store)).toEqual([]);
   });
 
+  it('a leave owed to two servers is one stored delivery row naming both, carrying the leave after the purge; both receive it', async () => {
+    const { a, b, api, alice, roomId } = await roomOnB();
+    const c = await cluster.add('c');
+    const carol = await c.hs.register('carol');
+    await c.client.join(carol, roomId, [b.hs.serverName]);
+    await converge(cluster, roomId);
+    await outboxesDrained(cluster);
+    cluster.partition([['a'], ['b', 'c']]);
+    await a.client.leave(alice, roomId);
+    const leaveId = a.hs.rooms.get(roomId)!.currentState().get(`m.room.member\u0000${alice}`)!;
+    const result = await forgetRoom(api, alice, roomId);
+    expect(result).toMatchObject({ roomId, deliveriesKept: 2 });
+    const kept = (await a.store.outbox()).filter((e) => e.event_id === leaveId);
+    expect(kept).toHaveLength(1);
+    expect(kept[0]!.destinations?.slice().sort()).toEqual([b.hs.serverName, c.hs.serverName].sort());
+    expect(kept[0]!.pdu?.type).toBe('m.room.member');
+    cluster.healAll();
+    for (const peer of [b, c]) a.hs.outbox.peerUp(peer.hs.serverName);
+    await waitFor(cluster, () => b.client.membership(alice, roomId) === 'leave' && c.client.membership(alice, roomId) === 'leave', 'b and c receive alice’s leave', 20_000);
+    await waitFor(cluster, () => a.hs.outbox.totalPending() === 0, 'a’s outbox drains', 20_000);
+    expect(await a.store.outbox()).toEqual([]);
+  });
+
   it('keeps the room while another local user is in it; deletes the client data filed under it with it', async () => {
     const { a, api, alice, roomId } = await roomOnB();
     const amy = (await register(api, 'amy')).userId;
