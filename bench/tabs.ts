@@ -100,7 +100,6 @@ async function swSyncRoundTrips(page: Page, samples: number): Promise<number[]> 
   return (await page.evaluate(script)) as number[];
 }
 
-
 /** Starts `scripts/app-server.ts --preview` (relay + build + vite preview) in its own process group. */
 export async function startAppServer(port: number): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
   const child = spawn(

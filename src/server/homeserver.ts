@@ -58,13 +58,24 @@ interface InboxEntry {
   arrived: number;
 }
 
-/** A room's inbox: its entries, of which the first `started` have their checks started. */
-interface Inbox {
+/** Entries of which the first `started` have their checks started (see `prepareAhead`). */
+interface PrepareWindow {
   entries: InboxEntry[];
   started: number;
+}
+
+/** A room's inbox: its entries, and the queued PDUs by signature. */
+interface Inbox extends PrepareWindow {
   /** The queued PDUs by their sender's server's signatures, with their entries (see `queuedCopy`). */
   bySignature: Map<string, { entry: InboxEntry; pdu: JsonObject }>;
 }
+
+/**
+ * Signatures of one PDU under which the inbox indexes it, and a transaction's copy is looked up:
+ * a server signs with its key (two while it rotates). The PDUs are not verified yet, and one
+ * carrying hundreds of made-up signatures must not make hundreds of index entries.
+ */
+const INDEXED_SIGNATURES = 2;
 
 /** Broadcast PDUs ingested per turn of the room's lock (see `onBroadcast`). */
 const INBOX_BATCH = 1000;
@@ -526,7 +537,7 @@ export class Homeserver implements Engine {
       const arrived = latencyTracing() ? traceNow() : 0;
       for (const pdu of msg.pdus.slice(0, 50)) {
         if (box.entries.length < this.limits.broadcastInbox) {
-          const signatures = isJsonObject(pdu) ? senderSignatures(pdu) : [];
+          const signatures = isJsonObject(pdu) ? senderSignatures(pdu).slice(0, INDEXED_SIGNATURES) : [];
           const entry: InboxEntry = { from, raw: pdu, signatures, arrived };
           box.entries.push(entry);
           for (const sig of signatures) box.bySignature.set(sig, { entry, pdu: pdu as JsonObject });
@@ -581,7 +592,7 @@ export class Homeserver implements Engine {
     this.gossipStats.batches++;
     const prepared: { p: PreparedEvent; from: string }[] = [];
     // The batch's checks start PREPARE_AHEAD ahead of the one awaited (those of its head already run).
-    const ahead: Inbox = { entries: batch as InboxEntry[], started: 0, bySignature: new Map() };
+    const ahead: PrepareWindow = { entries: batch as InboxEntry[], started: 0 };
     for (let i = 0; i < batch.length; i++) {
       this.prepareAhead(room, ahead, i + PREPARE_AHEAD);
       const { from, prepared: pending } = batch[i]!;
@@ -614,7 +625,7 @@ export class Homeserver implements Engine {
   }
 
   /** Starts the checks of `box`'s entries up to the first `upTo` (those already started are left as they are). */
-  private prepareAhead(room: Room, box: Inbox, upTo: number): void {
+  private prepareAhead(room: Room, box: PrepareWindow, upTo: number): void {
     const end = Math.min(upTo, box.entries.length);
     for (let i = box.started; i < end; i++) {
       const entry = box.entries[i]!;
@@ -644,7 +655,7 @@ export class Homeserver implements Engine {
     if (!isJsonObject(raw) || typeof raw.room_id !== 'string') return undefined;
     const box = this.inbox.get(raw.room_id);
     if (!box) return undefined;
-    for (const sig of senderSignatures(raw)) {
+    for (const sig of senderSignatures(raw).slice(0, INDEXED_SIGNATURES)) {
       const queued = box.bySignature.get(sig)?.pdu;
       if (queued && samePdu(raw, queued)) return queued;
     }

@@ -181,6 +181,20 @@ describe('transactions after broadcasts', () => {
     expect(verifications.count).toBe(3);
   });
 
+  it('an unverified broadcast carrying hundreds of made-up signatures is indexed under two of them', async () => {
+    const { a, b, alice, roomId } = await twoServers();
+    cluster.net.cut(a.hs.serverName, b.hs.serverName);
+    const { event_id: _id, ...pdu } = a.client.event(roomId, await a.client.sendMessage(alice, roomId, 'many signatures')).event;
+    const forged = structuredClone(pdu) as Record<string, unknown> & { signatures: Record<string, Record<string, string>> };
+    for (let i = 0; i < 500; i++) forged.signatures[a.hs.serverName]![`ed25519:made${i}`] = `sig${i}`;
+    const { release, busy } = await holdRoom(b, roomId);
+    const handled = broadcastTo(b)(a.hs.serverName, { room_id: roomId, origin: a.hs.serverName, pdus: [forged] });
+    const inbox = (b.hs as unknown as { inbox: Map<string, { bySignature: Map<string, unknown> }> }).inbox.get(roomId)!;
+    expect(inbox.bySignature.size).toBe(2);
+    release();
+    await Promise.all([busy, handled]);
+  });
+
   it('broadcasts and transactions arriving together: every event ingested once, nothing fetched as missing', async () => {
     const s = await twoServers();
     const fetches = s.b.hs.stats.missingFetches;
