@@ -55,6 +55,15 @@ export interface LatencyPhase {
   /** Enter in A → A's local echo in its DOM, and → A's next frame. */
   echoDom: number[];
   echoPaint: number[];
+  /**
+   * The echo's frame, split: Enter → the start of the frame that paints it (its
+   * requestAnimationFrame time: the frame's vsync, so before Enter when the frame was due while
+   * the keydown task still ran), and that start → painted (the frame's work).
+   */
+  echoFrameWait: number[];
+  echoFrameWork: number[];
+  /** Sends whose echo was in the first frame after it reached the DOM (that frame started < one frame interval after). */
+  echoFirstFrame: number;
   /** Enter in A → A's worker has stored and published the event. */
   storedBroadcast: number[];
   stages: StageRow[];
@@ -115,17 +124,27 @@ function installSenderStamp(page: Page): Promise<void> {
   });
 }
 
+/** One frame at 60 Hz (ms): the echo is in "the next frame" when that frame started less than this after it reached the DOM. */
+const FRAME_MS = 1000 / 60;
+
 /**
  * Stamps the first DOM mutation after which the Timeline holds each awaited token, and the
  * frame after it: a requestAnimationFrame callback runs just before the frame is painted, and a
- * message posted from it is handled just after.
+ * message posted from it is handled just after. The callback's own argument is the frame's start
+ * (its vsync), stamped too.
  */
 function installReceiverStamp(page: Page): Promise<void> {
   return page.evaluate((sel) => {
-    const w = window as unknown as { __await: Set<string>; __seenAt: Record<string, number>; __paintAt: Record<string, number> };
+    const w = window as unknown as {
+      __await: Set<string>;
+      __seenAt: Record<string, number>;
+      __paintAt: Record<string, number>;
+      __frameAt: Record<string, number>;
+    };
     w.__await = new Set();
     w.__seenAt = {};
     w.__paintAt = {};
+    w.__frameAt = {};
     new MutationObserver(() => {
       if (w.__await.size === 0) return;
       const now = performance.timeOrigin + performance.now();
@@ -134,7 +153,8 @@ function installReceiverStamp(page: Page): Promise<void> {
         if (!text.includes(t)) continue;
         w.__seenAt[t] = now;
         w.__await.delete(t);
-        requestAnimationFrame(() => {
+        requestAnimationFrame((frameStart) => {
+          w.__frameAt[t] = performance.timeOrigin + frameStart;
           const ch = new MessageChannel();
           ch.port1.onmessage = () => {
             w.__paintAt[t] = performance.timeOrigin + performance.now();
@@ -146,7 +166,7 @@ function installReceiverStamp(page: Page): Promise<void> {
   }, TIMELINE);
 }
 
-type Stamps = { enter: number; seenB: number; paintB: number; seenA: number; paintA: number };
+type Stamps = { enter: number; seenB: number; paintB: number; seenA: number; frameA: number; paintA: number };
 
 async function sendOne(a: Page, b: Page, token: string): Promise<Stamps> {
   for (const p of [a, b]) await p.evaluate((t) => (window as unknown as { __await: Set<string> }).__await.add(t), token);
@@ -157,18 +177,18 @@ async function sendOne(a: Page, b: Page, token: string): Promise<Stamps> {
   const painted = (p: Page) =>
     p.waitForFunction(
       (t) => {
-        const w = window as unknown as { __seenAt: Record<string, number>; __paintAt: Record<string, number> };
-        return w.__paintAt[t] !== undefined && [w.__seenAt[t], w.__paintAt[t]];
+        const w = window as unknown as { __seenAt: Record<string, number>; __paintAt: Record<string, number>; __frameAt: Record<string, number> };
+        return w.__paintAt[t] !== undefined && [w.__seenAt[t], w.__paintAt[t], w.__frameAt[t]];
       },
       token,
       { timeout: 30_000, polling: 20 },
     );
-  const [seenB, paintB] = (await (await painted(b)).jsonValue()) as [number, number];
+  const [seenB, paintB] = (await (await painted(b)).jsonValue()) as [number, number, number];
   // A's stored event replaced its echo too before the next message: each message starts quiet.
-  const [seenA, paintA] = (await (await painted(a)).jsonValue()) as [number, number];
+  const [seenA, paintA, frameA] = (await (await painted(a)).jsonValue()) as [number, number, number];
   const enter = await a.evaluate((i) => (window as unknown as { __enterAt: number[] }).__enterAt[i]!, before);
   await a.waitForFunction(() => document.querySelectorAll('article.msg.outgoing').length === 0, undefined, { timeout: 30_000, polling: 20 });
-  return { enter, seenB, paintB, seenA, paintA };
+  return { enter, seenB, paintB, seenA, frameA, paintA };
 }
 
 export function quantile(xs: number[], q: number): number {
@@ -203,6 +223,8 @@ function index(marks: TraceMark[]): Map<string, Map<string, number>> {
 const STAGES: [string, string, string, string][] = [
   ['keydown → local echo in the DOM', 'A page', 'bench:enter', 'bench:echoDom'],
   ['local echo in the DOM → next frame', 'A page', 'bench:echoDom', 'bench:echoPaint'],
+  ['keydown → that frame starts (its vsync; < 0 when due during the keydown task)', 'A page', 'bench:enter', 'bench:echoFrame'],
+  ['that frame starts → painted (the frame\'s work)', 'A page', 'bench:echoFrame', 'bench:echoPaint'],
   ['keydown → Comlink call made', 'A page', 'bench:enter', 'pa:page-send'],
   ['Comlink page → worker', 'A', 'pa:page-send', 'wa:worker-call'],
   ['service call → room lock asked for (encryption, in an encrypted room)', 'A worker', 'wa:worker-call', 'wa:lock-asked'],
@@ -240,7 +262,7 @@ function breakdown(stamps: Map<string, Stamps>, a: Collected, b: Collected): { r
     const at = (point: string): number | undefined => {
       const [ctx, stage] = point.split(':') as [string, string];
       if (ctx === 'bench') {
-        const v = { enter: s.enter, echoDom: s.seenA, echoPaint: s.paintA, seenB: s.seenB, paintB: s.paintB }[stage];
+        const v = { enter: s.enter, echoDom: s.seenA, echoFrame: s.frameA, echoPaint: s.paintA, seenB: s.seenB, paintB: s.paintB }[stage];
         return v;
       }
       return byCtx[ctx]?.get(id)?.get(stage);
@@ -344,6 +366,9 @@ export async function latencyPhase(browser: Browser, base: string, link: Link, m
       tabToTabPaint: all.map((s) => s.paintB - s.enter),
       echoDom: all.map((s) => s.seenA - s.enter),
       echoPaint: all.map((s) => s.paintA - s.enter),
+      echoFrameWait: all.map((s) => s.frameA - s.enter),
+      echoFrameWork: all.map((s) => s.paintA - s.frameA),
+      echoFirstFrame: all.filter((s) => s.frameA - s.seenA < FRAME_MS).length,
       storedBroadcast: stored,
       stages: rows,
       lockHolders,
@@ -357,6 +382,11 @@ export async function latencyPhase(browser: Browser, base: string, link: Link, m
 
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '–');
 
+/** Where the echo's time goes: which frame shows it, the wait for that frame, and the frame's work. */
+export function echoFrames(p: LatencyPhase): string {
+  return `in the first frame after it: ${p.echoFirstFrame} of ${p.samples}; waiting for that frame p50 ${f1(quantile(p.echoFrameWait, 0.5))} ms, its work p50 ${f1(quantile(p.echoFrameWork, 0.5))} ms`;
+}
+
 /** The summary lines, each with its target. */
 export function summaryLines(p: LatencyPhase): string[] {
   const q = (xs: number[]) => ({ p50: quantile(xs, 0.5), p95: quantile(xs, 0.95) });
@@ -366,7 +396,7 @@ export function summaryLines(p: LatencyPhase): string[] {
   const s = q(p.storedBroadcast);
   return [
     `tab-to-tab via ${p.link === 'relay' ? 'the relay' : 'a direct WebRTC link'}: p50 ${f1(t.p50)} ms (target < ${target}), p95 ${f1(t.p95)} ms (target < 2 × p50 = ${f1(2 * t.p50)}); next frame p50 ${f1(quantile(p.tabToTabPaint, 0.5))} ms`,
-    `own message: keydown → local echo painted p50 ${f1(e.p50)} ms, p95 ${f1(e.p95)} ms (target < ${TARGETS.echoPaint})`,
+    `own message: keydown → local echo painted p50 ${f1(e.p50)} ms, p95 ${f1(e.p95)} ms (target < ${TARGETS.echoPaint}); ${echoFrames(p)}`,
     `stored and broadcast (keydown → A's worker committed and published): p50 ${f1(s.p50)} ms, p95 ${f1(s.p95)} ms (target p50 < ${TARGETS.storedBroadcast})`,
     `room lock when a send asked for it: ${Object.entries(p.lockHolders)
       .map(([k, n]) => `${k} ×${n}`)

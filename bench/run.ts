@@ -22,7 +22,7 @@ import { netnsRows } from './netns.ts';
 import { benchLibp2pScale, benchScale } from './scale.ts';
 import { benchStateRes } from './state-res.ts';
 import { benchStoreWrites } from './store.ts';
-import { type LatencyPhase, TARGETS, quantile, stageTable } from './latency.ts';
+import { type LatencyPhase, TARGETS, echoFrames, quantile, stageTable } from './latency.ts';
 import { type TabBench, benchTabLatency } from './tabs.ts';
 
 const json = process.argv.includes('--json');
@@ -83,7 +83,7 @@ function latencyRows(p: LatencyPhase): BenchResult[] {
         name: 'own message: Enter → local echo painted, p50',
         value: quantile(p.echoPaint, 0.5),
         unit: 'ms',
-        detail: `p95 ${quantile(p.echoPaint, 0.95).toFixed(1)} ms; in the DOM at p50 ${quantile(p.echoDom, 0.5).toFixed(1)} ms (target < ${TARGETS.echoPaint} ms)`,
+        detail: `p95 ${quantile(p.echoPaint, 0.95).toFixed(1)} ms; in the DOM at p50 ${quantile(p.echoDom, 0.5).toFixed(1)} ms; ${echoFrames(p)} (target < ${TARGETS.echoPaint} ms)`,
       },
       {
         name: 'own message: Enter → stored and broadcast, p50',
