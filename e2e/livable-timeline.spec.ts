@@ -208,6 +208,14 @@ test.describe('livable timeline: two people, each on their own homeserver', () =
     await dialog.getByRole('combobox', { name: 'Role: Bob Stone' }).selectOption('Custom');
     await dialog.getByRole('spinbutton', { name: bob.id }).fill('75');
     await expect(dialog.getByRole('combobox', { name: 'Role: Bob Stone' })).toHaveValue('Custom');
+    // Meanwhile Bob, a Moderator, renames the room: Alice's open dialog shows the new name and keeps her edits.
+    await bob.page.getByRole('button', { name: 'Room settings' }).click();
+    const bobDialog = bob.page.getByRole('dialog', { name: 'Room settings' });
+    await bobDialog.getByRole('textbox', { name: 'Room name' }).fill('Council chamber');
+    await bobDialog.getByRole('button', { name: 'Save' }).click();
+    await expect(bob.page.getByRole('dialog')).toHaveCount(0);
+    await expect(dialog.getByRole('textbox', { name: 'Room name' })).toHaveValue('Council chamber', ARRIVAL);
+    await expect(dialog.getByRole('spinbutton', { name: bob.id })).toHaveValue('75');
     if ((await dialog.getByRole('combobox', { name: 'Role: Who can change the topic' }).count()) === 0) {
       await dialog.getByRole('textbox', { name: 'Add an event type' }).fill('m.room.topic');
       await dialog.getByRole('button', { name: 'Add to Event types' }).click();
@@ -227,6 +235,8 @@ test.describe('livable timeline: two people, each on their own homeserver', () =
       "Alice Liddell changed Bob Stone's role from Moderator to Custom (75) and changed who can change the topic from Moderator to Default";
     for (const p of [alice, bob]) await expect(timeline(p).getByText(sentence)).toBeVisible(ARRIVAL);
     await expect(self).toContainText('Power level 75 · Custom (75)', ARRIVAL);
+    // Her save changed only what she touched: Bob's name stays.
+    await expect(alice.page.getByRole('heading', { level: 2, name: 'Council chamber' })).toBeVisible();
 
     // Raising the default role opens every Moderator action to everyone: the warning names them; Alice goes back.
     await alice.page.getByRole('button', { name: 'Room settings' }).click();

@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import type { JsonObject } from '../../core/json.ts';
 import { ACTIONS, actionLevel, whatEventTypeAllows } from '../../server/content/power-levels.ts';
+import { editsBetween, levelMap, NO_POWER_EDITS, type PowerEdits, powerLevelsWithEdits, withEdits } from '../edits.ts';
 import { nameOf } from '../format.ts';
 import { powerWarnings } from '../roles.ts';
 import { attempt, closeDialog, say, service } from '../state/actions.ts';
@@ -91,29 +92,37 @@ function LevelMap(props: {
   );
 }
 
-/** Name, topic, join rules, history visibility and power levels (as roles); saves only what changed. */
+/**
+ * Name, topic, join rules, history visibility and power levels (as roles); saves only what changed.
+ *
+ * The form holds the person's edits, not a copy of the state: every field they have not touched
+ * shows the room's latest state (which may arrive after the dialog opens), and a save applies their
+ * changes to the latest state, so a change someone else made meanwhile is not written back over.
+ */
 export function RoomSettingsDialog() {
   const roomId = currentRoomId.value!;
   const s = roomState.value;
   const get = (type: string): Json => (s[type]?.[''] ?? {}) as Json;
-  const pl0 = get('m.room.power_levels');
-  const initial = {
+  const pl0 = get('m.room.power_levels') as JsonObject;
+  const latest = {
     name: str(get('m.room.name').name),
     topic: str(get('m.room.topic').topic),
     joinRule: str(get('m.room.join_rules').join_rule, 'invite'),
     history: str(get('m.room.history_visibility').history_visibility, 'shared'),
   };
-  const [name, setName] = useState(initial.name);
-  const [topic, setTopic] = useState(initial.topic);
-  const [joinRule, setJoinRule] = useState(initial.joinRule);
-  const [history, setHistory] = useState(initial.history);
-  const [levels, setLevels] = useState<Record<string, number>>(() => {
-    const out: Record<string, number> = { users_default: actionLevel(pl0 as JsonObject, 'users_default') };
-    for (const a of ACTIONS) out[a.key] = actionLevel(pl0 as JsonObject, a.key);
-    return out;
-  });
-  const [users, setUsers] = useState<Record<string, number>>(() => ({ ...((pl0.users ?? {}) as Record<string, number>) }));
-  const [events, setEvents] = useState<Record<string, number>>(() => ({ ...((pl0.events ?? {}) as Record<string, number>) }));
+  const [edited, setEdited] = useState<Partial<typeof latest>>({});
+  const shown = { ...latest, ...edited };
+  const edit = (field: keyof typeof latest) => (value: string) => setEdited({ ...edited, [field]: value });
+  const [powerEdits, setPowerEdits] = useState<PowerEdits>(NO_POWER_EDITS);
+  const latestLevels: Record<string, number> = { users_default: actionLevel(pl0, 'users_default') };
+  for (const a of ACTIONS) latestLevels[a.key] = actionLevel(pl0, a.key);
+  const levels = withEdits(latestLevels, powerEdits.levels);
+  const setLevel = (key: string, level: number) =>
+    setPowerEdits({ ...powerEdits, levels: editsBetween(latestLevels, { ...levels, [key]: level }) });
+  const latestUsers = levelMap(pl0.users);
+  const latestEvents = levelMap(pl0.events);
+  const users = withEdits(latestUsers, powerEdits.users);
+  const events = withEdits(latestEvents, powerEdits.events);
   const [busy, setBusy] = useState(false);
   /** Warnings the person is looking at before a save goes ahead. */
   const [warnings, setWarnings] = useState<string[]>([]);
@@ -124,15 +133,15 @@ export function RoomSettingsDialog() {
   // Room version 12: creators outrank every level and are not listed in the power levels.
   const creators = members.value.filter((m) => m.powerLevel === Number.POSITIVE_INFINITY).map((m) => m.userId);
   const usersDefault = levels.users_default ?? 0;
-  const nextPl = (): Json => ({ ...pl0, ...levels, users, events });
+  const nextPl = (): JsonObject => powerLevelsWithEdits(pl0, powerEdits);
 
   const apply = async () => {
     setBusy(true);
     const changes: [string, Json][] = [];
-    if (name !== initial.name) changes.push(['m.room.name', { name }]);
-    if (topic !== initial.topic) changes.push(['m.room.topic', { topic }]);
-    if (joinRule !== initial.joinRule) changes.push(['m.room.join_rules', { join_rule: joinRule }]);
-    if (history !== initial.history) changes.push(['m.room.history_visibility', { history_visibility: history }]);
+    if (shown.name !== latest.name) changes.push(['m.room.name', { name: shown.name }]);
+    if (shown.topic !== latest.topic) changes.push(['m.room.topic', { topic: shown.topic }]);
+    if (shown.joinRule !== latest.joinRule) changes.push(['m.room.join_rules', { join_rule: shown.joinRule }]);
+    if (shown.history !== latest.history) changes.push(['m.room.history_visibility', { history_visibility: shown.history }]);
     const pl = nextPl();
     if (JSON.stringify(pl) !== JSON.stringify(pl0)) changes.push(['m.room.power_levels', pl]);
     let ok = true;
@@ -148,7 +157,7 @@ export function RoomSettingsDialog() {
   };
   const save = (e: Event) => {
     e.preventDefault();
-    const w = powerWarnings(pl0 as JsonObject, nextPl() as JsonObject, me, creators.includes(me));
+    const w = powerWarnings(pl0, nextPl(), me, creators.includes(me));
     if (w.length && warnings.length === 0) {
       setWarnings(w);
       return;
@@ -164,16 +173,16 @@ export function RoomSettingsDialog() {
       <form onSubmit={save} onInput={() => warnings.length && setWarnings([])} onChange={() => warnings.length && setWarnings([])}>
         <label>
           Room name
-          <input type="text" value={name} disabled={!may('m.room.name')} onInput={(e) => setName(e.currentTarget.value)} />
+          <input type="text" value={shown.name} disabled={!may('m.room.name')} onInput={(e) => edit('name')(e.currentTarget.value)} />
         </label>
         <label>
           Topic
-          <input type="text" value={topic} disabled={!may('m.room.topic')} onInput={(e) => setTopic(e.currentTarget.value)} />
+          <input type="text" value={shown.topic} disabled={!may('m.room.topic')} onInput={(e) => edit('topic')(e.currentTarget.value)} />
         </label>
         <div class="two-col">
           <label>
             Who can join
-            <select value={joinRule} disabled={!may('m.room.join_rules')} onChange={(e) => setJoinRule(e.currentTarget.value)}>
+            <select value={shown.joinRule} disabled={!may('m.room.join_rules')} onChange={(e) => edit('joinRule')(e.currentTarget.value)}>
               <option value="invite">Invited people</option>
               <option value="knock">People who knock, once let in</option>
               <option value="public">Anyone</option>
@@ -182,9 +191,9 @@ export function RoomSettingsDialog() {
           <label>
             Who can read history
             <select
-              value={history}
+              value={shown.history}
               disabled={!may('m.room.history_visibility')}
-              onChange={(e) => setHistory(e.currentTarget.value)}
+              onChange={(e) => edit('history')(e.currentTarget.value)}
             >
               <option value="shared">Members (all history)</option>
               <option value="invited">Members since invited</option>
@@ -204,7 +213,7 @@ export function RoomSettingsDialog() {
                 level={usersDefault}
                 usersDefault={0}
                 max={p.mine}
-                onChange={(level) => setLevels({ ...levels, users_default: level })}
+                onChange={(level) => setLevel('users_default', level)}
               />
             </div>
             {ACTIONS.map((a) => (
@@ -215,7 +224,7 @@ export function RoomSettingsDialog() {
                   level={levels[a.key] ?? a.fallback}
                   usersDefault={usersDefault}
                   max={p.mine}
-                  onChange={(level) => setLevels({ ...levels, [a.key]: level })}
+                  onChange={(level) => setLevel(a.key, level)}
                 />
               </div>
             ))}
@@ -238,7 +247,7 @@ export function RoomSettingsDialog() {
           <LevelMap
             title="People"
             entries={users}
-            onChange={setUsers}
+            onChange={(next) => setPowerEdits({ ...powerEdits, users: editsBetween(latestUsers, next) })}
             keyClass="member-id"
             addLabel="Add a person"
             placeholder="@name:server"
@@ -250,7 +259,7 @@ export function RoomSettingsDialog() {
           <LevelMap
             title="Event types"
             entries={events}
-            onChange={setEvents}
+            onChange={(next) => setPowerEdits({ ...powerEdits, events: editsBetween(latestEvents, next) })}
             keyClass="event-type"
             addLabel="Add an event type"
             placeholder="m.room.topic"
