@@ -101,7 +101,7 @@ const peak = setInterval(() => {
   peakHeap = Math.max(peakHeap, m.heapUsed);
   peakCommitted = Math.max(peakCommitted, m.heapTotal);
 }, 500);
-const outbox = { transactions: 0, pdus_sent: 0, pdus_skipped: 0, missing_fetches: 0 };
+const outbox = { transactions: 0, pdus_sent: 0, pdus_skipped: 0, pdus_caught_up: 0, missing_fetches: 0 };
 const gossip = { batches: 0, shed: 0 };
 let ticker: ReturnType<typeof setInterval> | undefined;
 /** Kept past the run so that the memory measured after it is the servers' (and for --memory-breakdown). */
@@ -210,6 +210,7 @@ const report = await runScenario(scenario, {
       outbox.transactions += hs.outbox.stats.transactions;
       outbox.pdus_sent += hs.outbox.stats.pdusSent;
       outbox.pdus_skipped += hs.outbox.stats.pdusSkipped;
+      outbox.pdus_caught_up += hs.outbox.stats.pdusCaughtUp;
       outbox.missing_fetches += hs.stats.missingFetches;
       gossip.batches += hs.gossipStats.batches;
       gossip.shed += hs.gossipStats.shed;

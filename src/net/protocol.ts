@@ -25,6 +25,7 @@ const PROTOCOL_PATH: Record<FederationKind, string> = {
   backfill: 'backfill',
   get_missing_events: 'get_missing_events',
   extremities: 'extremities',
+  holds: 'holds',
   publicRooms: 'publicRooms',
   media_download: 'media/download',
   user_keys_query: 'user/keys/query',

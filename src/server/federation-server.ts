@@ -96,6 +96,8 @@ async function dispatch(e: Engine, origin: string, req: FederationRequest): Prom
       return ok(onMissing(e, origin, req.room_id, req.body));
     case 'extremities':
       return ok(onExtremities(e, origin, req.room_ids));
+    case 'holds':
+      return ok(onHolds(e, origin, req.room_id, req.event_ids));
     case 'publicRooms':
       return ok(onPublicRooms(e));
     case 'media_download':
@@ -432,7 +434,19 @@ function onBackfill(e: Engine, origin: string, roomId: string, v: string[], limi
   };
 }
 
-/** get_missing_events: walk back from latest_events' prevs, stopping at earliest_events. */
+/**
+ * get_missing_events: walk back from latest_events' prevs, leaving out what the caller has — the
+ * spec's earliest_events — and their ancestors: the caller holds those too.
+ *
+ * The earliest events are the caller's forward extremities, and after a partition most of them
+ * are events this side never saw. Stopping only at those IDs, the walk went on past the fork into
+ * the history both sides hold, to the page's limit: twenty servers healing 100 events a side
+ * fetched 250 per server (5 MB). So the walk also starts from the latest event the caller's own
+ * users created here (to create it, the caller held its ancestors), and from each earliest event
+ * we know. Both walks go deepest first in one queue: an event is taken after every deeper event,
+ * so whether it is an ancestor of something held is settled by then. The walk ends at the limit,
+ * or once nothing left in the queue can be missing.
+ */
 function onMissing(
   e: Engine,
   origin: string,
@@ -442,20 +456,44 @@ function onMissing(
   const room = requireRoom(e, roomId);
   requireParticipant(room, origin);
   if (!isJsonObject(body) || !Array.isArray(body.latest_events)) throw badJson('latest_events must be an array');
-  const earliest = new Set(Array.isArray(body.earliest_events) ? body.earliest_events : []);
+  const earliest = Array.isArray(body.earliest_events) ? body.earliest_events : [];
   const limit = Math.max(1, Math.min(typeof body.limit === 'number' ? body.limit : 10, 1000));
   const minDepth = typeof body.min_depth === 'number' ? body.min_depth : 0;
-  const seen = new Set<string>([...body.latest_events, ...earliest]);
-  const queue = deepestFirst(room, body.latest_events.flatMap((id) => room.get(id)?.prev_events ?? []));
+  const held = new Set<string>();
+  for (const id of [...earliest.slice(0, 1000), room.latestOf(origin)]) if (typeof id === 'string' && room.isDagNode(id)) held.add(id);
+  const seen = new Set<string>(body.latest_events);
+  let seq = 0;
+  const queue = new BinaryHeap<{ id: string; depth: number; seq: number; open: boolean }>(
+    (a, b) => a.depth > b.depth || (a.depth === b.depth && a.seq < b.seq),
+  );
+  /** Queued entries pushed as possibly missing, not yet taken: while there are none, the walk is over. */
+  let open = 0;
+  const push = (id: string) => {
+    const isOpen = !held.has(id);
+    if (isOpen) open++;
+    queue.push({ id, depth: room.get(id)?.depth ?? 0, seq: seq++, open: isOpen });
+  };
+  for (const id of body.latest_events) for (const p of room.get(id)?.prev_events ?? []) push(p);
+  for (const id of held) push(id);
   const out: RoomEvent[] = [];
-  while (queue.size > 0 && out.length < limit) {
-    const id = queue.pop()!;
+  while (open > 0 && out.length < limit) {
+    const item = queue.pop()!;
+    if (item.open) open--;
+    const id = item.id;
     if (seen.has(id)) continue;
     seen.add(id);
     const ev = room.get(id);
-    if (!ev || !room.isDagNode(id) || ev.depth < minDepth) continue;
+    if (!ev || !room.isDagNode(id)) continue;
+    if (held.has(id)) {
+      for (const p of ev.prev_events) {
+        held.add(p);
+        if (!seen.has(p)) push(p);
+      }
+      continue;
+    }
+    if (ev.depth < minDepth) continue;
     out.push(ev);
-    for (const p of ev.prev_events) if (!seen.has(p)) queue.push(p);
+    for (const p of ev.prev_events) if (!seen.has(p)) push(p);
   }
   out.sort((a, b) => a.depth - b.depth);
   return { events: out.map((ev) => pduWithoutId(eventForServer(room, ev, origin))) };
@@ -474,6 +512,24 @@ function onExtremities(e: Engine, origin: string, roomIds: string[]): JsonObject
     rooms[roomId] = [...room.extremities];
   }
   return { rooms };
+}
+
+/** Event IDs one `holds` request may ask about: a sender's outbox asks about what one transaction's cover stood for. */
+export const MAX_HOLDS_IDS = 1000;
+
+/**
+ * Which of `eventIds` this server holds in the room: placed in its DAG, whatever their status (a
+ * rejected event need not be sent again either). Only for a server with a user in the room, as
+ * every other room read: the answer says which events exist.
+ */
+function onHolds(e: Engine, origin: string, roomId: string, eventIds: string[]): JsonObject {
+  if (!Array.isArray(eventIds) || eventIds.length > MAX_HOLDS_IDS || eventIds.some((id) => typeof id !== 'string')) {
+    throw badJson(`event_ids must be a list of at most ${MAX_HOLDS_IDS} event IDs`);
+  }
+  const room = e.rooms.get(roomId);
+  if (!room) throw notFound(`this server is not in room ${String(roomId)}`);
+  requireParticipant(room, origin);
+  return { held: eventIds.filter((id) => room.isDagNode(id)) };
 }
 
 function onPublicRooms(e: Engine): JsonObject {

@@ -11,9 +11,9 @@ import { type Clock, type RandomSource, cryptoRandom, systemClock } from './cloc
 import { HeldWriteError } from './held-write.ts';
 import type { Engine, EngineLimits, EngineStats, Ephemeral, PendingTables } from './engine.ts';
 import { MatrixError, forbidden, invalidParam, notFound } from './errors.ts';
-import { handleFederationRequest } from './federation-server.ts';
+import { MAX_HOLDS_IDS, handleFederationRequest } from './federation-server.ts';
 import type { FederationRequest, FederationResponse } from './federation/types.ts';
-import { FederationError } from './federation/types.ts';
+import { FederationError, UnreachableError } from './federation/types.ts';
 import type { Ed25519Verifier } from '../core/ed25519.ts';
 import { type ServerIdentity, loadOrCreateIdentity } from './identity.ts';
 import { type PduResults, type PreparedEvent, ingestPrepared, prepareBatch, startPreparing } from './ingest.ts';
@@ -182,6 +182,8 @@ export class Homeserver implements Engine {
         },
         loadPdu: (id) => this.findStoredPdu(id),
         held: (destination, ids) => this.heldBy(destination, ids),
+        covers: (newest, older) => this.roomOf(newest)?.ancestorsAmong(newest, older) ?? new Set(),
+        holds: (destination, ids) => this.askHolds(destination, ids),
       },
       {
         baseBackoffMs: opts.outbox?.baseBackoffMs ?? 250,
@@ -489,6 +491,45 @@ export class Homeserver implements Engine {
     const out = new Set<string>();
     for (const [room, ids] of byRoom) for (const id of room.heldBy(server, ids)) out.add(id);
     return out;
+  }
+
+  /**
+   * Which of these events `destination` says it holds (the outbox's catch-up), asked per room in
+   * requests of at most MAX_HOLDS_IDS. A destination that cannot answer (an older Hearth, a refusal)
+   * holds none of them, so they are sent; an unreachable one throws, for the outbox's backoff.
+   */
+  private async askHolds(destination: string, eventIds: readonly string[]): Promise<Set<string>> {
+    const byRoom = new Map<string, string[]>();
+    for (const id of eventIds) {
+      const roomId = this.roomOf(id)?.roomId;
+      if (!roomId) continue;
+      const list = byRoom.get(roomId);
+      if (list) list.push(id);
+      else byRoom.set(roomId, [id]);
+    }
+    const held = new Set<string>();
+    for (const [roomId, ids] of byRoom) {
+      for (let i = 0; i < ids.length; i += MAX_HOLDS_IDS) {
+        let res: FederationResponse;
+        try {
+          res = await this.transport.request(destination, { kind: 'holds', room_id: roomId, event_ids: ids.slice(i, i + MAX_HOLDS_IDS) });
+        } catch (err) {
+          if (err instanceof UnreachableError) throw err;
+          this.log('warn', `${destination} could not say which events it holds`, { error: String(err) });
+          continue;
+        }
+        // A destination that lies about holding an event only goes without it.
+        const asked = new Set(ids.slice(i, i + MAX_HOLDS_IDS));
+        const list = res.ok && Array.isArray(res.body.held) ? res.body.held : [];
+        for (const id of list) if (typeof id === 'string' && asked.has(id)) held.add(id);
+      }
+    }
+    return held;
+  }
+
+  private roomOf(eventId: string): Room | undefined {
+    for (const room of this.rooms.values()) if (room.events.has(eventId)) return room;
+    return undefined;
   }
 
   private findStoredPdu(eventId: string) {

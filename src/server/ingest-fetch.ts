@@ -317,6 +317,13 @@ async function fetchMissingPrevs(
       .map((p) => p.ev.event_id);
   let latest = frontier();
   let cutByBudget = false;
+  // What we have, for the walk to leave out: our forward extremities, and the latest event the
+  // origin's own users created that we hold — after a partition our extremities are mostly events
+  // the origin never saw, and that one it knows (federation-server.ts, onMissing).
+  const earliest = () => {
+    const theirs = room.latestOf(origin);
+    return theirs && !room.extremities.has(theirs) ? [...room.extremities, theirs] : [...room.extremities];
+  };
   for (let round = 0; round < e.limits.missingEventRounds && latest.length > 0; round++) {
     if (budget.events <= 0) {
       // Worth going on with only while the walk stays narrow: a real stretch of history narrows
@@ -333,7 +340,7 @@ async function fetchMissingPrevs(
         {
           kind: 'get_missing_events',
           room_id: room.roomId,
-          body: { earliest_events: [...room.extremities], latest_events: latest.slice(0, MISSING_LATEST), limit: MISSING_PAGE, min_depth: 0 },
+          body: { earliest_events: earliest(), latest_events: latest.slice(0, MISSING_LATEST), limit: MISSING_PAGE, min_depth: 0 },
         },
         budget,
       );

@@ -279,8 +279,17 @@ export class Room {
    * out of prev_events) is reported as not held.
    */
   heldBy(server: string, candidates: readonly string[]): Set<string> {
-    const held = new Set<string>();
     const latest = this.latestBy.get(server);
+    return latest ? this.ancestorsAmong(latest.id, candidates) : new Set();
+  }
+
+  /**
+   * Which of `candidates` are `from` or its ancestors in this room's DAG (through prev_events).
+   * The walk stops below the shallowest candidate; a candidate not in this room is not one.
+   */
+  ancestorsAmong(from: string, candidates: readonly string[]): Set<string> {
+    const held = new Set<string>();
+    const latest = this.get(from);
     if (!latest || candidates.length === 0) return held;
     const wanted = new Set<string>();
     let minDepth = Number.POSITIVE_INFINITY;
@@ -291,8 +300,8 @@ export class Room {
       minDepth = Math.min(minDepth, ev.depth);
     }
     if (latest.depth < minDepth) return held;
-    const seen = new Set<string>([latest.id]);
-    const stack = [latest.id];
+    const seen = new Set<string>([from]);
+    const stack = [from];
     for (let id = stack.pop(); id !== undefined && held.size < wanted.size; id = stack.pop()) {
       const ev = this.get(id);
       if (!ev || ev.depth < minDepth) continue;

@@ -88,6 +88,29 @@ export async function twoServersInRoom(
   return { a, b, alice, bob, roomId };
 }
 
+/**
+ * Server a with alice, who creates a public room, and `others` more servers (b, c, …) with
+ * user0@b, user1@c, …, all joined and converged.
+ */
+export async function serversInRoom(
+  cluster: Cluster,
+  others: number,
+): Promise<{ a: ClusterServer; alice: string; roomId: string; others: ClusterServer[]; users: string[] }> {
+  const a = await cluster.add('a');
+  const servers: ClusterServer[] = [];
+  for (let i = 0; i < others; i++) servers.push(await cluster.add(String.fromCharCode(98 + i)));
+  const alice = await a.hs.register('alice');
+  const roomId = await a.client.createRoom(alice, { preset: 'public_chat' });
+  const users: string[] = [];
+  for (const [i, s] of servers.entries()) {
+    const user = await s.hs.register(`user${i}`);
+    await s.client.join(user, roomId, [a.hs.serverName]);
+    users.push(user);
+  }
+  await converge(cluster, roomId);
+  return { a, alice, roomId, others: servers, users };
+}
+
 /** Holds `s`'s store writes until the returned function is called (a slow disk); the writes then land in order. */
 export function slowStorage(s: ClusterServer): () => void {
   const write = s.store.write.bind(s.store);

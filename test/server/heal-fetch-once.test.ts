@@ -9,7 +9,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { fetchStats } from '../../src/server/ingest-fetch.ts';
 import { Cluster } from '../../src/sim/cluster.ts';
-import { converge, countVerifications } from './engine-helpers.ts';
+import { converge, countVerifications, serversInRoom } from './engine-helpers.ts';
 
 let cluster: Cluster;
 afterEach(() => cluster?.stopAll());
@@ -19,17 +19,7 @@ const MISSED = 200;
 describe('history missed during a partition', () => {
   it('is fetched once after the heal, not once per reconnected peer', async () => {
     cluster = new Cluster();
-    const a = await cluster.add('a');
-    const others = [await cluster.add('b'), await cluster.add('c'), await cluster.add('d')];
-    const alice = await a.hs.register('alice');
-    const roomId = await a.client.createRoom(alice, { preset: 'public_chat' });
-    const users: string[] = [];
-    for (const [i, s] of others.entries()) {
-      const user = await s.hs.register(`user${i}`);
-      await s.client.join(user, roomId, [a.hs.serverName]);
-      users.push(user);
-    }
-    await converge(cluster, roomId);
+    const { a, alice, roomId, others, users } = await serversInRoom(cluster, 3);
 
     cluster.net.partition([[a.hs.serverName], others.map((s) => s.hs.serverName)]);
     // Each of the three sends a share, so every peer's outbox and every peer's catch-up

@@ -35,6 +35,11 @@ export type FederationRequest =
     }
   /** Hearth extension for catch-up: our forward extremities in the rooms we share with the caller. */
   | { kind: 'extremities'; room_ids: string[] }
+  /**
+   * Hearth extension for the outbox's catch-up (outbox.ts): which of these events of a room the
+   * answering server holds (placed in its DAG), so that a sender need not send them again.
+   */
+  | { kind: 'holds'; room_id: string; event_ids: string[] }
   | { kind: 'publicRooms' }
   | { kind: 'media_download'; media_id: string }
   /** End-to-end encryption (e2ee/federation.ts): keys and device lists of the answering server's users. */
