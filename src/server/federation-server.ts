@@ -391,19 +391,25 @@ function onEventAuth(e: Engine, origin: string, roomId: string, eventId: string)
 /**
  * Event IDs popped deepest first, equal depths in the order they were pushed
  * (a heap: re-sorting the whole queue for every event made a page of 100
- * from a wide DAG cost more than the events themselves).
+ * from a wide DAG cost more than the events themselves). Each carries the
+ * `open` tag it was pushed with (get_missing_events: possibly missing).
  */
-function deepestFirst(room: Room, ids: readonly string[]): { size: number; push(id: string): void; pop(): string | undefined } {
+function deepestFirst(
+  room: Room,
+  ids: readonly string[],
+): { size: number; push(id: string, open?: boolean): void; pop(): { id: string; open: boolean } | undefined } {
   let seq = 0;
-  const heap = new BinaryHeap<{ id: string; depth: number; seq: number }>((a, b) => a.depth > b.depth || (a.depth === b.depth && a.seq < b.seq));
-  const push = (id: string) => heap.push({ id, depth: room.get(id)?.depth ?? 0, seq: seq++ });
+  const heap = new BinaryHeap<{ id: string; depth: number; seq: number; open: boolean }>(
+    (a, b) => a.depth > b.depth || (a.depth === b.depth && a.seq < b.seq),
+  );
+  const push = (id: string, open = true) => heap.push({ id, depth: room.get(id)?.depth ?? 0, seq: seq++, open });
   for (const id of ids) push(id);
   return {
     get size() {
       return heap.size;
     },
     push,
-    pop: () => heap.pop()?.id,
+    pop: () => heap.pop(),
   };
 }
 
@@ -419,7 +425,7 @@ function onBackfill(e: Engine, origin: string, roomId: string, v: string[], limi
   // Deepest first, so a page is a contiguous slice of history.
   const queue = deepestFirst(room, v.filter((id) => typeof id === 'string'));
   while (queue.size > 0 && out.length < max) {
-    const id = queue.pop()!;
+    const { id } = queue.pop()!;
     if (seen.has(id)) continue;
     seen.add(id);
     const ev = room.get(id);
@@ -462,16 +468,13 @@ function onMissing(
   const held = new Set<string>();
   for (const id of [...earliest.slice(0, 1000), room.latestOf(origin)]) if (typeof id === 'string' && room.isDagNode(id)) held.add(id);
   const seen = new Set<string>(body.latest_events);
-  let seq = 0;
-  const queue = new BinaryHeap<{ id: string; depth: number; seq: number; open: boolean }>(
-    (a, b) => a.depth > b.depth || (a.depth === b.depth && a.seq < b.seq),
-  );
+  const queue = deepestFirst(room, []);
   /** Queued entries pushed as possibly missing, not yet taken: while there are none, the walk is over. */
   let open = 0;
   const push = (id: string) => {
     const isOpen = !held.has(id);
     if (isOpen) open++;
-    queue.push({ id, depth: room.get(id)?.depth ?? 0, seq: seq++, open: isOpen });
+    queue.push(id, isOpen);
   };
   for (const id of body.latest_events) for (const p of room.get(id)?.prev_events ?? []) push(p);
   for (const id of held) push(id);

@@ -478,18 +478,8 @@ export class Homeserver implements Engine {
     const latest = [...this.rooms.values()].map((r) => r.latestOf(server) ?? '').join(' ');
     if (this.heldChecked.get(server) === latest) return new Set();
     this.heldChecked.set(server, latest);
-    const byRoom = new Map<Room, string[]>();
-    for (const id of eventIds) {
-      for (const room of this.rooms.values()) {
-        if (!room.events.has(id)) continue;
-        const list = byRoom.get(room) ?? [];
-        list.push(id);
-        byRoom.set(room, list);
-        break;
-      }
-    }
     const out = new Set<string>();
-    for (const [room, ids] of byRoom) for (const id of room.heldBy(server, ids)) out.add(id);
+    for (const [room, ids] of this.byRoom(eventIds)) for (const id of room.heldBy(server, ids)) out.add(id);
     return out;
   }
 
@@ -499,27 +489,20 @@ export class Homeserver implements Engine {
    * holds none of them, so they are sent; an unreachable one throws, for the outbox's backoff.
    */
   private async askHolds(destination: string, eventIds: readonly string[]): Promise<Set<string>> {
-    const byRoom = new Map<string, string[]>();
-    for (const id of eventIds) {
-      const roomId = this.roomOf(id)?.roomId;
-      if (!roomId) continue;
-      const list = byRoom.get(roomId);
-      if (list) list.push(id);
-      else byRoom.set(roomId, [id]);
-    }
     const held = new Set<string>();
-    for (const [roomId, ids] of byRoom) {
+    for (const [room, ids] of this.byRoom(eventIds)) {
       for (let i = 0; i < ids.length; i += MAX_HOLDS_IDS) {
+        const page = ids.slice(i, i + MAX_HOLDS_IDS);
         let res: FederationResponse;
         try {
-          res = await this.transport.request(destination, { kind: 'holds', room_id: roomId, event_ids: ids.slice(i, i + MAX_HOLDS_IDS) });
+          res = await this.transport.request(destination, { kind: 'holds', room_id: room.roomId, event_ids: page });
         } catch (err) {
           if (err instanceof UnreachableError) throw err;
           this.log('warn', `${destination} could not say which events it holds`, { error: String(err) });
           continue;
         }
         // A destination that lies about holding an event only goes without it.
-        const asked = new Set(ids.slice(i, i + MAX_HOLDS_IDS));
+        const asked = new Set(page);
         const list = res.ok && Array.isArray(res.body.held) ? res.body.held : [];
         for (const id of list) if (typeof id === 'string' && asked.has(id)) held.add(id);
       }
@@ -527,17 +510,27 @@ export class Homeserver implements Engine {
     return held;
   }
 
+  /** The room holding an event (stored in it, whatever its status). */
   private roomOf(eventId: string): Room | undefined {
     for (const room of this.rooms.values()) if (room.events.has(eventId)) return room;
     return undefined;
   }
 
-  private findStoredPdu(eventId: string) {
-    for (const room of this.rooms.values()) {
-      const s = room.events.get(eventId);
-      if (s) return s.pdu;
+  /** Event IDs grouped by the room holding them; IDs no room holds are left out. */
+  private byRoom(eventIds: readonly string[]): Map<Room, string[]> {
+    const out = new Map<Room, string[]>();
+    for (const id of eventIds) {
+      const room = this.roomOf(id);
+      if (!room) continue;
+      const list = out.get(room);
+      if (list) list.push(id);
+      else out.set(room, [id]);
     }
-    return undefined;
+    return out;
+  }
+
+  private findStoredPdu(eventId: string) {
+    return this.roomOf(eventId)?.events.get(eventId)?.pdu;
   }
 
   private isJoinedAnywhere(room: Room): boolean {
